@@ -1,0 +1,98 @@
+// Identity decisions per track, not per frame: a track is verified only after N of its last M
+// embeddings name the same identity, each within the threshold and ahead of the runner-up by a
+// margin; it loses the decision only when most of the window disagrees (hysteresis), so
+// decisions do not flicker. Strangers stay unknown, never the nearest person.
+// Thread-safety: one DecisionEngine per stream; not safe for concurrent calls.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace siamese {
+
+constexpr int kDefaultConfirmCount = 2;   // N of confirm-frames N/M
+constexpr int kDefaultConfirmWindow = 3;  // M of confirm-frames N/M
+constexpr float kDefaultMarginFraction = 0.1f;  // default margin = this x threshold
+
+/// What one embedding of a track matched (from Matcher::match).
+struct Evidence {
+  std::string identity;  // nearest identity ("" when the gallery is empty)
+  float distance = std::numeric_limits<float>::infinity();         // to it
+  float second_distance = std::numeric_limits<float>::infinity();  // to the runner-up
+};
+
+struct DecisionOptions {
+  int confirm_count = kDefaultConfirmCount;    // N: votes needed for one identity...
+  int confirm_window = kDefaultConfirmWindow;  // M: ...among the last M embeddings
+  float threshold = 1.0f;  // Euclidean distance at or below which an embedding may vote
+  float margin = 0.0f;     // runner-up distance minus best distance needed to vote
+  std::string claimed_identity;  // 1:1 mode: only this identity can be verified ("" = 1:N)
+
+  DecisionOptions& set_confirm(int n, int m) { confirm_count = n; confirm_window = m; return *this; }
+  DecisionOptions& set_threshold(float t) { threshold = t; return *this; }
+  DecisionOptions& set_margin(float m) { margin = m; return *this; }
+  DecisionOptions& set_claimed_identity(std::string c) { claimed_identity = std::move(c); return *this; }
+};
+
+/// Parses "N/M" (1 <= N <= M <= 64) into options; throws InputError naming the text otherwise.
+void parse_confirm_frames(const std::string& text, DecisionOptions& options);
+/// "N/M" of the options.
+std::string format_confirm_frames(const DecisionOptions& options);
+
+enum class DecisionState {
+  kPending,   // fewer than M embeddings and no identity confirmed yet
+  kUnknown,   // a full window without N votes for one identity: a stranger (so far)
+  kVerified,  // N of the last M embeddings voted for `identity`
+};
+/// "pending", "unknown" or "verified".
+const char* decision_state_name(DecisionState state);
+
+struct Decision {
+  int64_t track_id = 0;
+  DecisionState state = DecisionState::kPending;
+  std::string identity;  // the verified identity; "" unless state == kVerified
+  float distance = std::numeric_limits<float>::infinity();  // last embedding's best distance
+  float margin = std::numeric_limits<float>::infinity();    // last runner-up minus best distance
+  int64_t first_seen = 0;  // caller's time of the track's first embedding
+  int64_t decided = 0;     // caller's time of the last change of state or identity
+  int votes = 0;           // votes for `identity` (or the leading identity) in the window
+  bool verified() const { return state == DecisionState::kVerified; }
+};
+
+class DecisionEngine {
+ public:
+  /// Throws InputError for counts outside 1 <= N <= M or a negative margin.
+  explicit DecisionEngine(DecisionOptions options = {});
+
+  /// Adds one embedding's match for a track at the caller's time (any monotonic unit, e.g.
+  /// running time in ns). Returns the new decision when its state or identity changed.
+  std::optional<Decision> observe(int64_t track_id, const Evidence& evidence, int64_t time);
+  /// The decision of a track (a pending one for a track never observed).
+  Decision decision(int64_t track_id) const;
+  /// True while a track still needs evidence to reach its first decision (embed it each frame).
+  bool settling(int64_t track_id) const;
+  /// Drops a track (it left the picture).
+  void forget(int64_t track_id);
+  /// Drops every track.
+  void reset();
+  /// Changes threshold, margin, claim or window between observations; windows are kept.
+  void set_options(DecisionOptions options);
+  const DecisionOptions& options() const { return options_; }
+  size_t track_count() const { return tracks_.size(); }
+
+ private:
+  struct TrackState {
+    Decision decision;
+    std::vector<std::string> window;  // last M votes, oldest first; "" = no identity
+  };
+  std::string vote_of(const Evidence& evidence) const;
+
+  DecisionOptions options_;
+  std::map<int64_t, TrackState> tracks_;
+};
+
+}  // namespace siamese

@@ -1,0 +1,51 @@
+// Face detection with OpenCV cascades (Haar by default, LBP optional), run on a downscaled
+// grayscale copy of the frame for speed; boxes come back in full-frame pixels.
+// Thread-safety: one FaceDetector per thread (cv::CascadeClassifier is not reentrant).
+#pragma once
+
+#include <opencv2/objdetect.hpp>
+
+#include <string>
+#include <vector>
+
+#include "siamese/image_view.h"
+
+namespace siamese {
+
+constexpr int kDefaultMinFaceSize = 60;  // pixels of the full frame
+
+struct DetectorOptions {
+  std::string kind = "haar";  // "haar" | "lbp"
+  std::string cascade_file;   // empty = the opencv-data cascade of that kind
+  int min_face_size = kDefaultMinFaceSize;
+  double scale_factor = 1.1;
+  int min_neighbors = 4;
+  /// The smallest face is shrunk to about this many pixels before detection (cascade window
+  /// is 24 px); 0 = detect at full resolution.
+  int detect_face_size = 36;
+
+  DetectorOptions& set_kind(std::string k) { kind = std::move(k); return *this; }
+  DetectorOptions& set_cascade_file(std::string f) { cascade_file = std::move(f); return *this; }
+  DetectorOptions& set_min_face_size(int n) { min_face_size = n; return *this; }
+};
+
+/// The opencv-data cascade file for "haar" or "lbp"; throws InputError for other kinds.
+std::string default_cascade_file(const std::string& kind);
+
+class FaceDetector {
+ public:
+  /// Loads the cascade; throws FileError naming the file when it is missing or not a cascade.
+  explicit FaceDetector(DetectorOptions options);
+
+  /// Faces in the frame, largest first, in full-frame pixels.
+  std::vector<Box> detect(const ImageView& view);
+
+  const DetectorOptions& options() const { return options_; }
+
+ private:
+  DetectorOptions options_;
+  cv::CascadeClassifier cascade_;
+  cv::Mat small_, gray_;  // reused between frames: no per-frame allocation
+};
+
+}  // namespace siamese

@@ -1,0 +1,110 @@
+// The enrollment gallery: an embedded SQLite database (WAL mode) of identities and their
+// embeddings, bound to the model that made them (fingerprint, embedding size, metric).
+// Every change is one transaction (BEGIN IMMEDIATE; writers wait up to kGalleryBusyTimeoutMs
+// for each other). Thread-safety: one Gallery per thread; several processes may open the same
+// file (SQLite locking; readers see the last committed state).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "siamese/matcher.h"
+#include "siamese/model_file.h"
+
+namespace siamese {
+
+constexpr int kGallerySchemaVersion = 1;
+constexpr int kGalleryBusyTimeoutMs = 30000;  // how long a writer waits for another one
+
+/// One embedding to enroll and the file it came from.
+struct EnrollmentSample {
+  std::string source_file;
+  std::vector<float> embedding;
+  Box box;                            // the face in the source image (0x0 = the whole image)
+  Framing framing = Framing::kExact;  // how box was read (lets --rebuild re-crop it)
+};
+
+/// An identity's name and the samples to store for it.
+using IdentitySamples = std::pair<std::string, std::vector<EnrollmentSample>>;
+
+struct IdentityRecord {
+  std::string name;
+  std::string created;  // ISO 8601 UTC
+  std::string updated;
+  int embedding_count = 0;
+};
+
+struct StoredSample {
+  std::string identity;
+  std::string source_file;
+  std::string enrolled;  // ISO 8601 UTC
+  Box box;
+  Framing framing = Framing::kExact;
+};
+
+class Gallery {
+ public:
+  /// Opens (creating when allowed; new files get mode 0600) and checks the gallery is bound to
+  /// this model. Throws FileError naming the path, MismatchError naming both fingerprints.
+  static Gallery open(const std::string& path, const ModelInfo& model, bool create);
+  /// Opens read-only without checking a model (list, remove, rename need no model).
+  static Gallery open_unbound(const std::string& path, bool writable);
+
+  /// Adds the samples to identity `name`; with replace, the identity's old samples go in the
+  /// same transaction (re-enrollment is atomic). Throws and leaves the file unchanged on error.
+  void enroll(const std::string& name, const std::vector<EnrollmentSample>& samples,
+              bool replace);
+  /// enroll() for several identities in ONE transaction (a whole `siamese-enroll add` run).
+  void enroll_batch(const std::vector<IdentitySamples>& identities, bool replace);
+  /// Removes an identity; throws InputError when it does not exist.
+  void remove(const std::string& name);
+  /// Renames; throws InputError when old is missing or new exists.
+  void rename(const std::string& old_name, const std::string& new_name);
+  /// Replaces the binding and all embeddings at once (--rebuild with a new model).
+  /// Identities not listed (or listed without samples) are removed; the stored threshold is
+  /// cleared (it belonged to the old model).
+  void rebind(const ModelInfo& model, const std::vector<std::pair<std::string,
+              std::vector<EnrollmentSample>>>& identities);
+  /// Stores the gallery's own threshold (Euclidean distance), or clears it with nullopt.
+  void set_threshold(std::optional<float> threshold);
+
+  std::vector<IdentityRecord> identities() const;
+  std::vector<StoredSample> samples() const;
+  /// Every embedding as one matrix for the Matcher.
+  GalleryMatrix load_matrix() const;
+
+  std::string model_fingerprint() const;
+  int embedding_size() const;
+  std::string metric() const;
+  /// ISO 8601 UTC time the gallery was created.
+  std::string created() const;
+  /// The threshold set by `siamese-enroll add --threshold`, if any (overrides the model's).
+  std::optional<float> threshold() const;
+  const std::string& path() const { return path_; }
+  /// Changes whenever any connection commits (PRAGMA data_version + file stat): cheap to poll.
+  /// data_version covers other connections, a local count our own commits, and the stat of
+  /// the file and its -wal (inode, size, mtime) a gallery file replaced by another one.
+  int64_t change_counter() const;
+
+  Gallery(Gallery&&) noexcept = default;
+  Gallery& operator=(Gallery&&) noexcept = default;
+  ~Gallery() = default;
+
+ private:
+  Gallery(std::string path, sqlite3* db);
+  struct Closer {
+    void operator()(sqlite3* db) const;
+  };
+  std::string fact(const std::string& key) const;
+  std::string path_;
+  std::unique_ptr<sqlite3, Closer> db_;
+  int64_t own_commits_ = 0;
+};
+
+}  // namespace siamese

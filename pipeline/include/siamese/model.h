@@ -1,0 +1,95 @@
+// The Siamese network's branch: one embedding network whose weights both members of a pair
+// share. Two native architectures ("seed", "default") plus TorchScript modules trained
+// elsewhere, behind one Network type. Registration names are part of the model file format.
+// Thread-safety: a Network is not safe for concurrent forward() calls; one per thread/element.
+#pragma once
+
+#include <torch/torch.h>
+#include <torch/script.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace siamese {
+
+/// Architecture name and options, as recorded in the model file.
+struct ArchOptions {
+  std::string arch = "default";  // "seed" | "default" | "torchscript"
+  int embedding_size = 128;      // seed: 5
+  int base_channels = 16;        // default: width of the first stage (x2 per stage)
+
+  ArchOptions& set_arch(std::string a) { arch = std::move(a); return *this; }
+  ArchOptions& set_embedding_size(int n) { embedding_size = n; return *this; }
+  ArchOptions& set_base_channels(int n) { base_channels = n; return *this; }
+};
+
+/// The seed's SiameseNetwork branch, exactly: 3 x [ReflectionPad(1), Conv3x3, ReLU, BatchNorm]
+/// 1->4->8->8 on 1x100x100, then 80000->500->500->5. Input [N,1,100,100] -> [N,5].
+class SeedNetImpl : public torch::nn::Module {
+ public:
+  SeedNetImpl();
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Sequential cnn_{nullptr};
+  torch::nn::Sequential fc_{nullptr};
+};
+TORCH_MODULE(SeedNet);
+
+/// Basic residual block: conv3x3-BN-ReLU-conv3x3-BN plus a (strided 1x1) shortcut.
+class ResidualBlockImpl : public torch::nn::Module {
+ public:
+  ResidualBlockImpl(int in_channels, int out_channels, int stride);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  torch::nn::Sequential shortcut_{nullptr};
+};
+TORCH_MODULE(ResidualBlock);
+
+/// The default branch: a compact residual CNN (stem + 4 stages, global average pooling)
+/// ending in an L2-normalised embedding. Input [N,1,64,64] -> [N,embedding_size], unit norm.
+class ResidualEmbedNetImpl : public torch::nn::Module {
+ public:
+  explicit ResidualEmbedNetImpl(const ArchOptions& options);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Sequential features_{nullptr};
+  torch::nn::Linear embed_{nullptr};
+};
+TORCH_MODULE(ResidualEmbedNet);
+
+/// One branch of the Siamese network, native or TorchScript. Copies share the same weights.
+class Network {
+ public:
+  /// A freshly initialised native network; throws InputError for an unknown arch.
+  static Network create(const ArchOptions& options);
+  /// Wraps a TorchScript module whose forward maps [N,C,H,W] -> [N,E].
+  static Network from_script(torch::jit::Module module);
+
+  /// [N,C,H,W] float -> [N,E] float, on the network's device.
+  torch::Tensor forward(const torch::Tensor& input);
+  void train(bool on = true);
+  void to(const torch::Device& device);
+  /// Trainable parameters (native: registration order; script: named_parameters order).
+  std::vector<torch::Tensor> parameters() const;
+  /// Parameters then buffers with their registration names: what the fingerprint covers.
+  std::vector<std::pair<std::string, torch::Tensor>> named_state() const;
+  bool is_script() const { return script_.has_value(); }
+  /// The native module (for serialisation); nullptr for TorchScript.
+  std::shared_ptr<torch::nn::Module> module() const { return module_; }
+
+ private:
+  std::shared_ptr<torch::nn::Module> module_;
+  torch::nn::AnyModule any_;
+  std::optional<torch::jit::Module> script_;
+};
+
+/// Number of trainable scalars.
+int64_t count_parameters(const Network& network);
+
+}  // namespace siamese

@@ -1,0 +1,65 @@
+// The model file: weights plus every fact that makes them usable (format version,
+// architecture, input geometry and normalisation, crop policy, embedding size, metric,
+// calibrated threshold, validation figures, weights fingerprint). The same loader takes a
+// TorchScript branch exported from PyTorch, with its facts in the extra file "siamese.json"
+// or a JSON sidecar "<file>.json". Thread-safety: free functions, no shared state.
+#pragma once
+
+#include <string>
+
+#include "siamese/model.h"
+#include "siamese/preprocess.h"
+
+namespace siamese {
+
+constexpr int kModelFormatVersion = 1;
+constexpr const char* kDefaultMetric = "euclidean";
+
+/// Verification figures measured on validation identities when the model was trained.
+struct ValidationFigures {
+  double auc = 0.0;
+  double eer = 1.0;
+  double tar_at_far_1e2 = 0.0;  // true-accept rate at a 1% false-accept rate
+  double accuracy = 0.0;        // at the calibrated threshold
+  int identities = 0;
+  int64_t pairs = 0;
+};
+
+struct ModelInfo {
+  int format_version = kModelFormatVersion;
+  ArchOptions arch;
+  InputSpec input;
+  int embedding_size = 0;
+  bool normalized = false;  // embeddings have unit L2 norm
+  std::string metric = kDefaultMetric;
+  float threshold = 1.0f;  // Euclidean distance; a face is verified when distance <= threshold
+  ValidationFigures validation;
+  std::string fingerprint;  // 16 hex digits over the weights; set by save_model/load_model
+  std::string origin;       // free text: what produced the file (program, data, epochs)
+};
+
+/// A model ready for inference: its facts and its network (on the CPU, in eval mode).
+struct LoadedModel {
+  ModelInfo info;
+  Network network;
+  std::string path;
+};
+
+/// The input geometry and normalisation of a fresh native architecture.
+InputSpec default_input_spec(const ArchOptions& arch);
+
+/// Writes network and info to path (fingerprint computed here, written atomically through a
+/// temporary file). Throws FileError naming the path.
+void save_model(const std::string& path, Network& network, ModelInfo info);
+
+/// Reads a model file or a TorchScript module; checks version, architecture and fingerprint.
+/// Throws FileError naming the path for a missing, truncated, corrupt or foreign file.
+LoadedModel load_model(const std::string& path);
+
+/// 16 hex digits (FNV-1a 64) over the names, shapes and bytes of parameters and buffers.
+std::string fingerprint_of(const Network& network);
+
+/// The facts as JSON text (for logs, siamese-eval --json and `start()`'s configuration line).
+std::string describe_model(const ModelInfo& info);
+
+}  // namespace siamese

@@ -1,0 +1,63 @@
+// The ONE face-preprocessing path: (frame view, face box) -> model input tensor. The trainer,
+// siamese-enroll and the faceverify element all call it, so train and serve see the same
+// pixels. Thread-safety: pure functions of their arguments.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "siamese/image_view.h"
+
+namespace siamese {
+
+/// How a detector box (OpenCV's brows-to-chin square) is grown to the framing the model was
+/// trained on. The centre moves by shift_y * box height (negative = up); the size is multiplied.
+struct CropPolicy {
+  float scale_width = 1.0f;
+  float scale_height = 1.0f;
+  float shift_y = 0.0f;
+  bool operator==(const CropPolicy& o) const {
+    return scale_width == o.scale_width && scale_height == o.scale_height && shift_y == o.shift_y;
+  }
+};
+
+/// The model's input: geometry, colour and normalisation ((pixel * scale - mean) / std).
+struct InputSpec {
+  int width = 100;
+  int height = 100;
+  int channels = 1;  // 1 = gray (luma), 3 = RGB
+  float scale = 1.0f / 255.0f;
+  std::vector<float> mean{0.0f};
+  std::vector<float> std{1.0f};
+  CropPolicy crop;
+};
+
+/// What a box passed to preprocess() means.
+enum class Framing {
+  kDetectorBox,  // a face detector's box: grown by InputSpec::crop first
+  kExact,        // the region to use as it is (a pre-cropped image: the whole image)
+};
+
+/// The region preprocess() actually reads for a box (after the crop policy; may leave the frame).
+Box framed_region(const Box& box, const CropPolicy& crop, Framing framing);
+
+/// One face -> float tensor [channels, height, width] on the CPU. Outside the frame the border
+/// pixels are repeated. Throws InputError for an empty box or an invalid view.
+torch::Tensor preprocess(const ImageView& view, const Box& box, const InputSpec& spec,
+                         Framing framing);
+
+/// Batch form: writes face i into out[first + i]; out is a contiguous float CPU tensor
+/// [N, channels, height, width] (e.g. from make_batch_tensor) so no per-face allocation remains.
+void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
+                     Framing framing, torch::Tensor& out, int64_t first = 0);
+
+/// Batch form returning a new tensor [boxes.size(), channels, height, width].
+torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
+                               const InputSpec& spec, Framing framing);
+
+/// An uninitialised float CPU tensor for n faces of this spec (pinned when pin is true).
+torch::Tensor make_batch_tensor(int64_t n, const InputSpec& spec, bool pin = false);
+
+}  // namespace siamese

@@ -1,0 +1,89 @@
+// The face logic of one video stream, free of GStreamer: per batch of frames it detects faces
+// (or takes given boxes), follows them with a FaceTracker, embeds the faces that need it in ONE
+// forward pass, matches them against the current gallery and updates per-track decisions.
+// The faceverify element is a shell around it. Thread-safety: one StreamVerifier per stream;
+// process() is not reentrant; the Matcher passed in may be shared (match() is const).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "siamese/decision.h"
+#include "siamese/detector.h"
+#include "siamese/embedder.h"
+#include "siamese/matcher.h"
+#include "siamese/tracker.h"
+
+namespace siamese {
+
+constexpr int kDefaultDetectInterval = 1;  // frames between detector runs
+
+/// What may change between batches while a stream runs.
+struct StreamOptions {
+  int detect_interval = kDefaultDetectInterval;  // 1 = detect on every frame
+  TrackerOptions tracker;
+  DecisionOptions decision;
+};
+
+/// One frame of a batch. The view's pixels must stay valid during process().
+struct StreamFrame {
+  ImageView view;
+  int64_t time = 0;  // the caller's clock for decisions (e.g. running time in ns)
+  /// Boxes found upstream (used instead of the detector when set).
+  std::optional<std::vector<Box>> boxes;
+};
+
+/// One face of one frame, with its track's decision as of this frame.
+struct FaceResult {
+  Box box;
+  int64_t track_id = 0;
+  int source_index = -1;  // index into StreamFrame::boxes / the detections of this frame
+  std::string identity;   // verified identity, "" when unknown or pending
+  float distance = 0.0f;  // the track's last embedding: distance to its nearest identity
+  float margin = 0.0f;    // ... and how far the runner-up was behind
+  DecisionState state = DecisionState::kPending;
+  bool embedded = false;  // embedded on this frame
+  bool verified() const { return state == DecisionState::kVerified; }
+};
+
+struct FrameResult {
+  std::vector<FaceResult> faces;
+  std::vector<Decision> changes;  // decisions that changed on this frame
+};
+
+class StreamVerifier {
+ public:
+  /// detector may be null when every frame comes with boxes. Throws InputError for bad options.
+  StreamVerifier(std::unique_ptr<Embedder> embedder, std::unique_ptr<FaceDetector> detector,
+                 StreamOptions options);
+
+  /// Analyses frames in order; their faces are embedded together in one batch (chunks of the
+  /// embedder's batch size). matcher may be null (no gallery: every face unknown). Throws
+  /// siamese::Error or c10::Error on failure.
+  std::vector<FrameResult> process(const std::vector<StreamFrame>& frames,
+                                   const Matcher* matcher);
+
+  /// Applies new options from the next batch on (tracks and decisions are kept).
+  void set_options(const StreamOptions& options);
+  /// Forgets all tracks and decisions (flush, new stream).
+  void reset();
+
+  const Embedder& embedder() const { return *embedder_; }
+  const StreamOptions& options() const { return options_; }
+  /// Faces embedded since construction (for statistics).
+  int64_t embedded_count() const { return embedded_count_; }
+
+ private:
+  std::unique_ptr<Embedder> embedder_;
+  std::unique_ptr<FaceDetector> detector_;
+  StreamOptions options_;
+  FaceTracker tracker_;
+  DecisionEngine decisions_;
+  int64_t frame_count_ = 0;
+  int64_t embedded_count_ = 0;
+  torch::Tensor batch_;  // reused input tensor
+};
+
+}  // namespace siamese

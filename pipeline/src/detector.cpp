@@ -1,0 +1,113 @@
+#include "siamese/detector.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "siamese/errors.h"
+
+namespace siamese {
+namespace {
+
+int cv_gray_code(PixelFormat f) {
+  switch (f) {
+    case PixelFormat::kRGB: return cv::COLOR_RGB2GRAY;
+    case PixelFormat::kBGR: return cv::COLOR_BGR2GRAY;
+    case PixelFormat::kRGBx:
+    case PixelFormat::kRGBA: return cv::COLOR_RGBA2GRAY;
+    case PixelFormat::kBGRx:
+    case PixelFormat::kBGRA: return cv::COLOR_BGRA2GRAY;
+    default: return -1;
+  }
+}
+
+}  // namespace
+
+std::string default_cascade_file(const std::string& kind) {
+  if (kind == "haar") return "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
+  if (kind == "lbp") return "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml";
+  throw InputError("detector '" + kind + "' is not one of haar, lbp");
+}
+
+FaceDetector::FaceDetector(DetectorOptions options) : options_(std::move(options)) {
+  if (options_.cascade_file.empty()) options_.cascade_file = default_cascade_file(options_.kind);
+  if (options_.min_face_size < 1) {
+    throw InputError("min-face-size must be at least 1 pixel");
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(options_.cascade_file, ec)) {
+    throw FileError(options_.cascade_file, "no such cascade file (install opencv-data?)");
+  }
+  bool loaded = false;
+  try {
+    loaded = cascade_.load(options_.cascade_file);
+  } catch (const cv::Exception& e) {
+    loaded = false;
+  }
+  if (!loaded || cascade_.empty()) {
+    throw FileError(options_.cascade_file, "not an OpenCV cascade classifier file");
+  }
+}
+
+std::vector<Box> FaceDetector::detect(const ImageView& view) {
+  view.validate();
+  // Shrink so that the smallest wanted face becomes ~detect_face_size pixels: the cascade's
+  // cost grows with the pixel count, and faces far above its 24 px window gain nothing.
+  double scale = 1.0;
+  if (options_.detect_face_size > 0 && options_.min_face_size > options_.detect_face_size) {
+    scale = static_cast<double>(options_.detect_face_size) / options_.min_face_size;
+  }
+  const int sw = std::max(1, static_cast<int>(std::lround(view.width * scale)));
+  const int sh = std::max(1, static_cast<int>(std::lround(view.height * scale)));
+  if (view.has_luma_plane()) {
+    cv::Mat luma(view.height, view.width, CV_8UC1, const_cast<std::uint8_t*>(view.planes[0]),
+                 static_cast<size_t>(view.strides[0]));
+    if (scale < 1.0) {
+      cv::resize(luma, gray_, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
+    } else {
+      luma.copyTo(gray_);
+    }
+  } else {
+    const int type = bytes_per_pixel(view.format) == 3 ? CV_8UC3 : CV_8UC4;
+    cv::Mat frame(view.height, view.width, type, const_cast<std::uint8_t*>(view.planes[0]),
+                  static_cast<size_t>(view.strides[0]));
+    int code = cv_gray_code(view.format);
+    const cv::Mat* src = &frame;
+    if (scale < 1.0) {
+      cv::resize(frame, small_, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
+      src = &small_;
+    }
+    if (code < 0) {
+      // xRGB / xBGR: drop the leading pad byte, then convert.
+      cv::Mat three;
+      const int from_to[] = {1, 0, 2, 1, 3, 2};
+      three.create(src->rows, src->cols, CV_8UC3);
+      cv::mixChannels(src, 1, &three, 1, from_to, 3);
+      code = view.format == PixelFormat::kxRGB ? cv::COLOR_RGB2GRAY : cv::COLOR_BGR2GRAY;
+      cv::cvtColor(three, gray_, code);
+    } else {
+      cv::cvtColor(*src, gray_, code);
+    }
+  }
+  cv::equalizeHist(gray_, gray_);
+  const int min_side = std::max(1, static_cast<int>(std::lround(options_.min_face_size * scale)));
+  std::vector<cv::Rect> found;
+  cascade_.detectMultiScale(gray_, found, options_.scale_factor, options_.min_neighbors, 0,
+                            cv::Size(min_side, min_side));
+  std::vector<Box> boxes;
+  boxes.reserve(found.size());
+  for (const auto& r : found) {
+    Box b{static_cast<int>(std::lround(r.x / scale)), static_cast<int>(std::lround(r.y / scale)),
+          static_cast<int>(std::lround(r.width / scale)),
+          static_cast<int>(std::lround(r.height / scale))};
+    b.width = std::min(b.width, view.width - b.x);
+    b.height = std::min(b.height, view.height - b.y);
+    if (b.width > 0 && b.height > 0) boxes.push_back(b);
+  }
+  std::sort(boxes.begin(), boxes.end(), [](const Box& a, const Box& b) { return a.area() > b.area(); });
+  return boxes;
+}
+
+}  // namespace siamese

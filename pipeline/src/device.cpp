@@ -1,0 +1,48 @@
+#include "siamese/device.h"
+
+#include <torch/cuda.h>
+#include <ATen/Parallel.h>
+
+#include "siamese/errors.h"
+#include "siamese/log.h"
+
+namespace siamese {
+
+torch::Device resolve_device(const std::string& spec) {
+  if (spec == "cpu") return torch::kCPU;
+  if (spec.empty() || spec == "auto") {
+    if (torch::cuda::is_available()) return torch::Device(torch::kCUDA, 0);
+    log(LogLevel::kWarning, "device=auto: no usable CUDA device, running on the CPU");
+    return torch::kCPU;
+  }
+  if (spec.rfind("cuda", 0) != 0) {
+    throw InputError("device '" + spec + "' is not one of auto, cpu, cuda, cuda:N");
+  }
+  int index = 0;
+  if (spec.size() > 4) {
+    if (spec[4] != ':' || spec.size() == 5 ||
+        spec.find_first_not_of("0123456789", 5) != std::string::npos) {
+      throw InputError("device '" + spec + "' is not one of auto, cpu, cuda, cuda:N");
+    }
+    index = std::stoi(spec.substr(5));
+  }
+  if (!torch::cuda::is_available()) {
+    throw DeviceError("device '" + spec +
+                      "': no usable CUDA device (this LibTorch " +
+                      (torch::cuda::device_count() == 0 ? "sees no GPU or was built without CUDA"
+                                                        : "cannot use the GPU") +
+                      ")");
+  }
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  if (index >= count) {
+    throw DeviceError("device '" + spec + "': only " + std::to_string(count) +
+                      " CUDA device(s) present");
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+void set_cpu_threads(int n) {
+  if (n > 0) at::set_num_threads(n);
+}
+
+}  // namespace siamese

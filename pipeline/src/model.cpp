@@ -1,0 +1,142 @@
+#include "siamese/model.h"
+
+#include "siamese/errors.h"
+
+namespace siamese {
+
+namespace nn = torch::nn;
+
+SeedNetImpl::SeedNetImpl() {
+  // Registration names and order follow the seed's PyTorch module ("cnn.1.weight", "fc.0.bias").
+  auto block = [](nn::Sequential& seq, int in, int out) {
+    seq->push_back(nn::ReflectionPad2d(1));
+    seq->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3)));
+    seq->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
+    seq->push_back(nn::BatchNorm2d(out));
+  };
+  nn::Sequential cnn;
+  block(cnn, 1, 4);
+  block(cnn, 4, 8);
+  block(cnn, 8, 8);
+  cnn_ = register_module("cnn", cnn);
+  fc_ = register_module(
+      "fc", nn::Sequential(nn::Linear(8 * 100 * 100, 500), nn::ReLU(nn::ReLUOptions().inplace(true)),
+                           nn::Linear(500, 500), nn::ReLU(nn::ReLUOptions().inplace(true)),
+                           nn::Linear(500, 5)));
+}
+
+torch::Tensor SeedNetImpl::forward(torch::Tensor x) {
+  x = cnn_->forward(x);
+  return fc_->forward(x.reshape({x.size(0), -1}));
+}
+
+ResidualBlockImpl::ResidualBlockImpl(int in_channels, int out_channels, int stride) {
+  conv1_ = register_module(
+      "conv1", nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, 3).stride(stride).padding(1).bias(false)));
+  bn1_ = register_module("bn1", nn::BatchNorm2d(out_channels));
+  conv2_ = register_module(
+      "conv2", nn::Conv2d(nn::Conv2dOptions(out_channels, out_channels, 3).padding(1).bias(false)));
+  bn2_ = register_module("bn2", nn::BatchNorm2d(out_channels));
+  nn::Sequential shortcut;
+  if (stride != 1 || in_channels != out_channels) {
+    shortcut->push_back(nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, 1).stride(stride).bias(false)));
+    shortcut->push_back(nn::BatchNorm2d(out_channels));
+  }
+  shortcut_ = register_module("shortcut", shortcut);
+}
+
+torch::Tensor ResidualBlockImpl::forward(torch::Tensor x) {
+  torch::Tensor out = torch::relu(bn1_->forward(conv1_->forward(x)));
+  out = bn2_->forward(conv2_->forward(out));
+  torch::Tensor skip = shortcut_->size() == 0 ? x : shortcut_->forward(x);
+  return torch::relu(out + skip);
+}
+
+ResidualEmbedNetImpl::ResidualEmbedNetImpl(const ArchOptions& options) {
+  const int c = options.base_channels;
+  if (c <= 0 || options.embedding_size <= 0) {
+    throw InputError("default architecture needs positive base_channels and embedding_size");
+  }
+  nn::Sequential features(
+      nn::Conv2d(nn::Conv2dOptions(1, c, 3).stride(2).padding(1).bias(false)), nn::BatchNorm2d(c),
+      nn::ReLU(nn::ReLUOptions().inplace(true)),
+      ResidualBlock(c, c, 1), ResidualBlock(c, 2 * c, 2), ResidualBlock(2 * c, 4 * c, 2),
+      ResidualBlock(4 * c, 8 * c, 2), nn::AdaptiveAvgPool2d(1), nn::Flatten());
+  features_ = register_module("features", features);
+  embed_ = register_module("embed", nn::Linear(8 * c, options.embedding_size));
+}
+
+torch::Tensor ResidualEmbedNetImpl::forward(torch::Tensor x) {
+  return torch::nn::functional::normalize(
+      embed_->forward(features_->forward(x)),
+      torch::nn::functional::NormalizeFuncOptions().p(2).dim(1).eps(1e-12));
+}
+
+Network Network::create(const ArchOptions& options) {
+  Network n;
+  if (options.arch == "seed") {
+    n.any_ = nn::AnyModule(SeedNet());
+  } else if (options.arch == "default") {
+    n.any_ = nn::AnyModule(ResidualEmbedNet(options));
+  } else {
+    throw InputError("unknown architecture '" + options.arch + "' (expected seed or default)");
+  }
+  n.module_ = n.any_.ptr();
+  return n;
+}
+
+Network Network::from_script(torch::jit::Module module) {
+  Network n;
+  n.script_ = std::move(module);
+  return n;
+}
+
+torch::Tensor Network::forward(const torch::Tensor& input) {
+  if (script_) return script_->forward({input}).toTensor();
+  return any_.forward<torch::Tensor>(input);
+}
+
+void Network::train(bool on) {
+  if (script_) {
+    script_->train(on);
+  } else {
+    module_->train(on);
+  }
+}
+
+void Network::to(const torch::Device& device) {
+  if (script_) {
+    script_->to(device);
+  } else {
+    module_->to(device);
+  }
+}
+
+std::vector<torch::Tensor> Network::parameters() const {
+  if (!script_) return module_->parameters();
+  std::vector<torch::Tensor> out;
+  for (const auto& p : script_->parameters()) out.push_back(p);
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> Network::named_state() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  if (script_) {
+    for (const auto& p : script_->named_parameters()) out.emplace_back(p.name, p.value);
+    for (const auto& b : script_->named_buffers()) out.emplace_back(b.name, b.value);
+  } else {
+    for (const auto& p : module_->named_parameters()) out.emplace_back(p.key(), p.value());
+    for (const auto& b : module_->named_buffers()) out.emplace_back(b.key(), b.value());
+  }
+  return out;
+}
+
+int64_t count_parameters(const Network& network) {
+  int64_t n = 0;
+  for (const auto& p : network.parameters()) {
+    if (p.requires_grad()) n += p.numel();
+  }
+  return n;
+}
+
+}  // namespace siamese

@@ -1,0 +1,311 @@
+#include "siamese/model_file.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+#include <system_error>
+
+#include "siamese/errors.h"
+#include "siamese/log.h"
+
+namespace siamese {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kMetaKey = "siamese_meta";
+constexpr const char* kScriptFactsName = "siamese.json";
+
+json to_json(const ModelInfo& info) {
+  const InputSpec& in = info.input;
+  return json{
+      {"format_version", info.format_version},
+      {"arch", {{"name", info.arch.arch},
+                {"embedding_size", info.arch.embedding_size},
+                {"base_channels", info.arch.base_channels}}},
+      {"input", {{"channels", in.channels}, {"height", in.height}, {"width", in.width},
+                 {"scale", in.scale}, {"mean", in.mean}, {"std", in.std},
+                 {"crop", {{"scale_width", in.crop.scale_width},
+                           {"scale_height", in.crop.scale_height},
+                           {"shift_y", in.crop.shift_y}}}}},
+      {"resize", "bilinear, antialiased (PIL-compatible)"},
+      {"embedding_size", info.embedding_size},
+      {"normalized", info.normalized},
+      {"metric", info.metric},
+      {"threshold", info.threshold},
+      {"validation", {{"auc", info.validation.auc}, {"eer", info.validation.eer},
+                      {"tar_at_far_1e-2", info.validation.tar_at_far_1e2},
+                      {"accuracy", info.validation.accuracy},
+                      {"identities", info.validation.identities},
+                      {"pairs", info.validation.pairs}}},
+      {"fingerprint", info.fingerprint},
+      {"origin", info.origin},
+  };
+}
+
+template <typename T>
+T value_or(const json& j, const char* key, T fallback) {
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? fallback : it->get<T>();
+}
+
+// Reads our own metadata and also the facts of a TorchScript export (seed_baseline.py writes
+// "arch" as a string and scale/mean/std at the top level).
+ModelInfo from_json(const json& j, const std::string& path) {
+  ModelInfo info;
+  info.format_version = value_or<int>(j, "format_version", kModelFormatVersion);
+  if (j.contains("arch") && j["arch"].is_object()) {
+    const json& a = j["arch"];
+    info.arch.arch = value_or<std::string>(a, "name", "default");
+    info.arch.embedding_size = value_or<int>(a, "embedding_size", 0);
+    info.arch.base_channels = value_or<int>(a, "base_channels", 16);
+  }
+  if (!j.contains("input") || !j["input"].is_object()) {
+    throw FileError(path, "model facts lack the \"input\" object (channels, height, width)");
+  }
+  const json& in = j["input"];
+  info.input.channels = value_or<int>(in, "channels", 1);
+  info.input.height = value_or<int>(in, "height", 0);
+  info.input.width = value_or<int>(in, "width", 0);
+  const json& norm = in.contains("scale") ? in : j;
+  info.input.scale = value_or<float>(norm, "scale", 1.0f / 255.0f);
+  info.input.mean = value_or<std::vector<float>>(norm, "mean",
+                                                 std::vector<float>(info.input.channels, 0.0f));
+  info.input.std = value_or<std::vector<float>>(norm, "std",
+                                                std::vector<float>(info.input.channels, 1.0f));
+  const json crop = in.contains("crop") ? in["crop"] : j.value("crop", json::object());
+  info.input.crop.scale_width = value_or<float>(crop, "scale_width", 1.0f);
+  info.input.crop.scale_height = value_or<float>(crop, "scale_height", 1.0f);
+  info.input.crop.shift_y = value_or<float>(crop, "shift_y", 0.0f);
+  info.embedding_size = value_or<int>(j, "embedding_size", 0);
+  info.normalized = value_or<bool>(j, "normalized", false);
+  info.metric = value_or<std::string>(j, "metric", kDefaultMetric);
+  info.threshold = value_or<float>(j, "threshold", -1.0f);
+  if (j.contains("validation")) {
+    const json& v = j["validation"];
+    info.validation.auc = value_or<double>(v, "auc", 0.0);
+    info.validation.eer = value_or<double>(v, "eer", 1.0);
+    info.validation.tar_at_far_1e2 = value_or<double>(v, "tar_at_far_1e-2", 0.0);
+    info.validation.accuracy = value_or<double>(v, "accuracy", 0.0);
+    info.validation.identities = value_or<int>(v, "identities", 0);
+    info.validation.pairs = value_or<int64_t>(v, "pairs", 0);
+  }
+  info.fingerprint = value_or<std::string>(j, "fingerprint", "");
+  info.origin = value_or<std::string>(j, "origin", value_or<std::string>(j, "source", ""));
+  if (info.metric != kDefaultMetric) {
+    throw FileError(path, "metric '" + info.metric + "' is not supported (only euclidean)");
+  }
+  if (info.input.width <= 0 || info.input.height <= 0 ||
+      (info.input.channels != 1 && info.input.channels != 3) ||
+      info.input.mean.size() != static_cast<size_t>(info.input.channels) ||
+      info.input.std.size() != static_cast<size_t>(info.input.channels)) {
+    throw FileError(path, "model facts give an unusable input (channels 1 or 3, positive size, "
+                          "one mean and std per channel)");
+  }
+  return info;
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+bool starts_like_zip(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[4] = {};
+  f.read(magic, 4);
+  return f.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
+}
+
+// Checks the weights actually produce embeddings of the announced size.
+void check_forward(Network& net, ModelInfo& info, const std::string& path) {
+  c10::InferenceMode guard;
+  torch::Tensor probe = torch::zeros({1, info.input.channels, info.input.height, info.input.width});
+  torch::Tensor out;
+  try {
+    out = net.forward(probe);
+  } catch (const std::exception& e) {
+    throw FileError(path, "the network does not accept its declared input " +
+                              std::to_string(info.input.channels) + "x" +
+                              std::to_string(info.input.height) + "x" +
+                              std::to_string(info.input.width) + ": " + first_line(e.what()));
+  }
+  if (out.dim() != 2 || out.size(0) != 1) {
+    throw FileError(path, "the network's output is not one embedding vector per input");
+  }
+  if (info.embedding_size == 0) info.embedding_size = static_cast<int>(out.size(1));
+  if (out.size(1) != info.embedding_size) {
+    throw FileError(path, "the network gives embeddings of size " + std::to_string(out.size(1)) +
+                              ", the facts say " + std::to_string(info.embedding_size));
+  }
+}
+
+LoadedModel load_native(const std::string& path, torch::serialize::InputArchive& archive,
+                        const c10::IValue& meta) {
+  json j;
+  try {
+    j = json::parse(meta.toStringRef());
+  } catch (const std::exception& e) {
+    throw FileError(path, std::string("model metadata is not valid JSON: ") + e.what());
+  }
+  ModelInfo info = from_json(j, path);
+  if (info.format_version > kModelFormatVersion || info.format_version < 1) {
+    throw FileError(path, "model format version " + std::to_string(info.format_version) +
+                              " is not supported (this build reads version " +
+                              std::to_string(kModelFormatVersion) + ")");
+  }
+  Network net = Network::create(info.arch);
+  try {
+    net.module()->load(archive);
+  } catch (const std::exception& e) {
+    throw FileError(path, "weights do not fit architecture '" + info.arch.arch +
+                              "': " + first_line(e.what()));
+  }
+  const std::string actual = fingerprint_of(net);
+  if (!info.fingerprint.empty() && actual != info.fingerprint) {
+    throw FileError(path, "weights fingerprint " + actual + " differs from the recorded " +
+                              info.fingerprint + " (corrupt file)");
+  }
+  info.fingerprint = actual;
+  net.train(false);
+  check_forward(net, info, path);
+  return LoadedModel{std::move(info), std::move(net), path};
+}
+
+std::string read_sidecar(const std::string& path) {
+  for (const fs::path& candidate : {fs::path(path + ".json"),
+                                   fs::path(path).replace_extension(".json")}) {
+    std::ifstream f(candidate);
+    if (f) {
+      std::stringstream ss;
+      ss << f.rdbuf();
+      return ss.str();
+    }
+  }
+  return {};
+}
+
+LoadedModel load_script(const std::string& path) {
+  std::unordered_map<std::string, std::string> extra{{kScriptFactsName, ""}};
+  torch::jit::Module module = torch::jit::load(path, torch::kCPU, extra);
+  std::string facts_text = extra[kScriptFactsName];
+  if (facts_text.empty()) facts_text = read_sidecar(path);
+  if (facts_text.empty()) {
+    throw FileError(path, "TorchScript module without preprocessing facts: add \"" +
+                              std::string(kScriptFactsName) +
+                              "\" as an extra file or a sidecar " + path + ".json");
+  }
+  json j;
+  try {
+    j = json::parse(facts_text);
+  } catch (const std::exception& e) {
+    throw FileError(path, std::string("preprocessing facts are not valid JSON: ") + e.what());
+  }
+  ModelInfo info = from_json(j, path);
+  info.format_version = kModelFormatVersion;
+  info.arch = ArchOptions().set_arch("torchscript").set_embedding_size(info.embedding_size);
+  if (j.contains("arch") && j["arch"].is_string()) info.origin += " (arch " + j["arch"].get<std::string>() + ")";
+  Network net = Network::from_script(std::move(module));
+  net.train(false);
+  check_forward(net, info, path);
+  info.arch.embedding_size = info.embedding_size;
+  info.fingerprint = fingerprint_of(net);
+  if (info.threshold <= 0.0f) {
+    log(LogLevel::kWarning, path + ": no calibrated threshold in the model facts; using 1.0 "
+                                   "(set the threshold explicitly)");
+    info.threshold = 1.0f;
+  }
+  return LoadedModel{std::move(info), std::move(net), path};
+}
+
+}  // namespace
+
+InputSpec default_input_spec(const ArchOptions& arch) {
+  InputSpec spec;
+  if (arch.arch == "seed") {
+    spec.width = spec.height = 100;
+    spec.mean = {0.0f};
+    spec.std = {1.0f};
+  } else {
+    spec.width = spec.height = 64;
+    spec.mean = {0.5f};
+    spec.std = {0.5f};
+  }
+  spec.channels = 1;
+  spec.scale = 1.0f / 255.0f;
+  return spec;
+}
+
+std::string fingerprint_of(const Network& network) {
+  std::uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) {
+      h ^= p[i];
+      h *= 1099511628211ULL;
+    }
+  };
+  for (const auto& [name, tensor] : network.named_state()) {
+    mix(name.data(), name.size());
+    const auto sizes = tensor.sizes();
+    mix(sizes.data(), sizes.size() * sizeof(int64_t));
+    const torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
+    mix(t.data_ptr(), t.numel() * t.element_size());
+  }
+  std::ostringstream out;
+  out << std::hex << std::setw(16) << std::setfill('0') << h;
+  return out.str();
+}
+
+std::string describe_model(const ModelInfo& info) { return to_json(info).dump(); }
+
+void save_model(const std::string& path, Network& network, ModelInfo info) {
+  if (network.is_script()) {
+    throw InputError("save_model: TorchScript networks are saved with torch.jit.save, not here");
+  }
+  info.format_version = kModelFormatVersion;
+  info.fingerprint = fingerprint_of(network);
+  const std::string tmp = path + ".tmp";
+  try {
+    torch::serialize::OutputArchive archive;
+    network.module()->save(archive);
+    archive.write(kMetaKey, c10::IValue(to_json(info).dump()));
+    archive.save_to(tmp);
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    throw FileError(path, std::string("cannot write model: ") + first_line(e.what()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw FileError(path, "cannot write model: " + ec.message());
+  }
+}
+
+LoadedModel load_model(const std::string& path) {
+  std::error_code ec;
+  if (path.empty()) throw FileError("(empty path)", "no model file given");
+  if (!fs::exists(path, ec)) throw FileError(path, "no such model file");
+  if (!fs::is_regular_file(path, ec)) throw FileError(path, "not a regular file");
+  if (!std::ifstream(path)) throw FileError(path, "cannot open model file for reading");
+  if (!starts_like_zip(path)) {
+    throw FileError(path, "not a model file (neither a siamese-train model nor TorchScript)");
+  }
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    c10::IValue meta;
+    if (archive.try_read(kMetaKey, meta)) return load_native(path, archive, meta);
+    return load_script(path);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw FileError(path, "cannot read model (truncated or corrupt file?): " +
+                              first_line(e.what()));
+  }
+}
+
+}  // namespace siamese

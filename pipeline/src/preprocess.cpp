@@ -1,0 +1,197 @@
+#include "siamese/preprocess.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "resample.h"
+#include "siamese/errors.h"
+
+namespace siamese {
+namespace {
+
+// Byte offsets of R, G, B inside one pixel of a packed format.
+struct PackedLayout {
+  int bytes, r, g, b;
+};
+
+PackedLayout packed_layout(PixelFormat f) {
+  switch (f) {
+    case PixelFormat::kRGB: return {3, 0, 1, 2};
+    case PixelFormat::kBGR: return {3, 2, 1, 0};
+    case PixelFormat::kRGBx:
+    case PixelFormat::kRGBA: return {4, 0, 1, 2};
+    case PixelFormat::kBGRx:
+    case PixelFormat::kBGRA: return {4, 2, 1, 0};
+    case PixelFormat::kxRGB: return {4, 1, 2, 3};
+    case PixelFormat::kxBGR: return {4, 3, 2, 1};
+    default: return {0, 0, 0, 0};
+  }
+}
+
+// OpenCV's fixed-point RGB->gray weights (cv::cvtColor COLOR_RGB2GRAY gives the same values).
+inline uchar luma_of(int r, int g, int b) {
+  return static_cast<uchar>((r * 4899 + g * 9617 + b * 1868 + (1 << 13)) >> 14);
+}
+
+inline uchar clamp8(int v) { return static_cast<uchar>(v < 0 ? 0 : (v > 255 ? 255 : v)); }
+
+// BT.601 limited range, as videoconvert and OpenCV's COLOR_YUV2RGB_I420 use.
+inline void yuv_to_rgb(int y, int u, int v, uchar* rgb) {
+  const int c = (y - 16) * 1192, d = u - 128, e = v - 128;
+  rgb[0] = clamp8((c + 1634 * e + 512) >> 10);
+  rgb[1] = clamp8((c - 401 * d - 832 * e + 512) >> 10);
+  rgb[2] = clamp8((c + 2066 * d + 512) >> 10);
+}
+
+// The pixels of rect (inside the frame) as a gray (CV_8UC1) or RGB (CV_8UC3) Mat. A gray
+// request on GRAY8/I420/NV12 is a header on the luma plane: no copy, no conversion.
+cv::Mat read_region(const ImageView& v, const cv::Rect& rect, int channels) {
+  const bool yuv = v.format == PixelFormat::kI420 || v.format == PixelFormat::kNV12;
+  if (channels == 1 && v.has_luma_plane()) {
+    cv::Mat plane(v.height, v.width, CV_8UC1, const_cast<std::uint8_t*>(v.planes[0]),
+                  static_cast<size_t>(v.strides[0]));
+    return plane(rect);
+  }
+  cv::Mat out(rect.height, rect.width, channels == 1 ? CV_8UC1 : CV_8UC3);
+  for (int y = 0; y < rect.height; ++y) {
+    const int sy = rect.y + y;
+    uchar* dst = out.ptr<uchar>(y);
+    if (v.format == PixelFormat::kGray8) {
+      const uchar* src = v.planes[0] + static_cast<size_t>(sy) * v.strides[0] + rect.x;
+      for (int x = 0; x < rect.width; ++x) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = src[x];
+    } else if (yuv) {
+      const uchar* py = v.planes[0] + static_cast<size_t>(sy) * v.strides[0];
+      const uchar* pu = v.planes[1] + static_cast<size_t>(sy / 2) * v.strides[1];
+      const uchar* pv = v.format == PixelFormat::kI420
+                            ? v.planes[2] + static_cast<size_t>(sy / 2) * v.strides[2]
+                            : nullptr;
+      for (int x = 0; x < rect.width; ++x) {
+        const int sx = rect.x + x;
+        const int u = pv ? pu[sx / 2] : pu[(sx / 2) * 2];
+        const int vv = pv ? pv[sx / 2] : pu[(sx / 2) * 2 + 1];
+        yuv_to_rgb(py[sx], u, vv, dst + 3 * x);
+      }
+    } else {
+      const PackedLayout l = packed_layout(v.format);
+      const uchar* src = v.planes[0] + static_cast<size_t>(sy) * v.strides[0];
+      for (int x = 0; x < rect.width; ++x) {
+        const uchar* p = src + (rect.x + x) * l.bytes;
+        if (channels == 1) {
+          dst[x] = luma_of(p[l.r], p[l.g], p[l.b]);
+        } else {
+          dst[3 * x] = p[l.r];
+          dst[3 * x + 1] = p[l.g];
+          dst[3 * x + 2] = p[l.b];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+void check_spec(const InputSpec& spec) {
+  if (spec.width <= 0 || spec.height <= 0 || (spec.channels != 1 && spec.channels != 3)) {
+    throw InputError("model input spec " + std::to_string(spec.channels) + "x" +
+                     std::to_string(spec.height) + "x" + std::to_string(spec.width) +
+                     " is not usable (channels must be 1 or 3)");
+  }
+  if (spec.mean.size() != static_cast<size_t>(spec.channels) ||
+      spec.std.size() != static_cast<size_t>(spec.channels)) {
+    throw InputError("model input spec: mean/std need one value per channel");
+  }
+}
+
+// One face into dst (channels x height x width floats).
+void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec, Framing framing,
+                    float* dst) {
+  if (box.width <= 0 || box.height <= 0) {
+    throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
+                     " is empty");
+  }
+  const Box region = framed_region(box, spec.crop, framing);
+  const cv::Rect frame(0, 0, view.width, view.height);
+  const cv::Rect wanted(region.x, region.y, region.width, region.height);
+  const cv::Rect inside = wanted & frame;
+  if (inside.empty()) {
+    throw InputError("face box at (" + std::to_string(box.x) + "," + std::to_string(box.y) +
+                     ") lies outside the " + std::to_string(view.width) + "x" +
+                     std::to_string(view.height) + " frame");
+  }
+  cv::Mat pixels = read_region(view, inside, spec.channels);
+  if (inside != wanted) {
+    cv::Mat padded;
+    cv::copyMakeBorder(pixels, padded, inside.y - wanted.y,
+                       wanted.y + wanted.height - (inside.y + inside.height),
+                       inside.x - wanted.x, wanted.x + wanted.width - (inside.x + inside.width),
+                       cv::BORDER_REPLICATE);
+    pixels = padded;
+  }
+  cv::Mat resized;
+  detail::resize_antialiased(pixels, spec.width, spec.height, resized);
+  const int plane = spec.width * spec.height;
+  for (int c = 0; c < spec.channels; ++c) {
+    const float mul = spec.scale / spec.std[c];
+    const float add = -spec.mean[c] / spec.std[c];
+    float* out = dst + static_cast<size_t>(c) * plane;
+    for (int y = 0; y < spec.height; ++y) {
+      const uchar* row = resized.ptr<uchar>(y);
+      for (int x = 0; x < spec.width; ++x) {
+        out[y * spec.width + x] = row[x * spec.channels + c] * mul + add;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Box framed_region(const Box& box, const CropPolicy& crop, Framing framing) {
+  if (framing == Framing::kExact) return box;
+  const double cx = box.x + box.width / 2.0;
+  const double cy = box.y + box.height / 2.0 + crop.shift_y * box.height;
+  const int w = std::max(1, static_cast<int>(std::lround(box.width * crop.scale_width)));
+  const int h = std::max(1, static_cast<int>(std::lround(box.height * crop.scale_height)));
+  return Box{static_cast<int>(std::lround(cx - w / 2.0)),
+             static_cast<int>(std::lround(cy - h / 2.0)), w, h};
+}
+
+torch::Tensor make_batch_tensor(int64_t n, const InputSpec& spec, bool pin) {
+  auto options = torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(pin);
+  return torch::empty({n, spec.channels, spec.height, spec.width}, options);
+}
+
+void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
+                     Framing framing, torch::Tensor& out, int64_t first) {
+  check_spec(spec);
+  view.validate();
+  const int64_t n = static_cast<int64_t>(boxes.size());
+  if (!out.defined() || out.dim() != 4 || out.scalar_type() != torch::kFloat32 ||
+      !out.is_contiguous() || !out.device().is_cpu() || out.size(1) != spec.channels ||
+      out.size(2) != spec.height || out.size(3) != spec.width || first < 0 ||
+      first + n > out.size(0)) {
+    throw InputError("preprocess_into: output tensor must be a contiguous float CPU tensor [>=" +
+                     std::to_string(first + n) + "," + std::to_string(spec.channels) + "," +
+                     std::to_string(spec.height) + "," + std::to_string(spec.width) + "]");
+  }
+  const int64_t face_floats = static_cast<int64_t>(spec.channels) * spec.height * spec.width;
+  float* base = out.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    preprocess_one(view, boxes[i], spec, framing, base + (first + i) * face_floats);
+  }
+}
+
+torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
+                               const InputSpec& spec, Framing framing) {
+  torch::Tensor out = make_batch_tensor(static_cast<int64_t>(boxes.size()), spec);
+  preprocess_into(view, boxes, spec, framing, out, 0);
+  return out;
+}
+
+torch::Tensor preprocess(const ImageView& view, const Box& box, const InputSpec& spec,
+                         Framing framing) {
+  return preprocess_batch(view, {box}, spec, framing)[0];
+}
+
+}  // namespace siamese

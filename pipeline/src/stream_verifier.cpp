@@ -1,0 +1,122 @@
+#include "siamese/stream_verifier.h"
+
+#include <torch/types.h>
+
+#include "siamese/errors.h"
+#include "siamese/preprocess.h"
+
+namespace siamese {
+
+StreamVerifier::StreamVerifier(std::unique_ptr<Embedder> embedder,
+                               std::unique_ptr<FaceDetector> detector, StreamOptions options)
+    : embedder_(std::move(embedder)), detector_(std::move(detector)) {
+  if (!embedder_) throw InputError("StreamVerifier: no embedder");
+  set_options(options);
+}
+
+void StreamVerifier::set_options(const StreamOptions& options) {
+  if (options.detect_interval < 1) {
+    throw InputError("detect-interval must be >= 1, got " +
+                     std::to_string(options.detect_interval));
+  }
+  tracker_.set_options(options.tracker);
+  decisions_.set_options(options.decision);
+  options_ = options;
+}
+
+void StreamVerifier::reset() {
+  tracker_.reset();
+  decisions_.reset();
+  frame_count_ = 0;
+}
+
+std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>& frames,
+                                                 const Matcher* matcher) {
+  std::vector<FrameResult> results(frames.size());
+  std::vector<std::vector<int64_t>> expired(frames.size());
+  // (frame, face) of every face to embed, in frame order: one batch for all of them.
+  std::vector<std::pair<size_t, size_t>> to_embed;
+
+  for (size_t f = 0; f < frames.size(); ++f) {
+    const StreamFrame& frame = frames[f];
+    std::vector<TrackedFace> tracked;
+    bool detected = true;
+    if (frame.boxes) {
+      tracked = tracker_.update(*frame.boxes);
+    } else if (frame_count_ % options_.detect_interval == 0) {
+      if (!detector_) throw InputError("no face detector and no boxes given for a frame");
+      tracked = tracker_.update(detector_->detect(frame.view));
+    } else {
+      tracked = tracker_.predict();
+      detected = false;
+    }
+    ++frame_count_;
+    expired[f] = tracker_.expired();
+
+    auto& faces = results[f].faces;
+    faces.reserve(tracked.size());
+    for (size_t i = 0; i < tracked.size(); ++i) {
+      FaceResult face;
+      face.box = tracked[i].box;
+      face.track_id = tracked[i].track_id;
+      face.source_index = detected ? static_cast<int>(i) : -1;
+      // A track still settling its first decision is embedded on every frame.
+      face.embedded = tracked[i].needs_embedding || decisions_.settling(face.track_id);
+      if (face.embedded) {
+        tracker_.mark_embedded(face.track_id);
+        to_embed.emplace_back(f, i);
+      }
+      faces.push_back(std::move(face));
+    }
+  }
+
+  std::vector<Match> matches;
+  if (!to_embed.empty()) {
+    const InputSpec& spec = embedder_->input_spec();
+    const auto n = static_cast<int64_t>(to_embed.size());
+    if (!batch_.defined() || batch_.size(0) < n) batch_ = make_batch_tensor(n, spec);
+    torch::Tensor batch = batch_.narrow(0, 0, n);
+    std::vector<Box> boxes;
+    for (size_t k = 0; k < to_embed.size();) {
+      const size_t f = to_embed[k].first;
+      const int64_t first = static_cast<int64_t>(k);
+      boxes.clear();
+      for (; k < to_embed.size() && to_embed[k].first == f; ++k) {
+        boxes.push_back(results[f].faces[to_embed[k].second].box);
+      }
+      preprocess_into(frames[f].view, boxes, spec, Framing::kDetectorBox, batch, first);
+    }
+    const torch::Tensor embeddings = embedder_->embed_on_device(batch);
+    embedded_count_ += n;
+    if (matcher != nullptr && matcher->embedding_count() > 0) {
+      matches = matcher->match(embeddings);
+    }
+  }
+
+  size_t k = 0;
+  for (size_t f = 0; f < frames.size(); ++f) {
+    for (int64_t id : expired[f]) decisions_.forget(id);
+    for (; k < to_embed.size() && to_embed[k].first == f; ++k) {
+      const FaceResult& face = results[f].faces[to_embed[k].second];
+      Evidence evidence;
+      if (k < matches.size()) {
+        evidence.identity = matches[k].name;
+        evidence.distance = matches[k].distance;
+        evidence.second_distance = matches[k].second_distance;
+      }
+      if (auto change = decisions_.observe(face.track_id, evidence, frames[f].time)) {
+        results[f].changes.push_back(std::move(*change));
+      }
+    }
+    for (FaceResult& face : results[f].faces) {
+      const Decision d = decisions_.decision(face.track_id);
+      face.state = d.state;
+      face.identity = d.identity;
+      face.distance = d.distance;
+      face.margin = d.margin;
+    }
+  }
+  return results;
+}
+
+}  // namespace siamese

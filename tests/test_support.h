@@ -1,0 +1,32 @@
+// Helpers shared by the tests: where the AT&T faces are, synthetic images, temporary folders.
+// Thread-safety: not needed (Catch2 runs tests serially).
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <string>
+
+namespace siamese::testing {
+
+/// $SIAMESE_DATA, else ../shared/data/att_faces beside the source tree; "" when absent.
+std::string att_faces_dir();
+
+/// Skips the current test with a clear message when the AT&T faces are absent.
+#define SIAMESE_REQUIRE_ATT(dir_var)                                                     \
+  const std::string dir_var = ::siamese::testing::att_faces_dir();                      \
+  if (dir_var.empty()) {                                                                \
+    WARN("skipped: AT&T faces not found (set SIAMESE_DATA or provide "                  \
+         "../shared/data/att_faces)");                                                  \
+    return;                                                                             \
+  }
+
+/// A fresh empty folder under the build tree, removed at exit of the test process.
+std::string temp_dir(const std::string& tag);
+
+/// A deterministic synthetic gray image (smooth gradients plus a pattern keyed by seed).
+cv::Mat synthetic_gray(int width, int height, int seed);
+
+/// Places face (gray) on a background of size w x h at (x, y), returning a BGR image.
+cv::Mat place_on_background(const cv::Mat& face, int width, int height, int x, int y);
+
+}  // namespace siamese::testing

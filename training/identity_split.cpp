@@ -1,0 +1,171 @@
+#include "identity_split.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "siamese/errors.h"
+#include "siamese/log.h"
+
+namespace siamese::training {
+namespace {
+
+namespace fs = std::filesystem;
+
+// "s11" -> ("s", 11); false when the name does not end in digits.
+bool split_number(const std::string& name, std::string& prefix, long& number) {
+  size_t k = name.size();
+  while (k > 0 && std::isdigit(static_cast<unsigned char>(name[k - 1]))) --k;
+  if (k == name.size() || name.size() - k > 9) return false;
+  prefix = name.substr(0, k);
+  number = std::stol(name.substr(k));
+  return true;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
+}
+
+std::string canonical(const std::string& path) {
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(path, ec);
+  return ec ? path : p.string();
+}
+
+// The identities of folder minus the given names.
+std::vector<std::string> all_but(const ImageFolder& folder, const std::vector<std::string>& drop) {
+  std::vector<std::string> kept;
+  for (const auto& name : folder.identities) {
+    if (std::find(drop.begin(), drop.end(), name) == drop.end()) kept.push_back(name);
+  }
+  return kept;
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> parse_identity_list(const std::string& list,
+                                             const std::vector<std::string>& available,
+                                             const std::string& flag) {
+  const std::set<std::string> present(available.begin(), available.end());
+  std::vector<std::string> names;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    item = trim(item);
+    if (item.empty()) continue;
+    if (present.count(item)) {
+      names.push_back(item);
+      continue;
+    }
+    const auto dash = item.find('-');
+    std::string p1, p2;
+    long n1 = 0, n2 = 0;
+    if (dash != std::string::npos && split_number(trim(item.substr(0, dash)), p1, n1) &&
+        split_number(trim(item.substr(dash + 1)), p2, n2) && p1 == p2 && n1 <= n2) {
+      for (long n = n1; n <= n2; ++n) {
+        const std::string name = p1 + std::to_string(n);
+        if (!present.count(name)) {
+          throw InputError(flag + ": identity '" + name + "' (from range '" + item +
+                           "') is not a subfolder of the data folder");
+        }
+        names.push_back(name);
+      }
+      continue;
+    }
+    throw InputError(flag + ": identity '" + item + "' is not a subfolder of the data folder");
+  }
+  if (names.empty()) throw InputError(flag + ": no identities in '" + list + "'");
+  std::set<std::string> seen;
+  for (const auto& n : names) {
+    if (!seen.insert(n).second) throw InputError(flag + ": identity '" + n + "' is listed twice");
+  }
+  return names;
+}
+
+int default_validation_count(int identities) {
+  if (identities < 5) return 0;
+  return std::max(2, (identities + 2) / 5);
+}
+
+DataSplit split_identities(const SplitOptions& options) {
+  DataSplit split;
+  const ImageFolder data = scan_image_folder(options.data);
+  std::vector<std::string> train_names =
+      options.identities.empty() ? data.identities
+                                 : parse_identity_list(options.identities, data.identities,
+                                                       "--identities");
+  std::vector<std::string> val_names;
+  ImageFolder val_source = data;
+  const bool separate = !options.val_data.empty();
+  if (separate) {
+    val_source = scan_image_folder(options.val_data);
+    val_names = options.val_identities_list.empty()
+                    ? val_source.identities
+                    : parse_identity_list(options.val_identities_list, val_source.identities,
+                                          "--val-identities-list");
+    split.note = "validation identities from --val-data " + options.val_data;
+  } else if (!options.val_identities_list.empty()) {
+    val_names = parse_identity_list(options.val_identities_list, data.identities,
+                                    "--val-identities-list");
+    if (options.identities.empty()) train_names = all_but(data, val_names);
+    split.note = "validation identities " + join(val_names) + " (--val-identities-list)";
+  } else {
+    const int count = options.val_identities >= 0
+                          ? options.val_identities
+                          : default_validation_count(static_cast<int>(train_names.size()));
+    if (count > 0) {
+      if (count > static_cast<int>(train_names.size()) - 2) {
+        throw InputError("--val-identities " + std::to_string(count) + ": only " +
+                         std::to_string(train_names.size()) + " identities in " + options.data +
+                         "; at least two must remain for training");
+      }
+      // The last identities in natural order are held out: predictable and easy to repeat.
+      val_names.assign(train_names.end() - count, train_names.end());
+      train_names.resize(train_names.size() - count);
+      split.note = "validation identities " + join(val_names) + " held out of " + options.data;
+    } else {
+      split.note = "no validation identities: the threshold is calibrated on training identities";
+    }
+  }
+
+  // Disjointness: the same folder may never give an identity to both sides.
+  const bool same_root = !separate || canonical(options.val_data) == canonical(options.data);
+  for (const auto& name : val_names) {
+    if (std::find(train_names.begin(), train_names.end(), name) == train_names.end()) continue;
+    if (same_root) {
+      throw InputError("identity '" + name + "' of " + options.data +
+                       " is both a training and a validation identity; validation identities "
+                       "must be disjoint from training identities");
+    }
+    log(LogLevel::kWarning, "identity name '" + name + "' appears in both " + options.data +
+                                " and " + options.val_data + "; make sure they are different people");
+  }
+  if (train_names.size() < 2) {
+    throw InputError(options.data + ": training needs at least two identities (subfolders), got " +
+                     std::to_string(train_names.size()));
+  }
+  split.train = select_identities(data, train_names);
+  if (!val_names.empty()) {
+    if (val_names.size() < 2) {
+      throw InputError((separate ? options.val_data : options.data) +
+                       ": validation needs at least two identities, got " +
+                       std::to_string(val_names.size()));
+    }
+    split.validation = select_identities(val_source, val_names);
+  } else {
+    split.validation.root = options.data;
+  }
+  return split;
+}
+
+}  // namespace siamese::training

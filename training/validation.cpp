@@ -1,0 +1,48 @@
+#include "validation.h"
+
+#include <torch/torch.h>
+
+#include <set>
+
+namespace siamese::training {
+
+torch::Tensor embed_all(Network& network, const torch::Tensor& images, torch::Device device,
+                        int batch_size) {
+  torch::NoGradGuard no_grad;
+  network.train(false);
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < images.size(0); i += batch_size) {
+    const int64_t n = std::min<int64_t>(batch_size, images.size(0) - i);
+    parts.push_back(network.forward(images.narrow(0, i, n).to(device)).to(torch::kCPU));
+  }
+  return torch::cat(parts).to(torch::kFloat32).contiguous();
+}
+
+Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<int>& labels,
+                            double threshold) {
+  Validation v;
+  v.scores = all_pairs(embeddings, labels);
+  v.figures.auc = roc_auc(v.scores);
+  const ThresholdPoint eer = equal_error_rate(v.scores);
+  v.figures.eer = eer.value;
+  v.eer_threshold = eer.threshold;
+  v.figures.tar_at_far_1e2 = tar_at_far(v.scores, 0.01).value;
+  if (threshold < 0) {
+    const ThresholdPoint best = best_threshold(v.scores);
+    v.threshold = best.threshold;
+    v.figures.accuracy = best.value;
+  } else {
+    v.threshold = threshold;
+    v.figures.accuracy = accuracy_at(v.scores, threshold);
+  }
+  v.figures.identities = static_cast<int>(std::set<int>(labels.begin(), labels.end()).size());
+  v.figures.pairs = static_cast<int64_t>(v.scores.distance.size());
+  return v;
+}
+
+Validation validate(Network& network, const FaceDataset& data, torch::Device device,
+                    double threshold) {
+  return score_embeddings(embed_all(network, data.images, device), data.labels, threshold);
+}
+
+}  // namespace siamese::training

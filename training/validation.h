@@ -1,0 +1,36 @@
+// Validation of an embedding network on held-out identities: embed every image once, score all
+// pairs, and read ROC AUC, EER, TAR at FAR=1% and the threshold that decides the most pairs
+// right (the model's calibrated threshold). Thread-safety: uses the network it is given.
+#pragma once
+
+#include <torch/types.h>
+
+#include "dataset.h"
+#include "siamese/metrics.h"
+#include "siamese/model.h"
+#include "siamese/model_file.h"
+
+namespace siamese::training {
+
+struct Validation {
+  ValidationFigures figures;
+  double threshold = 0.0;      // best-accuracy distance threshold on these pairs
+  double eer_threshold = 0.0;  // where FAR = FRR
+  PairScores scores;           // every pair (for histograms and ROC plots)
+};
+
+/// Embeddings [N,E] on the CPU of images [N,C,H,W], in chunks of batch_size, without autograd.
+/// Leaves the network in eval mode.
+torch::Tensor embed_all(Network& network, const torch::Tensor& images, torch::Device device,
+                        int batch_size = 64);
+
+/// Scores all pairs of embeddings; threshold < 0 = calibrate (best accuracy) on them, else
+/// report accuracy at that threshold.
+Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<int>& labels,
+                            double threshold = -1.0);
+
+/// embed_all + score_embeddings over a dataset.
+Validation validate(Network& network, const FaceDataset& data, torch::Device device,
+                    double threshold = -1.0);
+
+}  // namespace siamese::training
