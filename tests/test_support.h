@@ -3,6 +3,7 @@
 #pragma once
 
 #include <opencv2/core.hpp>
+#include <torch/cuda.h>
 
 #include <string>
 
@@ -19,6 +20,22 @@ std::string att_faces_dir();
          "../shared/data/att_faces)");                                                  \
     return;                                                                             \
   }
+
+/// Unless cond holds: skips the current test with why (Catch2 WARN + return), or FAILS it when
+/// the build expects CUDA (SIAMESE_EXPECT_CUDA=ON: a GPU machine must not skip silently).
+#define SIAMESE_REQUIRE_GPU(cond, why)                                                   \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
+      if (SIAMESE_EXPECT_CUDA) FAIL("SIAMESE_EXPECT_CUDA=ON but " << (why));            \
+      WARN("skipped: " << (why));                                                       \
+      return;                                                                           \
+    }                                                                                   \
+  } while (0)
+
+/// Skips (or fails, with SIAMESE_EXPECT_CUDA=ON) the current test when no GPU is usable.
+#define SIAMESE_REQUIRE_CUDA()                                                           \
+  SIAMESE_REQUIRE_GPU(::torch::cuda::is_available(),                                    \
+                      "no usable CUDA device (no GPU or driver, or a LibTorch without CUDA)")
 
 /// A fresh empty folder under the build tree, removed at exit of the test process.
 std::string temp_dir(const std::string& tag);

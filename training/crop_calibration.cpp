@@ -49,9 +49,9 @@ std::optional<Box> PlacedFaceDetector::detect(const cv::Mat& image, cv::Mat& fra
 
 CropPolicy fallback_crop_policy() {
   CropPolicy p;
-  p.scale_width = 1.45f;
-  p.scale_height = 1.75f;
-  p.shift_y = -0.05f;
+  p.scale_width = 1.0f;
+  p.scale_height = 1.22f;
+  p.shift_y = -0.035f;
   return p;
 }
 

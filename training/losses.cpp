@@ -35,4 +35,36 @@ torch::Tensor triplet_loss(const torch::Tensor& anchor, const torch::Tensor& pos
   return torch::mean(torch::clamp(dp - dn + margin, 0.0));
 }
 
+torch::Tensor batch_contrastive_loss(const torch::Tensor& embeddings, const torch::Tensor& labels,
+                                     double margin, bool hardest) {
+  const int64_t b = embeddings.size(0);
+  const torch::Tensor sq = embeddings.pow(2).sum(1);
+  const torch::Tensor d2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * embeddings.mm(embeddings.t()));
+  // sqrt has no gradient at 0: clamp (the diagonal is masked out below anyway).
+  const torch::Tensor d = d2.clamp_min(1e-12).sqrt();
+  const torch::Tensor same = labels.unsqueeze(1) == labels.unsqueeze(0);
+  const torch::Tensor eye = torch::eye(b, torch::TensorOptions().dtype(torch::kBool).device(d.device()));
+  const torch::Tensor genuine = same & ~eye;
+  const torch::Tensor impostor = ~same;
+  const torch::Tensor zero = torch::zeros({}, d.options());
+  if (hardest) {
+    const torch::Tensor far_genuine = torch::where(genuine, d, zero).amax(1);
+    const torch::Tensor big = torch::full({}, 1e6, d.options());
+    const torch::Tensor near_impostor = torch::where(impostor, d, big).amin(1);
+    const torch::Tensor has_g = genuine.any(1), has_i = impostor.any(1);
+    torch::Tensor loss = zero;
+    if (has_g.any().item<bool>()) loss = loss + far_genuine.pow(2).masked_select(has_g).mean();
+    if (has_i.any().item<bool>()) {
+      loss = loss + torch::clamp(margin - near_impostor, 0.0).pow(2).masked_select(has_i).mean();
+    }
+    return loss;
+  }
+  torch::Tensor loss = zero;
+  if (genuine.any().item<bool>()) loss = loss + d.masked_select(genuine).pow(2).mean();
+  if (impostor.any().item<bool>()) {
+    loss = loss + torch::clamp(margin - d.masked_select(impostor), 0.0).pow(2).mean();
+  }
+  return loss;
+}
+
 }  // namespace siamese::training

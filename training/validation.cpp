@@ -37,6 +37,7 @@ Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<i
   }
   v.figures.identities = static_cast<int>(std::set<int>(labels.begin(), labels.end()).size());
   v.figures.pairs = static_cast<int64_t>(v.scores.distance.size());
+  v.embedding_size = static_cast<int>(embeddings.size(1));
   return v;
 }
 

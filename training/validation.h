@@ -17,6 +17,7 @@ struct Validation {
   double threshold = 0.0;      // best-accuracy distance threshold on these pairs
   double eer_threshold = 0.0;  // where FAR = FRR
   PairScores scores;           // every pair (for histograms and ROC plots)
+  int embedding_size = 0;
 };
 
 /// Embeddings [N,E] on the CPU of images [N,C,H,W], in chunks of batch_size, without autograd.

@@ -331,16 +331,18 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
   exec(db, path, "PRAGMA foreign_keys = ON");
   if (create) {
     // journal_mode is persistent in the file; it cannot change inside a transaction.
-    Statement wal(db, path, "PRAGMA journal_mode = WAL");
-    wal.step();
+    exec(db, path, "PRAGMA journal_mode = WAL");
     Transaction tx(db, path);
     if (!has_schema(db, path)) {
-      Statement app(db, path, "PRAGMA application_id");
-      app.step();
-      const int64_t app_id = app.integer(0);
-      Statement tables(db, path, "SELECT count(*) FROM sqlite_master");
-      tables.step();
-      if (tables.integer(0) > 0 || (app_id != 0 && app_id != kApplicationId)) {
+      int64_t app_id = 0, tables = 0;
+      {
+        Statement q(db, path, "SELECT (SELECT application_id FROM pragma_application_id), "
+                              "(SELECT count(*) FROM sqlite_master)");
+        q.step();
+        app_id = q.integer(0);
+        tables = q.integer(1);
+      }
+      if (tables > 0 || (app_id != 0 && app_id != kApplicationId)) {
         throw FileError(path, "not a siamese gallery (a SQLite database of something else)");
       }
       exec(db, path, kSchema);
@@ -459,6 +461,7 @@ void Gallery::remove(const std::string& name) {
   sel.bind(1, name);
   if (!sel.step()) throw InputError("gallery " + path_ + ": no identity named '" + name + "'");
   const int64_t id = sel.integer(0);
+  sel.reset();  // a statement still stepping would block the COMMIT
   delete_identity_samples(db_.get(), path_, id);
   Statement del(db_.get(), path_, "DELETE FROM identities WHERE id = ?1");
   del.bind(1, id).run();
@@ -478,9 +481,9 @@ void Gallery::rename(const std::string& old_name, const std::string& new_name) {
   sel.reset();
   sel.bind(1, new_name);
   sel.step();
-  if (sel.integer(0) > 0) {
-    throw InputError("gallery " + path_ + ": identity '" + new_name + "' already exists");
-  }
+  const bool taken = sel.integer(0) > 0;
+  sel.reset();
+  if (taken) throw InputError("gallery " + path_ + ": identity '" + new_name + "' already exists");
   Statement upd(db_.get(), path_, "UPDATE identities SET name = ?1, updated = ?2 WHERE name = ?3");
   upd.bind(1, new_name).bind(2, now_utc()).bind(3, old_name).run();
   tx.commit();

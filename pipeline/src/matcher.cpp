@@ -14,6 +14,14 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
+// scatter_reduce is marked "beta" in LibTorch 1.13 and warns about it once per process; that
+// note would reach every user of the element and the programs, so it is dropped here, on this
+// thread only, around that one call.
+class QuietWarnings : public c10::WarningHandler {
+ public:
+  void process(const c10::SourceLocation&, const std::string&, const bool) override {}
+};
+
 std::string shape_of(const torch::Tensor& t) {
   std::string s = "[";
   for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
@@ -67,6 +75,8 @@ torch::Tensor Matcher::identity_distances(const torch::Tensor& queries) const {
   d2.add_(q.pow(2).sum(1, /*keepdim=*/true)).clamp_min_(0);
   const int64_t m = embeddings_.size(0);
   auto per_identity = torch::full({n, identities}, kInf, options);
+  static QuietWarnings quiet;  // stateless
+  const c10::WarningHandlerGuard guard(&quiet);
   per_identity.scatter_reduce_(1, owners_.unsqueeze(0).expand({n, m}), d2, "amin",
                                /*include_self=*/true);
   return per_identity.sqrt_();

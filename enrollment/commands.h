@@ -1,0 +1,44 @@
+// The subcommands of siamese-enroll and what they share: loading the model onto a device,
+// the face source from the detector flags, the threshold in force. Each returns the exit
+// status; errors are thrown to main(). Thread-safety: run from the main thread.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "cli.h"
+#include "face_source.h"
+#include "siamese/embedder.h"
+#include "siamese/gallery.h"
+
+namespace siamese::enroll {
+
+/// Exit status of `verify` when the face is not the claimed identity.
+constexpr int kExitNotVerified = 3;
+/// Default of identify --top.
+constexpr int kDefaultTop = 3;
+
+/// Runs args.command(); returns the exit status.
+int run_command(const Args& args);
+
+int run_add(const Args& args);
+int run_list(const Args& args);
+int run_remove(const Args& args);
+int run_rename(const Args& args);
+int run_identify(const Args& args);
+int run_verify(const Args& args);
+int run_compare(const Args& args);
+
+/// Loads --model onto --device (default auto) with --batch-size and --threads.
+Embedder load_embedder(const Args& args);
+/// The face source of --no-detect, --detector, --detector-file, --min-face-size.
+FaceSource make_face_source(const Args& args, int channels);
+
+/// Opens --gallery bound to the loaded model; a MismatchError also names the --model file.
+Gallery open_gallery(const Args& args, const Embedder& embedder, bool create);
+
+/// The threshold in force: --threshold, else the gallery's, else the model's; source names it.
+float pick_threshold(const Args& args, std::optional<float> gallery_threshold, float model_threshold,
+                     std::string& source);
+
+}  // namespace siamese::enroll

@@ -1,0 +1,166 @@
+// siamese-enroll add: plan the files, embed them (no lock held), then commit the whole run in
+// ONE transaction, so a failure or a kill leaves the gallery as it was.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "commands.h"
+#include "enroll_job.h"
+#include "siamese/errors.h"
+
+namespace siamese::enroll {
+namespace {
+
+namespace fs = std::filesystem;
+
+nlohmann::json issues_json(const std::vector<Issue>& issues) {
+  auto out = nlohmann::json::array();
+  for (const auto& i : issues) out.push_back({{"path", i.path}, {"reason", i.reason}});
+  return out;
+}
+
+void print_issues(const char* title, const std::vector<Issue>& issues) {
+  if (issues.empty()) return;
+  std::cout << title << " " << issues.size() << ":\n";
+  for (const auto& i : issues) std::cout << "  " << i.path << ": " << i.reason << "\n";
+}
+
+// The stored samples of a gallery as requests to re-embed them with the new model.
+std::vector<EmbedRequest> rebuild_requests(const Gallery& gallery, std::vector<Issue>& skipped) {
+  std::vector<EmbedRequest> out;
+  for (const auto& s : gallery.samples()) {
+    std::error_code ec;
+    if (!fs::exists(s.source_file, ec)) {
+      skipped.push_back({s.source_file, "source file no longer exists: embedding of '" +
+                                            s.identity + "' dropped by --rebuild"});
+      continue;
+    }
+    out.push_back({s.identity, s.source_file, s.box, s.framing});
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_add(const Args& args) {
+  const std::string gallery_path = args.required("--gallery");
+  const bool rebuild = args.has("--rebuild");
+  const bool replace = args.has("--replace");
+  const auto threshold = args.float_value("--threshold", 0.0f);
+  std::optional<std::string> name = args.value("--name");
+  if (name && name->empty()) throw UsageError("add: --name must not be empty");
+  if (args.positionals().empty() && !rebuild && !threshold) {
+    throw UsageError("usage: siamese-enroll " + command_specs().front().synopsis);
+  }
+
+  Embedder embedder = load_embedder(args);
+  const ModelInfo& info = embedder.info();
+  FaceSource source = make_face_source(args, info.input.channels);
+
+  std::vector<Issue> skipped, failed;
+  std::vector<EmbedRequest> old_requests;
+  std::optional<Gallery> gallery;
+  if (rebuild) {
+    gallery.emplace(Gallery::open_unbound(gallery_path, true));
+    old_requests = rebuild_requests(*gallery, skipped);
+  } else {
+    gallery.emplace(open_gallery(args, embedder, true));
+  }
+
+  // Files already recorded for an identity are not embedded twice (add is re-runnable).
+  std::set<std::pair<std::string, std::string>> enrolled;
+  if (!replace) {
+    for (const auto& s : gallery->samples()) enrolled.insert({s.identity, s.source_file});
+  }
+  const EnrollmentPlan plan = plan_enrollment(args.positionals(), name);
+  skipped.insert(skipped.end(), plan.skipped.begin(), plan.skipped.end());
+  failed.insert(failed.end(), plan.failed.begin(), plan.failed.end());
+  std::vector<EmbedRequest> new_requests;
+  for (const auto& img : plan.images) {
+    if (enrolled.count({img.identity, img.path})) {
+      skipped.push_back({img.path, "already enrolled as '" + img.identity + "'"});
+    } else {
+      new_requests.push_back({img.identity, img.path, std::nullopt, Framing::kExact});
+    }
+  }
+
+  EmbedOptions options;
+  options.largest_face = args.has("--largest-face");
+  options.keep_crops_dir = args.value_or("--keep-crops", "");
+  EmbedOutcome rebuilt;
+  if (rebuild) {
+    options.progress_label = "re-embedded";
+    rebuilt = embed_requests(old_requests, source, embedder, options);
+    options.progress_label = "images";
+  }
+  EmbedOutcome added = embed_requests(new_requests, source, embedder, options);
+  for (const auto* o : {&rebuilt, &added}) {
+    skipped.insert(skipped.end(), o->skipped.begin(), o->skipped.end());
+    failed.insert(failed.end(), o->failed.begin(), o->failed.end());
+  }
+
+  if (rebuild) {
+    // Old identities re-embedded, then this run's images (replacing or joining them).
+    std::vector<IdentitySamples> merged = rebuilt.identities;
+    for (const auto& [who, samples] : added.identities) {
+      auto it = std::find_if(merged.begin(), merged.end(),
+                             [&](const IdentitySamples& m) { return m.first == who; });
+      if (it == merged.end()) {
+        merged.push_back({who, samples});
+      } else if (replace) {
+        it->second = samples;
+      } else {
+        it->second.insert(it->second.end(), samples.begin(), samples.end());
+      }
+    }
+    gallery->rebind(info, merged);
+  } else if (!added.identities.empty()) {
+    gallery->enroll_batch(added.identities, replace);
+  }
+  if (threshold) gallery->set_threshold(*threshold);
+
+  if (args.has("--json")) {
+    auto identities = nlohmann::json::array();
+    for (const auto& [who, samples] : added.identities) {
+      identities.push_back({{"name", who}, {"images", samples.size()}});
+    }
+    nlohmann::json out = {{"gallery", gallery_path},
+                          {"model_fingerprint", info.fingerprint},
+                          {"enrolled", added.embedded},
+                          {"identities", identities},
+                          {"rebuilt", rebuilt.embedded},
+                          {"skipped", issues_json(skipped)},
+                          {"failed", issues_json(failed)},
+                          {"threshold", nullptr}};
+    if (const auto t = gallery->threshold()) out["threshold"] = *t;
+    std::cout << out.dump() << "\n";
+  } else {
+    if (rebuild) {
+      std::cout << "re-embedded " << rebuilt.embedded << " images with model "
+                << info.fingerprint << "\n";
+    }
+    std::cout << "enrolled " << added.embedded << " images of " << added.identities.size()
+              << " identities into " << gallery_path;
+    std::string sep = " (";
+    for (const auto& [who, samples] : added.identities) {
+      std::cout << sep << who << ": " << samples.size();
+      sep = ", ";
+    }
+    std::cout << (added.identities.empty() ? "" : ")") << "\n";
+    if (threshold) std::cout << "gallery threshold set to " << *threshold << "\n";
+    print_issues("skipped", skipped);
+    print_issues("failed", failed);
+  }
+  if (!failed.empty()) {
+    std::cerr << "siamese-enroll: " << failed.size() << " file(s) failed; the "
+              << added.embedded << " enrolled image(s) are kept\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace siamese::enroll

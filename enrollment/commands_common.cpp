@@ -1,0 +1,66 @@
+#include "commands.h"
+
+#include "siamese/device.h"
+#include "siamese/errors.h"
+#include "siamese/model_file.h"
+
+namespace siamese::enroll {
+
+int run_command(const Args& args) {
+  const std::string& c = args.command();
+  if (c == "add") return run_add(args);
+  if (c == "list") return run_list(args);
+  if (c == "remove") return run_remove(args);
+  if (c == "rename") return run_rename(args);
+  if (c == "identify") return run_identify(args);
+  if (c == "verify") return run_verify(args);
+  if (c == "compare") return run_compare(args);
+  throw UsageError("unknown command '" + c + "'");
+}
+
+Embedder load_embedder(const Args& args) {
+  const std::string model_path = args.required("--model");
+  const int batch_size = args.int_value("--batch-size", kDefaultBatchSize, 1, 65536);
+  set_cpu_threads(args.int_value("--threads", 0, 0, 1024));
+  const torch::Device device = resolve_device(args.value_or("--device", "auto"));
+  return Embedder(load_model(model_path), device, batch_size);
+}
+
+FaceSource make_face_source(const Args& args, int channels) {
+  FaceSourceOptions options;
+  options.detect = !args.has("--no-detect");
+  options.detector.set_kind(args.value_or("--detector", "haar"))
+      .set_cascade_file(args.value_or("--detector-file", ""))
+      .set_min_face_size(args.int_value("--min-face-size", kDefaultMinFaceSize, 1, 100000));
+  if (options.detect && options.detector.kind != "haar" && options.detector.kind != "lbp") {
+    throw UsageError(args.command() + ": --detector must be haar or lbp, not '" +
+                     options.detector.kind + "'");
+  }
+  return FaceSource(options, channels);
+}
+
+Gallery open_gallery(const Args& args, const Embedder& embedder, bool create) {
+  const std::string path = args.required("--gallery");
+  try {
+    return Gallery::open(path, embedder.info(), create);
+  } catch (const MismatchError& e) {
+    throw MismatchError(std::string(e.what()) + " [model in use: " + args.required("--model") +
+                        "]");
+  }
+}
+
+float pick_threshold(const Args& args, std::optional<float> gallery_threshold,
+                     float model_threshold, std::string& source) {
+  if (const auto t = args.float_value("--threshold", 0.0f)) {
+    source = "--threshold";
+    return *t;
+  }
+  if (gallery_threshold) {
+    source = "gallery";
+    return *gallery_threshold;
+  }
+  source = "model";
+  return model_threshold;
+}
+
+}  // namespace siamese::enroll

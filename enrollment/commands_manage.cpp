@@ -1,0 +1,78 @@
+// siamese-enroll list / remove / rename: gallery bookkeeping that needs no model.
+#include <nlohmann/json.hpp>
+
+#include <iomanip>
+#include <iostream>
+
+#include "commands.h"
+#include "siamese/gallery.h"
+
+namespace siamese::enroll {
+
+int run_list(const Args& args) {
+  const std::string path = args.required("--gallery");
+  const Gallery gallery = Gallery::open_unbound(path, false);
+  const auto identities = gallery.identities();
+  const auto threshold = gallery.threshold();
+  if (args.has("--json")) {
+    auto list = nlohmann::json::array();
+    for (const auto& r : identities) {
+      list.push_back({{"name", r.name},
+                      {"embeddings", r.embedding_count},
+                      {"created", r.created},
+                      {"updated", r.updated}});
+    }
+    nlohmann::json out = {{"gallery", path},
+                          {"schema_version", kGallerySchemaVersion},
+                          {"model_fingerprint", gallery.model_fingerprint()},
+                          {"embedding_size", gallery.embedding_size()},
+                          {"metric", gallery.metric()},
+                          {"created", gallery.created()},
+                          {"threshold", nullptr},
+                          {"identities", list}};
+    if (threshold) out["threshold"] = *threshold;
+    std::cout << out.dump() << "\n";
+    return 0;
+  }
+  std::cout << "gallery " << path << ": model " << gallery.model_fingerprint() << ", embedding size "
+            << gallery.embedding_size() << ", " << gallery.metric() << ", threshold ";
+  if (threshold) {
+    std::cout << *threshold << "\n";
+  } else {
+    std::cout << "(the model's)\n";
+  }
+  size_t width = 8;
+  for (const auto& r : identities) width = std::max(width, r.name.size());
+  std::cout << std::left << std::setw(static_cast<int>(width)) << "identity"
+            << "  embeddings  created               updated\n";
+  int total = 0;
+  for (const auto& r : identities) {
+    std::cout << std::left << std::setw(static_cast<int>(width)) << r.name << "  " << std::right
+              << std::setw(10) << r.embedding_count << "  " << r.created << "  " << r.updated
+              << "\n";
+    total += r.embedding_count;
+  }
+  std::cout << identities.size() << " identities, " << total << " embeddings\n";
+  return 0;
+}
+
+int run_remove(const Args& args) {
+  const std::string path = args.required("--gallery");
+  Gallery gallery = Gallery::open_unbound(path, true);
+  const std::string& name = args.positionals().at(0);
+  gallery.remove(name);
+  std::cout << "removed '" << name << "' from " << path << "\n";
+  return 0;
+}
+
+int run_rename(const Args& args) {
+  const std::string path = args.required("--gallery");
+  Gallery gallery = Gallery::open_unbound(path, true);
+  const std::string& from = args.positionals().at(0);
+  const std::string& to = args.positionals().at(1);
+  gallery.rename(from, to);
+  std::cout << "renamed '" << from << "' to '" << to << "' in " << path << "\n";
+  return 0;
+}
+
+}  // namespace siamese::enroll

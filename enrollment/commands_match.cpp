@@ -1,0 +1,168 @@
+// siamese-enroll identify (1:N) and verify (1:1): faces of image files against the gallery,
+// through the same detector, preprocessing, embedder and matcher as the faceverify element.
+#include <nlohmann/json.hpp>
+
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+
+#include "commands.h"
+#include "enroll_job.h"
+#include "siamese/errors.h"
+#include "siamese/image_io.h"
+#include "siamese/matcher.h"
+
+namespace siamese::enroll {
+namespace {
+
+nlohmann::json box_json(const Box& b) { return {b.x, b.y, b.width, b.height}; }
+
+// JSON has no infinity: a distance to nothing (empty gallery) is null.
+nlohmann::json distance_json(float d) {
+  return std::isfinite(d) ? nlohmann::json(d) : nlohmann::json(nullptr);
+}
+
+std::string box_text(const Box& b) {
+  return "[" + std::to_string(b.x) + "," + std::to_string(b.y) + "," + std::to_string(b.width) +
+         "," + std::to_string(b.height) + "]";
+}
+
+// Reads an image's faces; reports an unreadable file on stderr and returns false.
+bool read_faces(FaceSource& source, const std::string& path, ImageFaces& faces) {
+  try {
+    faces = source.read(path);
+    return true;
+  } catch (const FileError& e) {
+    std::cerr << "siamese-enroll: " << path << ": " << reason_of(e, path) << "\n";
+    return false;
+  }
+}
+
+torch::Tensor embed_boxes(Embedder& embedder, const ImageFaces& faces,
+                          const std::vector<Box>& boxes) {
+  const torch::Tensor batch =
+      preprocess_batch(view_of(faces.image), boxes, embedder.input_spec(), faces.framing);
+  return embedder.embed_on_device(batch);
+}
+
+}  // namespace
+
+int run_identify(const Args& args) {
+  const int top = args.int_value("--top", kDefaultTop, 0, 100000);
+  Embedder embedder = load_embedder(args);
+  const Gallery gallery = open_gallery(args, embedder, false);
+  std::string threshold_source;
+  const float threshold =
+      pick_threshold(args, gallery.threshold(), embedder.info().threshold, threshold_source);
+  const Matcher matcher(gallery.load_matrix(), embedder.device(), threshold);
+  FaceSource source = make_face_source(args, embedder.input_spec().channels);
+  const bool json = args.has("--json");
+  if (!json) {
+    std::cout << "gallery " << gallery.path() << ": " << matcher.names().size() << " identities, "
+              << matcher.embedding_count() << " embeddings; threshold " << threshold << " ("
+              << threshold_source << ")\n";
+  }
+  int failed = 0;
+  for (const auto& image : args.positionals()) {
+    ImageFaces faces;
+    if (!read_faces(source, image, faces)) {
+      ++failed;
+      continue;
+    }
+    std::vector<Box> boxes = faces.boxes;
+    if (args.has("--largest-face") && boxes.size() > 1) boxes.resize(1);
+    if (boxes.empty()) {
+      std::cerr << "siamese-enroll: " << image << ": no face found\n";
+      continue;
+    }
+    const auto matches = matcher.match(embed_boxes(embedder, faces, boxes), top);
+    for (size_t i = 0; i < boxes.size(); ++i) {
+      const Match& m = matches[i];
+      if (json) {
+        auto list = nlohmann::json::array();
+        for (const auto& c : m.top) {
+          list.push_back({{"identity", c.name}, {"distance", distance_json(c.distance)}});
+        }
+        nlohmann::json out = {{"image", image},
+                              {"box", box_json(boxes[i])},
+                              {"identity", nullptr},
+                              {"distance", distance_json(m.distance)},
+                              {"verified", m.verified},
+                              {"top", list}};
+        if (m.verified) out["identity"] = m.name;
+        std::cout << out.dump() << "\n";
+        continue;
+      }
+      std::cout << image << " " << box_text(boxes[i]) << ": " << std::fixed
+                << std::setprecision(3);
+      if (m.identity < 0) {
+        std::cout << "unknown (empty gallery)\n";
+      } else if (m.verified) {
+        std::cout << m.name << " (distance " << m.distance << " <= " << threshold << ")\n";
+      } else {
+        std::cout << "unknown (nearest " << m.name << " at " << m.distance << " > " << threshold
+                  << ")\n";
+      }
+      if (m.top.size() > 1) {
+        std::cout << "  top:";
+        for (const auto& c : m.top) std::cout << " " << c.name << " " << c.distance;
+        std::cout << "\n";
+      }
+      std::cout << std::defaultfloat;
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+int run_verify(const Args& args) {
+  const std::string claim = args.required("--claim");
+  Embedder embedder = load_embedder(args);
+  const Gallery gallery = open_gallery(args, embedder, false);
+  std::string threshold_source;
+  const float threshold =
+      pick_threshold(args, gallery.threshold(), embedder.info().threshold, threshold_source);
+  const Matcher matcher(gallery.load_matrix(), embedder.device(), threshold);
+  const auto& names = matcher.names();
+  const auto it = std::find(names.begin(), names.end(), claim);
+  if (it == names.end()) {
+    throw InputError("no identity '" + claim + "' in gallery " + gallery.path());
+  }
+  const auto index = it - names.begin();
+  FaceSource source = make_face_source(args, embedder.input_spec().channels);
+  const std::string& image = args.positionals().at(0);
+  ImageFaces faces;
+  if (!read_faces(source, image, faces)) return 1;
+  nlohmann::json out = {{"image", image},     {"claim", claim},         {"box", nullptr},
+                        {"distance", nullptr}, {"threshold", threshold}, {"verified", false}};
+  if (faces.boxes.empty()) {
+    out["reason"] = "no face found";
+  } else {
+    // 1:1 at a door: the person presenting is the largest (nearest) face.
+    if (faces.boxes.size() > 1) {
+      std::cerr << "siamese-enroll: " << image << ": " << faces.boxes.size()
+                << " faces found; verifying the largest\n";
+    }
+    const Box box = faces.boxes.front();
+    c10::InferenceMode guard;
+    const float d = matcher.identity_distances(embed_boxes(embedder, faces, {box}))[0][index]
+                        .item<float>();
+    out["box"] = box_json(box);
+    out["distance"] = distance_json(d);
+    out["verified"] = d <= threshold;
+  }
+  const bool verified = out["verified"].get<bool>();
+  if (args.has("--json")) {
+    std::cout << out.dump() << "\n";
+  } else if (faces.boxes.empty()) {
+    std::cout << image << ": NOT verified as '" << claim << "' (no face found)\n";
+  } else {
+    std::cout << image << ": " << (verified ? "verified" : "NOT verified") << " as '" << claim
+              << "' (distance " << out["distance"].get<float>() << (verified ? " <= " : " > ")
+              << "threshold " << threshold << " from the " << threshold_source << ")\n";
+  }
+  return verified ? 0 : kExitNotVerified;
+}
+
+}  // namespace siamese::enroll

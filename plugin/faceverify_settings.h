@@ -1,0 +1,71 @@
+// The property values of faceverify (what set_property stores) and their defaults as named
+// constants, used both by the param specs and by the code. Thread-safety: the element keeps
+// one Settings under its object lock and copies it out once per batch.
+#pragma once
+
+#include <string>
+
+#include "siamese/decision.h"
+#include "siamese/detector.h"
+#include "siamese/embedder.h"
+#include "siamese/stream_verifier.h"
+#include "siamese/tracker.h"
+
+namespace siamese::gst {
+
+enum class MessageMode { kNone = 0, kEveryFrame = 1, kOnChange = 2 };
+enum class DetectorKind { kHaar = 0, kLbp = 1, kUpstream = 2 };
+
+constexpr float kUseModelThreshold = -1.0f;  // threshold property: the model file's value
+constexpr float kDefaultThresholdProperty = kUseModelThreshold;
+constexpr float kAutoMargin = -1.0f;  // margin property: kDefaultMarginFraction x threshold
+constexpr float kDefaultMarginProperty = kAutoMargin;
+constexpr float kMaxDistance = 1000.0f;
+constexpr const char* kDefaultDevice = "auto";
+constexpr int kMaxBatchSize = 4096;
+constexpr int kDefaultBatchFrames = 1;
+constexpr int kMaxBatchFrames = 64;
+constexpr DetectorKind kDefaultDetector = DetectorKind::kHaar;
+constexpr int kMinMinFaceSize = 8;
+constexpr int kMaxMinFaceSize = 4096;
+constexpr int kMaxInterval = 100000;
+constexpr MessageMode kDefaultMessageMode = MessageMode::kEveryFrame;
+constexpr int kDefaultThreads = 0;  // 0 = LibTorch's default
+constexpr int kMaxThreads = 256;
+constexpr const char* kDefaultConfirmFrames = "2/3";  // kDefaultConfirmCount/kDefaultConfirmWindow
+constexpr int kGalleryPollMs = 500;  // how often the gallery file is checked for changes
+
+struct Settings {
+  std::string model;
+  std::string gallery;
+  float threshold = kDefaultThresholdProperty;
+  std::string device = kDefaultDevice;
+  int batch_size = kDefaultBatchSize;
+  int batch_frames = kDefaultBatchFrames;
+  DetectorKind detector = kDefaultDetector;
+  std::string detector_file;
+  int min_face_size = kDefaultMinFaceSize;
+  int detect_interval = kDefaultDetectInterval;
+  int reverify_interval = kDefaultReverifyInterval;
+  std::string claimed_identity;
+  MessageMode message = kDefaultMessageMode;
+  int threads = kDefaultThreads;
+  std::string confirm_frames = kDefaultConfirmFrames;
+  float margin = kDefaultMarginProperty;
+};
+
+/// The stream options these settings give for a model whose stored threshold is
+/// model_threshold. Throws InputError for an invalid confirm-frames text.
+inline StreamOptions stream_options_of(const Settings& s, float model_threshold) {
+  StreamOptions o;
+  o.detect_interval = s.detect_interval;
+  o.tracker.set_reverify_interval(s.reverify_interval);
+  const float threshold = s.threshold >= 0.0f ? s.threshold : model_threshold;
+  o.decision.set_threshold(threshold)
+      .set_margin(s.margin >= 0.0f ? s.margin : kDefaultMarginFraction * threshold)
+      .set_claimed_identity(s.claimed_identity);
+  parse_confirm_frames(s.confirm_frames, o.decision);
+  return o;
+}
+
+}  // namespace siamese::gst

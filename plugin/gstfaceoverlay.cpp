@@ -1,0 +1,146 @@
+// faceverifyoverlay: draws faceverify's results. Reads every "face" ROI meta of a frame and its
+// "faceverify" param structure; metas without one (another detector's) are drawn unverified.
+#include "gstfaceoverlay.h"
+
+#include <gst/video/video.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "face_drawing.h"
+#include "faceverify_messages.h"
+#include "frame_view.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_siamese_face_overlay_debug);
+#define GST_CAT_DEFAULT gst_siamese_face_overlay_debug
+
+namespace sg = siamese::gst;
+
+constexpr int kDefaultThickness = 2;  // pixels
+constexpr int kMaxThickness = 32;
+
+struct _GstSiameseFaceOverlay {
+  GstVideoFilter parent;
+  gint thickness;  // under the object lock
+};
+
+G_DEFINE_TYPE(GstSiameseFaceOverlay, gst_siamese_face_overlay, GST_TYPE_VIDEO_FILTER)
+GST_ELEMENT_REGISTER_DEFINE(faceverifyoverlay, "faceverifyoverlay", GST_RANK_NONE, GST_TYPE_SIAMESE_FACE_OVERLAY)
+
+enum { PROP_0, PROP_THICKNESS };
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+
+/// "name 0.42", "unknown 0.87", "pending" (no embedding matched yet) or "face".
+static std::string label_of(const GstStructure* param, bool* verified) {
+  *verified = false;
+  if (param == nullptr) return "face";
+  gboolean v = FALSE;
+  gst_structure_get_boolean(param, "verified", &v);
+  *verified = v != FALSE;
+  const gchar* identity = gst_structure_get_string(param, "identity");
+  const gchar* state = gst_structure_get_string(param, "state");
+  std::string label = identity != nullptr && *identity != '\0' ? identity : "unknown";
+  if (state != nullptr && g_str_equal(state, "pending")) label = "...";
+  gdouble distance = 0.0;
+  if (gst_structure_get_double(param, "distance", &distance) && std::isfinite(distance)) {
+    char text[32];
+    std::snprintf(text, sizeof(text), " %.2f", distance);
+    label += text;
+  }
+  return label;
+}
+
+static GstFlowReturn gst_siamese_face_overlay_transform_frame_ip(GstVideoFilter* filter,
+                                                         GstVideoFrame* frame) {
+  GstSiameseFaceOverlay* self = GST_SIAMESE_FACE_OVERLAY(filter);
+  GST_OBJECT_LOCK(self);
+  const int thickness = self->thickness;
+  GST_OBJECT_UNLOCK(self);
+  const GQuark face = g_quark_from_static_string(sg::kRoiType);
+  const int width = GST_VIDEO_FRAME_WIDTH(frame);
+  const int height = GST_VIDEO_FRAME_HEIGHT(frame);
+  gpointer state = nullptr;
+  while (GstMeta* meta = gst_buffer_iterate_meta_filtered(
+             frame->buffer, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
+    auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
+    if (roi->roi_type != face) continue;
+    // Clip to the frame: OpenCV clips drawing, but the chroma planes need sane coordinates.
+    const int x0 = std::min(static_cast<int>(roi->x), width);
+    const int y0 = std::min(static_cast<int>(roi->y), height);
+    const int x1 = std::min(static_cast<int>(roi->x + roi->w), width);
+    const int y1 = std::min(static_cast<int>(roi->y + roi->h), height);
+    if (x1 <= x0 || y1 <= y0) continue;
+    bool verified = false;
+    const std::string label = label_of(
+        gst_video_region_of_interest_meta_get_param(roi, sg::kParamName), &verified);
+    if (!sg::draw_labelled_box(*frame, siamese::Box{x0, y0, x1 - x0, y1 - y0}, label,
+                               verified ? sg::kVerifiedColor : sg::kUnverifiedColor,
+                               thickness)) {
+      GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Cannot draw on this video format."),
+                        ("%s", gst_video_format_to_string(GST_VIDEO_FRAME_FORMAT(frame))));
+      return GST_FLOW_ERROR;
+    }
+  }
+  return GST_FLOW_OK;
+}
+
+static void gst_siamese_face_overlay_set_property(GObject* object, guint prop_id, const GValue* value,
+                                          GParamSpec* pspec) {
+  GstSiameseFaceOverlay* self = GST_SIAMESE_FACE_OVERLAY(object);
+  switch (prop_id) {
+    case PROP_THICKNESS:
+      GST_OBJECT_LOCK(self);
+      self->thickness = g_value_get_int(value);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+  }
+}
+
+static void gst_siamese_face_overlay_get_property(GObject* object, guint prop_id, GValue* value,
+                                          GParamSpec* pspec) {
+  GstSiameseFaceOverlay* self = GST_SIAMESE_FACE_OVERLAY(object);
+  switch (prop_id) {
+    case PROP_THICKNESS:
+      GST_OBJECT_LOCK(self);
+      g_value_set_int(value, self->thickness);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+  }
+}
+
+static void gst_siamese_face_overlay_init(GstSiameseFaceOverlay* self) { self->thickness = kDefaultThickness; }
+
+static void gst_siamese_face_overlay_class_init(GstSiameseFaceOverlayClass* klass) {
+  GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstVideoFilterClass* filter_class = GST_VIDEO_FILTER_CLASS(klass);
+
+  gobject_class->set_property = gst_siamese_face_overlay_set_property;
+  gobject_class->get_property = gst_siamese_face_overlay_get_property;
+  g_object_class_install_property(gobject_class, PROP_THICKNESS,
+      g_param_spec_int("thickness", "Thickness", "Line width of boxes and labels, in pixels",
+                       1, kMaxThickness, kDefaultThickness,
+                       static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                GST_PARAM_MUTABLE_PLAYING)));
+
+  gst_element_class_set_static_metadata(element_class, "Face overlay", "Filter/Effect/Video",
+      "Draws the \"face\" ROI metas of faceverify: box, identity or \"unknown\", distance; "
+      "green when verified, red when not (GRAY8: white / black). Example:\n"
+      "  gst-launch-1.0 v4l2src ! videoconvert ! faceverify model=m.pt gallery=g.db ! "
+      "faceverifyoverlay ! videoconvert ! autovideosink",
+      "gst-siamese project");
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR(gst_siamese_face_overlay_transform_frame_ip);
+  GST_DEBUG_CATEGORY_INIT(gst_siamese_face_overlay_debug, "faceverifyoverlay", 0,
+                          "faceverifyoverlay: draws faceverify results");
+}

@@ -1,0 +1,17 @@
+// faceverifyoverlay (DESIGN.md's "faceoverlay": gst-plugins-bad already registers an element
+// of that name, which would shadow ours): draws the "face" ROI metas that faceverify attached
+// (box, identity or "unknown", distance): green when verified, red when not. A separate element
+// so analysis never paints unless asked. Thread-safety: GStreamer's (object lock).
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/video/gstvideofilter.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_SIAMESE_FACE_OVERLAY (gst_siamese_face_overlay_get_type())
+G_DECLARE_FINAL_TYPE(GstSiameseFaceOverlay, gst_siamese_face_overlay, GST, SIAMESE_FACE_OVERLAY, GstVideoFilter)
+
+GST_ELEMENT_REGISTER_DECLARE(faceverifyoverlay);
+
+G_END_DECLS

@@ -1,0 +1,728 @@
+// faceverify: the element shell (properties, caps, mapping, batching over buffers, metadata,
+// messages, error translation). The face logic is siamese::StreamVerifier's.
+#include "gstfaceverify.h"
+
+#include <gst/video/video.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "faceverify_messages.h"
+#include "faceverify_settings.h"
+#include "frame_queue.h"
+#include "frame_view.h"
+#include "gallery_watch.h"
+#include "siamese/device.h"
+#include "siamese/errors.h"
+#include "siamese/model_file.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_face_verify_debug);
+#define GST_CAT_DEFAULT gst_face_verify_debug
+
+namespace sg = siamese::gst;
+
+namespace {
+
+/// What exists only between start() and stop(): the loaded model, detector, gallery and the
+/// held frames. Touched by the streaming thread; `watch` also by the reload-gallery signal.
+struct State {
+  std::unique_ptr<siamese::StreamVerifier> verifier;
+  std::unique_ptr<sg::GalleryWatch> watch;
+  float model_threshold = 1.0f;
+  bool use_upstream = false;
+  int batch_frames = 1;
+  GstVideoInfo info{};
+  bool have_info = false;
+  sg::FrameQueue held;           // waiting for their batch
+  std::deque<GstBuffer*> ready;  // analysed, waiting for generate_output()
+  std::string last_signature;    // message=on-change
+
+  ~State() {
+    for (GstBuffer* b : ready) gst_buffer_unref(b);
+  }
+  void drop_frames() {
+    held.clear();
+    for (GstBuffer* b : ready) gst_buffer_unref(b);
+    ready.clear();
+  }
+};
+
+}  // namespace
+
+struct _GstFaceVerify {
+  GstBaseTransform parent;
+  sg::Settings* settings;  // guarded by the object lock
+  State* state;            // created in start(), deleted in stop()
+  std::mutex* state_mutex; // guards `state` against the reload-gallery signal
+  gint fps_n, fps_d;       // of the negotiated caps, under the object lock (LATENCY query)
+};
+
+G_DEFINE_TYPE(GstFaceVerify, gst_face_verify, GST_TYPE_BASE_TRANSFORM)
+GST_ELEMENT_REGISTER_DEFINE(faceverify, "faceverify", GST_RANK_NONE, GST_TYPE_FACE_VERIFY)
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_GALLERY,
+  PROP_THRESHOLD,
+  PROP_DEVICE,
+  PROP_BATCH_SIZE,
+  PROP_BATCH_FRAMES,
+  PROP_DETECTOR,
+  PROP_DETECTOR_FILE,
+  PROP_MIN_FACE_SIZE,
+  PROP_DETECT_INTERVAL,
+  PROP_REVERIFY_INTERVAL,
+  PROP_CLAIMED_IDENTITY,
+  PROP_MESSAGE,
+  PROP_THREADS,
+  PROP_CONFIRM_FRAMES,
+  PROP_MARGIN,
+};
+
+GType gst_face_verify_detector_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(sg::DetectorKind::kHaar), "OpenCV Haar cascade", "haar"},
+      {static_cast<gint>(sg::DetectorKind::kLbp), "OpenCV LBP cascade (faster, less accurate)",
+       "lbp"},
+      {static_cast<gint>(sg::DetectorKind::kUpstream),
+       "\"face\" ROI metas attached by an upstream element", "upstream"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) {
+    g_once_init_leave(&type, g_enum_register_static("GstFaceVerifyDetector", values));
+  }
+  return type;
+}
+
+GType gst_face_verify_message_mode_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(sg::MessageMode::kNone), "No bus messages", "none"},
+      {static_cast<gint>(sg::MessageMode::kEveryFrame),
+       "A faceverify message for every frame", "every-frame"},
+      {static_cast<gint>(sg::MessageMode::kOnChange),
+       "A faceverify message only when the faces or their decisions change", "on-change"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) {
+    g_once_init_leave(&type, g_enum_register_static("GstFaceVerifyMessageMode", values));
+  }
+  return type;
+}
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+
+static sg::Settings copy_settings(GstFaceVerify* self) {
+  GST_OBJECT_LOCK(self);
+  sg::Settings s = *self->settings;
+  GST_OBJECT_UNLOCK(self);
+  return s;
+}
+
+// ---- properties -------------------------------------------------------------------------
+
+static void set_string(std::string& field, const GValue* value) {
+  const gchar* s = g_value_get_string(value);
+  field = s ? s : "";
+}
+
+static void gst_face_verify_set_property(GObject* object, guint prop_id, const GValue* value,
+                                         GParamSpec* pspec) {
+  GstFaceVerify* self = GST_FACE_VERIFY(object);
+  GST_OBJECT_LOCK(self);
+  sg::Settings& s = *self->settings;
+  switch (prop_id) {
+    case PROP_MODEL: set_string(s.model, value); break;
+    case PROP_GALLERY: set_string(s.gallery, value); break;
+    case PROP_THRESHOLD: s.threshold = g_value_get_float(value); break;
+    case PROP_DEVICE: set_string(s.device, value); break;
+    case PROP_BATCH_SIZE: s.batch_size = g_value_get_int(value); break;
+    case PROP_BATCH_FRAMES: s.batch_frames = g_value_get_int(value); break;
+    case PROP_DETECTOR:
+      s.detector = static_cast<sg::DetectorKind>(g_value_get_enum(value));
+      break;
+    case PROP_DETECTOR_FILE: set_string(s.detector_file, value); break;
+    case PROP_MIN_FACE_SIZE: s.min_face_size = g_value_get_int(value); break;
+    case PROP_DETECT_INTERVAL: s.detect_interval = g_value_get_int(value); break;
+    case PROP_REVERIFY_INTERVAL: s.reverify_interval = g_value_get_int(value); break;
+    case PROP_CLAIMED_IDENTITY: set_string(s.claimed_identity, value); break;
+    case PROP_MESSAGE: s.message = static_cast<sg::MessageMode>(g_value_get_enum(value)); break;
+    case PROP_THREADS: s.threads = g_value_get_int(value); break;
+    case PROP_CONFIRM_FRAMES: {
+      const gchar* text = g_value_get_string(value);
+      siamese::DecisionOptions check;
+      try {
+        siamese::parse_confirm_frames(text ? text : "", check);
+        s.confirm_frames = text;
+      } catch (const std::exception& e) {
+        GST_WARNING_OBJECT(self, "ignoring confirm-frames: %s", e.what());
+      }
+      break;
+    }
+    case PROP_MARGIN: s.margin = g_value_get_float(value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_face_verify_get_property(GObject* object, guint prop_id, GValue* value,
+                                         GParamSpec* pspec) {
+  GstFaceVerify* self = GST_FACE_VERIFY(object);
+  auto str = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
+  GST_OBJECT_LOCK(self);
+  const sg::Settings& s = *self->settings;
+  switch (prop_id) {
+    case PROP_MODEL: g_value_set_string(value, str(s.model)); break;
+    case PROP_GALLERY: g_value_set_string(value, str(s.gallery)); break;
+    case PROP_THRESHOLD: g_value_set_float(value, s.threshold); break;
+    case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
+    case PROP_BATCH_SIZE: g_value_set_int(value, s.batch_size); break;
+    case PROP_BATCH_FRAMES: g_value_set_int(value, s.batch_frames); break;
+    case PROP_DETECTOR: g_value_set_enum(value, static_cast<gint>(s.detector)); break;
+    case PROP_DETECTOR_FILE: g_value_set_string(value, str(s.detector_file)); break;
+    case PROP_MIN_FACE_SIZE: g_value_set_int(value, s.min_face_size); break;
+    case PROP_DETECT_INTERVAL: g_value_set_int(value, s.detect_interval); break;
+    case PROP_REVERIFY_INTERVAL: g_value_set_int(value, s.reverify_interval); break;
+    case PROP_CLAIMED_IDENTITY: g_value_set_string(value, str(s.claimed_identity)); break;
+    case PROP_MESSAGE: g_value_set_enum(value, static_cast<gint>(s.message)); break;
+    case PROP_THREADS: g_value_set_int(value, s.threads); break;
+    case PROP_CONFIRM_FRAMES: g_value_set_string(value, s.confirm_frames.c_str()); break;
+    case PROP_MARGIN: g_value_set_float(value, s.margin); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+// ---- start / stop: heavy loading and error translation ---------------------------------
+
+static void report_reload(GstFaceVerify* self, const std::string& path, bool ok,
+                          const std::string& message) {
+  if (ok) {
+    GST_INFO_OBJECT(self, "%s", message.c_str());
+  } else {
+    GST_ELEMENT_WARNING(self, RESOURCE, READ,
+                        ("Could not reload gallery \"%s\" (property \"gallery\"); keeping the "
+                         "previous gallery.", path.c_str()),
+                        ("%s", message.c_str()));
+  }
+}
+
+static gboolean gst_face_verify_start(GstBaseTransform* trans) {
+  GstFaceVerify* self = GST_FACE_VERIFY(trans);
+  const sg::Settings s = copy_settings(self);
+  if (s.model.empty()) {
+    GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
+                      ("No model file given: set the \"model\" property."), (nullptr));
+    return FALSE;
+  }
+  auto state = std::make_unique<State>();
+  state->batch_frames = s.batch_frames;
+  state->use_upstream = s.detector == sg::DetectorKind::kUpstream;
+
+  // Each step names the property it failed on; no exception leaves this function.
+  torch::Device device(torch::kCPU);
+  try {
+    device = siamese::resolve_device(s.device);
+    siamese::set_cpu_threads(s.threads);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                      ("Cannot use device \"%s\" (property \"device\").", s.device.c_str()),
+                      ("%s", e.what()));
+    return FALSE;
+  }
+
+  std::unique_ptr<siamese::LoadedModel> model;
+  try {
+    model = std::make_unique<siamese::LoadedModel>(siamese::load_model(s.model));
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                      ("Could not load model file \"%s\" (property \"model\").", s.model.c_str()),
+                      ("%s", e.what()));
+    return FALSE;
+  }
+  const siamese::ModelInfo info = model->info;
+  state->model_threshold = info.threshold;
+
+  siamese::StreamOptions options;
+  try {
+    options = sg::stream_options_of(s, info.threshold);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                      ("Invalid confirm-frames or margin (properties \"confirm-frames\", "
+                       "\"margin\")."),
+                      ("%s", e.what()));
+    return FALSE;
+  }
+
+  std::unique_ptr<siamese::FaceDetector> detector;
+  if (!state->use_upstream) {
+    const std::string kind = s.detector == sg::DetectorKind::kLbp ? "lbp" : "haar";
+    std::string file = s.detector_file;
+    try {
+      if (file.empty()) file = siamese::default_cascade_file(kind);
+      detector = std::make_unique<siamese::FaceDetector>(siamese::DetectorOptions{}
+                                                             .set_kind(kind)
+                                                             .set_cascade_file(file)
+                                                             .set_min_face_size(s.min_face_size));
+    } catch (const std::exception& e) {
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                        ("Could not load the %s face detector \"%s\" (property "
+                         "\"detector-file\").", kind.c_str(), file.c_str()),
+                        ("%s", e.what()));
+      return FALSE;
+    }
+  }
+
+  std::unique_ptr<siamese::Embedder> embedder;
+  try {
+    embedder = std::make_unique<siamese::Embedder>(std::move(*model), device, s.batch_size);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                      ("Could not prepare model \"%s\" on device \"%s\" (properties \"model\", "
+                       "\"device\").", s.model.c_str(), s.device.c_str()),
+                      ("%s", e.what()));
+    return FALSE;
+  }
+
+  if (!s.gallery.empty()) {
+    try {
+      const std::string path = s.gallery;
+      state->watch = std::make_unique<sg::GalleryWatch>(
+          path, info, device, options.decision.threshold,
+          std::chrono::milliseconds(sg::kGalleryPollMs),
+          [self, path](bool ok, const std::string& message) {
+            report_reload(self, path, ok, message);
+          });
+    } catch (const siamese::MismatchError& e) {
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                        ("Gallery \"%s\" (property \"gallery\") was not built with model \"%s\"; "
+                         "re-enroll with this model or use siamese-enroll --rebuild.",
+                         s.gallery.c_str(), s.model.c_str()),
+                        ("%s", e.what()));
+      return FALSE;
+    } catch (const std::exception& e) {
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                        ("Could not open gallery \"%s\" (property \"gallery\").",
+                         s.gallery.c_str()),
+                        ("%s", e.what()));
+      return FALSE;
+    }
+  }
+
+  try {
+    state->verifier = std::make_unique<siamese::StreamVerifier>(std::move(embedder),
+                                                                std::move(detector), options);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid faceverify settings."),
+                      ("%s", e.what()));
+    return FALSE;
+  }
+
+  GST_INFO_OBJECT(self,
+                  "model %s on %s (threshold %.4f, margin %.4f, confirm %s), gallery %s "
+                  "(%lld embeddings), detector %s min-face-size %d detect-interval %d "
+                  "reverify-interval %d, batch-size %d batch-frames %d; model facts %s",
+                  s.model.c_str(), device.str().c_str(), options.decision.threshold,
+                  options.decision.margin, s.confirm_frames.c_str(),
+                  s.gallery.empty() ? "(none)" : s.gallery.c_str(),
+                  state->watch ? static_cast<long long>(state->watch->matcher()->embedding_count())
+                               : 0LL,
+                  state->use_upstream ? "upstream" : "cascade", s.min_face_size,
+                  s.detect_interval, s.reverify_interval, s.batch_size, s.batch_frames,
+                  siamese::describe_model(info).c_str());
+
+  std::lock_guard<std::mutex> lock(*self->state_mutex);
+  delete self->state;
+  self->state = state.release();
+  return TRUE;
+}
+
+static gboolean gst_face_verify_stop(GstBaseTransform* trans) {
+  GstFaceVerify* self = GST_FACE_VERIFY(trans);
+  State* state = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(*self->state_mutex);
+    state = std::exchange(self->state, nullptr);
+  }
+  delete state;  // stops the gallery poller, drops held frames
+  return TRUE;
+}
+
+static gboolean gst_face_verify_reload_gallery(GstFaceVerify* self) {
+  std::lock_guard<std::mutex> lock(*self->state_mutex);
+  if (self->state == nullptr || !self->state->watch) {
+    GST_WARNING_OBJECT(self, "reload-gallery: no gallery loaded (element not started or no "
+                             "\"gallery\" set)");
+    return FALSE;
+  }
+  return self->state->watch->reload() ? TRUE : FALSE;
+}
+
+// ---- caps, latency ------------------------------------------------------------------------
+
+static gboolean gst_face_verify_set_caps(GstBaseTransform* trans, GstCaps* incaps,
+                                         GstCaps* outcaps) {
+  GstFaceVerify* self = GST_FACE_VERIFY(trans);
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, incaps)) {
+    GST_ERROR_OBJECT(self, "invalid caps %" GST_PTR_FORMAT, incaps);
+    return FALSE;
+  }
+  if (self->state == nullptr) return FALSE;
+  self->state->info = info;
+  self->state->have_info = true;
+  GST_OBJECT_LOCK(self);
+  const bool fps_changed = self->fps_n != info.fps_n || self->fps_d != info.fps_d;
+  self->fps_n = info.fps_n;
+  self->fps_d = info.fps_d;
+  const int batch_frames = self->settings->batch_frames;
+  GST_OBJECT_UNLOCK(self);
+  if (fps_changed && batch_frames > 1) {
+    gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
+  }
+  return TRUE;
+}
+
+static gboolean gst_face_verify_query(GstBaseTransform* trans, GstPadDirection direction,
+                                      GstQuery* query) {
+  GstFaceVerify* self = GST_FACE_VERIFY(trans);
+  gboolean ok = GST_BASE_TRANSFORM_CLASS(gst_face_verify_parent_class)
+                    ->query(trans, direction, query);
+  if (ok && direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
+    GST_OBJECT_LOCK(self);
+    const int held = self->settings->batch_frames - 1;
+    const gint fps_n = self->fps_n, fps_d = self->fps_d;
+    GST_OBJECT_UNLOCK(self);
+    if (held > 0 && fps_n > 0 && fps_d > 0) {
+      // Holding batch-frames - 1 frames delays each frame by up to that many durations.
+      const GstClockTime extra =
+          gst_util_uint64_scale_int(static_cast<guint64>(held) * GST_SECOND, fps_d, fps_n);
+      gboolean live = FALSE;
+      GstClockTime min = 0, max = GST_CLOCK_TIME_NONE;
+      gst_query_parse_latency(query, &live, &min, &max);
+      min += extra;
+      if (GST_CLOCK_TIME_IS_VALID(max)) max += extra;
+      gst_query_set_latency(query, live, min, max);
+      GST_DEBUG_OBJECT(self, "latency query: added %" GST_TIME_FORMAT " for %d held frames",
+                       GST_TIME_ARGS(extra), held);
+    }
+  }
+  return ok;
+}
+
+// ---- analysis of a batch of frames -------------------------------------------------------
+
+namespace {
+
+/// Maps frames for reading and unmaps them when it goes out of scope.
+class MappedFrames {
+ public:
+  explicit MappedFrames(size_t n) : frames_(n) {}
+  ~MappedFrames() {
+    for (size_t i = 0; i < mapped_; ++i) gst_video_frame_unmap(&frames_[i]);
+  }
+  bool map(GstVideoInfo* info, GstBuffer* buffer) {
+    if (!gst_video_frame_map(&frames_[mapped_], info, buffer, GST_MAP_READ)) return false;
+    ++mapped_;
+    return true;
+  }
+  const GstVideoFrame& operator[](size_t i) const { return frames_[i]; }
+
+ private:
+  std::vector<GstVideoFrame> frames_;
+  size_t mapped_ = 0;
+};
+
+}  // namespace
+
+static void post(GstFaceVerify* self, GstStructure* s) {
+  gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+}
+
+/// Analyses every held frame as one batch and moves them, with their metas, to `ready`.
+static GstFlowReturn analyse_held(GstFaceVerify* self) {
+  State& st = *self->state;
+  if (st.held.empty()) return GST_FLOW_OK;
+  const sg::Settings s = copy_settings(self);
+  const size_t n = st.held.size();
+  std::vector<std::vector<siamese::FaceResult>> faces(n);
+  std::vector<std::vector<siamese::Decision>> changes(n);
+  try {
+    st.verifier->set_options(sg::stream_options_of(s, st.model_threshold));
+    MappedFrames mapped(n);
+    std::vector<siamese::StreamFrame> inputs(n);
+    for (size_t i = 0; i < n; ++i) {
+      sg::HeldFrame& h = st.held[i];
+      if (!mapped.map(&h.info, h.buffer)) throw siamese::InputError("could not map a frame");
+      inputs[i].view = sg::view_of_frame(mapped[i]);
+      inputs[i].time = static_cast<int64_t>(h.times.running_time);  // NONE -> -1
+      if (h.use_upstream) inputs[i].boxes = h.upstream.boxes;
+    }
+    const std::shared_ptr<const siamese::Matcher> matcher =
+        st.watch ? st.watch->matcher() : nullptr;
+    std::vector<siamese::FrameResult> results = st.verifier->process(inputs, matcher.get());
+    for (size_t i = 0; i < n; ++i) {
+      faces[i] = std::move(results[i].faces);
+      changes[i] = std::move(results[i].changes);
+    }
+  } catch (const std::exception& e) {
+    st.held.clear();
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Face verification failed on a frame."),
+                      ("%s", e.what()));
+    return GST_FLOW_ERROR;
+  }
+
+  for (size_t i = 0; i < n; ++i) {
+    sg::HeldFrame& h = st.held[i];
+    sg::attach_face_metas(h.buffer, faces[i], h.use_upstream ? &h.upstream : nullptr);
+    if (s.message != sg::MessageMode::kNone) {
+      for (const siamese::Decision& d : changes[i]) {
+        post(self, sg::decision_message_structure(d, h.times));
+      }
+      std::string signature = sg::decision_signature(faces[i]);
+      if (s.message == sg::MessageMode::kEveryFrame || signature != st.last_signature) {
+        post(self, sg::frame_message_structure(h.times, faces[i]));
+      }
+      st.last_signature = std::move(signature);
+    }
+    GST_LOG_OBJECT(self, "frame %" GST_TIME_FORMAT ": %zu faces",
+                   GST_TIME_ARGS(h.times.timestamp), faces[i].size());
+    st.ready.push_back(h.release());
+  }
+  st.held.clear();
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn gst_face_verify_submit_input_buffer(GstBaseTransform* trans,
+                                                         gboolean is_discont, GstBuffer* input) {
+  GstFaceVerify* self = GST_FACE_VERIFY(trans);
+  // The parent checks negotiation and stores the buffer in queued_buf; we take it from there.
+  GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS(gst_face_verify_parent_class)
+                          ->submit_input_buffer(trans, is_discont, input);
+  if (ret != GST_FLOW_OK || trans->queued_buf == nullptr) return ret;
+  State* st = self->state;
+  if (st == nullptr || !st->have_info) {
+    gst_clear_buffer(&trans->queued_buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  sg::HeldFrame h;
+  h.buffer = gst_buffer_make_writable(std::exchange(trans->queued_buf, nullptr));
+  h.info = st->info;
+  const GstClockTime pts = GST_BUFFER_PTS(h.buffer);
+  h.times.timestamp = pts;
+  h.times.duration = GST_BUFFER_DURATION(h.buffer);
+  if (trans->segment.format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID(pts)) {
+    h.times.stream_time = gst_segment_to_stream_time(&trans->segment, GST_FORMAT_TIME, pts);
+    h.times.running_time = gst_segment_to_running_time(&trans->segment, GST_FORMAT_TIME, pts);
+  }
+  h.use_upstream = st->use_upstream;
+  if (h.use_upstream) {
+    h.upstream = sg::upstream_faces(h.buffer, GST_VIDEO_INFO_WIDTH(&h.info),
+                                    GST_VIDEO_INFO_HEIGHT(&h.info));
+  }
+  st->held.push_back(std::move(h));
+  if (static_cast<int>(st->held.size()) < st->batch_frames) return GST_FLOW_OK;
+  return analyse_held(self);
+}
+
+static GstFlowReturn gst_face_verify_generate_output(GstBaseTransform* trans,
+                                                     GstBuffer** outbuf) {
+  GstFaceVerify* self = GST_FACE_VERIFY(trans);
+  *outbuf = nullptr;
+  State* st = self->state;
+  if (st != nullptr && !st->ready.empty()) {
+    *outbuf = st->ready.front();
+    st->ready.pop_front();
+  }
+  return GST_FLOW_OK;
+}
+
+/// Analyses and pushes every held frame (before a serialized event, at EOS).
+static GstFlowReturn drain(GstFaceVerify* self) {
+  State* st = self->state;
+  if (st == nullptr) return GST_FLOW_OK;
+  GstFlowReturn ret = analyse_held(self);
+  GST_DEBUG_OBJECT(self, "draining %zu frames", st->ready.size());
+  while (!st->ready.empty()) {
+    GstBuffer* buffer = st->ready.front();
+    st->ready.pop_front();
+    if (ret == GST_FLOW_OK) {
+      ret = gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(self), buffer);
+    } else {
+      gst_buffer_unref(buffer);
+    }
+  }
+  return ret;
+}
+
+static gboolean gst_face_verify_sink_event(GstBaseTransform* trans, GstEvent* event) {
+  GstFaceVerify* self = GST_FACE_VERIFY(trans);
+  State* st = self->state;
+  if (st != nullptr) {
+    if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+      GST_DEBUG_OBJECT(self, "flush: dropping %zu held frames", st->held.size());
+      st->drop_frames();
+      st->verifier->reset();
+      st->last_signature.clear();
+    } else if (GST_EVENT_IS_SERIALIZED(event) && !st->held.empty()) {
+      // Serialized events (CAPS, SEGMENT, GAP, EOS, ...) never overtake held frames.
+      const GstFlowReturn ret = drain(self);
+      if (ret != GST_FLOW_OK) GST_DEBUG_OBJECT(self, "drain: %s", gst_flow_get_name(ret));
+    }
+  }
+  return GST_BASE_TRANSFORM_CLASS(gst_face_verify_parent_class)->sink_event(trans, event);
+}
+
+// ---- GObject boilerplate and documentation ----------------------------------------------
+
+static void gst_face_verify_finalize(GObject* object) {
+  GstFaceVerify* self = GST_FACE_VERIFY(object);
+  delete self->state;
+  delete self->settings;
+  delete self->state_mutex;
+  G_OBJECT_CLASS(gst_face_verify_parent_class)->finalize(object);
+}
+
+static void gst_face_verify_init(GstFaceVerify* self) {
+  self->settings = new sg::Settings();
+  self->state = nullptr;
+  self->state_mutex = new std::mutex();
+  self->fps_n = 0;
+  self->fps_d = 1;
+  gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
+  gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), FALSE);
+}
+
+static const char* const kDescription =
+    "Detects faces in raw video, follows them across frames, embeds them with a Siamese model "
+    "(siamese-train) and matches them against an enrollment gallery (siamese-enroll). Pixels "
+    "pass through unchanged.\n"
+    "Per face it attaches a GstVideoRegionOfInterestMeta of type \"face\" with a \"faceverify\" "
+    "param structure (identity, distance, verified, state, track-id). Per frame it posts an "
+    "element message \"faceverify\" with timestamp, stream-time, running-time, duration and "
+    "faces: a list of \"face\" structures (x, y, width, height, identity, distance, verified, "
+    "state, track-id). identity is \"\" for unknown faces. Each change of a track's decision "
+    "posts \"faceverify-decision\" (track-id, identity, state, verified, distance, margin, "
+    "votes, first-seen, running-time, timestamp).\n"
+    "A track is verified when N of its last M embeddings (confirm-frames) match the same "
+    "identity within threshold and ahead of the runner-up by margin.\n"
+    "Examples:\n"
+    "  gst-launch-1.0 v4l2src ! videoconvert ! queue ! faceverify model=m.pt gallery=g.db ! "
+    "faceverifyoverlay ! videoconvert ! autovideosink\n"
+    "  gst-launch-1.0 -m filesrc location=in.avi ! avidemux ! jpegdec ! videoconvert ! "
+    "faceverify model=m.pt gallery=g.db message=on-change ! fakesink";
+
+static void gst_face_verify_class_init(GstFaceVerifyClass* klass) {
+  GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstBaseTransformClass* trans_class = GST_BASE_TRANSFORM_CLASS(klass);
+
+  gobject_class->set_property = gst_face_verify_set_property;
+  gobject_class->get_property = gst_face_verify_get_property;
+  gobject_class->finalize = gst_face_verify_finalize;
+
+  const auto ready = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                              GST_PARAM_MUTABLE_READY);
+  const auto playing = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                GST_PARAM_MUTABLE_PLAYING);
+  g_object_class_install_property(gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model", "Model file written by siamese-train (or a "
+                          "TorchScript module with its facts); required", nullptr, ready));
+  g_object_class_install_property(gobject_class, PROP_GALLERY,
+      g_param_spec_string("gallery", "Gallery", "Enrollment gallery written by siamese-enroll; "
+                          "reloaded while playing when it changes. Unset: every face unknown",
+                          nullptr, ready));
+  g_object_class_install_property(gobject_class, PROP_THRESHOLD,
+      g_param_spec_float("threshold", "Threshold", "Euclidean embedding distance at or below "
+                         "which a face matches an identity; -1 = the threshold stored in the "
+                         "model file", -1.0f, sg::kMaxDistance, sg::kDefaultThresholdProperty,
+                         playing));
+  g_object_class_install_property(gobject_class, PROP_DEVICE,
+      g_param_spec_string("device", "Device", "Inference device: auto (CUDA when usable, else "
+                          "CPU with one warning), cpu, cuda or cuda:N", sg::kDefaultDevice,
+                          ready));
+  g_object_class_install_property(gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_int("batch-size", "Batch size", "Maximum number of faces per forward pass",
+                       1, sg::kMaxBatchSize, siamese::kDefaultBatchSize, ready));
+  g_object_class_install_property(gobject_class, PROP_BATCH_FRAMES,
+      g_param_spec_int("batch-frames", "Batch frames", "Frames whose faces are embedded "
+                       "together; 1 = no holding, N > 1 holds N-1 frames (adds N-1 frame "
+                       "durations of latency)", 1, sg::kMaxBatchFrames, sg::kDefaultBatchFrames,
+                       ready));
+  g_object_class_install_property(gobject_class, PROP_DETECTOR,
+      g_param_spec_enum("detector", "Detector", "Face detector: OpenCV cascade (run on a "
+                        "downscaled gray image) or \"face\" ROI metas from upstream",
+                        GST_TYPE_FACE_VERIFY_DETECTOR, static_cast<gint>(sg::kDefaultDetector),
+                        ready));
+  g_object_class_install_property(gobject_class, PROP_DETECTOR_FILE,
+      g_param_spec_string("detector-file", "Detector file", "Cascade XML file; unset = the "
+                          "opencv-data cascade of the chosen detector", nullptr, ready));
+  g_object_class_install_property(gobject_class, PROP_MIN_FACE_SIZE,
+      g_param_spec_int("min-face-size", "Minimum face size", "Smallest face to detect, in "
+                       "pixels of the frame (width of the detector's box)", sg::kMinMinFaceSize,
+                       sg::kMaxMinFaceSize, siamese::kDefaultMinFaceSize, ready));
+  g_object_class_install_property(gobject_class, PROP_DETECT_INTERVAL,
+      g_param_spec_int("detect-interval", "Detect interval", "Run the detector every N frames "
+                       "and follow faces in between (1 = every frame)", 1, sg::kMaxInterval,
+                       siamese::kDefaultDetectInterval, playing));
+  g_object_class_install_property(gobject_class, PROP_REVERIFY_INTERVAL,
+      g_param_spec_int("reverify-interval", "Reverify interval", "Embed a followed face again "
+                       "every N frames (0 = only when new or grown markedly)", 0,
+                       sg::kMaxInterval, siamese::kDefaultReverifyInterval, playing));
+  g_object_class_install_property(gobject_class, PROP_CLAIMED_IDENTITY,
+      g_param_spec_string("claimed-identity", "Claimed identity", "1:1 mode: a face is "
+                          "verified only if it matches this enrolled identity; unset = 1:N "
+                          "identification", nullptr, playing));
+  g_object_class_install_property(gobject_class, PROP_MESSAGE,
+      g_param_spec_enum("message", "Message", "Which bus messages to post (decision-change "
+                        "messages are posted unless none)", GST_TYPE_FACE_VERIFY_MESSAGE_MODE,
+                        static_cast<gint>(sg::kDefaultMessageMode), playing));
+  g_object_class_install_property(gobject_class, PROP_THREADS,
+      g_param_spec_int("threads", "Threads", "CPU inference threads (process-wide); 0 = "
+                       "LibTorch's default", 0, sg::kMaxThreads, sg::kDefaultThreads, ready));
+  g_object_class_install_property(gobject_class, PROP_CONFIRM_FRAMES,
+      g_param_spec_string("confirm-frames", "Confirm frames", "\"N/M\": a track is verified "
+                          "when N of its last M embeddings match the same identity; it loses "
+                          "the decision when most of the M disagree (1 <= N <= M <= 64)",
+                          sg::kDefaultConfirmFrames, playing));
+  g_object_class_install_property(gobject_class, PROP_MARGIN,
+      g_param_spec_float("margin", "Margin", "Distance by which the best identity must beat "
+                         "the runner-up to count; -1 = 0.1 x threshold", -1.0f,
+                         sg::kMaxDistance, sg::kDefaultMarginProperty, playing));
+
+  g_signal_new_class_handler("reload-gallery", G_TYPE_FROM_CLASS(klass),
+                             static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+                             G_CALLBACK(gst_face_verify_reload_gallery), nullptr, nullptr,
+                             nullptr, G_TYPE_BOOLEAN, 0);
+
+  gst_element_class_set_static_metadata(element_class, "Face verification",
+                                        "Filter/Analyzer/Video", kDescription,
+                                        "gst-siamese project");
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR(gst_face_verify_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR(gst_face_verify_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR(gst_face_verify_set_caps);
+  trans_class->query = GST_DEBUG_FUNCPTR(gst_face_verify_query);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_face_verify_sink_event);
+  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR(gst_face_verify_submit_input_buffer);
+  trans_class->generate_output = GST_DEBUG_FUNCPTR(gst_face_verify_generate_output);
+  trans_class->passthrough_on_same_caps = FALSE;
+  trans_class->transform_ip_on_passthrough = FALSE;
+
+  gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_DETECTOR, static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_MESSAGE_MODE,
+                              static_cast<GstPluginAPIFlags>(0));
+  GST_DEBUG_CATEGORY_INIT(gst_face_verify_debug, "faceverify", 0,
+                          "faceverify: face detection, embedding and matching");
+}

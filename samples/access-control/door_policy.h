@@ -1,0 +1,78 @@
+// What a door controller does with faceverify's output, free of GStreamer: grant once per
+// track when the element verifies it, deny (and alert) once when a track stays unverified for
+// deny_after seconds, and record every decision change. Times are the stream's running time in
+// nanoseconds, so a run over a file is reproducible. Thread-safety: one DoorPolicy per stream.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace siamese::samples {
+
+/// A "faceverify-decision" message: a track's decision changed.
+struct DecisionEvent {
+  int64_t track_id = 0;
+  std::string state;     // "pending", "unknown" or "verified"
+  std::string identity;  // "" unless verified
+  double distance = 0.0;
+  int64_t running_time = 0;  // when it was decided, ns
+};
+
+/// One face of a "faceverify" frame message.
+struct FaceSeen {
+  int64_t track_id = 0;
+  std::string state;
+  std::string identity;
+  double distance = 0.0;
+};
+
+/// A "faceverify" frame message.
+struct FrameEvent {
+  int64_t running_time = 0;  // ns
+  std::vector<FaceSeen> faces;
+};
+
+/// What to record (and, for grant and deny, act on).
+struct DoorAction {
+  enum class Kind { kGrant, kDeny, kDecision };
+  Kind kind = Kind::kDecision;
+  int64_t track_id = 0;
+  std::string identity;  // the verified identity; "unknown" for deny and non-verified decisions
+  double distance = 0.0;
+  int64_t running_time = 0;  // ns
+  std::string decision;      // "grant", "deny", or the element's state for kDecision
+};
+
+class DoorPolicy {
+ public:
+  /// deny_after_s: seconds a track may stay unverified before it is denied (>= 0).
+  explicit DoorPolicy(double deny_after_s);
+
+  /// A decision change: records it, and grants when a track is verified for the first time.
+  std::vector<DoorAction> on_decision(const DecisionEvent& event);
+  /// A frame: notes which tracks are present; denies those unverified for too long.
+  std::vector<DoorAction> on_frame(const FrameEvent& event);
+
+  int grants() const { return grants_; }
+  int denials() const { return denials_; }
+  size_t tracks() const { return tracks_.size(); }
+
+ private:
+  struct Track {
+    int64_t first_seen = 0;
+    bool granted = false;
+    bool denied = false;
+    bool verified = false;
+    double distance = 0.0;
+  };
+  Track& track(int64_t id, int64_t now);
+
+  int64_t deny_after_ns_;
+  std::map<int64_t, Track> tracks_;
+  int grants_ = 0;
+  int denials_ = 0;
+};
+
+}  // namespace siamese::samples

@@ -1,0 +1,208 @@
+// siamese-access-control: the shape a door controller takes over the faceverify element.
+// Builds the pipeline, acts on faceverify-decision messages (grant once per verified track,
+// deny tracks that stay unknown), runs the user's commands, keeps an SQLite audit log, and
+// stops cleanly on Ctrl-C (EOS, drain, close the log) or at the end of a file.
+#include <gst/gst.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "action_command.h"
+#include "audit_log.h"
+#include "bus_events.h"
+#include "door_policy.h"
+#include "flags.h"
+#include "options.h"
+#include "pipeline_builder.h"
+
+namespace ss = siamese::samples;
+
+namespace {
+
+constexpr const char* kProgram = "siamese-access-control";
+constexpr GstClockTime kPollInterval = 100 * GST_MSECOND;
+
+std::atomic<int> g_stop_requests{0};
+
+void on_stop_signal(int) { g_stop_requests.fetch_add(1); }
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string describe(const ss::DoorAction& a, const std::string& camera, bool several_cameras) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2) << "[" << std::setw(8) << a.running_time / 1e9
+      << " s] ";
+  if (several_cameras) out << camera << " ";
+  switch (a.kind) {
+    case ss::DoorAction::Kind::kGrant:
+      out << "GRANT " << a.identity << " (track " << a.track_id << ", distance "
+          << std::setprecision(3) << a.distance << ")";
+      break;
+    case ss::DoorAction::Kind::kDeny:
+      out << "DENY  track " << a.track_id << ": not verified in time (nearest distance "
+          << std::setprecision(3) << a.distance << ") -- ALERT";
+      break;
+    case ss::DoorAction::Kind::kDecision:
+      out << "      track " << a.track_id << " is " << a.decision
+          << (a.decision == "verified" ? " as " + a.identity : std::string());
+      break;
+  }
+  return out.str();
+}
+
+// The state of one run: the policies (one per camera) and where their actions go.
+class Controller {
+ public:
+  Controller(const ss::AccessOptions& o, size_t cameras)
+      : options_(o), log_(o.audit_log), grant_(o.on_grant), deny_(o.on_deny),
+        several_(cameras > 1) {}
+
+  void handle_element_message(GstMessage* msg) {
+    const GstStructure* s = gst_message_get_structure(msg);
+    const std::string camera = GST_OBJECT_NAME(GST_MESSAGE_SRC(msg));
+    auto it = policies_.try_emplace(camera, options_.deny_after_s).first;
+    std::vector<ss::DoorAction> actions;
+    if (auto d = ss::decision_event(s)) {
+      actions = it->second.on_decision(*d);
+    } else if (auto f = ss::frame_event(s)) {
+      actions = it->second.on_frame(*f);
+    }
+    for (const auto& a : actions) act(camera, a);
+  }
+
+  void reap() {
+    grant_.reap();
+    deny_.reap();
+  }
+
+  void finish() {
+    grant_.wait_all();
+    deny_.wait_all();
+    log_.close();
+    int grants = 0, denials = 0;
+    size_t tracks = 0;
+    for (const auto& [camera, p] : policies_) {
+      grants += p.grants();
+      denials += p.denials();
+      tracks += p.tracks();
+    }
+    std::cout << kProgram << ": " << tracks << " tracks, " << grants << " granted, " << denials
+              << " denied; audit log " << log_.path() << std::endl;
+  }
+
+ private:
+  void act(const std::string& camera, const ss::DoorAction& a) {
+    const std::string now = ss::utc_now_iso8601();
+    log_.append(now, camera, a);
+    if (a.kind == ss::DoorAction::Kind::kGrant) grant_.run(a, now);
+    if (a.kind == ss::DoorAction::Kind::kDeny) deny_.run(a, now);
+    if (a.kind != ss::DoorAction::Kind::kDecision || options_.verbose) {
+      std::cout << describe(a, camera, several_) << std::endl;
+    }
+  }
+
+  const ss::AccessOptions& options_;
+  ss::AuditLog log_;
+  ss::ActionCommand grant_, deny_;
+  bool several_;
+  std::map<std::string, ss::DoorPolicy> policies_;
+};
+
+std::string error_text(GstMessage* msg) {
+  GError* error = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(msg, &error, &debug);
+  std::string text = std::string(GST_OBJECT_NAME(GST_MESSAGE_SRC(msg))) + ": " +
+                     (error ? error->message : "unknown error");
+  if (debug != nullptr) text += std::string("\n  (") + debug + ")";
+  g_clear_error(&error);
+  g_free(debug);
+  return text;
+}
+
+// Runs the pipeline until EOS, an error, or Ctrl-C. Returns the exit status.
+int run_pipeline(GstElement* pipeline, Controller& controller, const ss::AccessOptions& o) {
+  GstBus* bus = gst_element_get_bus(pipeline);
+  int status = 0;
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    status = 1;  // the error message on the bus says why
+  }
+  std::cout << kProgram << ": running (Ctrl-C to stop)" << std::endl;
+  gint64 stop_deadline = -1;
+  bool done = false;
+  while (!done) {
+    if (g_stop_requests.load() > 0 && stop_deadline < 0) {
+      std::cout << kProgram << ": stopping (Ctrl-C again to quit at once)" << std::endl;
+      gst_element_send_event(pipeline, gst_event_new_eos());
+      stop_deadline = g_get_monotonic_time() + static_cast<gint64>(o.stop_timeout_s * 1e6);
+    }
+    if (g_stop_requests.load() > 1 ||
+        (stop_deadline >= 0 && g_get_monotonic_time() > stop_deadline)) {
+      std::cerr << kProgram << ": the pipeline did not drain; stopping now\n";
+      break;
+    }
+    GstMessage* msg = gst_bus_timed_pop(bus, kPollInterval);
+    controller.reap();
+    if (msg == nullptr) continue;
+    switch (GST_MESSAGE_TYPE(msg)) {
+      case GST_MESSAGE_ELEMENT:
+        controller.handle_element_message(msg);
+        break;
+      case GST_MESSAGE_EOS:
+        done = true;
+        break;
+      case GST_MESSAGE_ERROR:
+        std::cerr << kProgram << ": error: " << error_text(msg) << "\n";
+        status = 1;
+        done = true;
+        break;
+      default:
+        break;
+    }
+    gst_message_unref(msg);
+    if (status != 0) done = true;
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(bus);
+  return status;
+}
+
+int run(int argc, char** argv) {
+  ss::AccessOptions options;
+  if (!ss::parse_access_options(argc, argv, options)) return 0;
+  ss::BuiltPipeline built = ss::build_pipeline(options);
+  std::unique_ptr<GstElement, decltype(&gst_object_unref)> pipeline(
+      built.pipeline, &gst_object_unref);
+  Controller controller(options, built.verifiers.size());
+  install_signal_handlers();
+  const int status = run_pipeline(pipeline.get(), controller, options);
+  controller.finish();
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  try {
+    return run(argc, argv);
+  } catch (const ss::UsageError& e) {
+    std::cerr << kProgram << ": " << e.what() << "\n(see " << kProgram << " --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << kProgram << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,78 @@
+#include "options.h"
+
+#include <iostream>
+
+#include "flags.h"
+
+namespace siamese::samples {
+
+const char* access_usage() {
+  return R"(usage: siamese-access-control --model MODEL --gallery DB SOURCE [options]
+
+A door controller over the faceverify element: grants once per track when a face is verified,
+denies (and alerts) when a track stays unverified, runs your commands, and appends every
+decision to an SQLite audit log (never images). Ctrl-C stops cleanly (EOS, then close the log).
+
+source (one of):
+  --source DESC          a camera as a gst-launch description, e.g. "v4l2src device=/dev/video0"
+                         or "rtspsrc location=rtsp://cam/stream ! decodebin"
+  --source-file FILE     a video file (decodebin)
+  --pipeline-desc DESC   a whole pipeline containing one or more faceverify elements (one per
+                         camera); the flags below set their properties
+faceverify (same names and meaning as the element's properties; see gst-inspect-1.0 faceverify):
+  --model FILE  --gallery FILE  --device auto|cpu|cuda[:N]  --threshold T  --margin M
+  --confirm-frames N/M  --min-face-size PX  --detect-interval N  --reverify-interval N
+  --detector haar|lbp|upstream  --detector-file XML  --batch-size N  --threads N
+  --claimed-identity NAME
+door:
+  --deny-after S         deny a track still unverified S seconds after it appeared (default 3)
+  --on-grant CMD         run `sh -c CMD` on each grant; the environment has SIAMESE_DECISION,
+                         SIAMESE_IDENTITY, SIAMESE_TRACK_ID, SIAMESE_DISTANCE, SIAMESE_TIME
+  --on-deny CMD          the same on each denial (an alert)
+  --audit-log FILE       SQLite audit log, table `decisions` (default access-audit.db)
+  --display              show the video annotated by faceverifyoverlay
+  --realtime             play --source-file at its frame rate (as a camera would)
+  --stop-timeout S       after Ctrl-C, wait this long for the pipeline to drain (default 5)
+  --verbose              print every decision change, not only grants and denials
+
+Exit status: 0 stopped at the end of the stream or by Ctrl-C, 1 error, 2 usage error.
+The faceverify plugin must be findable: GST_PLUGIN_PATH=build/gst-plugins or installed.
+)";
+}
+
+bool parse_access_options(int argc, const char* const* argv, AccessOptions& o) {
+  std::vector<FlagSpec> specs = {{"source"},        {"source-file"},   {"pipeline-desc"},
+                                 {"deny-after"},    {"on-grant"},      {"on-deny"},
+                                 {"audit-log"},     {"display", false}, {"realtime", false},
+                                 {"verbose", false}, {"stop-timeout"}, {"help", false}};
+  for (const auto& name : element_property_flags()) specs.push_back({name});
+  const Flags flags(argc, argv, specs);
+  if (flags.has("help")) {
+    std::cout << access_usage();
+    return false;
+  }
+  o.source = flags.text("source");
+  o.source_file = flags.text("source-file");
+  o.pipeline_desc = flags.text("pipeline-desc");
+  const int sources = !o.source.empty() + !o.source_file.empty() + !o.pipeline_desc.empty();
+  if (sources != 1) {
+    throw UsageError("give exactly one of --source, --source-file, --pipeline-desc");
+  }
+  for (const auto& name : element_property_flags()) {
+    if (flags.has(name)) o.properties.emplace_back(name, flags.text(name));
+  }
+  if (o.pipeline_desc.empty() && !flags.has("model")) throw UsageError("--model is required");
+  o.deny_after_s = flags.number("deny-after", kDefaultDenyAfterS, 0.0, 86400.0);
+  o.stop_timeout_s = flags.number("stop-timeout", kDefaultStopTimeoutS, 0.0, 3600.0);
+  o.on_grant = flags.text("on-grant");
+  o.on_deny = flags.text("on-deny");
+  o.audit_log = flags.text("audit-log", kDefaultAuditLog);
+  if (o.audit_log.empty()) throw UsageError("--audit-log needs a file name");
+  o.display = flags.has("display");
+  o.realtime = flags.has("realtime");
+  o.verbose = flags.has("verbose");
+  if (o.realtime && o.source_file.empty()) throw UsageError("--realtime needs --source-file");
+  return true;
+}
+
+}  // namespace siamese::samples

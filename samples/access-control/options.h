@@ -1,0 +1,46 @@
+// The command line of siamese-access-control: where the video comes from, the faceverify
+// settings (flags named as the element's properties), the door policy and its outputs.
+// Thread-safety: plain values.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace siamese::samples {
+
+constexpr double kDefaultDenyAfterS = 3.0;
+constexpr double kDefaultStopTimeoutS = 5.0;
+constexpr const char* kDefaultAuditLog = "access-audit.db";
+
+/// faceverify properties that have a flag of the same name.
+inline const std::vector<std::string>& element_property_flags() {
+  static const std::vector<std::string> names = {
+      "model",         "gallery",         "device",         "threshold",  "batch-size",
+      "detector",      "detector-file",   "min-face-size",  "detect-interval",
+      "reverify-interval", "confirm-frames", "margin",      "threads",    "claimed-identity"};
+  return names;
+}
+
+struct AccessOptions {
+  std::string source;         // --source: a gst-launch description of a camera ("v4l2src")
+  std::string source_file;    // --source-file: a video file, decoded with decodebin
+  std::string pipeline_desc;  // --pipeline-desc: a whole pipeline with faceverify elements
+  std::vector<std::pair<std::string, std::string>> properties;  // faceverify name=value
+  double deny_after_s = kDefaultDenyAfterS;
+  std::string on_grant;
+  std::string on_deny;
+  std::string audit_log = kDefaultAuditLog;
+  bool display = false;   // draw with faceverifyoverlay into autovideosink
+  bool realtime = false;  // --source-file at its own frame rate instead of as fast as possible
+  bool verbose = false;   // print every decision change, not only grants and denials
+  double stop_timeout_s = kDefaultStopTimeoutS;
+};
+
+/// Parses argv; returns false when --help was asked (usage printed). Throws UsageError.
+bool parse_access_options(int argc, const char* const* argv, AccessOptions& options);
+
+/// The --help text.
+const char* access_usage();
+
+}  // namespace siamese::samples

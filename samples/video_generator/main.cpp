@@ -1,0 +1,181 @@
+// siamese-render-walk: renders AT&T faces walking across a textured 640x480 backdrop (one or
+// two at once) into an MJPG AVI, with a ground-truth file. Deterministic in --seed.
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "avi_writer.h"
+#include "background.h"
+#include "flags.h"
+#include "truth_file.h"
+#include "walk_plan.h"
+
+namespace fs = std::filesystem;
+namespace ss = siamese::samples;
+
+namespace {
+
+constexpr const char* kProgram = "siamese-render-walk";
+constexpr const char* kUsage = R"(usage: siamese-render-walk --data DIR --people LIST --out VIDEO.avi --truth FILE [options]
+
+Renders faces from DIR (one subfolder per identity, e.g. the AT&T faces) walking across a
+textured backdrop, one or two at once, into an MJPG AVI, and writes the ground truth: per frame
+the box and identity of every face ("s3", or "stranger:s21" for the --strangers).
+
+  --data DIR              identity folders (e.g. ../shared/data/att_faces)
+  --people LIST           identities shown under their name, e.g. "s1-s10"
+  --images LIST           which images of each person, by file stem (default 1-10), e.g. "6-10"
+  --strangers LIST        identities shown as strangers (never enrolled), e.g. "s21-s30"
+  --stranger-images LIST  which images of each stranger (default: --images)
+  --out VIDEO.avi         the video to write (MJPG in AVI)
+  --truth FILE            ground truth: FILE.json (default) or FILE.csv
+  --fps N                 frames per second (default 25)
+  --segment S             seconds one walker takes to cross the frame (default 3)
+  --seconds S             total length instead: the segments share it
+  --gap S                 seconds of empty frame between walkers (default 0.4)
+  --pairs F               fraction of segments with two walkers at once (default 0.3)
+  --min-face PX, --max-face PX   face height range (default 120, 190)
+  --image-period S        a walker shows its next image after S seconds (default 0.6)
+  --width PX, --height PX frame size (default 640x480)
+  --quality Q             JPEG quality 1-100 (default 90)
+  --seed N                the same seed gives the same video and truth (default 0)
+)";
+
+// DIR/label/stem.ext for the first image extension that exists.
+std::string find_image(const fs::path& data, const std::string& label, const std::string& stem) {
+  for (const char* ext : {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".ppm"}) {
+    if (fs::exists(data / label / (stem + ext))) return label + "/" + stem + ext;
+  }
+  throw std::runtime_error((data / label / stem).string() + ".pgm: no such image (--data, " +
+                           "--images)");
+}
+
+std::vector<ss::Cast> make_cast(const ss::Flags& flags, const fs::path& data) {
+  std::vector<ss::Cast> cast;
+  const auto images = ss::expand_list(flags.text("images", "1-10"), "--images");
+  const auto stranger_images = flags.has("stranger-images")
+                                   ? ss::expand_list(flags.text("stranger-images"), "--stranger-images")
+                                   : images;
+  auto add = [&](const std::string& list, const std::string& flag, bool stranger,
+                 const std::vector<std::string>& stems) {
+    for (const auto& label : ss::expand_list(list, flag)) {
+      if (!fs::is_directory(data / label)) {
+        throw std::runtime_error((data / label).string() + ": no such identity folder (" + flag + ")");
+      }
+      ss::Cast c{label, stranger, {}};
+      for (const auto& stem : stems) c.images.push_back(find_image(data, label, stem));
+      cast.push_back(std::move(c));
+    }
+  };
+  add(flags.required("people"), "--people", false, images);
+  if (flags.has("strangers")) add(flags.text("strangers"), "--strangers", true, stranger_images);
+  return cast;
+}
+
+int run(int argc, char** argv) {
+  const ss::Flags flags(argc, argv,
+                        {{"data"}, {"people"}, {"images"}, {"strangers"}, {"stranger-images"},
+                         {"out"}, {"truth"}, {"fps"}, {"segment"}, {"seconds"}, {"gap"},
+                         {"pairs"}, {"min-face"}, {"max-face"}, {"image-period"}, {"width"},
+                         {"height"}, {"quality"}, {"seed"}, {"help", false}});
+  if (flags.has("help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  const fs::path data = flags.required("data");
+  const std::string out = flags.required("out");
+  const std::string truth = flags.required("truth");
+  if (fs::path(out).extension() != ".avi") throw ss::UsageError("--out must name an .avi file");
+  if (!fs::is_directory(data)) throw std::runtime_error(data.string() + ": no such folder (--data)");
+
+  ss::WalkOptions o;
+  o.width = static_cast<int>(flags.integer("width", o.width, 64, 7680));
+  o.height = static_cast<int>(flags.integer("height", o.height, 64, 4320));
+  o.fps = flags.number("fps", o.fps, 1, 240);
+  o.segment_s = flags.number("segment", o.segment_s, 0.2, 3600);
+  o.gap_s = flags.number("gap", o.gap_s, 0, 3600);
+  o.pair_fraction = flags.number("pairs", o.pair_fraction, 0, 1);
+  o.min_face = static_cast<int>(flags.integer("min-face", o.min_face, 16, 4320));
+  o.max_face = static_cast<int>(flags.integer("max-face", o.max_face, 16, 4320));
+  o.image_period_s = flags.number("image-period", o.image_period_s, 0.01, 3600);
+  o.seed = static_cast<uint64_t>(flags.integer("seed", 0, 0, 2147483647L));
+  const int quality = static_cast<int>(flags.integer("quality", 90, 1, 100));
+
+  const std::vector<ss::Cast> cast = make_cast(flags, data);
+  std::map<std::string, cv::Mat> faces;  // decoded once
+  for (const auto& c : cast) {
+    for (const auto& rel : c.images) {
+      cv::Mat img = cv::imread((data / rel).string(), cv::IMREAD_GRAYSCALE);
+      if (img.empty()) throw std::runtime_error((data / rel).string() + ": cannot read the image");
+      faces[rel] = img;
+    }
+  }
+  o.face_aspect = static_cast<double>(faces.begin()->second.cols) / faces.begin()->second.rows;
+
+  if (flags.has("seconds")) {  // the segments share the requested length
+    const double seconds = flags.number("seconds", 0, 0.5, 1e6);
+    const ss::WalkPlan probe = ss::plan_walk(cast, o);
+    int segments = 0;
+    for (size_t i = 0; i < probe.walkers.size(); ++i) {
+      if (i == 0 || probe.walkers[i].first_frame != probe.walkers[i - 1].first_frame) ++segments;
+    }
+    o.segment_s = (seconds - o.gap_s * (segments + 1)) / segments;
+    if (o.segment_s < 0.2) {
+      throw ss::UsageError("--seconds " + flags.text("seconds") + " is too short for " +
+                           std::to_string(segments) + " segments");
+    }
+  }
+  ss::WalkPlan plan;
+  try {
+    plan = ss::plan_walk(cast, o);
+  } catch (const std::invalid_argument& e) {
+    throw ss::UsageError(e.what());
+  }
+
+  ss::MjpegAviWriter writer(out, o.width, o.height, o.fps);
+  const std::vector<int> jpeg_params{cv::IMWRITE_JPEG_QUALITY, quality};
+  std::vector<unsigned char> jpeg;
+  const cv::Mat background = ss::make_background(o.width, o.height, o.seed);
+  cv::Mat frame, scaled, colour;
+  for (int f = 0; f < plan.frame_count; ++f) {
+    background.copyTo(frame);
+    for (const ss::Walker& w : plan.walkers) {
+      if (f < w.first_frame || f > w.last_frame) continue;
+      const ss::Rect r = ss::box_at(w, o, f);
+      const cv::Mat& face = faces.at(w.images[static_cast<size_t>(ss::image_at(w, o, f))]);
+      cv::resize(face, scaled, cv::Size(r.width, r.height), 0, 0,
+                 r.height < face.rows ? cv::INTER_AREA : cv::INTER_LINEAR);
+      cv::cvtColor(scaled, colour, cv::COLOR_GRAY2BGR);
+      colour.copyTo(frame(cv::Rect(r.x, r.y, r.width, r.height)));
+    }
+    cv::imencode(".jpg", frame, jpeg, jpeg_params);
+    writer.write(jpeg);
+  }
+  writer.close();
+  ss::write_truth(truth, plan, fs::path(out).filename().string());
+
+  int strangers = 0;
+  for (const auto& w : plan.walkers) strangers += w.stranger ? 1 : 0;
+  std::cout << kProgram << ": wrote " << out << " (" << plan.frame_count << " frames, "
+            << o.width << "x" << o.height << " at " << o.fps << " fps, "
+            << plan.walkers.size() - static_cast<size_t>(strangers) << " people, " << strangers
+            << " strangers) and " << truth << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const ss::UsageError& e) {
+    std::cerr << kProgram << ": " << e.what() << "\n(see " << kProgram << " --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << kProgram << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

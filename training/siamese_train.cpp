@@ -1,0 +1,252 @@
+// siamese-train: trains the Siamese embedding network on an identity-per-folder image tree and
+// writes the model file (weights, input facts, crop policy, calibrated threshold).
+#include <csignal>
+#include <cstdlib>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "checkpoint.h"
+#include "cli_args.h"
+#include "crop_calibration.h"
+#include "identity_split.h"
+#include "progress.h"
+#include "siamese/device.h"
+#include "siamese/errors.h"
+#include "siamese/log.h"
+#include "trainer.h"
+
+namespace {
+
+namespace st = siamese::training;
+
+constexpr const char* kProgram = "siamese-train";
+
+constexpr const char* kUsage = R"(usage: siamese-train --data DIR --out MODEL [options]
+
+Trains the Siamese (shared-weight) face-embedding network with contrastive loss on DIR, which
+holds one subfolder of images (PGM, PNG, JPEG, ...) per identity, and writes MODEL: the weights
+with their input facts, crop policy and the distance threshold calibrated on validation
+identities (never seen in training).
+
+data:
+  --data DIR                training images, one subfolder per identity
+  --identities LIST         use only these identities of DIR, e.g. "s11-s40" or "s1,s2,s7"
+  --val-data DIR            validation identities from another folder
+  --val-identities N        hold the last N identities of the training ones out for validation
+                            (default: a fifth, at least 2; 0 = none: calibrate on training)
+  --val-identities-list L   validation identities of DIR (or of --val-data), e.g. "s31-s40"
+  --detect                  train on face-detector crops (each image placed on a larger
+                            background) instead of whole pre-cropped images
+model and loss:
+  --out MODEL               the model file to write (the best epoch by validation EER)
+  --arch seed|default       seed: the seed's network (1x100x100 -> 5); default: a compact
+                            residual CNN, 1x64x64 -> 128, unit-norm embedding (default)
+  --loss contrastive|triplet  (default contrastive, as the seed)
+  --margin M                loss margin (default: 2.0 for seed, 1.0 for default; triplet 1.0/0.3)
+optimisation:
+  --epochs N                (default: 100 for seed, 60 for default)
+  --batch-size N            pairs per step (default 64)
+  --lr X                    Adam learning rate (default 0.0005)
+  --schedule constant|cosine  learning-rate schedule (default: constant for seed, cosine for default)
+  --augment, --no-augment   random flip, shift, scale, rotation, brightness (default: on for
+                            default, off for seed as the seed trains)
+  --seed N                  seed of weights, pair draws and augmentation (default 0)
+  --resume CKPT             continue from a checkpoint (written beside MODEL as MODEL.ckpt)
+machine and output:
+  --device auto|cpu|cuda[:N]  (default auto)
+  --threads N               CPU threads of LibTorch (default: LibTorch's choice)
+  --plots DIR               write pairs.png, loss.png, roc.png, distances.png, history.csv
+  --help                    this text
+
+Ctrl-C stops after the current batch and writes the checkpoint for --resume.
+Exit status: 0 done, 1 error (data, files, device), 2 usage error, 130 interrupted.
+)";
+
+std::atomic<bool> g_stop{false};
+
+void on_sigint(int) { g_stop.store(true); }
+
+const std::vector<st::FlagSpec> kFlags = {
+    {"data"}, {"out"}, {"identities"}, {"val-data"}, {"val-identities"},
+    {"val-identities-list"}, {"detect", false}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
+    {"batch-size"}, {"lr"}, {"schedule"}, {"augment", false}, {"no-augment", false}, {"seed"},
+    {"resume"}, {"device"}, {"threads"}, {"plots"}, {"help", false}};
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(digits);
+  s << v;
+  return s.str();
+}
+
+std::string figures_text(const siamese::ValidationFigures& f, double threshold) {
+  return "AUC " + fixed(f.auc, 4) + "  EER " + fixed(100 * f.eer, 2) + "%  TAR@FAR=1% " +
+         fixed(f.tar_at_far_1e2, 3) + "  threshold " + fixed(threshold, 3);
+}
+
+int run(int argc, char** argv) {
+  const st::CliArgs args(argc, argv, kFlags);
+  if (args.has("help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  st::TrainerOptions o;
+  st::SplitOptions split_options;
+  split_options.data = args.required("data");
+  o.out = args.required("out");
+  split_options.identities = args.text("identities");
+  split_options.val_data = args.text("val-data");
+  split_options.val_identities_list = args.text("val-identities-list");
+  split_options.val_identities = static_cast<int>(args.integer("val-identities", -1, 0, 1000000));
+  if (args.has("val-identities") && (args.has("val-data") || args.has("val-identities-list"))) {
+    throw st::UsageError("--val-identities N cannot be combined with --val-data or "
+                         "--val-identities-list");
+  }
+  const std::string arch = args.choice("arch", "default", {"seed", "default"});
+  const bool seed_arch = arch == "seed";
+  o.arch.set_arch(arch);
+  if (seed_arch) o.arch.set_embedding_size(5);
+  try {
+    o.loss = st::parse_loss_kind(args.choice("loss", "contrastive", {"contrastive", "triplet"}));
+  } catch (const siamese::InputError& e) {
+    throw st::UsageError(e.what());
+  }
+  const bool triplet = o.loss == st::LossKind::kTriplet;
+  const double margin_default = triplet ? (seed_arch ? 1.0 : st::kDefaultTripletMargin)
+                                        : (seed_arch ? st::kSeedMargin : st::kDefaultArchMargin);
+  o.margin = args.number("margin", margin_default, 0.0, 1e6);
+  o.epochs = static_cast<int>(
+      args.integer("epochs", seed_arch ? st::kSeedEpochs : st::kDefaultArchEpochs, 1, 1000000));
+  o.batch_size = static_cast<int>(args.integer("batch-size", st::kDefaultTrainBatch, 1, 65536));
+  o.lr = args.number("lr", st::kDefaultLearningRate, 0.0, 10.0);
+  o.schedule = args.choice("schedule", seed_arch ? "constant" : "cosine",
+                           {"constant", "cosine"}) == "cosine"
+                   ? st::LrSchedule::kCosine
+                   : st::LrSchedule::kConstant;
+  if (args.has("augment") && args.has("no-augment")) {
+    throw st::UsageError("--augment and --no-augment contradict each other");
+  }
+  o.augment = args.has("augment") || (!seed_arch && !args.has("no-augment"));
+  if (const char* e = std::getenv("SIAMESE_EXP_MINING")) {
+    o.mining = std::string(e) == "all" ? st::PairMining::kBatchAll
+             : std::string(e) == "hard" ? st::PairMining::kBatchHard : st::PairMining::kDrawnPairs;
+  }
+  if (const char* e = std::getenv("SIAMESE_EXP_WD")) o.weight_decay = std::atof(e);
+  if (const char* e = std::getenv("SIAMESE_EXP_AUG")) {
+    const double k = std::atof(e);
+    o.augment_options.max_shift *= k;
+    o.augment_options.max_scale *= k;
+    o.augment_options.max_rotate_deg *= k;
+    o.augment_options.max_brightness *= k;
+    o.augment_options.max_contrast *= k;
+  }
+  if (const char* e = std::getenv("SIAMESE_EXP_BASE")) o.arch.set_base_channels(std::atoi(e));
+  if (const char* e = std::getenv("SIAMESE_EXP_EMB")) o.arch.set_embedding_size(std::atoi(e));
+  o.seed = static_cast<uint64_t>(args.integer("seed", 0, 0, 2147483647L));
+  o.resume = args.text("resume");
+  o.plots_dir = args.text("plots");
+  const bool detect = args.has("detect");
+  const int threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
+  try {
+    o.device = siamese::resolve_device(args.text("device", "auto"));
+  } catch (const siamese::InputError& e) {
+    throw st::UsageError(e.what());
+  }
+  siamese::set_cpu_threads(threads);
+
+  // Data: identities split into training and validation, each image decoded once.
+  const st::DataSplit split = st::split_identities(split_options);
+  o.spec = siamese::default_input_spec(o.arch);
+  if (!o.resume.empty()) {
+    o.spec = st::read_checkpoint_state(o.resume).spec;
+  } else if (detect) {
+    std::cout << "framing: detector boxes (--detect), crop policy identity\n";
+  } else {
+    const st::CropCalibration c = st::calibrate_crop(split.train);
+    o.spec.crop = c.policy;
+    std::cout << "crop policy: detector box x " << fixed(c.policy.scale_width, 3) << " wide, x "
+              << fixed(c.policy.scale_height, 3) << " high, centre shifted "
+              << fixed(c.policy.shift_y, 3) << " box heights; measured on " << c.faces_found
+              << "/" << c.images_tried << " images placed on a background"
+              << (c.fallback ? " (too few faces found: using the AT&T head-crop policy)" : "")
+              << "\n";
+  }
+  st::DatasetOptions data_options;
+  data_options.spec = o.spec;
+  data_options.detect = detect;
+  const st::FaceDataset train = st::load_dataset(split.train, data_options);
+  st::report_skipped(train, "training data " + split.train.root);
+  st::FaceDataset validation;
+  if (!split.validation.identities.empty()) {
+    validation = st::load_dataset(split.validation, data_options);
+    st::report_skipped(validation, "validation data " + split.validation.root);
+  } else {
+    siamese::log(siamese::LogLevel::kWarning,
+                 "no validation identities: the threshold is calibrated on the training "
+                 "identities and will be optimistic");
+  }
+  std::cout << "training: " << train.identities.size() << " identities, " << train.size()
+            << " images from " << split.train.root << "\n"
+            << "validation: " << validation.identities.size() << " identities, "
+            << validation.size() << " images (" << split.note << ")\n";
+  std::cout << "model: arch " << arch << ", " << st::loss_kind_name(o.loss) << " loss margin "
+            << o.margin << ", " << o.epochs << " epochs, batch " << o.batch_size << ", lr "
+            << o.lr << (o.schedule == st::LrSchedule::kCosine ? " cosine" : " constant")
+            << ", augment " << (o.augment ? "on" : "off") << ", seed " << o.seed << ", device "
+            << o.device.str() << "\n";
+  std::ostringstream origin;
+  origin << kProgram << " --arch " << arch << " on " << split.train.root << " ("
+         << train.identities.size() << " identities, " << train.size() << " images"
+         << (detect ? ", detector crops" : "") << ")";
+  o.origin = origin.str();
+  o.stop = &g_stop;
+  std::signal(SIGINT, on_sigint);
+
+  st::ProgressBar bar;
+  auto on_batch = [&](long done, long total, double loss, double rate) {
+    bar.update(done, loss, rate);
+  };
+  auto on_epoch = [&](const st::EpochRecord& r) {
+    bar.finish();
+    std::cout << "epoch " << r.epoch << "/" << o.epochs << "  loss " << fixed(r.loss, 4) << "  "
+              << fixed(r.seconds, 1) << " s  " << fixed(r.pairs_per_s, 0) << " pairs/s";
+    if (r.validated) std::cout << "  val " << figures_text(r.validation, r.threshold);
+    std::cout << (r.best ? "  *" : "") << std::endl;
+    bar.start("epoch " + std::to_string(r.epoch + 1) + "/" + std::to_string(o.epochs),
+              static_cast<long>(train.size()));
+  };
+  bar.start("epoch " + std::to_string(1) + "/" + std::to_string(o.epochs),
+            static_cast<long>(train.size()));
+  const st::TrainSummary s = st::train(o, train, validation, on_batch, on_epoch);
+  bar.finish();
+  if (s.best_epoch > 0) {
+    std::cout << "wrote " << o.out << " (epoch " << s.best_epoch << ", "
+              << (validation.size() > 0 ? "validation " : "training identities ")
+              << figures_text(s.model.validation, s.model.threshold) << ", fingerprint "
+              << s.model.fingerprint << ")\n";
+  }
+  std::cout << "checkpoint: " << s.checkpoint << "\n";
+  if (!o.plots_dir.empty()) std::cout << "plots: " << o.plots_dir << "\n";
+  if (s.interrupted) {
+    std::cout << "interrupted: continue with --resume " << s.checkpoint << "\n";
+    return 130;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const st::UsageError& e) {
+    std::cerr << kProgram << ": error: " << e.what() << "\n"
+              << "Try '" << kProgram << " --help'.\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << kProgram << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,334 @@
+#include "trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "checkpoint.h"
+#include "pair_sampler.h"
+#include "plots.h"
+#include "siamese/errors.h"
+#include "siamese/log.h"
+#include "validation.h"
+
+namespace siamese::training {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr double kCosineFloor = 0.02;  // the cosine schedule ends at 2% of the initial rate
+constexpr int kGridPairs = 8;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double learning_rate(const TrainerOptions& o, int epoch) {
+  if (o.schedule == LrSchedule::kConstant || o.epochs <= 1) return o.lr;
+  const double progress = static_cast<double>(epoch - 1) / (o.epochs - 1);
+  return o.lr * (kCosineFloor + (1 - kCosineFloor) * 0.5 * (1 + std::cos(M_PI * progress)));
+}
+
+void set_learning_rate(torch::optim::Adam& adam, double lr) {
+  for (auto& group : adam.param_groups()) {
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  }
+}
+
+torch::Tensor index_tensor(const std::vector<int64_t>& v, torch::Device device) {
+  return torch::tensor(v, torch::TensorOptions().dtype(torch::kInt64)).to(device);
+}
+
+void check_options(const TrainerOptions& o) {
+  if (o.epochs < 1) throw InputError("--epochs must be at least 1");
+  if (o.batch_size < 1) throw InputError("--batch-size must be at least 1");
+  if (!(o.lr > 0)) throw InputError("--lr must be positive");
+  if (!(o.margin > 0)) throw InputError("--margin must be positive");
+  if (o.out.empty()) throw InputError("--out: a model file is needed");
+}
+
+// Every image, or an even spread of kMaxValidationImages of them (all pairs grow as N^2).
+FaceDataset capped(const FaceDataset& data) {
+  if (data.size() <= kMaxValidationImages) return data;
+  FaceDataset out = data;
+  std::vector<int64_t> rows;
+  out.labels.clear();
+  out.paths.clear();
+  for (int64_t k = 0; k < kMaxValidationImages; ++k) {
+    const int64_t i = k * data.size() / kMaxValidationImages;
+    rows.push_back(i);
+    out.labels.push_back(data.labels[i]);
+    out.paths.push_back(data.paths[i]);
+  }
+  out.images = data.images.index_select(0, torch::tensor(rows));
+  return out;
+}
+
+std::string plot_path(const TrainerOptions& o, const std::string& name) {
+  return (std::filesystem::path(o.plots_dir) / name).string();
+}
+
+std::string percent(double v) {
+  std::ostringstream s;
+  s.precision(3);
+  s << 100.0 * v << "%";
+  return s.str();
+}
+
+// The plots of the model being written: ROC and distance histograms of its validation pairs.
+void plot_validation(const TrainerOptions& o, const Validation& v, int epoch,
+                     const std::string& what) {
+  std::ostringstream title;
+  title.precision(4);
+  title << what << ", epoch " << epoch << ": AUC " << v.figures.auc << ", EER "
+        << percent(v.figures.eer);
+  save_roc_curve(plot_path(o, "roc.png"), v.scores, "ROC, " + title.str());
+  save_distance_histograms(plot_path(o, "distances.png"), v.scores, v.threshold,
+                           "distances, " + title.str());
+}
+
+}  // namespace
+
+TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
+                   const FaceDataset& validation_data, const BatchCallback& on_batch,
+                   const EpochCallback& on_epoch) {
+  check_options(options);
+  const torch::Device device = options.device;
+  const bool has_validation = validation_data.size() > 0;
+  TrainSummary summary;
+  summary.checkpoint = options.checkpoint.empty() ? options.out + ".ckpt" : options.checkpoint;
+  if (!options.plots_dir.empty()) std::filesystem::create_directories(options.plots_dir);
+
+  // State: fresh, or from the checkpoint (whose architecture and input win).
+  CheckpointState state;
+  state.arch = options.arch;
+  state.spec = options.spec;
+  state.loss = loss_kind_name(options.loss);
+  state.margin = options.margin;
+  if (!options.resume.empty()) {
+    const CheckpointState saved = read_checkpoint_state(options.resume);
+    if (saved.arch.arch != options.arch.arch) {
+      throw InputError("--resume " + options.resume + ": the checkpoint trains arch '" +
+                       saved.arch.arch + "', not '" + options.arch.arch + "' (use --arch " +
+                       saved.arch.arch + ")");
+    }
+    if (saved.loss != state.loss) {
+      throw InputError("--resume " + options.resume + ": the checkpoint trains with the " +
+                       saved.loss + " loss, not " + state.loss);
+    }
+    if (saved.epoch >= options.epochs) {
+      throw InputError("--resume " + options.resume + ": the checkpoint has already done " +
+                       std::to_string(saved.epoch) + " epochs; ask for more with --epochs");
+    }
+    state = saved;
+  }
+
+  torch::manual_seed(options.seed);
+  Network net = Network::create(state.arch);
+  net.to(device);
+  torch::optim::Adam adam(net.parameters(), torch::optim::AdamOptions(options.lr)
+                                                .weight_decay(options.weight_decay));
+  PairSampler sampler(train_data.labels, options.seed);
+  if (!options.resume.empty()) {
+    load_checkpoint_weights(options.resume, net, adam, device);
+    sampler.set_state(state.sampler_state);
+    // The best-so-far counts only when the model file still holds that model.
+    bool kept = false;
+    if (state.best_epoch > 0 && std::filesystem::exists(options.out)) {
+      try {
+        kept = load_model(options.out).info.fingerprint == state.best_fingerprint;
+      } catch (const Error&) {
+      }
+    }
+    if (!kept) {
+      state.best_eer = 2.0;
+      state.best_auc = 0.0;
+      state.best_epoch = 0;
+    }
+    log(LogLevel::kInfo, "resuming " + options.resume + " after epoch " +
+                             std::to_string(state.epoch));
+  }
+  summary.history = state.history;
+  summary.best_epoch = state.best_epoch;
+
+  const FaceDataset validation = capped(has_validation ? validation_data : train_data);
+  const torch::Tensor images = train_data.images.to(device);
+  const torch::Tensor labels =
+      torch::tensor(std::vector<int64_t>(train_data.labels.begin(), train_data.labels.end()))
+          .to(device);
+  const int64_t n = train_data.size();
+  const InputSpec& spec = state.spec;
+
+  if (!options.plots_dir.empty()) {
+    PairSampler shown(train_data.labels, options.seed + 1);  // leaves training draws alone
+    const PairBatch p = shown.pairs(kGridPairs);
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    std::vector<bool> different;
+    for (size_t i = 0; i < p.first.size(); ++i) {
+      pairs.emplace_back(p.first[i], p.second[i]);
+      different.push_back(p.different[i] > 0.5f);
+    }
+    torch::Tensor shown_images = train_data.images;
+    if (options.augment) {
+      std::mt19937 rng(static_cast<std::mt19937::result_type>(options.seed + 2));
+      shown_images = augment_batch(train_data.images, spec, options.augment_options, rng);
+    }
+    save_pair_grid(plot_path(options, "pairs.png"), shown_images, pairs, different, spec);
+  }
+
+  ModelInfo info;
+  info.arch = state.arch;
+  info.input = spec;
+  info.normalized = state.arch.arch == "default";
+
+  auto write_model = [&](const Validation& v, int epoch) {
+    info.embedding_size = v.embedding_size;
+    info.threshold = static_cast<float>(v.threshold);
+    info.validation = v.figures;
+    std::ostringstream origin;
+    origin << options.origin << (options.origin.empty() ? "" : "; ") << "epoch " << epoch
+           << " of " << options.epochs << ", " << state.loss << " loss margin " << state.margin
+           << ", seed " << options.seed;
+    info.origin = origin.str();
+    save_model(options.out, net, info);
+    info = load_model(options.out).info;  // as a user will read it (fingerprint included)
+    summary.model = info;
+  };
+
+  auto last_checkpoint = Clock::now();
+  int epoch = state.epoch;
+  while (epoch < options.epochs) {
+    ++epoch;
+    const double lr = learning_rate(options, epoch);
+    set_learning_rate(adam, lr);
+    net.train(true);
+    const auto t0 = Clock::now();
+    double loss_sum = 0.0;
+    long done = 0;
+    bool stopped = false;
+    if (options.loss == LossKind::kContrastive) {
+      const PairBatch pairs = sampler.pairs(n);
+      for (int64_t b = 0; b < n; b += options.batch_size) {
+        const int64_t m = std::min<int64_t>(options.batch_size, n - b);
+        const std::vector<int64_t> i0(pairs.first.begin() + b, pairs.first.begin() + b + m);
+        const std::vector<int64_t> i1(pairs.second.begin() + b, pairs.second.begin() + b + m);
+        const std::vector<float> y(pairs.different.begin() + b, pairs.different.begin() + b + m);
+        const torch::Tensor rows = torch::cat({index_tensor(i0, device), index_tensor(i1, device)});
+        torch::Tensor x = images.index_select(0, rows);
+        if (options.augment) x = augment_batch(x, spec, options.augment_options, sampler.rng());
+        const torch::Tensor out = net.forward(x);
+        const torch::Tensor loss =
+            options.mining == PairMining::kDrawnPairs
+                ? contrastive_loss(out.narrow(0, 0, m), out.narrow(0, m, m),
+                                   torch::tensor(y).to(device), state.margin)
+                : batch_contrastive_loss(out, labels.index_select(0, rows), state.margin,
+                                         options.mining == PairMining::kBatchHard);
+        adam.zero_grad();
+        loss.backward();
+        adam.step();
+        loss_sum += loss.item<double>() * static_cast<double>(m);
+        done += static_cast<long>(m);
+        if (on_batch) on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
+        if (options.stop && options.stop->load()) {
+          stopped = true;
+          break;
+        }
+      }
+    } else {
+      const TripletBatch t = sampler.triplets(n);
+      for (int64_t b = 0; b < n; b += options.batch_size) {
+        const int64_t m = std::min<int64_t>(options.batch_size, n - b);
+        auto slice = [&](const std::vector<int64_t>& v) {
+          return images.index_select(
+              0, index_tensor(std::vector<int64_t>(v.begin() + b, v.begin() + b + m), device));
+        };
+        torch::Tensor x = torch::cat({slice(t.anchor), slice(t.positive), slice(t.negative)});
+        if (options.augment) x = augment_batch(x, spec, options.augment_options, sampler.rng());
+        const torch::Tensor out = net.forward(x);
+        const torch::Tensor loss = triplet_loss(out.narrow(0, 0, m), out.narrow(0, m, m),
+                                                out.narrow(0, 2 * m, m), state.margin);
+        adam.zero_grad();
+        loss.backward();
+        adam.step();
+        loss_sum += loss.item<double>() * static_cast<double>(m);
+        done += static_cast<long>(m);
+        if (on_batch) on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
+        if (options.stop && options.stop->load()) {
+          stopped = true;
+          break;
+        }
+      }
+    }
+    if (stopped) {
+      --epoch;  // an unfinished epoch is done again on --resume
+      summary.interrupted = true;
+      break;
+    }
+    EpochRecord record;
+    record.epoch = epoch;
+    record.loss = loss_sum / std::max(1L, done);
+    record.lr = lr;
+    record.seconds = seconds_since(t0);
+    record.pairs_per_s = done / record.seconds;
+    if (!std::isfinite(record.loss)) {
+      throw InputError("training diverged at epoch " + std::to_string(epoch) +
+                       " (loss is not finite); try a smaller --lr");
+    }
+
+    if (has_validation) {
+      const Validation v = validate(net, validation, device);
+      record.validated = true;
+      record.validation = v.figures;
+      record.threshold = v.threshold;
+      const bool better = v.figures.eer < state.best_eer ||
+                          (v.figures.eer == state.best_eer && v.figures.auc > state.best_auc);
+      if (better) {
+        state.best_eer = v.figures.eer;
+        state.best_auc = v.figures.auc;
+        state.best_epoch = epoch;
+        record.best = true;
+        write_model(v, epoch);
+        state.best_fingerprint = summary.model.fingerprint;
+        if (!options.plots_dir.empty()) plot_validation(options, v, epoch, "validation");
+      }
+    }
+    summary.history.push_back(record);
+    state.history = summary.history;
+    state.epoch = epoch;
+    if (!options.plots_dir.empty()) {
+      save_loss_curve(plot_path(options, "loss.png"), summary.history);
+      write_history_csv(plot_path(options, "history.csv"), summary.history);
+    }
+    if (on_epoch) on_epoch(record);
+    if (epoch == options.epochs || seconds_since(last_checkpoint) >= options.checkpoint_interval_s) {
+      state.sampler_state = sampler.state();
+      save_checkpoint(summary.checkpoint, net, adam, state);
+      last_checkpoint = Clock::now();
+    }
+  }
+
+  if (summary.interrupted) {
+    state.epoch = epoch;
+    state.sampler_state = sampler.state();
+    save_checkpoint(summary.checkpoint, net, adam, state);
+  }
+  if (!has_validation && epoch > 0 && !summary.interrupted) {
+    // No held-out identities: calibrate on the training identities (optimistic) and keep the
+    // last epoch.
+    const Validation v = validate(net, validation, device);
+    write_model(v, epoch);
+    state.best_epoch = epoch;
+    if (!options.plots_dir.empty()) plot_validation(options, v, epoch, "training identities");
+    if (!summary.history.empty()) summary.history.back().best = true;
+  }
+  summary.best_epoch = state.best_epoch;
+  if (summary.best_epoch > 0 && summary.model.fingerprint.empty() && std::filesystem::exists(options.out)) {
+    summary.model = load_model(options.out).info;
+  }
+  return summary;
+}
+
+}  // namespace siamese::training
