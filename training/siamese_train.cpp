@@ -59,13 +59,18 @@ machine and output:
   --plots DIR               write pairs.png, loss.png, roc.png, distances.png, history.csv
   --help                    this text
 
-Ctrl-C stops after the current batch and writes the checkpoint for --resume.
+Ctrl-C stops after the current epoch and writes the checkpoint for --resume (twice: at once).
 Exit status: 0 done, 1 error (data, files, device), 2 usage error, 130 interrupted.
 )";
 
 std::atomic<bool> g_stop{false};
 
-void on_sigint(int) { g_stop.store(true); }
+// The first Ctrl-C asks for a stop after the current epoch (checkpoint written); a second one
+// ends the program at once.
+void on_sigint(int) {
+  g_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);
+}
 
 const std::vector<st::FlagSpec> kFlags = {
     {"data"}, {"out"}, {"identities"}, {"val-data"}, {"val-identities"},
@@ -205,7 +210,13 @@ int run(int argc, char** argv) {
   std::signal(SIGINT, on_sigint);
 
   st::ProgressBar bar;
+  bool stop_shown = false;
   auto on_batch = [&](long done, long total, double loss, double rate) {
+    if (g_stop.load() && !stop_shown) {
+      stop_shown = true;
+      bar.finish();
+      std::cout << "stopping after this epoch (Ctrl-C again to quit at once)" << std::endl;
+    }
     bar.update(done, loss, rate);
   };
   auto on_epoch = [&](const st::EpochRecord& r) {

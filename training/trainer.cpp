@@ -208,7 +208,6 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     const auto t0 = Clock::now();
     double loss_sum = 0.0;
     long done = 0;
-    bool stopped = false;
     if (options.loss == LossKind::kContrastive) {
       const PairBatch pairs = sampler.pairs(n);
       for (int64_t b = 0; b < n; b += options.batch_size) {
@@ -232,10 +231,6 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
         loss_sum += loss.item<double>() * static_cast<double>(m);
         done += static_cast<long>(m);
         if (on_batch) on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
-        if (options.stop && options.stop->load()) {
-          stopped = true;
-          break;
-        }
       }
     } else {
       const TripletBatch t = sampler.triplets(n);
@@ -256,16 +251,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
         loss_sum += loss.item<double>() * static_cast<double>(m);
         done += static_cast<long>(m);
         if (on_batch) on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
-        if (options.stop && options.stop->load()) {
-          stopped = true;
-          break;
-        }
       }
-    }
-    if (stopped) {
-      --epoch;  // an unfinished epoch is done again on --resume
-      summary.interrupted = true;
-      break;
     }
     EpochRecord record;
     record.epoch = epoch;
@@ -303,19 +289,18 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
       write_history_csv(plot_path(options, "history.csv"), summary.history);
     }
     if (on_epoch) on_epoch(record);
-    if (epoch == options.epochs || seconds_since(last_checkpoint) >= options.checkpoint_interval_s) {
+    // A stop request takes effect between epochs, so the checkpoint is an exact epoch boundary.
+    summary.interrupted = options.stop && options.stop->load() && epoch < options.epochs;
+    if (epoch == options.epochs || summary.interrupted ||
+        seconds_since(last_checkpoint) >= options.checkpoint_interval_s) {
       state.sampler_state = sampler.state();
       save_checkpoint(summary.checkpoint, net, adam, state);
       last_checkpoint = Clock::now();
     }
+    if (summary.interrupted) break;
   }
 
-  if (summary.interrupted) {
-    state.epoch = epoch;
-    state.sampler_state = sampler.state();
-    save_checkpoint(summary.checkpoint, net, adam, state);
-  }
-  if (!has_validation && epoch > 0 && !summary.interrupted) {
+  if (!has_validation && epoch > 0) {
     // No held-out identities: calibrate on the training identities (optimistic) and keep the
     // last epoch.
     const Validation v = validate(net, validation, device);

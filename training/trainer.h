@@ -56,7 +56,7 @@ struct TrainerOptions {
   std::string plots_dir;   // "" = no plots
   std::string origin;      // recorded in the model file (program, data)
   double checkpoint_interval_s = kCheckpointIntervalS;
-  const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to stop after this batch
+  const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT): stop after this epoch
 };
 
 struct TrainSummary {

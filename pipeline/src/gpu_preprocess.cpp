@@ -191,7 +191,7 @@ void GpuFacePreprocessor::upload(const ImageView& view) {
     if (m.staging) check(cudaFreeHost(m.staging), m.device, "cudaFreeHost");
     m.staging = nullptr;
     m.staging_size = 0;
-    check(cudaMallocHost(&m.staging, total), m.device, "cudaMallocHost (frame staging)");
+    check(cudaMallocHost(reinterpret_cast<void**>(&m.staging), total), m.device, "cudaMallocHost (frame staging)");
     m.staging_size = total;
   }
   if (total > m.frame_size) {
@@ -199,7 +199,7 @@ void GpuFacePreprocessor::upload(const ImageView& view) {
     if (m.frame_buffer) check(cudaFree(m.frame_buffer), m.device, "cudaFree");
     m.frame_buffer = nullptr;
     m.frame_size = 0;
-    check(cudaMalloc(&m.frame_buffer, total), m.device, "cudaMalloc (frame)");
+    check(cudaMalloc(reinterpret_cast<void**>(&m.frame_buffer), total), m.device, "cudaMalloc (frame)");
     m.frame_size = total;
   }
   for (int p = 0; p < count; ++p) {
@@ -260,9 +260,9 @@ torch::Tensor GpuFacePreprocessor::crop(const std::vector<Box>& boxes, Framing f
     m.table_buffer = nullptr;
     m.table_capacity = 0;
     const size_t capacity = std::max<size_t>(ints * 2, 4096);
-    check(cudaMallocHost(&m.table_staging, capacity * sizeof(std::int32_t)), m.device,
+    check(cudaMallocHost(reinterpret_cast<void**>(&m.table_staging), capacity * sizeof(std::int32_t)), m.device,
           "cudaMallocHost (tap table)");
-    check(cudaMalloc(&m.table_buffer, capacity * sizeof(std::int32_t)), m.device,
+    check(cudaMalloc(reinterpret_cast<void**>(&m.table_buffer), capacity * sizeof(std::int32_t)), m.device,
           "cudaMalloc (tap table)");
     m.table_capacity = capacity;
   }

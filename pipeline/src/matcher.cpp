@@ -76,7 +76,7 @@ torch::Tensor Matcher::identity_distances(const torch::Tensor& queries) const {
   const int64_t m = embeddings_.size(0);
   auto per_identity = torch::full({n, identities}, kInf, options);
   static QuietWarnings quiet;  // stateless
-  const c10::WarningHandlerGuard guard(&quiet);
+  const c10::Warning::WarningHandlerGuard guard(&quiet);  // thread-local in 1.13
   per_identity.scatter_reduce_(1, owners_.unsqueeze(0).expand({n, m}), d2, "amin",
                                /*include_self=*/true);
   return per_identity.sqrt_();

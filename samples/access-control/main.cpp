@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iomanip>
@@ -51,8 +52,13 @@ std::string describe(const ss::DoorAction& a, const std::string& camera, bool se
           << std::setprecision(3) << a.distance << ")";
       break;
     case ss::DoorAction::Kind::kDeny:
-      out << "DENY  track " << a.track_id << ": not verified in time (nearest distance "
-          << std::setprecision(3) << a.distance << ") -- ALERT";
+      out << "DENY  track " << a.track_id << ": not verified in time (";
+      if (std::isfinite(a.distance)) {
+        out << "nearest distance " << std::setprecision(3) << a.distance;
+      } else {
+        out << "no gallery match";
+      }
+      out << ") -- ALERT";
       break;
     case ss::DoorAction::Kind::kDecision:
       out << "      track " << a.track_id << " is " << a.decision

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The demo: from a fresh Debian 12 machine to a working access-control pipeline, in minutes on
+# 2 CPU cores. Sets up and builds, trains the default model on the AT&T faces s11..s40, enrolls
+# s1..s10 from five images each, renders a video of the other images of s1..s10 and of strangers
+# walking past, runs it through faceverify ! faceverifyoverlay into an annotated video, and
+# prints what the element decided against the ground truth.
+#
+# Usage: samples/demo.sh [OUTPUT_DIR]        (default: ./demo-out; safe to run again)
+# Environment: SIAMESE_DATA (the AT&T faces), SIAMESE_BUILD_DIR (default build/),
+#   SIAMESE_SKIP_SETUP=1 (skip step 1: packages and build already done), SIAMESE_DEMO_SEED,
+#   SIAMESE_DEMO_CHECK=1 (exit 3 unless every person is verified and no stranger accepted).
+# Exit status: 0 done, 1 error, 3 check failed, 77 the AT&T faces are missing.
+# Nothing is written outside OUTPUT_DIR and the build folder.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${SIAMESE_BUILD_DIR:-$root/build}"
+out="${1:-$PWD/demo-out}"
+seed="${SIAMESE_DEMO_SEED:-7}"
+start=$SECONDS
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# 1. Set up and build: the same script as tests/run.sh.
+step "1/7 set up and build"
+if [ "${SIAMESE_SKIP_SETUP:-0}" = 1 ]; then
+  echo "skipped (SIAMESE_SKIP_SETUP=1)"
+else
+  SIAMESE_BUILD_DIR="$build" "$root/tests/setup.sh"
+fi
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+bin="$build/bin"
+for program in siamese-train siamese-enroll siamese-render-walk siamese-bus-json \
+               siamese-demo-summary siamese-contact-sheet; do
+  [ -x "$bin/$program" ] || { echo "demo: $bin/$program is missing; build first" >&2; exit 1; }
+done
+export GST_PLUGIN_PATH="$build/gst-plugins${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+export GST_REGISTRY="$out/gst-registry.bin"  # not ~/.cache: nothing outside the output folder
+if ! gst-inspect-1.0 faceverify >/dev/null 2>&1; then
+  echo "demo: the faceverify element is not in $build/gst-plugins; was the plugin built?" >&2
+  exit 1
+fi
+
+# 2. The AT&T faces (40 people, 10 images each).
+step "2/7 find the AT&T faces"
+data=""
+for candidate in "${SIAMESE_DATA:-}" "$root/../shared/data/att_faces"; do
+  if [ -n "$candidate" ] && [ -f "$candidate/s1/1.pgm" ] && [ -f "$candidate/s40/10.pgm" ]; then
+    data="$(cd "$candidate" && pwd)"
+    break
+  fi
+done
+if [ -z "$data" ]; then
+  cat >&2 <<'EOF'
+demo: the AT&T faces were not found.
+  Get "The Database of Faces" (AT&T Laboratories Cambridge, formerly the ORL database: 40
+  folders s1..s40 of ten 92x112 PGM images each), unpack it, and either
+    - set SIAMESE_DATA=/path/to/att_faces, or
+    - put it at ../shared/data/att_faces beside this repository,
+  then run samples/demo.sh again.
+EOF
+  exit 77
+fi
+echo "using $data"
+
+# 3. Train the default architecture on s11..s40; its last fifth (s35..s40) is held out of
+#    training to calibrate the threshold. s1..s10 are never seen in training.
+step "3/7 train the default model on s11..s40 (validation identities: s35..s40)"
+"$bin/siamese-train" --data "$data" --identities s11-s40 --val-identities 6 \
+  --out "$out/model.pt" --plots "$out/training" --seed 0
+
+# 4. Enroll s1..s10 from images 1-5 (whole images: the AT&T faces are already cropped).
+step "4/7 enroll s1..s10 from images 1-5"
+rm -rf "$out/enroll-images" "$out/gallery.db" "$out/gallery.db-wal" "$out/gallery.db-shm"
+for i in $(seq 1 10); do
+  mkdir -p "$out/enroll-images/s$i"
+  for k in 1 2 3 4 5; do ln -s "$data/s$i/$k.pgm" "$out/enroll-images/s$i/$k.pgm"; done
+done
+"$bin/siamese-enroll" add --model "$out/model.pt" --gallery "$out/gallery.db" --no-detect \
+  "$out/enroll-images"
+"$bin/siamese-enroll" list --gallery "$out/gallery.db"
+
+# 5. The video: images 6-10 of s1..s10 (never enrolled images) and strangers s21..s30 (never
+#    enrolled people), walking across a 640x480 backdrop, sometimes two at once.
+step "5/7 render the walk video"
+"$bin/siamese-render-walk" --data "$data" --people s1-s10 --images 6-10 --strangers s21-s30 \
+  --seed "$seed" --out "$out/walk.avi" --truth "$out/walk-truth.json"
+
+# 6. The element in a pipeline, as a user writes it; -m prints the bus messages.
+step "6/7 run faceverify over the video"
+gst-launch-1.0 -m \
+  filesrc location="\"$out/walk.avi\"" ! avidemux ! jpegdec ! videoconvert ! \
+  faceverify model="\"$out/model.pt\"" gallery="\"$out/gallery.db\"" ! \
+  faceverifyoverlay ! videoconvert ! jpegenc ! avimux ! \
+  filesink location="\"$out/annotated.avi\"" >"$out/bus-messages.txt"
+"$bin/siamese-bus-json" --input "$out/bus-messages.txt" >"$out/messages.jsonl"
+grep -c '"faceverify-decision"' "$out/messages.jsonl" | sed 's/^/decision messages: /'
+
+# 7. What it shows.
+step "7/7 summary"
+"$bin/siamese-contact-sheet" --video "$out/annotated.avi" --truth "$out/walk-truth.json" \
+  --out "$out/contact-sheet.png"
+check=()
+[ "${SIAMESE_DEMO_CHECK:-0}" = 1 ] && check=(--check)
+"$bin/siamese-demo-summary" --messages "$out/messages.jsonl" --truth "$out/walk-truth.json" \
+  --json "$out/summary.json" "${check[@]}"
+
+cat <<EOF
+
+Done in $((SECONDS - start)) s. Everything is in $out:
+  model.pt, training/         the trained model and its plots (pairs, loss, ROC, distances)
+  gallery.db                  the enrollment gallery (s1..s10, images 1-5)
+  walk.avi, walk-truth.json   the rendered video and its ground truth
+  annotated.avi               the video as faceverify ! faceverifyoverlay drew it
+  messages.jsonl              the element's bus messages, one JSON object per line
+  summary.json                the summary above
+  contact-sheet.png           a frame of every walk, annotated
+EOF

@@ -1,0 +1,304 @@
+// siamese-access-control on a generated walk video, checked against the video's ground truth:
+// every enrolled person is granted once, while on screen; strangers are denied, never granted;
+// the on-grant command runs once per grant; Ctrl-C stops it cleanly with the log kept.
+// The model is created in the test (untrained) and the gallery is enrolled from the very
+// crops the element will see (same detector, same preprocessing), so identities are certain
+// without training, and the threshold sits halfway to the nearest other walker.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+#include <sqlite3.h>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "samples_process.h"
+#include "siamese/detector.h"
+#include "siamese/embedder.h"
+#include "siamese/gallery.h"
+#include "siamese/image_io.h"
+#include "siamese/model_file.h"
+#include "test_support.h"
+
+using siamese::testing::program_path;
+using siamese::testing::run_program;
+
+namespace {
+
+const std::set<std::string> kPeople = {"s1", "s2", "s3"};
+constexpr int kStrangers = 2;
+
+struct Walker {
+  std::string identity;
+  bool stranger = false;
+  double start_s = 0, end_s = 0;
+};
+
+struct Fixture {
+  std::string dir, video, model, gallery;
+  float threshold = 0;
+  double duration_s = 0;
+  std::vector<Walker> walkers;
+};
+
+struct AuditRow {
+  double running_time = 0;
+  std::string camera;
+  int64_t track = 0;
+  std::string identity, decision;
+  double distance = 0;
+};
+
+std::vector<AuditRow> read_audit(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT running_time, camera, track, identity, distance, "
+                             "decision, time FROM decisions ORDER BY id", -1, &s, nullptr) == SQLITE_OK);
+  std::vector<AuditRow> rows;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    AuditRow r;
+    r.running_time = sqlite3_column_double(s, 0);
+    r.camera = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+    r.track = sqlite3_column_int64(s, 2);
+    r.identity = reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
+    r.distance = sqlite3_column_double(s, 4);
+    r.decision = reinterpret_cast<const char*>(sqlite3_column_text(s, 5));
+    const std::string time = reinterpret_cast<const char*>(sqlite3_column_text(s, 6));
+    CHECK(time.size() == 24);  // 2024-05-01T12:00:00.123Z
+    rows.push_back(r);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return rows;
+}
+
+// Renders the video, creates the model, enrolls the people from the crops the element will see.
+Fixture make_fixture(const std::string& data) {
+  Fixture f;
+  f.dir = siamese::testing::temp_dir("access_control");
+  f.video = f.dir + "/walk.avi";
+  const std::string truth_path = f.dir + "/walk.json";
+  const auto r = run_program({program_path("siamese-render-walk"), "--data", data, "--people",
+                              "s1-s3", "--images", "6-10", "--strangers", "s21-s22", "--fps", "10",
+                              "--segment", "3", "--gap", "0.6", "--pairs", "0.3", "--seed", "3",
+                              "--out", f.video, "--truth", truth_path});
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  std::ifstream in(truth_path);
+  const nlohmann::json truth = nlohmann::json::parse(in);
+  const double fps = truth.at("fps");
+  f.duration_s = truth.at("frame_count").get<int>() / fps;
+  for (const auto& w : truth.at("walkers")) {
+    f.walkers.push_back({w.at("label"), w.at("stranger"), w.at("first_frame").get<int>() / fps,
+                         (w.at("last_frame").get<int>() + 1) / fps});
+  }
+
+  siamese::ArchOptions arch;
+  siamese::Network network = siamese::Network::create(arch);
+  siamese::ModelInfo info;
+  info.arch = arch;
+  info.input = siamese::default_input_spec(arch);
+  info.embedding_size = arch.embedding_size;
+  info.normalized = true;
+  info.origin = "test_access_control (untrained)";
+  f.model = f.dir + "/model.pt";
+  siamese::save_model(f.model, network, info);
+  siamese::LoadedModel loaded = siamese::load_model(f.model);
+  const siamese::ModelInfo model_info = loaded.info;
+  siamese::Embedder embedder(std::move(loaded), torch::kCPU);
+  siamese::FaceDetector detector{siamese::DetectorOptions{}};  // the element's defaults
+
+  std::map<int, std::vector<siamese::EnrollmentSample>> by_walker;
+  cv::VideoCapture video(f.video, cv::CAP_OPENCV_MJPEG);
+  REQUIRE(video.isOpened());
+  cv::Mat frame, gray;
+  for (const auto& fr : truth.at("frames")) {
+    REQUIRE(video.read(frame));
+    cv::cvtColor(frame, gray, cv::COLOR_BGR2GRAY);  // the element reads the luma plane
+    const siamese::ImageView view = siamese::view_of(gray);
+    const std::vector<siamese::Box> boxes = detector.detect(view);
+    if (boxes.empty()) continue;
+    const torch::Tensor e = embedder.embed_faces(view, boxes, siamese::Framing::kDetectorBox);
+    for (size_t i = 0; i < boxes.size(); ++i) {
+      const double cx = boxes[i].x + boxes[i].width / 2.0, cy = boxes[i].y + boxes[i].height / 2.0;
+      for (const auto& t : fr.at("faces")) {
+        const int x = t.at("x"), y = t.at("y"), w = t.at("width"), h = t.at("height");
+        if (cx < x || cx > x + w || cy < y || cy > y + h) continue;
+        const torch::Tensor row = e[static_cast<int64_t>(i)].contiguous();
+        by_walker[t.at("walker").get<int>()].push_back(
+            {f.video + "#" + std::to_string(fr.at("frame").get<int>()),
+             std::vector<float>(row.data_ptr<float>(), row.data_ptr<float>() + row.numel()),
+             boxes[i], siamese::Framing::kDetectorBox});
+      }
+    }
+  }
+  // The threshold: half the distance from any person's crop to the nearest crop of anyone else.
+  double nearest_other = 1e9;
+  std::vector<siamese::IdentitySamples> identities;
+  for (const auto& [walker, samples] : by_walker) {
+    const Walker& w = f.walkers.at(static_cast<size_t>(walker));
+    if (w.stranger) continue;
+    identities.emplace_back(w.identity, samples);
+    for (const auto& [other, other_samples] : by_walker) {
+      if (other == walker) continue;
+      for (const auto& a : samples) {
+        for (const auto& b : other_samples) {
+          double d2 = 0;
+          for (size_t k = 0; k < a.embedding.size(); ++k) {
+            d2 += (a.embedding[k] - b.embedding[k]) * (a.embedding[k] - b.embedding[k]);
+          }
+          nearest_other = std::min(nearest_other, std::sqrt(d2));
+        }
+      }
+    }
+  }
+  REQUIRE(identities.size() == kPeople.size());
+  f.threshold = static_cast<float>(nearest_other / 2);
+  REQUIRE(f.threshold > 0);
+  f.gallery = f.dir + "/gallery.db";
+  siamese::Gallery::open(f.gallery, model_info, true).enroll_batch(identities, false);
+  return f;
+}
+
+const Fixture& fixture(const std::string& data) {
+  static std::optional<Fixture> f;
+  if (!f) f = make_fixture(data);
+  return *f;
+}
+
+std::string fixed(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+// The walkers on screen at time t (seconds), with a little slack for decoding latency.
+std::vector<const Walker*> on_screen(const Fixture& f, double t) {
+  std::vector<const Walker*> out;
+  for (const auto& w : f.walkers) {
+    if (t >= w.start_s - 0.05 && t <= w.end_s + 0.15) out.push_back(&w);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("siamese-access-control grants enrolled people and denies strangers", "[samples][gst]") {
+  SIAMESE_REQUIRE_ATT(data);
+  siamese::testing::use_build_plugins();
+  const Fixture& f = fixture(data);
+  const std::string audit = f.dir + "/audit.db", grants = f.dir + "/grants.txt";
+  const auto r = run_program(
+      {program_path("siamese-access-control"), "--model", f.model, "--gallery", f.gallery,
+       "--source-file", f.video, "--audit-log", audit, "--threshold", fixed(f.threshold),
+       "--deny-after", "1.0", "--device", "cpu", "--on-grant",
+       "echo \"$SIAMESE_DECISION $SIAMESE_IDENTITY $SIAMESE_TRACK_ID\" >> '" + grants + "'"},
+      300);
+  INFO(r.output);
+  INFO("threshold " << f.threshold);
+  REQUIRE(r.status == 0);
+
+  const std::vector<AuditRow> rows = read_audit(audit);
+  std::set<std::string> granted;
+  std::set<int64_t> granted_tracks, denied_tracks;
+  std::set<std::string> strangers_denied;
+  std::multiset<std::string> grant_lines;
+  for (const AuditRow& row : rows) {
+    INFO(row.decision << " " << row.identity << " track " << row.track << " at " << row.running_time
+                      << " s, distance " << row.distance);
+    CHECK(row.camera == "faceverify0");
+    const auto present = on_screen(f, row.running_time);
+    if (row.decision == "grant") {
+      CHECK(kPeople.count(row.identity) == 1);
+      CHECK(granted_tracks.insert(row.track).second);  // once per track
+      granted.insert(row.identity);
+      grant_lines.insert("grant " + row.identity + " " + std::to_string(row.track));
+      CHECK(row.distance <= f.threshold);
+      bool on = false;  // granted while that person was in front of the camera
+      for (const Walker* w : present) on |= !w->stranger && w->identity == row.identity;
+      CHECK(on);
+    } else if (row.decision == "deny") {
+      CHECK(row.identity == "unknown");
+      CHECK(denied_tracks.insert(row.track).second);  // once per track
+      bool stranger = false;  // denied while a stranger was in front of the camera
+      for (const Walker* w : present) {
+        if (w->stranger) {
+          stranger = true;
+          strangers_denied.insert(w->identity);
+        }
+      }
+      CHECK(stranger);
+    } else {
+      CHECK((row.decision == "verified" || row.decision == "unknown" || row.decision == "pending"));
+    }
+  }
+  CHECK(granted == kPeople);
+  CHECK(strangers_denied.size() == static_cast<size_t>(kStrangers));
+  for (int64_t t : granted_tracks) CHECK(denied_tracks.count(t) == 0);
+
+  // The on-grant command ran once per grant, with the decision in its environment.
+  std::ifstream lines_in(grants);
+  std::multiset<std::string> lines;
+  for (std::string line; std::getline(lines_in, line);) lines.insert(line);
+  CHECK(lines == grant_lines);
+  CHECK(r.output.find("3 granted") != std::string::npos);
+}
+
+TEST_CASE("siamese-access-control stops cleanly on Ctrl-C and keeps the audit log",
+          "[samples][gst]") {
+  SIAMESE_REQUIRE_ATT(data);
+  siamese::testing::use_build_plugins();
+  const Fixture& f = fixture(data);
+  const std::string audit = f.dir + "/audit-interrupted.db";
+  siamese::testing::Process p(
+      {program_path("siamese-access-control"), "--model", f.model, "--gallery", f.gallery,
+       "--source-file", f.video, "--realtime", "--audit-log", audit, "--threshold",
+       fixed(f.threshold), "--deny-after", "0.5", "--device", "cpu"},
+      f.dir + "/interrupted.txt");
+  // Wait for the first grant or denial (the video plays at its own pace), then press Ctrl-C.
+  for (int i = 0; i < 600; ++i) {
+    const std::string out = p.output();
+    if (out.find("GRANT") != std::string::npos || out.find("DENY") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  p.signal(SIGINT);
+  const int status = p.wait(30);
+  INFO(p.output());
+  CHECK(status == 0);
+  CHECK(p.output().find("stopping") != std::string::npos);
+  const std::vector<AuditRow> rows = read_audit(audit);  // a readable, closed database
+  REQUIRE_FALSE(rows.empty());
+  int actions = 0;
+  double last = 0;
+  for (const AuditRow& row : rows) {
+    actions += row.decision == "grant" || row.decision == "deny";
+    last = std::max(last, row.running_time);
+  }
+  CHECK(actions >= 1);
+  CHECK(last < f.duration_s - 2.0);  // it stopped early, at Ctrl-C, not at the end of the file
+}
+
+TEST_CASE("siamese-access-control reports bad input with the usual exit statuses",
+          "[samples][gst]") {
+  siamese::testing::use_build_plugins();
+  const std::string dir = siamese::testing::temp_dir("access_bad");
+  const std::string bin = program_path("siamese-access-control");
+  auto r = run_program({bin, "--model", dir + "/m.pt"});  // no source
+  CHECK(r.status == 2);
+  CHECK(r.output.find("--source") != std::string::npos);
+  r = run_program({bin, "--model", dir + "/m.pt", "--source-file", dir + "/v.avi",
+                   "--threshold", "not-a-number"});
+  CHECK(r.status == 2);
+  CHECK(r.output.find("--threshold") != std::string::npos);
+  r = run_program({bin, "--model", dir + "/missing.pt", "--source", "videotestsrc num-buffers=5",
+                   "--audit-log", dir + "/a.db"});
+  CHECK(r.status == 1);
+  CHECK(r.output.find("missing.pt") != std::string::npos);
+}
