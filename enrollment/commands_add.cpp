@@ -143,8 +143,10 @@ int run_add(const Args& args) {
       std::cout << "re-embedded " << rebuilt.embedded << " images with model "
                 << info.fingerprint << "\n";
     }
-    std::cout << "enrolled " << added.embedded << " images of " << added.identities.size()
-              << " identities into " << gallery_path;
+    std::cout << "enrolled " << added.embedded << (added.embedded == 1 ? " image" : " images")
+              << " of " << added.identities.size()
+              << (added.identities.size() == 1 ? " identity" : " identities") << " into "
+              << gallery_path;
     std::string sep = " (";
     for (const auto& [who, samples] : added.identities) {
       std::cout << sep << who << ": " << samples.size();

@@ -159,8 +159,9 @@ int run_verify(const Args& args) {
     std::cout << image << ": NOT verified as '" << claim << "' (no face found)\n";
   } else {
     std::cout << image << ": " << (verified ? "verified" : "NOT verified") << " as '" << claim
-              << "' (distance " << out["distance"].get<float>() << (verified ? " <= " : " > ")
-              << "threshold " << threshold << " from the " << threshold_source << ")\n";
+              << "' (distance " << std::fixed << std::setprecision(3)
+              << out["distance"].get<float>() << (verified ? " <= " : " > ") << "threshold "
+              << threshold << " from the " << threshold_source << ")\n";
   }
   return verified ? 0 : kExitNotVerified;
 }

@@ -12,21 +12,21 @@
 #include "faceverify_messages.h"
 #include "frame_view.h"
 
-GST_DEBUG_CATEGORY_STATIC(gst_siamese_face_overlay_debug);
-#define GST_CAT_DEFAULT gst_siamese_face_overlay_debug
+GST_DEBUG_CATEGORY_STATIC(gst_face_verify_overlay_debug);
+#define GST_CAT_DEFAULT gst_face_verify_overlay_debug
 
 namespace sg = siamese::gst;
 
 constexpr int kDefaultThickness = 2;  // pixels
 constexpr int kMaxThickness = 32;
 
-struct _GstSiameseFaceOverlay {
+struct _GstFaceVerifyOverlay {
   GstVideoFilter parent;
   gint thickness;  // under the object lock
 };
 
-G_DEFINE_TYPE(GstSiameseFaceOverlay, gst_siamese_face_overlay, GST_TYPE_VIDEO_FILTER)
-GST_ELEMENT_REGISTER_DEFINE(faceverifyoverlay, "faceverifyoverlay", GST_RANK_NONE, GST_TYPE_SIAMESE_FACE_OVERLAY)
+G_DEFINE_TYPE(GstFaceVerifyOverlay, gst_face_verify_overlay, GST_TYPE_VIDEO_FILTER)
+GST_ELEMENT_REGISTER_DEFINE(faceverifyoverlay, "faceverifyoverlay", GST_RANK_NONE, GST_TYPE_FACE_VERIFY_OVERLAY)
 
 enum { PROP_0, PROP_THICKNESS };
 
@@ -57,9 +57,9 @@ static std::string label_of(const GstStructure* param, bool* verified) {
   return label;
 }
 
-static GstFlowReturn gst_siamese_face_overlay_transform_frame_ip(GstVideoFilter* filter,
+static GstFlowReturn gst_face_verify_overlay_transform_frame_ip(GstVideoFilter* filter,
                                                          GstVideoFrame* frame) {
-  GstSiameseFaceOverlay* self = GST_SIAMESE_FACE_OVERLAY(filter);
+  GstFaceVerifyOverlay* self = GST_FACE_VERIFY_OVERLAY(filter);
   GST_OBJECT_LOCK(self);
   const int thickness = self->thickness;
   GST_OBJECT_UNLOCK(self);
@@ -91,9 +91,9 @@ static GstFlowReturn gst_siamese_face_overlay_transform_frame_ip(GstVideoFilter*
   return GST_FLOW_OK;
 }
 
-static void gst_siamese_face_overlay_set_property(GObject* object, guint prop_id, const GValue* value,
+static void gst_face_verify_overlay_set_property(GObject* object, guint prop_id, const GValue* value,
                                           GParamSpec* pspec) {
-  GstSiameseFaceOverlay* self = GST_SIAMESE_FACE_OVERLAY(object);
+  GstFaceVerifyOverlay* self = GST_FACE_VERIFY_OVERLAY(object);
   switch (prop_id) {
     case PROP_THICKNESS:
       GST_OBJECT_LOCK(self);
@@ -104,9 +104,9 @@ static void gst_siamese_face_overlay_set_property(GObject* object, guint prop_id
   }
 }
 
-static void gst_siamese_face_overlay_get_property(GObject* object, guint prop_id, GValue* value,
+static void gst_face_verify_overlay_get_property(GObject* object, guint prop_id, GValue* value,
                                           GParamSpec* pspec) {
-  GstSiameseFaceOverlay* self = GST_SIAMESE_FACE_OVERLAY(object);
+  GstFaceVerifyOverlay* self = GST_FACE_VERIFY_OVERLAY(object);
   switch (prop_id) {
     case PROP_THICKNESS:
       GST_OBJECT_LOCK(self);
@@ -117,15 +117,15 @@ static void gst_siamese_face_overlay_get_property(GObject* object, guint prop_id
   }
 }
 
-static void gst_siamese_face_overlay_init(GstSiameseFaceOverlay* self) { self->thickness = kDefaultThickness; }
+static void gst_face_verify_overlay_init(GstFaceVerifyOverlay* self) { self->thickness = kDefaultThickness; }
 
-static void gst_siamese_face_overlay_class_init(GstSiameseFaceOverlayClass* klass) {
+static void gst_face_verify_overlay_class_init(GstFaceVerifyOverlayClass* klass) {
   GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
   GstVideoFilterClass* filter_class = GST_VIDEO_FILTER_CLASS(klass);
 
-  gobject_class->set_property = gst_siamese_face_overlay_set_property;
-  gobject_class->get_property = gst_siamese_face_overlay_get_property;
+  gobject_class->set_property = gst_face_verify_overlay_set_property;
+  gobject_class->get_property = gst_face_verify_overlay_get_property;
   g_object_class_install_property(gobject_class, PROP_THICKNESS,
       g_param_spec_int("thickness", "Thickness", "Line width of boxes and labels, in pixels",
                        1, kMaxThickness, kDefaultThickness,
@@ -140,7 +140,7 @@ static void gst_siamese_face_overlay_class_init(GstSiameseFaceOverlayClass* klas
       "gst-siamese project");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
-  filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR(gst_siamese_face_overlay_transform_frame_ip);
-  GST_DEBUG_CATEGORY_INIT(gst_siamese_face_overlay_debug, "faceverifyoverlay", 0,
+  filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR(gst_face_verify_overlay_transform_frame_ip);
+  GST_DEBUG_CATEGORY_INIT(gst_face_verify_overlay_debug, "faceverifyoverlay", 0,
                           "faceverifyoverlay: draws faceverify results");
 }

@@ -9,8 +9,8 @@
 
 G_BEGIN_DECLS
 
-#define GST_TYPE_SIAMESE_FACE_OVERLAY (gst_siamese_face_overlay_get_type())
-G_DECLARE_FINAL_TYPE(GstSiameseFaceOverlay, gst_siamese_face_overlay, GST, SIAMESE_FACE_OVERLAY, GstVideoFilter)
+#define GST_TYPE_FACE_VERIFY_OVERLAY (gst_face_verify_overlay_get_type())
+G_DECLARE_FINAL_TYPE(GstFaceVerifyOverlay, gst_face_verify_overlay, GST, FACE_VERIFY_OVERLAY, GstVideoFilter)
 
 GST_ELEMENT_REGISTER_DECLARE(faceverifyoverlay);
 

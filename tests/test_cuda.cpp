@@ -3,9 +3,8 @@
 // against fp32. GPU tests skip without a usable GPU and FAIL instead when the build expects
 // CUDA (SIAMESE_EXPECT_CUDA=ON). Tolerances: crops 1e-6 (bit-identical by construction);
 // embeddings on CUDA vs CPU 1e-2 x norm (cuDNN may use TF32); fp16 distances 3% of the median.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -23,10 +22,10 @@ using namespace siamese;
 
 namespace {
 
-constexpr PixelFormat kAllFormats[] = {
-    PixelFormat::kGray8, PixelFormat::kRGB,  PixelFormat::kBGR,  PixelFormat::kRGBx,
-    PixelFormat::kBGRx,  PixelFormat::kxRGB, PixelFormat::kxBGR, PixelFormat::kRGBA,
-    PixelFormat::kBGRA,  PixelFormat::kI420, PixelFormat::kNV12};
+constexpr PixelFormat kAllFormats[] = {PixelFormat::kGray8, PixelFormat::kRGB,  PixelFormat::kBGR,
+                                       PixelFormat::kRGBx,  PixelFormat::kBGRx, PixelFormat::kxRGB,
+                                       PixelFormat::kxBGR,  PixelFormat::kRGBA, PixelFormat::kBGRA,
+                                       PixelFormat::kI420,  PixelFormat::kNV12};
 
 // A frame of random bytes with padded strides (odd sizes catch stride and chroma bugs).
 struct Frame {
@@ -62,7 +61,7 @@ Frame random_frame(PixelFormat format, int width, int height, unsigned seed) {
 
 // Boxes inside, across the borders, up- and down-scaled, 1x1, and one the output's size.
 std::vector<Box> test_boxes() {
-  return {{0, 0, 385, 289},   {10, 20, 50, 60},  {-15, -10, 70, 80}, {350, 260, 60, 50},
+  return {{0, 0, 385, 289},     {10, 20, 50, 60},   {-15, -10, 70, 80}, {350, 260, 60, 50},
           {100, 100, 100, 100}, {200, 150, 17, 23}, {5, 7, 1, 1},       {120, 40, 233, 201}};
 }
 
@@ -148,8 +147,8 @@ std::vector<cv::Mat> test_faces() {
 torch::Tensor face_batch(const std::vector<cv::Mat>& faces, const InputSpec& spec) {
   std::vector<torch::Tensor> rows;
   for (const cv::Mat& img : faces) {
-    const ImageView v = ImageView::packed(img.data, img.cols, img.rows,
-                                          static_cast<int>(img.step), PixelFormat::kGray8);
+    const ImageView v = ImageView::packed(img.data, img.cols, img.rows, static_cast<int>(img.step),
+                                          PixelFormat::kGray8);
     rows.push_back(preprocess(v, v.full_box(), spec, Framing::kExact));
   }
   return torch::stack(rows);
@@ -175,7 +174,8 @@ std::string save_fresh_model(const std::string& arch) {
 
 // All pairwise Euclidean distances i < j of embeddings [N, E] (CPU).
 std::vector<float> pair_distances(const torch::Tensor& e) {
-  const torch::Tensor d = torch::cdist(e.to(torch::kCPU).unsqueeze(0), e.to(torch::kCPU).unsqueeze(0))[0];
+  const torch::Tensor d =
+      torch::cdist(e.to(torch::kCPU).unsqueeze(0), e.to(torch::kCPU).unsqueeze(0))[0];
   std::vector<float> out;
   for (int64_t i = 0; i < d.size(0); ++i) {
     for (int64_t j = i + 1; j < d.size(1); ++j) out.push_back(d[i][j].item<float>());
@@ -202,8 +202,8 @@ TEST_CASE("the kernel's per-pixel code equals preprocess() bit for bit (on the h
       std::vector<Box> regions;
       for (const Box& b : boxes) regions.push_back(framed_region(b, sc.spec.crop, sc.framing));
       cuda::FaceCropTable table;
-      cuda::build_face_crop_table(regions.data(), static_cast<int>(regions.size()),
-                                  sc.spec.width, sc.spec.height, table);
+      cuda::build_face_crop_table(regions.data(), static_cast<int>(regions.size()), sc.spec.width,
+                                  sc.spec.height, table);
       cuda::DeviceFrame host_frame;  // host pointers: run_face_crop_on_host reads them
       for (int p = 0; p < 3; ++p) {
         host_frame.planes[p] = frame.view.planes[p];
@@ -213,8 +213,8 @@ TEST_CASE("the kernel's per-pixel code equals preprocess() bit for bit (on the h
       host_frame.height = frame.view.height;
       host_frame.format = format;
       torch::Tensor host = torch::empty_like(cpu);
-      cuda::run_face_crop_on_host(host_frame, table.data.data(), table.faces,
-                                  crop_output(sc.spec), host.data_ptr<float>());
+      cuda::run_face_crop_on_host(host_frame, table.data.data(), table.faces, crop_output(sc.spec),
+                                  host.data_ptr<float>());
       CHECK(torch::equal(host, cpu));
     }
   }
@@ -325,7 +325,8 @@ TEST_CASE("the Embedder on CUDA equals the CPU", "[cuda][embedder]") {
     REQUIRE(got.sizes() == expected.sizes());
     const torch::Tensor err = (got - expected).norm(2, 1);
     const torch::Tensor bound = expected.norm(2, 1) * 1e-2 + 1e-4;
-    INFO("max row error " << err.max().item<float>() << ", row norm " << expected.norm(2, 1).mean().item<float>());
+    INFO("max row error " << err.max().item<float>() << ", row norm "
+                          << expected.norm(2, 1).mean().item<float>());
     CHECK((err <= bound).all().item<bool>());
     // The same batch already on the GPU, and from pinned memory, gives the same embeddings.
     CHECK(gpu.embed(batch.to(torch::Device("cuda:0"))).allclose(got, 1e-4, 1e-5));
@@ -344,7 +345,8 @@ TEST_CASE("GPU crops feed the CUDA Embedder like CPU crops do", "[cuda][embedder
   std::vector<Box> boxes;
   for (int i = 0; i < 20; ++i) boxes.push_back({40 + i * 55, 30 + (i % 5) * 120, 90 + i, 100 + i});
   for (int round = 0; round < 5; ++round) {  // back to back, no explicit synchronisation
-    const torch::Tensor from_gpu = embedder.embed(gpu.preprocess(frame.view, boxes, Framing::kDetectorBox));
+    const torch::Tensor from_gpu =
+        embedder.embed(gpu.preprocess(frame.view, boxes, Framing::kDetectorBox));
     const torch::Tensor from_cpu = embedder.embed_faces(frame.view, boxes, Framing::kDetectorBox);
     CHECK(from_gpu.allclose(from_cpu, 1e-4, 1e-5));
   }

@@ -24,8 +24,8 @@ __global__ void face_crop_kernel(DeviceFrame frame, PackedOffsets offsets,
   const int ox = blockIdx.x * blockDim.x + threadIdx.x;
   const int oy = blockIdx.y * blockDim.y + threadIdx.y;
   if (ox >= out.width || oy >= out.height) return;
-  detail::crop_pixel<S, C>(frame, offsets, table, first_face + static_cast<int>(blockIdx.z), ox,
-                           oy, out, dst);
+  detail::crop_pixel<S, C>(frame, offsets, table, first_face + static_cast<int>(blockIdx.z), ox, oy,
+                           out, dst);
 }
 
 }  // namespace
@@ -47,16 +47,14 @@ int launch_face_crop(const DeviceFrame& frame, const std::int32_t* table, int fa
       const int count = faces - first < kMaxGridZ ? faces - first : kMaxGridZ;
       const dim3 grid((out.width + kBlockX - 1) / kBlockX, (out.height + kBlockY - 1) / kBlockY,
                       count);
-      face_crop_kernel<S, C><<<grid, block, 0, stream>>>(frame, offsets, table, first, out,
-                                                         device_out);
+      face_crop_kernel<S, C>
+          <<<grid, block, 0, stream>>>(frame, offsets, table, first, out, device_out);
       result = static_cast<int>(cudaGetLastError());
     }
   });
   return result;
 }
 
-const char* cuda_error_text(int code) {
-  return cudaGetErrorString(static_cast<cudaError_t>(code));
-}
+const char* cuda_error_text(int code) { return cudaGetErrorString(static_cast<cudaError_t>(code)); }
 
 }  // namespace siamese::cuda

@@ -33,15 +33,22 @@ struct PackedOffsets {
 
 inline PackedOffsets packed_offsets(PixelFormat f) {
   switch (f) {
-    case PixelFormat::kRGB: return {3, 0, 1, 2};
-    case PixelFormat::kBGR: return {3, 2, 1, 0};
+    case PixelFormat::kRGB:
+      return {3, 0, 1, 2};
+    case PixelFormat::kBGR:
+      return {3, 2, 1, 0};
     case PixelFormat::kRGBx:
-    case PixelFormat::kRGBA: return {4, 0, 1, 2};
+    case PixelFormat::kRGBA:
+      return {4, 0, 1, 2};
     case PixelFormat::kBGRx:
-    case PixelFormat::kBGRA: return {4, 2, 1, 0};
-    case PixelFormat::kxRGB: return {4, 1, 2, 3};
-    case PixelFormat::kxBGR: return {4, 3, 2, 1};
-    default: return {1, 0, 0, 0};
+    case PixelFormat::kBGRA:
+      return {4, 2, 1, 0};
+    case PixelFormat::kxRGB:
+      return {4, 1, 2, 3};
+    case PixelFormat::kxBGR:
+      return {4, 3, 2, 1};
+    default:
+      return {1, 0, 0, 0};
   }
 }
 
@@ -51,9 +58,10 @@ template <class F>
 void dispatch_source(PixelFormat format, int channels, F&& f) {
   using S = Source;
   const bool gray = channels == 1;
-  const bool luma_plane = format == PixelFormat::kGray8 || format == PixelFormat::kI420 ||
-                          format == PixelFormat::kNV12;
-  if (gray && luma_plane) return f(std::integral_constant<S, S::kPlane0>{}, std::integral_constant<int, 1>{});
+  const bool luma_plane =
+      format == PixelFormat::kGray8 || format == PixelFormat::kI420 || format == PixelFormat::kNV12;
+  if (gray && luma_plane)
+    return f(std::integral_constant<S, S::kPlane0>{}, std::integral_constant<int, 1>{});
   if (gray) return f(std::integral_constant<S, S::kPacked>{}, std::integral_constant<int, 1>{});
   switch (format) {
     case PixelFormat::kGray8:
@@ -156,8 +164,7 @@ SIAMESE_HD void crop_pixel(const DeviceFrame& frame, const PackedOffsets& offset
   float* face_out = dst + static_cast<std::size_t>(face) * C * plane +
                     static_cast<std::size_t>(oy) * out.width + ox;
   for (int c = 0; c < C; ++c) {
-    face_out[c * plane] =
-        normalize(static_cast<float>(clip8(acc_v[c])), out.mul[c], out.add[c]);
+    face_out[c * plane] = normalize(static_cast<float>(clip8(acc_v[c])), out.mul[c], out.add[c]);
   }
 }
 

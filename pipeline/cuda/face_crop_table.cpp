@@ -54,9 +54,9 @@ int append_taps(int in_size, int out_size, std::vector<std::int32_t>& data) {
         continue;
       }
       const double w = total != 0.0 ? k[x] / total : 0.0;
-      data.push_back(static_cast<std::int32_t>(
-          w < 0 ? std::trunc(-0.5 + w * (1 << kPrecisionBits))
-                : std::trunc(0.5 + w * (1 << kPrecisionBits))));
+      data.push_back(static_cast<std::int32_t>(w < 0
+                                                   ? std::trunc(-0.5 + w * (1 << kPrecisionBits))
+                                                   : std::trunc(0.5 + w * (1 << kPrecisionBits))));
     }
   }
   return 2 + count_max;

@@ -73,7 +73,8 @@ struct PlaneLayout {
 
 int plane_layouts(const ImageView& v, PlaneLayout* planes) {
   const int cw = (v.width + 1) / 2, ch = (v.height + 1) / 2;
-  planes[0] = {v.planes[0], v.strides[0], v.height, v.width * std::max(1, bytes_per_pixel(v.format))};
+  planes[0] = {v.planes[0], v.strides[0], v.height,
+               v.width * std::max(1, bytes_per_pixel(v.format))};
   if (v.format == PixelFormat::kI420) {
     planes[1] = {v.planes[1], v.strides[1], ch, cw};
     planes[2] = {v.planes[2], v.strides[2], ch, cw};
@@ -95,8 +96,8 @@ struct GpuFacePreprocessor::Impl {
   torch::Device device;
   cuda::CropOutput out;
   cudaStream_t upload_stream = nullptr;
-  cudaEvent_t uploaded = nullptr;  // the frame's copy is done: staging reusable, kernel may read
-  cudaEvent_t cropped = nullptr;   // the last kernel is done: frame and table buffers reusable
+  cudaEvent_t uploaded = nullptr;   // the frame's copy is done: staging reusable, kernel may read
+  cudaEvent_t cropped = nullptr;    // the last kernel is done: frame and table buffers reusable
   std::uint8_t* staging = nullptr;  // pinned, for the frame
   size_t staging_size = 0;
   std::uint8_t* frame_buffer = nullptr;  // device
@@ -152,8 +153,8 @@ GpuFacePreprocessor::GpuFacePreprocessor(InputSpec spec, torch::Device device) {
   if (spec.width <= 0 || spec.height <= 0 || (spec.channels != 1 && spec.channels != 3) ||
       spec.mean.size() != static_cast<size_t>(spec.channels) ||
       spec.std.size() != static_cast<size_t>(spec.channels)) {
-    throw InputError("GPU preprocessing: model input spec " + std::to_string(spec.channels) +
-                     "x" + std::to_string(spec.height) + "x" + std::to_string(spec.width) +
+    throw InputError("GPU preprocessing: model input spec " + std::to_string(spec.channels) + "x" +
+                     std::to_string(spec.height) + "x" + std::to_string(spec.width) +
                      " is not usable (channels 1 or 3, one mean/std per channel)");
   }
   impl_ = std::make_unique<Impl>(std::move(spec),
@@ -191,7 +192,8 @@ void GpuFacePreprocessor::upload(const ImageView& view) {
     if (m.staging) check(cudaFreeHost(m.staging), m.device, "cudaFreeHost");
     m.staging = nullptr;
     m.staging_size = 0;
-    check(cudaMallocHost(reinterpret_cast<void**>(&m.staging), total), m.device, "cudaMallocHost (frame staging)");
+    check(cudaMallocHost(reinterpret_cast<void**>(&m.staging), total), m.device,
+          "cudaMallocHost (frame staging)");
     m.staging_size = total;
   }
   if (total > m.frame_size) {
@@ -199,7 +201,8 @@ void GpuFacePreprocessor::upload(const ImageView& view) {
     if (m.frame_buffer) check(cudaFree(m.frame_buffer), m.device, "cudaFree");
     m.frame_buffer = nullptr;
     m.frame_size = 0;
-    check(cudaMalloc(reinterpret_cast<void**>(&m.frame_buffer), total), m.device, "cudaMalloc (frame)");
+    check(cudaMalloc(reinterpret_cast<void**>(&m.frame_buffer), total), m.device,
+          "cudaMalloc (frame)");
     m.frame_size = total;
   }
   for (int p = 0; p < count; ++p) {
@@ -228,8 +231,8 @@ torch::Tensor GpuFacePreprocessor::crop(const std::vector<Box>& boxes, Framing f
   m.regions.clear();
   for (const Box& box : boxes) {  // the checks and messages of preprocess()
     if (box.width <= 0 || box.height <= 0) {
-      throw InputError("face box " + std::to_string(box.width) + "x" +
-                       std::to_string(box.height) + " is empty");
+      throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
+                       " is empty");
     }
     const Box r = framed_region(box, m.spec.crop, framing);
     const int x0 = std::max(r.x, 0), y0 = std::max(r.y, 0);
@@ -260,10 +263,11 @@ torch::Tensor GpuFacePreprocessor::crop(const std::vector<Box>& boxes, Framing f
     m.table_buffer = nullptr;
     m.table_capacity = 0;
     const size_t capacity = std::max<size_t>(ints * 2, 4096);
-    check(cudaMallocHost(reinterpret_cast<void**>(&m.table_staging), capacity * sizeof(std::int32_t)), m.device,
-          "cudaMallocHost (tap table)");
-    check(cudaMalloc(reinterpret_cast<void**>(&m.table_buffer), capacity * sizeof(std::int32_t)), m.device,
-          "cudaMalloc (tap table)");
+    check(
+        cudaMallocHost(reinterpret_cast<void**>(&m.table_staging), capacity * sizeof(std::int32_t)),
+        m.device, "cudaMallocHost (tap table)");
+    check(cudaMalloc(reinterpret_cast<void**>(&m.table_buffer), capacity * sizeof(std::int32_t)),
+          m.device, "cudaMalloc (tap table)");
     m.table_capacity = capacity;
   }
   std::memcpy(m.table_staging, m.table.data.data(), ints * sizeof(std::int32_t));
@@ -305,8 +309,8 @@ GpuFacePreprocessor::~GpuFacePreprocessor() = default;
 GpuFacePreprocessor::GpuFacePreprocessor(GpuFacePreprocessor&&) noexcept = default;
 GpuFacePreprocessor& GpuFacePreprocessor::operator=(GpuFacePreprocessor&&) noexcept = default;
 
-torch::Tensor GpuFacePreprocessor::preprocess(const ImageView& view,
-                                              const std::vector<Box>& boxes, Framing framing) {
+torch::Tensor GpuFacePreprocessor::preprocess(const ImageView& view, const std::vector<Box>& boxes,
+                                              Framing framing) {
   upload(view);
   return crop(boxes, framing);
 }

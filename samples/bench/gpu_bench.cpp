@@ -105,7 +105,8 @@ TestFrame make_frame(unsigned seed) {
   std::mt19937 rng(seed);
   f.y.resize(static_cast<size_t>(f.width) * f.height);
   f.uv.resize(static_cast<size_t>(f.width) * f.height / 2);
-  for (size_t i = 0; i < f.y.size(); ++i) f.y[i] = static_cast<std::uint8_t>((i % 1920) / 8 + rng() % 32);
+  for (size_t i = 0; i < f.y.size(); ++i)
+    f.y[i] = static_cast<std::uint8_t>((i % 1920) / 8 + rng() % 32);
   for (auto& b : f.uv) b = static_cast<std::uint8_t>(112 + rng() % 32);
   f.view.planes = {f.y.data(), f.uv.data(), nullptr};
   f.view.strides = {f.width, f.width, 0};
@@ -123,20 +124,21 @@ siamese::GalleryMatrix random_gallery(int identities, int embedding_size) {
   siamese::GalleryMatrix g;
   const int per = 5;
   for (int i = 0; i < identities; ++i) g.names.push_back("id" + std::to_string(i));
-  g.embeddings = torch::nn::functional::normalize(
-      torch::randn({identities * per, embedding_size}),
-      torch::nn::functional::NormalizeFuncOptions().dim(1));
+  g.embeddings =
+      torch::nn::functional::normalize(torch::randn({identities * per, embedding_size}),
+                                       torch::nn::functional::NormalizeFuncOptions().dim(1));
   g.owners = torch::arange(identities * per, torch::kInt64).div(per, "floor");
   return g;
 }
 
 void print_throughput(const Options& opt, torch::Device device) {
-  const std::vector<int64_t> batches =
-      opt.quick ? std::vector<int64_t>{1, 8, 64, 256}
-                : std::vector<int64_t>{1, 2, 4, 8, 16, 32, 64, 128, 256};
+  const std::vector<int64_t> batches = opt.quick
+                                           ? std::vector<int64_t>{1, 8, 64, 256}
+                                           : std::vector<int64_t>{1, 2, 4, 8, 16, 32, 64, 128, 256};
   for (const std::string arch : {"default", "seed"}) {
-    std::printf("\nEmbeddings/s, arch %s (E2E: pinned host batch -> CPU embeddings; DEV: on device)\n",
-                arch.c_str());
+    std::printf(
+        "\nEmbeddings/s, arch %s (E2E: pinned host batch -> CPU embeddings; DEV: on device)\n",
+        arch.c_str());
     std::printf("%6s %12s %12s %12s %12s %10s\n", "batch", "fp32 E2E", "fp16 E2E", "fp32 DEV",
                 "fp16 DEV", "fp16/fp32");
     siamese::Embedder e32(fresh_model(arch), device, 256, siamese::Precision::kFloat32);
@@ -148,16 +150,18 @@ void print_throughput(const Options& opt, torch::Device device) {
       const double h = throughput(e16, b, false, opt.seconds);
       const double ad = throughput(e32, b, true, opt.seconds);
       const double hd = throughput(e16, b, true, opt.seconds);
-      std::printf("%6lld %12.0f %12.0f %12.0f %12.0f %9.2fx\n", static_cast<long long>(b), a, h,
-                  ad, hd, hd / ad);
+      std::printf("%6lld %12.0f %12.0f %12.0f %12.0f %9.2fx\n", static_cast<long long>(b), a, h, ad,
+                  hd, hd / ad);
       std::fflush(stdout);
     }
   }
 }
 
 void print_latency(const Options& opt, torch::Device device) {
-  std::printf("\nPer-frame latency, 8 faces on a 1920x1080 NV12 frame, arch default, gallery %d x 5"
-              " (ms)\n", opt.gallery);
+  std::printf(
+      "\nPer-frame latency, 8 faces on a 1920x1080 NV12 frame, arch default, gallery %d x 5"
+      " (ms)\n",
+      opt.gallery);
   std::printf("%-44s %10s %10s %10s\n", "path", "median", "p99", "frames/s");
   const TestFrame frame = make_frame(5);
   for (const auto precision : {siamese::Precision::kFloat32, siamese::Precision::kFloat16}) {
@@ -188,7 +192,8 @@ void print_latency(const Options& opt, torch::Device device) {
       }
       const Latency l = summarise(ms);
       const std::string name = (which == 0 ? "GPU crop kernel + embed + match, "
-                                           : "CPU crop (pinned) + embed + match, ") + p;
+                                           : "CPU crop (pinned) + embed + match, ") +
+                               p;
       std::printf("%-44s %10.3f %10.3f %10.0f\n", name.c_str(), l.median_ms, l.p99_ms,
                   1e3 / l.median_ms);
       std::fflush(stdout);
@@ -198,7 +203,8 @@ void print_latency(const Options& opt, torch::Device device) {
 
 void print_streams(const Options& opt, torch::Device device) {
   constexpr int kStreams = 8;
-  std::printf("\n%d streams x 8 faces, one forward per round (GPU crops), arch default\n", kStreams);
+  std::printf("\n%d streams x 8 faces, one forward per round (GPU crops), arch default\n",
+              kStreams);
   std::printf("%-10s %12s %12s %12s\n", "precision", "round ms", "p99 ms", "frames/s");
   std::vector<TestFrame> frames;
   for (int s = 0; s < kStreams; ++s) frames.push_back(make_frame(100 + s));
@@ -214,8 +220,8 @@ void print_streams(const Options& opt, torch::Device device) {
       const auto t0 = Clock::now();
       std::vector<torch::Tensor> crops;
       for (int s = 0; s < kStreams; ++s) {
-        crops.push_back(pre[s].preprocess(frames[s].view, frames[s].boxes,
-                                          siamese::Framing::kDetectorBox));
+        crops.push_back(
+            pre[s].preprocess(frames[s].view, frames[s].boxes, siamese::Framing::kDetectorBox));
       }
       const auto matches = matcher.match(embedder.embed_on_device(torch::cat(crops)));
       if (matches.size() != 8 * kStreams) throw siamese::Error("expected 64 matches");
@@ -237,7 +243,8 @@ void print_agreement(torch::Device device) {
     siamese::Embedder e16(fresh_model(arch), device, 64, siamese::Precision::kFloat16);
     siamese::GpuFacePreprocessor gpu(e32.input_spec(), device);
     std::vector<siamese::Box> boxes;
-    for (int i = 0; i < 64; ++i) boxes.push_back({20 + (i % 16) * 115, 40 + (i / 16) * 250, 80 + i, 90 + i});
+    for (int i = 0; i < 64; ++i)
+      boxes.push_back({20 + (i % 16) * 115, 40 + (i / 16) * 250, 80 + i, 90 + i});
     const torch::Tensor batch = gpu.preprocess(frame.view, boxes, siamese::Framing::kExact);
     const torch::Tensor a = e32.embed(batch), b = e16.embed(batch);
     const auto iu = torch::triu_indices(64, 64, 1);
@@ -259,11 +266,16 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) throw siamese::InputError(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--device") opt.device = value();
-    else if (a == "--seconds") opt.seconds = std::stod(value());
-    else if (a == "--frames") opt.frames = std::stoi(value());
-    else if (a == "--gallery") opt.gallery = std::stoi(value());
-    else if (a == "--quick") opt.quick = true;
+    if (a == "--device")
+      opt.device = value();
+    else if (a == "--seconds")
+      opt.seconds = std::stod(value());
+    else if (a == "--frames")
+      opt.frames = std::stoi(value());
+    else if (a == "--gallery")
+      opt.gallery = std::stoi(value());
+    else if (a == "--quick")
+      opt.quick = true;
     else {
       std::cerr << "usage: gpu_bench [--device cuda:0] [--seconds S] [--frames N] [--gallery N]"
                    " [--quick]\n";

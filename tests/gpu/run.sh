@@ -20,7 +20,11 @@
 # Environment (all optional): SIAMESE_GPU_CARRY (default <repo>/build-gpu-carry),
 # SIAMESE_GPU_BUILD (default <repo>/build-gpu), SIAMESE_GPU_REPORT (a file to copy the report to),
 # PYTHON (default python3), TORCH_CMAKE_PREFIX (skip asking Python), SIAMESE_EXPECT_CUDA (ON),
-# BENCH_ARGS (extra gpu_bench flags, e.g. --quick).
+# BENCH_ARGS (extra gpu_bench flags, e.g. --quick), SIAMESE_GPU_BUILD_TIMEOUT (360 s).
+# A rehearsal on a machine without a GPU (checks the carried dependencies and the build; the
+# tests skip and the benchmark stops at once):
+#   TORCH_CMAKE_PREFIX=/usr SIAMESE_EXPECT_CUDA=OFF SIAMESE_GPU_BUILD_TIMEOUT=3000 \
+#     SIAMESE_GPU_BUILD=build-gpu-rehearsal tests/gpu/run.sh
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 carry="${SIAMESE_GPU_CARRY:-$root/build-gpu-carry}"
@@ -72,7 +76,7 @@ fi
 # ---- build -------------------------------------------------------------------------------
 step "configure"
 export LD_LIBRARY_PATH="$carry/deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-${cap:0:1}.${cap:1}}"
+[[ -n "$cap" ]] && export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-${cap:0:1}.${cap:1}}"
 timeout 240 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$carry/deps" \
   -DOpenCV_DIR="$carry/deps/lib/cmake/opencv4" \
@@ -85,7 +89,7 @@ grep -E "^-- siamese:|Caffe2|CUDA" "$build/configure.log" | head -20
 [[ $rc == 0 ]] || { tail -40 "$build/configure.log"; die "configure failed (log: $build/configure.log)"; }
 
 step "build test_cuda gpu_bench"
-timeout 360 cmake --build "$build" --target test_cuda gpu_bench -j"$(nproc)" > "$build/build.log" 2>&1
+timeout "${SIAMESE_GPU_BUILD_TIMEOUT:-360}" cmake --build "$build" --target test_cuda gpu_bench -j"$(nproc)" > "$build/build.log" 2>&1
 rc=$?
 [[ $rc == 0 ]] || { grep -E "error|Error" -A3 "$build/build.log" | head -60; die "build failed (log: $build/build.log)"; }
 echo "built in $((SECONDS - t_start)) s"

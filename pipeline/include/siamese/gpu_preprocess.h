@@ -39,8 +39,7 @@ class GpuFacePreprocessor {
   /// box, box outside the frame) like preprocess(), DeviceError on a CUDA failure.
   torch::Tensor crop(const std::vector<Box>& boxes, Framing framing);
   /// upload(view) then crop(boxes, framing).
-  torch::Tensor preprocess(const ImageView& view, const std::vector<Box>& boxes,
-                           Framing framing);
+  torch::Tensor preprocess(const ImageView& view, const std::vector<Box>& boxes, Framing framing);
 
   const InputSpec& input_spec() const;
   torch::Device device() const;
