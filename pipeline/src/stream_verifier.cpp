@@ -2,10 +2,23 @@
 
 #include <torch/types.h>
 
+#include <algorithm>
+
 #include "siamese/errors.h"
 #include "siamese/preprocess.h"
 
 namespace siamese {
+
+namespace {
+
+Box clip_box(const Box& b, const Box& frame) {
+  const int x0 = std::max(b.x, frame.x), y0 = std::max(b.y, frame.y);
+  const int x1 = std::min(b.x + b.width, frame.x + frame.width);
+  const int y1 = std::min(b.y + b.height, frame.y + frame.height);
+  return Box{x0, y0, std::max(0, x1 - x0), std::max(0, y1 - y0)};
+}
+
+}  // namespace
 
 StreamVerifier::StreamVerifier(std::unique_ptr<Embedder> embedder,
                                std::unique_ptr<FaceDetector> detector, StreamOptions options)
@@ -47,8 +60,16 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       if (!detector_) throw InputError("no face detector and no boxes given for a frame");
       tracked = tracker_.update(detector_->detect(frame.view));
     } else {
+      // Followed faces move on at their velocity; keep the part inside the frame.
       tracked = tracker_.predict();
       detected = false;
+      const Box frame_box = frame.view.full_box();
+      std::vector<TrackedFace> inside;
+      for (TrackedFace& t : tracked) {
+        t.box = clip_box(t.box, frame_box);
+        if (t.box.width > 0 && t.box.height > 0) inside.push_back(t);
+      }
+      tracked.swap(inside);
     }
     ++frame_count_;
     expired[f] = tracker_.expired();

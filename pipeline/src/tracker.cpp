@@ -1,6 +1,7 @@
 #include "siamese/tracker.h"
 
 #include <algorithm>
+#include <cmath>
 #include <tuple>
 
 #include "siamese/errors.h"
@@ -95,7 +96,20 @@ std::vector<TrackedFace> FaceTracker::update(const std::vector<Box>& detections)
       track = &tracks_.back();
       is_new = true;
     }
-    track->box = detections[d];
+    const Box& det = detections[d];
+    if (!is_new) {
+      // Velocity of the corner over the frames since the track was last detected, smoothed.
+      const auto dt = static_cast<float>(frame_ - track->last_seen_frame);
+      const float vx = static_cast<float>(det.x - track->seen.x) / dt;
+      const float vy = static_cast<float>(det.y - track->seen.y) / dt;
+      const bool first = track->first_frame == track->last_seen_frame;
+      track->vx = first ? vx : 0.5f * (track->vx + vx);
+      track->vy = first ? vy : 0.5f * (track->vy + vy);
+    }
+    track->box = det;
+    track->seen = det;
+    track->x = static_cast<float>(det.x);
+    track->y = static_cast<float>(det.y);
     track->last_seen_frame = frame_;
     track->missed = 0;
     faces.push_back(face_of(*track, is_new));
@@ -114,8 +128,13 @@ std::vector<TrackedFace> FaceTracker::predict() {
   ++frame_;
   expired_.clear();
   std::vector<TrackedFace> faces;
-  for (const Track& t : tracks_) {
-    if (t.missed == 0) faces.push_back(face_of(t, false));
+  for (Track& t : tracks_) {
+    if (t.missed != 0) continue;
+    t.x += t.vx;
+    t.y += t.vy;
+    t.box.x = static_cast<int>(std::lround(t.x));
+    t.box.y = static_cast<int>(std::lround(t.y));
+    faces.push_back(face_of(t, false));
   }
   return faces;
 }

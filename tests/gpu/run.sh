@@ -78,8 +78,10 @@ step "configure"
 export LD_LIBRARY_PATH="$carry/deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 [[ -n "$cap" ]] && export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-${cap:0:1}.${cap:1}}"
 timeout 240 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$carry/deps" \
-  -DOpenCV_DIR="$carry/deps/lib/cmake/opencv4" \
+  -DCMAKE_PREFIX_PATH="$carry/deps;$torch_prefix" \
+  -DOpenCV_DIR="$carry/deps/lib/cmake/opencv4" -DCatch2_DIR="$carry/deps/lib/cmake/Catch2" \
+  -Dnlohmann_json_DIR="$carry/deps/share/cmake/nlohmann_json" \
+  -DSQLite3_INCLUDE_DIR="$carry/deps/include" -DSQLite3_LIBRARY="$carry/deps/lib/libsqlite3.so" \
   -DCMAKE_CUDA_COMPILER="$nvcc" -DSIAMESE_CUDA_KERNELS=ON -DSIAMESE_CUDA_ARCHITECTURES="$archs" \
   -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" "${cxx_std[@]}" \
   -DSIAMESE_BUILD_PLUGIN=OFF -DSIAMESE_BUILD_SAMPLES=OFF -DSIAMESE_BUILD_TESTS=ON \

@@ -53,7 +53,8 @@ class Gallery {
   /// Opens (creating when allowed; new files get mode 0600) and checks the gallery is bound to
   /// this model. Throws FileError naming the path, MismatchError naming both fingerprints.
   static Gallery open(const std::string& path, const ModelInfo& model, bool create);
-  /// Opens read-only without checking a model (list, remove, rename need no model).
+  /// Opens without checking a model (list, remove, rename, --rebuild); read-only unless
+  /// writable. Throws FileError naming the path for a missing or foreign file.
   static Gallery open_unbound(const std::string& path, bool writable);
 
   /// Adds the samples to identity `name`; with replace, the identity's old samples go in the
@@ -74,13 +75,18 @@ class Gallery {
   /// Stores the gallery's own threshold (Euclidean distance), or clears it with nullopt.
   void set_threshold(std::optional<float> threshold);
 
+  /// Identities with their embedding counts, by name.
   std::vector<IdentityRecord> identities() const;
+  /// Every stored sample (identity, source file, box, framing), by identity then age.
   std::vector<StoredSample> samples() const;
-  /// Every embedding as one matrix for the Matcher.
+  /// Every embedding as one matrix for the Matcher (one consistent read; CPU float32).
   GalleryMatrix load_matrix() const;
 
+  /// The fingerprint of the model the gallery is bound to (16 hex digits).
   std::string model_fingerprint() const;
+  /// Values per embedding.
   int embedding_size() const;
+  /// The distance metric ("euclidean").
   std::string metric() const;
   /// ISO 8601 UTC time the gallery was created.
   std::string created() const;

@@ -1,6 +1,7 @@
 // Follows faces across the frames of one stream by box overlap (IoU), gives each a track id
 // and says which tracks need a (new) embedding: new tracks, tracks embedded more than
 // reverify_interval frames ago, and faces that grew markedly since their last embedding.
+// Between detections (detect-interval) boxes move on at their last measured velocity.
 // Thread-safety: one FaceTracker per stream; not safe for concurrent calls.
 #pragma once
 
@@ -34,7 +35,10 @@ struct TrackerOptions {
 /// One followed face.
 struct Track {
   int64_t id = 0;
-  Box box;                          // the last detected box
+  Box box;                          // the last detected (or predicted) box
+  Box seen;                         // the last detected box
+  float vx = 0.0f, vy = 0.0f;       // velocity of the box, pixels per frame
+  float x = 0.0f, y = 0.0f;         // the box's corner without rounding (for prediction)
   int64_t first_frame = 0;          // tracker frame number when the track started
   int64_t last_seen_frame = 0;      // last frame a detection matched it
   int64_t last_embedded_frame = -1; // -1 = never embedded
@@ -59,7 +63,7 @@ class FaceTracker {
   /// tracks for the rest, drops tracks missed too often. One face per detection, same order.
   std::vector<TrackedFace> update(const std::vector<Box>& detections);
   /// A frame without detection (detect-interval): the tracks seen at the last detection round
-  /// keep their boxes; returns them as this frame's faces.
+  /// move on at their velocity; returns them as this frame's faces (boxes may leave the frame).
   std::vector<TrackedFace> predict();
   /// Records that track id was embedded on the current frame at its current box.
   void mark_embedded(int64_t id);

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# faceverify speed, beside GStreamer's opencv facedetect on the same video in the same run:
+# frames/s of a 640x480 walk video with 1-2 faces per frame (faces 120-190 px) for
+# detect-interval 1 and 5 at two minimum face sizes, and faces embedded per second for
+# batch-size 1, 8 and 32 (batch-frames the same, every face re-embedded on every frame).
+# Prints figures and ratios; pipelines are decode ! queue ! ELEMENT ! fakesink sync=false.
+# Usage: samples/bench/element_bench.sh [--model MODEL] [--gallery DB] [--seconds S] [--data DIR]
+#   --model MODEL  default: a one-epoch model of the default architecture trained here (speed
+#                  depends on the architecture, not on the training)
+#   --gallery DB   default: s1..s10 enrolled with siamese-enroll when built, else none
+#   --seconds S    video length (default 20); --data DIR: the AT&T faces ($SIAMESE_DATA)
+#   Binaries and plugin from $SIAMESE_BUILD_DIR (default build/): bin/siamese-render-walk,
+#   gst-plugins/libgstsiamese.so, and bin/siamese-train, bin/siamese-enroll when needed.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+model="" gallery="" seconds=20 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model) model="$2"; shift 2 ;;
+    --gallery) gallery="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --data) data="$2"; shift 2 ;;
+    *) usage ;;
+  esac
+done
+die() { echo "element_bench: $*" >&2; exit 1; }
+[ -d "$data/s1" ] || die "no AT&T faces in $data (--data or SIAMESE_DATA)"
+[ -f "$build/gst-plugins/libgstsiamese.so" ] || die "$build/gst-plugins/libgstsiamese.so not built"
+[ -x "$build/bin/siamese-render-walk" ] || die "$build/bin/siamese-render-walk not built"
+command -v gst-launch-1.0 >/dev/null || die "gst-launch-1.0 not installed (gstreamer1.0-tools)"
+
+# The built plugin and a registry inside the build tree: the user's registry is not touched.
+unset GST_PLUGIN_PATH_1_0 GST_REGISTRY_1_0
+export GST_PLUGIN_PATH="$build/gst-plugins" GST_REGISTRY="$build/gst-registry-bench.bin"
+gst-inspect-1.0 facedetect >/dev/null 2>&1 || die "facedetect missing (gstreamer1.0-opencv)"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+video="$work/walk.avi"
+"$build/bin/siamese-render-walk" --data "$data" --people s1-s10 --strangers s21-s25 \
+  --out "$video" --truth "$work/walk.json" --seconds "$seconds" --gap 0 --pairs 0.5 \
+  --seed 1 >/dev/null
+read -r frames faces < <(/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["frame_count"], sum(len(f["faces"]) for f in d["frames"]))' "$work/walk.json")
+
+if [ -z "$model" ]; then
+  [ -x "$build/bin/siamese-train" ] || die "no --model and $build/bin/siamese-train not built"
+  model="$work/model.pt"
+  echo "training a one-epoch model for the benchmark (--model skips this)..."
+  "$build/bin/siamese-train" --data "$data" --identities s11-s40 --epochs 1 --out "$model" \
+    >/dev/null 2>&1 || die "siamese-train failed"
+fi
+if [ -z "$gallery" ] && [ -x "$build/bin/siamese-enroll" ]; then
+  gallery="$work/gallery.db"
+  mkdir -p "$work/people"
+  for i in $(seq 1 10); do ln -s "$(cd "$data/s$i" && pwd)" "$work/people/s$i"; done
+  "$build/bin/siamese-enroll" add --model "$model" --gallery "$gallery" --no-detect \
+    --device cpu "$work/people" >/dev/null 2>&1 || die "siamese-enroll failed"
+fi
+gallery_arg=()
+[ -n "$gallery" ] && gallery_arg=(gallery="$gallery")
+
+decode=(filesrc location="$video" ! avidemux ! jpegdec ! videoconvert ! queue)
+sink=(fakesink sync=false)
+
+# run LABEL ELEMENT... : prints and remembers frames/s (wall time from PLAYING to EOS, as
+# gst-launch reports it: loading the model and the cascade is not counted).
+declare -A fps
+run() {
+  local label="$1"; shift
+  local out seconds_taken
+  out="$(gst-launch-1.0 -m "${decode[@]}" ! "$@" ! "${sink[@]}" 2>&1)" ||
+    die "pipeline failed: $*"$'\n'"$(tail -5 <<<"$out")"
+  seconds_taken="$(sed -n 's/.*Execution ended after \([0-9]*\):\([0-9]*\):\([0-9.]*\).*/\1 \2 \3/p' \
+    <<<"$out" | awk '{print $1*3600 + $2*60 + $3}')"
+  local embedded
+  embedded="$(grep 'faceverify, timestamp' <<<"$out" | grep -o 'track-id' | wc -l || true)"
+  fps[$label]="$(awk -v f="$frames" -v s="$seconds_taken" 'BEGIN {printf "%.1f", f / s}')"
+  local per_face=""
+  if [ "$embedded" -gt 0 ]; then
+    per_face="$(awk -v n="$embedded" -v s="$seconds_taken" 'BEGIN {printf "%8.1f", n / s}')"
+  fi
+  printf '%-58s %8s %9.2f %s\n' "$label" "${fps[$label]}" \
+    "$(awk -v f="$frames" -v s="$seconds_taken" 'BEGIN {print 1000 * s / f}')" "$per_face"
+}
+
+verify=(faceverify model="$model" "${gallery_arg[@]}" device=cpu)
+echo "video: ${frames} frames 640x480, ${faces} faces (1-2 per frame, 120-190 px); $(nproc) CPU cores"
+echo "model: $model${gallery:+, gallery: $gallery}"
+printf '%-58s %8s %9s %s\n' "pipeline element" "frames/s" "ms/frame" "faces/s"
+run "decode only (identity)" identity
+run "facedetect, defaults (min-size 30)" videoconvert ! facedetect display=false
+run "facedetect min-size 60" videoconvert ! facedetect display=false min-size-width=60 min-size-height=60
+run "facedetect min-size 100" videoconvert ! facedetect display=false min-size-width=100 min-size-height=100
+for min in 60 100; do
+  for interval in 1 5; do
+    run "faceverify min-face-size $min detect-interval $interval" \
+      "${verify[@]}" min-face-size=$min detect-interval=$interval message=none
+  done
+done
+echo "embedding throughput (detect-interval 5, reverify-interval 1: every face embedded on every frame):"
+for b in 1 8 32; do
+  run "faceverify batch-size $b batch-frames $b" "${verify[@]}" min-face-size=100 \
+    detect-interval=5 reverify-interval=1 batch-size=$b batch-frames=$b message=every-frame
+done
+
+ratio() { awk -v a="${fps[$1]}" -v b="${fps[$2]}" 'BEGIN {printf "%.2f", a / b}'; }
+echo "ratios (frames/s, faceverify / facedetect at the same minimum face size):"
+for min in 60 100; do
+  for interval in 1 5; do
+    echo "  min $min, detect-interval $interval: $(ratio "faceverify min-face-size $min detect-interval $interval" "facedetect min-size $min")"
+  done
+done
+echo "  embedding batch 8 / batch 1: $(ratio "faceverify batch-size 8 batch-frames 8" "faceverify batch-size 1 batch-frames 1"), batch 32 / batch 1: $(ratio "faceverify batch-size 32 batch-frames 32" "faceverify batch-size 1 batch-frames 1")"
