@@ -1,9 +1,8 @@
 #include "face_drawing.h"
 
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <opencv2/imgproc.hpp>
 
 namespace siamese::gst {
 
@@ -12,15 +11,34 @@ namespace {
 /// The colour as the channels of a packed format, in memory order.
 bool packed_color(GstVideoFormat format, Rgb c, cv::Scalar& out, int& channels) {
   switch (format) {
-    case GST_VIDEO_FORMAT_RGB: out = cv::Scalar(c.r, c.g, c.b); channels = 3; return true;
-    case GST_VIDEO_FORMAT_BGR: out = cv::Scalar(c.b, c.g, c.r); channels = 3; return true;
+    case GST_VIDEO_FORMAT_RGB:
+      out = cv::Scalar(c.r, c.g, c.b);
+      channels = 3;
+      return true;
+    case GST_VIDEO_FORMAT_BGR:
+      out = cv::Scalar(c.b, c.g, c.r);
+      channels = 3;
+      return true;
     case GST_VIDEO_FORMAT_RGBx:
-    case GST_VIDEO_FORMAT_RGBA: out = cv::Scalar(c.r, c.g, c.b, 255); channels = 4; return true;
+    case GST_VIDEO_FORMAT_RGBA:
+      out = cv::Scalar(c.r, c.g, c.b, 255);
+      channels = 4;
+      return true;
     case GST_VIDEO_FORMAT_BGRx:
-    case GST_VIDEO_FORMAT_BGRA: out = cv::Scalar(c.b, c.g, c.r, 255); channels = 4; return true;
-    case GST_VIDEO_FORMAT_xRGB: out = cv::Scalar(255, c.r, c.g, c.b); channels = 4; return true;
-    case GST_VIDEO_FORMAT_xBGR: out = cv::Scalar(255, c.b, c.g, c.r); channels = 4; return true;
-    default: return false;
+    case GST_VIDEO_FORMAT_BGRA:
+      out = cv::Scalar(c.b, c.g, c.r, 255);
+      channels = 4;
+      return true;
+    case GST_VIDEO_FORMAT_xRGB:
+      out = cv::Scalar(255, c.r, c.g, c.b);
+      channels = 4;
+      return true;
+    case GST_VIDEO_FORMAT_xBGR:
+      out = cv::Scalar(255, c.b, c.g, c.r);
+      channels = 4;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -53,14 +71,13 @@ void draw(cv::Mat& m, const Box& box, const std::string& label, const cv::Scalar
   const cv::Size size = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, font, t, &baseline);
   // Above the box when there is room, else just inside its top edge.
   const int y = r.y - t - 2 >= size.height ? r.y - t - 2 : r.y + size.height + t + 2;
-  cv::putText(m, label, cv::Point(r.x, y), cv::FONT_HERSHEY_SIMPLEX, font, color, t,
-              cv::LINE_AA);
+  cv::putText(m, label, cv::Point(r.x, y), cv::FONT_HERSHEY_SIMPLEX, font, color, t, cv::LINE_AA);
 }
 
 }  // namespace
 
-bool draw_labelled_box(GstVideoFrame& frame, const Box& box, const std::string& label,
-                       Rgb color, int thickness) {
+bool draw_labelled_box(GstVideoFrame& frame, const Box& box, const std::string& label, Rgb color,
+                       int thickness) {
   const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT(&frame);
   const int w = GST_VIDEO_FRAME_WIDTH(&frame);
   const int h = GST_VIDEO_FRAME_HEIGHT(&frame);

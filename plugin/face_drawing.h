@@ -19,7 +19,7 @@ constexpr Rgb kUnverifiedColor{230, 0, 0};
 
 /// Draws box and label (above the box, or inside when at the top) in color; thickness in
 /// pixels. Returns false for a format it cannot draw on.
-bool draw_labelled_box(GstVideoFrame& frame, const Box& box, const std::string& label,
-                       Rgb color, int thickness);
+bool draw_labelled_box(GstVideoFrame& frame, const Box& box, const std::string& label, Rgb color,
+                       int thickness);
 
 }  // namespace siamese::gst

@@ -32,14 +32,12 @@ UpstreamFaces upstream_faces(GstBuffer* buffer, int width, int height) {
 }
 
 GstStructure* face_structure(const char* name, const FaceResult& f) {
-  return gst_structure_new(name,
-      "x", G_TYPE_INT, f.box.x, "y", G_TYPE_INT, f.box.y,
-      "width", G_TYPE_INT, f.box.width, "height", G_TYPE_INT, f.box.height,
-      "identity", G_TYPE_STRING, f.identity.c_str(),
-      "distance", G_TYPE_DOUBLE, static_cast<double>(f.distance),
-      "verified", G_TYPE_BOOLEAN, f.verified() ? TRUE : FALSE,
-      "state", G_TYPE_STRING, decision_state_name(f.state),
-      "track-id", G_TYPE_INT64, static_cast<gint64>(f.track_id), nullptr);
+  return gst_structure_new(
+      name, "x", G_TYPE_INT, f.box.x, "y", G_TYPE_INT, f.box.y, "width", G_TYPE_INT, f.box.width,
+      "height", G_TYPE_INT, f.box.height, "identity", G_TYPE_STRING, f.identity.c_str(), "distance",
+      G_TYPE_DOUBLE, static_cast<double>(f.distance), "verified", G_TYPE_BOOLEAN,
+      f.verified() ? TRUE : FALSE, "state", G_TYPE_STRING, decision_state_name(f.state), "track-id",
+      G_TYPE_INT64, static_cast<gint64>(f.track_id), nullptr);
 }
 
 void attach_face_metas(GstBuffer* buffer, const std::vector<FaceResult>& faces,
@@ -56,12 +54,11 @@ void attach_face_metas(GstBuffer* buffer, const std::vector<FaceResult>& faces,
       roi->id = static_cast<gint>(f.track_id);
     }
     // Without the x/y/width/height fields: the meta itself holds the box.
-    GstStructure* s = gst_structure_new(kParamName,
-        "identity", G_TYPE_STRING, f.identity.c_str(),
-        "distance", G_TYPE_DOUBLE, static_cast<double>(f.distance),
-        "verified", G_TYPE_BOOLEAN, f.verified() ? TRUE : FALSE,
-        "state", G_TYPE_STRING, decision_state_name(f.state),
-        "track-id", G_TYPE_INT64, static_cast<gint64>(f.track_id), nullptr);
+    GstStructure* s = gst_structure_new(
+        kParamName, "identity", G_TYPE_STRING, f.identity.c_str(), "distance", G_TYPE_DOUBLE,
+        static_cast<double>(f.distance), "verified", G_TYPE_BOOLEAN, f.verified() ? TRUE : FALSE,
+        "state", G_TYPE_STRING, decision_state_name(f.state), "track-id", G_TYPE_INT64,
+        static_cast<gint64>(f.track_id), nullptr);
     gst_video_region_of_interest_meta_add_param(roi, s);  // takes ownership
   }
 }
@@ -75,27 +72,23 @@ GstStructure* frame_message_structure(const FrameTimes& t, const std::vector<Fac
     g_value_take_boxed(&item, face_structure("face", f));
     gst_value_list_append_and_take_value(&list, &item);
   }
-  GstStructure* s = gst_structure_new(kFrameMessageName,
-      "timestamp", G_TYPE_UINT64, t.timestamp,
-      "stream-time", G_TYPE_UINT64, t.stream_time,
-      "running-time", G_TYPE_UINT64, t.running_time,
-      "duration", G_TYPE_UINT64, t.duration, nullptr);
+  GstStructure* s =
+      gst_structure_new(kFrameMessageName, "timestamp", G_TYPE_UINT64, t.timestamp, "stream-time",
+                        G_TYPE_UINT64, t.stream_time, "running-time", G_TYPE_UINT64, t.running_time,
+                        "duration", G_TYPE_UINT64, t.duration, nullptr);
   gst_structure_take_value(s, "faces", &list);
   return s;
 }
 
 GstStructure* decision_message_structure(const Decision& d, const FrameTimes& t) {
-  return gst_structure_new(kDecisionMessageName,
-      "track-id", G_TYPE_INT64, static_cast<gint64>(d.track_id),
-      "identity", G_TYPE_STRING, d.identity.c_str(),
-      "state", G_TYPE_STRING, decision_state_name(d.state),
-      "verified", G_TYPE_BOOLEAN, d.verified() ? TRUE : FALSE,
-      "distance", G_TYPE_DOUBLE, static_cast<double>(d.distance),
-      "margin", G_TYPE_DOUBLE, static_cast<double>(d.margin),
-      "votes", G_TYPE_INT, d.votes,
-      "first-seen", G_TYPE_UINT64, clock_time_of(d.first_seen),
-      "running-time", G_TYPE_UINT64, clock_time_of(d.decided),
-      "timestamp", G_TYPE_UINT64, t.timestamp, nullptr);
+  return gst_structure_new(
+      kDecisionMessageName, "track-id", G_TYPE_INT64, static_cast<gint64>(d.track_id), "identity",
+      G_TYPE_STRING, d.identity.c_str(), "state", G_TYPE_STRING, decision_state_name(d.state),
+      "verified", G_TYPE_BOOLEAN, d.verified() ? TRUE : FALSE, "distance", G_TYPE_DOUBLE,
+      static_cast<double>(d.distance), "margin", G_TYPE_DOUBLE, static_cast<double>(d.margin),
+      "votes", G_TYPE_INT, d.votes, "first-seen", G_TYPE_UINT64, clock_time_of(d.first_seen),
+      "running-time", G_TYPE_UINT64, clock_time_of(d.decided), "timestamp", G_TYPE_UINT64,
+      t.timestamp, nullptr);
 }
 
 std::string decision_signature(const std::vector<FaceResult>& faces) {

@@ -42,7 +42,8 @@ void attach_face_metas(GstBuffer* buffer, const std::vector<FaceResult>& faces,
 /// The "faceverify" param structure of one face (caller owns it).
 GstStructure* face_structure(const char* name, const FaceResult& face);
 /// The per-frame message body: timestamp, stream-time, running-time, duration, faces.
-GstStructure* frame_message_structure(const FrameTimes& times, const std::vector<FaceResult>& faces);
+GstStructure* frame_message_structure(const FrameTimes& times,
+                                      const std::vector<FaceResult>& faces);
 /// The decision-change message body: track-id, identity, state, verified, distance, margin,
 /// first-seen, running-time (when decided), timestamp.
 GstStructure* decision_message_structure(const Decision& decision, const FrameTimes& times);

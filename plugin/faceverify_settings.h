@@ -26,6 +26,9 @@ constexpr int kMaxBatchSize = 4096;
 constexpr int kDefaultBatchFrames = 1;
 constexpr int kMaxBatchFrames = 64;
 constexpr DetectorKind kDefaultDetector = DetectorKind::kHaar;
+inline const double kDefaultScaleFactor = DetectorOptions{}.scale_factor;  // as siamese-enroll
+constexpr double kMinScaleFactor = 1.01;
+constexpr double kMaxScaleFactor = 2.0;
 constexpr int kMinMinFaceSize = 8;
 constexpr int kMaxMinFaceSize = 4096;
 constexpr int kMaxInterval = 100000;
@@ -45,6 +48,7 @@ struct Settings {
   DetectorKind detector = kDefaultDetector;
   std::string detector_file;
   int min_face_size = kDefaultMinFaceSize;
+  double scale_factor = kDefaultScaleFactor;
   int detect_interval = kDefaultDetectInterval;
   int reverify_interval = kDefaultReverifyInterval;
   std::string claimed_identity;

@@ -29,9 +29,7 @@ GalleryWatch::~GalleryWatch() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::shared_ptr<const Matcher> GalleryWatch::matcher() const {
-  return std::atomic_load(&matcher_);
-}
+std::shared_ptr<const Matcher> GalleryWatch::matcher() const { return std::atomic_load(&matcher_); }
 
 int64_t GalleryWatch::generation() const {
   std::lock_guard<std::mutex> lock(gallery_mutex_);
@@ -47,9 +45,9 @@ std::shared_ptr<const Matcher> GalleryWatch::load_locked() {
   }
   auto matcher = std::make_shared<const Matcher>(gallery_.load_matrix(), device_, threshold_);
   ++generation_;
-  log(LogLevel::kInfo, gallery_.path() + ": loaded " +
-                           std::to_string(matcher->names().size()) + " identities, " +
-                           std::to_string(matcher->embedding_count()) + " embeddings");
+  log(LogLevel::kInfo, gallery_.path() + ": loaded " + std::to_string(matcher->names().size()) +
+                           " identities, " + std::to_string(matcher->embedding_count()) +
+                           " embeddings");
   return matcher;
 }
 
@@ -63,8 +61,8 @@ bool GalleryWatch::reload() {
       std::atomic_store(&matcher_, load_locked());
       failed_counter_ = -1;
       ok = true;
-      message = gallery_.path() + ": reloaded, " +
-                std::to_string(matcher()->names().size()) + " identities";
+      message = gallery_.path() + ": reloaded, " + std::to_string(matcher()->names().size()) +
+                " identities";
     } catch (const std::exception& e) {
       failed_counter_ = last_counter_;
       message = std::string("gallery reload failed, keeping the previous gallery: ") + e.what();

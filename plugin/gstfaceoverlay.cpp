@@ -26,16 +26,17 @@ struct _GstFaceVerifyOverlay {
 };
 
 G_DEFINE_TYPE(GstFaceVerifyOverlay, gst_face_verify_overlay, GST_TYPE_VIDEO_FILTER)
-GST_ELEMENT_REGISTER_DEFINE(faceverifyoverlay, "faceverifyoverlay", GST_RANK_NONE, GST_TYPE_FACE_VERIFY_OVERLAY)
+GST_ELEMENT_REGISTER_DEFINE(faceverifyoverlay, "faceverifyoverlay", GST_RANK_NONE,
+                            GST_TYPE_FACE_VERIFY_OVERLAY)
 
 enum { PROP_0, PROP_THICKNESS };
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
-    "sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
 
 /// "name 0.42", "unknown 0.87", "pending" (no embedding matched yet) or "face".
 static std::string label_of(const GstStructure* param, bool* verified) {
@@ -58,7 +59,7 @@ static std::string label_of(const GstStructure* param, bool* verified) {
 }
 
 static GstFlowReturn gst_face_verify_overlay_transform_frame_ip(GstVideoFilter* filter,
-                                                         GstVideoFrame* frame) {
+                                                                GstVideoFrame* frame) {
   GstFaceVerifyOverlay* self = GST_FACE_VERIFY_OVERLAY(filter);
   GST_OBJECT_LOCK(self);
   const int thickness = self->thickness;
@@ -78,11 +79,10 @@ static GstFlowReturn gst_face_verify_overlay_transform_frame_ip(GstVideoFilter* 
     const int y1 = std::min(static_cast<int>(roi->y + roi->h), height);
     if (x1 <= x0 || y1 <= y0) continue;
     bool verified = false;
-    const std::string label = label_of(
-        gst_video_region_of_interest_meta_get_param(roi, sg::kParamName), &verified);
+    const std::string label =
+        label_of(gst_video_region_of_interest_meta_get_param(roi, sg::kParamName), &verified);
     if (!sg::draw_labelled_box(*frame, siamese::Box{x0, y0, x1 - x0, y1 - y0}, label,
-                               verified ? sg::kVerifiedColor : sg::kUnverifiedColor,
-                               thickness)) {
+                               verified ? sg::kVerifiedColor : sg::kUnverifiedColor, thickness)) {
       GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Cannot draw on this video format."),
                         ("%s", gst_video_format_to_string(GST_VIDEO_FRAME_FORMAT(frame))));
       return GST_FLOW_ERROR;
@@ -91,8 +91,8 @@ static GstFlowReturn gst_face_verify_overlay_transform_frame_ip(GstVideoFilter* 
   return GST_FLOW_OK;
 }
 
-static void gst_face_verify_overlay_set_property(GObject* object, guint prop_id, const GValue* value,
-                                          GParamSpec* pspec) {
+static void gst_face_verify_overlay_set_property(GObject* object, guint prop_id,
+                                                 const GValue* value, GParamSpec* pspec) {
   GstFaceVerifyOverlay* self = GST_FACE_VERIFY_OVERLAY(object);
   switch (prop_id) {
     case PROP_THICKNESS:
@@ -100,12 +100,14 @@ static void gst_face_verify_overlay_set_property(GObject* object, guint prop_id,
       self->thickness = g_value_get_int(value);
       GST_OBJECT_UNLOCK(self);
       break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
 }
 
 static void gst_face_verify_overlay_get_property(GObject* object, guint prop_id, GValue* value,
-                                          GParamSpec* pspec) {
+                                                 GParamSpec* pspec) {
   GstFaceVerifyOverlay* self = GST_FACE_VERIFY_OVERLAY(object);
   switch (prop_id) {
     case PROP_THICKNESS:
@@ -113,11 +115,15 @@ static void gst_face_verify_overlay_get_property(GObject* object, guint prop_id,
       g_value_set_int(value, self->thickness);
       GST_OBJECT_UNLOCK(self);
       break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
 }
 
-static void gst_face_verify_overlay_init(GstFaceVerifyOverlay* self) { self->thickness = kDefaultThickness; }
+static void gst_face_verify_overlay_init(GstFaceVerifyOverlay* self) {
+  self->thickness = kDefaultThickness;
+}
 
 static void gst_face_verify_overlay_class_init(GstFaceVerifyOverlayClass* klass) {
   GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
@@ -126,13 +132,15 @@ static void gst_face_verify_overlay_class_init(GstFaceVerifyOverlayClass* klass)
 
   gobject_class->set_property = gst_face_verify_overlay_set_property;
   gobject_class->get_property = gst_face_verify_overlay_get_property;
-  g_object_class_install_property(gobject_class, PROP_THICKNESS,
-      g_param_spec_int("thickness", "Thickness", "Line width of boxes and labels, in pixels",
-                       1, kMaxThickness, kDefaultThickness,
+  g_object_class_install_property(
+      gobject_class, PROP_THICKNESS,
+      g_param_spec_int("thickness", "Thickness", "Line width of boxes and labels, in pixels", 1,
+                       kMaxThickness, kDefaultThickness,
                        static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                 GST_PARAM_MUTABLE_PLAYING)));
 
-  gst_element_class_set_static_metadata(element_class, "Face overlay", "Filter/Effect/Video",
+  gst_element_class_set_static_metadata(
+      element_class, "Face overlay", "Filter/Effect/Video",
       "Draws the \"face\" ROI metas of faceverify: box, identity or \"unknown\", distance; "
       "green when verified, red when not (GRAY8: white / black). Example:\n"
       "  gst-launch-1.0 v4l2src ! videoconvert ! faceverify model=m.pt gallery=g.db ! "

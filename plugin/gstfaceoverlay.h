@@ -10,7 +10,8 @@
 G_BEGIN_DECLS
 
 #define GST_TYPE_FACE_VERIFY_OVERLAY (gst_face_verify_overlay_get_type())
-G_DECLARE_FINAL_TYPE(GstFaceVerifyOverlay, gst_face_verify_overlay, GST, FACE_VERIFY_OVERLAY, GstVideoFilter)
+G_DECLARE_FINAL_TYPE(GstFaceVerifyOverlay, gst_face_verify_overlay, GST, FACE_VERIFY_OVERLAY,
+                     GstVideoFilter)
 
 GST_ELEMENT_REGISTER_DECLARE(faceverifyoverlay);
 

@@ -54,10 +54,10 @@ struct State {
 
 struct _GstFaceVerify {
   GstBaseTransform parent;
-  sg::Settings* settings;  // guarded by the object lock
-  State* state;            // created in start(), deleted in stop()
-  std::mutex* state_mutex; // guards `state` against the reload-gallery signal
-  gint fps_n, fps_d;       // of the negotiated caps, under the object lock (LATENCY query)
+  sg::Settings* settings;   // guarded by the object lock
+  State* state;             // created in start(), deleted in stop()
+  std::mutex* state_mutex;  // guards `state` against the reload-gallery signal
+  gint fps_n, fps_d;        // of the negotiated caps, under the object lock (LATENCY query)
 };
 
 G_DEFINE_TYPE(GstFaceVerify, gst_face_verify, GST_TYPE_BASE_TRANSFORM)
@@ -74,6 +74,7 @@ enum {
   PROP_DETECTOR,
   PROP_DETECTOR_FILE,
   PROP_MIN_FACE_SIZE,
+  PROP_SCALE_FACTOR,
   PROP_DETECT_INTERVAL,
   PROP_REVERIFY_INTERVAL,
   PROP_CLAIMED_IDENTITY,
@@ -102,8 +103,8 @@ GType gst_face_verify_message_mode_get_type(void) {
   static GType type = 0;
   static const GEnumValue values[] = {
       {static_cast<gint>(sg::MessageMode::kNone), "No bus messages", "none"},
-      {static_cast<gint>(sg::MessageMode::kEveryFrame),
-       "A faceverify message for every frame", "every-frame"},
+      {static_cast<gint>(sg::MessageMode::kEveryFrame), "A faceverify message for every frame",
+       "every-frame"},
       {static_cast<gint>(sg::MessageMode::kOnChange),
        "A faceverify message only when the faces or their decisions change", "on-change"},
       {0, nullptr, nullptr}};
@@ -113,12 +114,12 @@ GType gst_face_verify_message_mode_get_type(void) {
   return type;
 }
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
-    "sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
 
 static sg::Settings copy_settings(GstFaceVerify* self) {
   GST_OBJECT_LOCK(self);
@@ -140,22 +141,51 @@ static void gst_face_verify_set_property(GObject* object, guint prop_id, const G
   GST_OBJECT_LOCK(self);
   sg::Settings& s = *self->settings;
   switch (prop_id) {
-    case PROP_MODEL: set_string(s.model, value); break;
-    case PROP_GALLERY: set_string(s.gallery, value); break;
-    case PROP_THRESHOLD: s.threshold = g_value_get_float(value); break;
-    case PROP_DEVICE: set_string(s.device, value); break;
-    case PROP_BATCH_SIZE: s.batch_size = g_value_get_int(value); break;
-    case PROP_BATCH_FRAMES: s.batch_frames = g_value_get_int(value); break;
+    case PROP_MODEL:
+      set_string(s.model, value);
+      break;
+    case PROP_GALLERY:
+      set_string(s.gallery, value);
+      break;
+    case PROP_THRESHOLD:
+      s.threshold = g_value_get_float(value);
+      break;
+    case PROP_DEVICE:
+      set_string(s.device, value);
+      break;
+    case PROP_BATCH_SIZE:
+      s.batch_size = g_value_get_int(value);
+      break;
+    case PROP_BATCH_FRAMES:
+      s.batch_frames = g_value_get_int(value);
+      break;
     case PROP_DETECTOR:
       s.detector = static_cast<sg::DetectorKind>(g_value_get_enum(value));
       break;
-    case PROP_DETECTOR_FILE: set_string(s.detector_file, value); break;
-    case PROP_MIN_FACE_SIZE: s.min_face_size = g_value_get_int(value); break;
-    case PROP_DETECT_INTERVAL: s.detect_interval = g_value_get_int(value); break;
-    case PROP_REVERIFY_INTERVAL: s.reverify_interval = g_value_get_int(value); break;
-    case PROP_CLAIMED_IDENTITY: set_string(s.claimed_identity, value); break;
-    case PROP_MESSAGE: s.message = static_cast<sg::MessageMode>(g_value_get_enum(value)); break;
-    case PROP_THREADS: s.threads = g_value_get_int(value); break;
+    case PROP_DETECTOR_FILE:
+      set_string(s.detector_file, value);
+      break;
+    case PROP_MIN_FACE_SIZE:
+      s.min_face_size = g_value_get_int(value);
+      break;
+    case PROP_SCALE_FACTOR:
+      s.scale_factor = g_value_get_double(value);
+      break;
+    case PROP_DETECT_INTERVAL:
+      s.detect_interval = g_value_get_int(value);
+      break;
+    case PROP_REVERIFY_INTERVAL:
+      s.reverify_interval = g_value_get_int(value);
+      break;
+    case PROP_CLAIMED_IDENTITY:
+      set_string(s.claimed_identity, value);
+      break;
+    case PROP_MESSAGE:
+      s.message = static_cast<sg::MessageMode>(g_value_get_enum(value));
+      break;
+    case PROP_THREADS:
+      s.threads = g_value_get_int(value);
+      break;
     case PROP_CONFIRM_FRAMES: {
       const gchar* text = g_value_get_string(value);
       siamese::DecisionOptions check;
@@ -167,8 +197,12 @@ static void gst_face_verify_set_property(GObject* object, guint prop_id, const G
       }
       break;
     }
-    case PROP_MARGIN: s.margin = g_value_get_float(value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    case PROP_MARGIN:
+      s.margin = g_value_get_float(value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK(self);
 }
@@ -180,23 +214,60 @@ static void gst_face_verify_get_property(GObject* object, guint prop_id, GValue*
   GST_OBJECT_LOCK(self);
   const sg::Settings& s = *self->settings;
   switch (prop_id) {
-    case PROP_MODEL: g_value_set_string(value, str(s.model)); break;
-    case PROP_GALLERY: g_value_set_string(value, str(s.gallery)); break;
-    case PROP_THRESHOLD: g_value_set_float(value, s.threshold); break;
-    case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
-    case PROP_BATCH_SIZE: g_value_set_int(value, s.batch_size); break;
-    case PROP_BATCH_FRAMES: g_value_set_int(value, s.batch_frames); break;
-    case PROP_DETECTOR: g_value_set_enum(value, static_cast<gint>(s.detector)); break;
-    case PROP_DETECTOR_FILE: g_value_set_string(value, str(s.detector_file)); break;
-    case PROP_MIN_FACE_SIZE: g_value_set_int(value, s.min_face_size); break;
-    case PROP_DETECT_INTERVAL: g_value_set_int(value, s.detect_interval); break;
-    case PROP_REVERIFY_INTERVAL: g_value_set_int(value, s.reverify_interval); break;
-    case PROP_CLAIMED_IDENTITY: g_value_set_string(value, str(s.claimed_identity)); break;
-    case PROP_MESSAGE: g_value_set_enum(value, static_cast<gint>(s.message)); break;
-    case PROP_THREADS: g_value_set_int(value, s.threads); break;
-    case PROP_CONFIRM_FRAMES: g_value_set_string(value, s.confirm_frames.c_str()); break;
-    case PROP_MARGIN: g_value_set_float(value, s.margin); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    case PROP_MODEL:
+      g_value_set_string(value, str(s.model));
+      break;
+    case PROP_GALLERY:
+      g_value_set_string(value, str(s.gallery));
+      break;
+    case PROP_THRESHOLD:
+      g_value_set_float(value, s.threshold);
+      break;
+    case PROP_DEVICE:
+      g_value_set_string(value, s.device.c_str());
+      break;
+    case PROP_BATCH_SIZE:
+      g_value_set_int(value, s.batch_size);
+      break;
+    case PROP_BATCH_FRAMES:
+      g_value_set_int(value, s.batch_frames);
+      break;
+    case PROP_DETECTOR:
+      g_value_set_enum(value, static_cast<gint>(s.detector));
+      break;
+    case PROP_DETECTOR_FILE:
+      g_value_set_string(value, str(s.detector_file));
+      break;
+    case PROP_MIN_FACE_SIZE:
+      g_value_set_int(value, s.min_face_size);
+      break;
+    case PROP_SCALE_FACTOR:
+      g_value_set_double(value, s.scale_factor);
+      break;
+    case PROP_DETECT_INTERVAL:
+      g_value_set_int(value, s.detect_interval);
+      break;
+    case PROP_REVERIFY_INTERVAL:
+      g_value_set_int(value, s.reverify_interval);
+      break;
+    case PROP_CLAIMED_IDENTITY:
+      g_value_set_string(value, str(s.claimed_identity));
+      break;
+    case PROP_MESSAGE:
+      g_value_set_enum(value, static_cast<gint>(s.message));
+      break;
+    case PROP_THREADS:
+      g_value_set_int(value, s.threads);
+      break;
+    case PROP_CONFIRM_FRAMES:
+      g_value_set_string(value, s.confirm_frames.c_str());
+      break;
+    case PROP_MARGIN:
+      g_value_set_float(value, s.margin);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK(self);
 }
@@ -210,7 +281,8 @@ static void report_reload(GstFaceVerify* self, const std::string& path, bool ok,
   } else {
     GST_ELEMENT_WARNING(self, RESOURCE, READ,
                         ("Could not reload gallery \"%s\" (property \"gallery\"); keeping the "
-                         "previous gallery.", path.c_str()),
+                         "previous gallery.",
+                         path.c_str()),
                         ("%s", message.c_str()));
   }
 }
@@ -268,14 +340,15 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
     std::string file = s.detector_file;
     try {
       if (file.empty()) file = siamese::default_cascade_file(kind);
-      detector = std::make_unique<siamese::FaceDetector>(siamese::DetectorOptions{}
-                                                             .set_kind(kind)
-                                                             .set_cascade_file(file)
-                                                             .set_min_face_size(s.min_face_size));
+      siamese::DetectorOptions detector_options;
+      detector_options.set_kind(kind).set_cascade_file(file).set_min_face_size(s.min_face_size);
+      detector_options.scale_factor = s.scale_factor;
+      detector = std::make_unique<siamese::FaceDetector>(detector_options);
     } catch (const std::exception& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
                         ("Could not load the %s face detector \"%s\" (property "
-                         "\"detector-file\").", kind.c_str(), file.c_str()),
+                         "\"detector-file\").",
+                         kind.c_str(), file.c_str()),
                         ("%s", e.what()));
       return FALSE;
     }
@@ -287,7 +360,8 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
                       ("Could not prepare model \"%s\" on device \"%s\" (properties \"model\", "
-                       "\"device\").", s.model.c_str(), s.device.c_str()),
+                       "\"device\").",
+                       s.model.c_str(), s.device.c_str()),
                       ("%s", e.what()));
     return FALSE;
   }
@@ -295,12 +369,12 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
   if (!s.gallery.empty()) {
     try {
       const std::string path = s.gallery;
-      state->watch = std::make_unique<sg::GalleryWatch>(
-          path, info, device, options.decision.threshold,
-          std::chrono::milliseconds(sg::kGalleryPollMs),
-          [self, path](bool ok, const std::string& message) {
-            report_reload(self, path, ok, message);
-          });
+      state->watch =
+          std::make_unique<sg::GalleryWatch>(path, info, device, options.decision.threshold,
+                                             std::chrono::milliseconds(sg::kGalleryPollMs),
+                                             [self, path](bool ok, const std::string& message) {
+                                               report_reload(self, path, ok, message);
+                                             });
     } catch (const siamese::MismatchError& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
                         ("Gallery \"%s\" (property \"gallery\") was not built with model \"%s\"; "
@@ -309,10 +383,10 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
                         ("%s", e.what()));
       return FALSE;
     } catch (const std::exception& e) {
-      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
-                        ("Could not open gallery \"%s\" (property \"gallery\").",
-                         s.gallery.c_str()),
-                        ("%s", e.what()));
+      GST_ELEMENT_ERROR(
+          self, RESOURCE, OPEN_READ,
+          ("Could not open gallery \"%s\" (property \"gallery\").", s.gallery.c_str()),
+          ("%s", e.what()));
       return FALSE;
     }
   }
@@ -321,23 +395,21 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
     state->verifier = std::make_unique<siamese::StreamVerifier>(std::move(embedder),
                                                                 std::move(detector), options);
   } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid faceverify settings."),
-                      ("%s", e.what()));
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid faceverify settings."), ("%s", e.what()));
     return FALSE;
   }
 
-  GST_INFO_OBJECT(self,
-                  "model %s on %s (threshold %.4f, margin %.4f, confirm %s), gallery %s "
-                  "(%lld embeddings), detector %s min-face-size %d detect-interval %d "
-                  "reverify-interval %d, batch-size %d batch-frames %d; model facts %s",
-                  s.model.c_str(), device.str().c_str(), options.decision.threshold,
-                  options.decision.margin, s.confirm_frames.c_str(),
-                  s.gallery.empty() ? "(none)" : s.gallery.c_str(),
-                  state->watch ? static_cast<long long>(state->watch->matcher()->embedding_count())
-                               : 0LL,
-                  state->use_upstream ? "upstream" : "cascade", s.min_face_size,
-                  s.detect_interval, s.reverify_interval, s.batch_size, s.batch_frames,
-                  siamese::describe_model(info).c_str());
+  GST_INFO_OBJECT(
+      self,
+      "model %s on %s (threshold %.4f, margin %.4f, confirm %s), gallery %s "
+      "(%lld embeddings), detector %s min-face-size %d scale-factor %.2f detect-interval %d "
+      "reverify-interval %d, batch-size %d batch-frames %d; model facts %s",
+      s.model.c_str(), device.str().c_str(), options.decision.threshold, options.decision.margin,
+      s.confirm_frames.c_str(), s.gallery.empty() ? "(none)" : s.gallery.c_str(),
+      state->watch ? static_cast<long long>(state->watch->matcher()->embedding_count()) : 0LL,
+      state->use_upstream ? "upstream" : "cascade", s.min_face_size, s.scale_factor,
+      s.detect_interval, s.reverify_interval, s.batch_size, s.batch_frames,
+      siamese::describe_model(info).c_str());
 
   std::lock_guard<std::mutex> lock(*self->state_mutex);
   delete self->state;
@@ -359,8 +431,9 @@ static gboolean gst_face_verify_stop(GstBaseTransform* trans) {
 static gboolean gst_face_verify_reload_gallery(GstFaceVerify* self) {
   std::lock_guard<std::mutex> lock(*self->state_mutex);
   if (self->state == nullptr || !self->state->watch) {
-    GST_WARNING_OBJECT(self, "reload-gallery: no gallery loaded (element not started or no "
-                             "\"gallery\" set)");
+    GST_WARNING_OBJECT(self,
+                       "reload-gallery: no gallery loaded (element not started or no "
+                       "\"gallery\" set)");
     return FALSE;
   }
   return self->state->watch->reload() ? TRUE : FALSE;
@@ -394,8 +467,8 @@ static gboolean gst_face_verify_set_caps(GstBaseTransform* trans, GstCaps* incap
 static gboolean gst_face_verify_query(GstBaseTransform* trans, GstPadDirection direction,
                                       GstQuery* query) {
   GstFaceVerify* self = GST_FACE_VERIFY(trans);
-  gboolean ok = GST_BASE_TRANSFORM_CLASS(gst_face_verify_parent_class)
-                    ->query(trans, direction, query);
+  gboolean ok =
+      GST_BASE_TRANSFORM_CLASS(gst_face_verify_parent_class)->query(trans, direction, query);
   if (ok && direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
     GST_OBJECT_LOCK(self);
     const int held = self->settings->batch_frames - 1;
@@ -493,8 +566,8 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
       }
       st.last_signature = std::move(signature);
     }
-    GST_LOG_OBJECT(self, "frame %" GST_TIME_FORMAT ": %zu faces",
-                   GST_TIME_ARGS(h.times.timestamp), faces[i].size());
+    GST_LOG_OBJECT(self, "frame %" GST_TIME_FORMAT ": %zu faces", GST_TIME_ARGS(h.times.timestamp),
+                   faces[i].size());
     st.ready.push_back(h.release());
   }
   st.held.clear();
@@ -526,16 +599,15 @@ static GstFlowReturn gst_face_verify_submit_input_buffer(GstBaseTransform* trans
   }
   h.use_upstream = st->use_upstream;
   if (h.use_upstream) {
-    h.upstream = sg::upstream_faces(h.buffer, GST_VIDEO_INFO_WIDTH(&h.info),
-                                    GST_VIDEO_INFO_HEIGHT(&h.info));
+    h.upstream =
+        sg::upstream_faces(h.buffer, GST_VIDEO_INFO_WIDTH(&h.info), GST_VIDEO_INFO_HEIGHT(&h.info));
   }
   st->held.push_back(std::move(h));
   if (static_cast<int>(st->held.size()) < st->batch_frames) return GST_FLOW_OK;
   return analyse_held(self);
 }
 
-static GstFlowReturn gst_face_verify_generate_output(GstBaseTransform* trans,
-                                                     GstBuffer** outbuf) {
+static GstFlowReturn gst_face_verify_generate_output(GstBaseTransform* trans, GstBuffer** outbuf) {
   GstFaceVerify* self = GST_FACE_VERIFY(trans);
   *outbuf = nullptr;
   State* st = self->state;
@@ -634,79 +706,122 @@ static void gst_face_verify_class_init(GstFaceVerifyClass* klass) {
                                               GST_PARAM_MUTABLE_READY);
   const auto playing = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                 GST_PARAM_MUTABLE_PLAYING);
-  g_object_class_install_property(gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model", "Model file written by siamese-train (or a "
-                          "TorchScript module with its facts); required", nullptr, ready));
-  g_object_class_install_property(gobject_class, PROP_GALLERY,
-      g_param_spec_string("gallery", "Gallery", "Enrollment gallery written by siamese-enroll; "
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model",
+                          "Model file written by siamese-train (or a "
+                          "TorchScript module with its facts); required",
+                          nullptr, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_GALLERY,
+      g_param_spec_string("gallery", "Gallery",
+                          "Enrollment gallery written by siamese-enroll; "
                           "reloaded while playing when it changes. Unset: every face unknown",
                           nullptr, ready));
-  g_object_class_install_property(gobject_class, PROP_THRESHOLD,
-      g_param_spec_float("threshold", "Threshold", "Euclidean embedding distance at or below "
+  g_object_class_install_property(
+      gobject_class, PROP_THRESHOLD,
+      g_param_spec_float("threshold", "Threshold",
+                         "Euclidean embedding distance at or below "
                          "which a face matches an identity; -1 = the threshold stored in the "
-                         "model file", -1.0f, sg::kMaxDistance, sg::kDefaultThresholdProperty,
-                         playing));
-  g_object_class_install_property(gobject_class, PROP_DEVICE,
-      g_param_spec_string("device", "Device", "Inference device: auto (CUDA when usable, else "
-                          "CPU with one warning), cpu, cuda or cuda:N", sg::kDefaultDevice,
-                          ready));
-  g_object_class_install_property(gobject_class, PROP_BATCH_SIZE,
-      g_param_spec_int("batch-size", "Batch size", "Maximum number of faces per forward pass",
-                       1, sg::kMaxBatchSize, siamese::kDefaultBatchSize, ready));
-  g_object_class_install_property(gobject_class, PROP_BATCH_FRAMES,
-      g_param_spec_int("batch-frames", "Batch frames", "Frames whose faces are embedded "
+                         "model file",
+                         -1.0f, sg::kMaxDistance, sg::kDefaultThresholdProperty, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_DEVICE,
+      g_param_spec_string("device", "Device",
+                          "Inference device: auto (CUDA when usable, else "
+                          "CPU with one warning), cpu, cuda or cuda:N",
+                          sg::kDefaultDevice, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_int("batch-size", "Batch size", "Maximum number of faces per forward pass", 1,
+                       sg::kMaxBatchSize, siamese::kDefaultBatchSize, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_BATCH_FRAMES,
+      g_param_spec_int("batch-frames", "Batch frames",
+                       "Frames whose faces are embedded "
                        "together; 1 = no holding, N > 1 holds N-1 frames (adds N-1 frame "
-                       "durations of latency)", 1, sg::kMaxBatchFrames, sg::kDefaultBatchFrames,
-                       ready));
-  g_object_class_install_property(gobject_class, PROP_DETECTOR,
-      g_param_spec_enum("detector", "Detector", "Face detector: OpenCV cascade (run on a "
+                       "durations of latency)",
+                       1, sg::kMaxBatchFrames, sg::kDefaultBatchFrames, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_DETECTOR,
+      g_param_spec_enum("detector", "Detector",
+                        "Face detector: OpenCV cascade (run on a "
                         "downscaled gray image) or \"face\" ROI metas from upstream",
                         GST_TYPE_FACE_VERIFY_DETECTOR, static_cast<gint>(sg::kDefaultDetector),
                         ready));
   g_object_class_install_property(gobject_class, PROP_DETECTOR_FILE,
-      g_param_spec_string("detector-file", "Detector file", "Cascade XML file; unset = the "
-                          "opencv-data cascade of the chosen detector", nullptr, ready));
-  g_object_class_install_property(gobject_class, PROP_MIN_FACE_SIZE,
-      g_param_spec_int("min-face-size", "Minimum face size", "Smallest face to detect, in "
-                       "pixels of the frame (width of the detector's box)", sg::kMinMinFaceSize,
-                       sg::kMaxMinFaceSize, siamese::kDefaultMinFaceSize, ready));
-  g_object_class_install_property(gobject_class, PROP_DETECT_INTERVAL,
-      g_param_spec_int("detect-interval", "Detect interval", "Run the detector every N frames "
-                       "and follow faces in between (1 = every frame)", 1, sg::kMaxInterval,
-                       siamese::kDefaultDetectInterval, playing));
-  g_object_class_install_property(gobject_class, PROP_REVERIFY_INTERVAL,
-      g_param_spec_int("reverify-interval", "Reverify interval", "Embed a followed face again "
-                       "every N frames (0 = only when new or grown markedly)", 0,
-                       sg::kMaxInterval, siamese::kDefaultReverifyInterval, playing));
-  g_object_class_install_property(gobject_class, PROP_CLAIMED_IDENTITY,
-      g_param_spec_string("claimed-identity", "Claimed identity", "1:1 mode: a face is "
+                                  g_param_spec_string("detector-file", "Detector file",
+                                                      "Cascade XML file; unset = the "
+                                                      "opencv-data cascade of the chosen detector",
+                                                      nullptr, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_MIN_FACE_SIZE,
+      g_param_spec_int("min-face-size", "Minimum face size",
+                       "Smallest face to detect, in "
+                       "pixels of the frame (width of the detector's box)",
+                       sg::kMinMinFaceSize, sg::kMaxMinFaceSize, siamese::kDefaultMinFaceSize,
+                       ready));
+  g_object_class_install_property(
+      gobject_class, PROP_SCALE_FACTOR,
+      g_param_spec_double("scale-factor", "Scale factor",
+                          "Detector pyramid step: each scale "
+                          "searched is this factor larger than the previous one; larger is "
+                          "faster with coarser boxes (facedetect uses 1.25); the default is "
+                          "siamese-enroll's",
+                          sg::kMinScaleFactor, sg::kMaxScaleFactor, sg::kDefaultScaleFactor,
+                          ready));
+  g_object_class_install_property(
+      gobject_class, PROP_DETECT_INTERVAL,
+      g_param_spec_int("detect-interval", "Detect interval",
+                       "Run the detector every N frames "
+                       "and follow faces in between (1 = every frame)",
+                       1, sg::kMaxInterval, siamese::kDefaultDetectInterval, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_REVERIFY_INTERVAL,
+      g_param_spec_int("reverify-interval", "Reverify interval",
+                       "Embed a followed face again "
+                       "every N frames (0 = only when new or grown markedly)",
+                       0, sg::kMaxInterval, siamese::kDefaultReverifyInterval, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_CLAIMED_IDENTITY,
+      g_param_spec_string("claimed-identity", "Claimed identity",
+                          "1:1 mode: a face is "
                           "verified only if it matches this enrolled identity; unset = 1:N "
-                          "identification", nullptr, playing));
-  g_object_class_install_property(gobject_class, PROP_MESSAGE,
-      g_param_spec_enum("message", "Message", "Which bus messages to post (decision-change "
-                        "messages are posted unless none)", GST_TYPE_FACE_VERIFY_MESSAGE_MODE,
+                          "identification",
+                          nullptr, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_MESSAGE,
+      g_param_spec_enum("message", "Message",
+                        "Which bus messages to post (decision-change "
+                        "messages are posted unless none)",
+                        GST_TYPE_FACE_VERIFY_MESSAGE_MODE,
                         static_cast<gint>(sg::kDefaultMessageMode), playing));
   g_object_class_install_property(gobject_class, PROP_THREADS,
-      g_param_spec_int("threads", "Threads", "CPU inference threads (process-wide); 0 = "
-                       "LibTorch's default", 0, sg::kMaxThreads, sg::kDefaultThreads, ready));
-  g_object_class_install_property(gobject_class, PROP_CONFIRM_FRAMES,
-      g_param_spec_string("confirm-frames", "Confirm frames", "\"N/M\": a track is verified "
+                                  g_param_spec_int("threads", "Threads",
+                                                   "CPU inference threads (process-wide); 0 = "
+                                                   "LibTorch's default",
+                                                   0, sg::kMaxThreads, sg::kDefaultThreads, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_CONFIRM_FRAMES,
+      g_param_spec_string("confirm-frames", "Confirm frames",
+                          "\"N/M\": a track is verified "
                           "when N of its last M embeddings match the same identity; it loses "
                           "the decision when most of the M disagree (1 <= N <= M <= 64)",
                           sg::kDefaultConfirmFrames, playing));
-  g_object_class_install_property(gobject_class, PROP_MARGIN,
-      g_param_spec_float("margin", "Margin", "Distance by which the best identity must beat "
-                         "the runner-up to count; -1 = 0.1 x threshold", -1.0f,
-                         sg::kMaxDistance, sg::kDefaultMarginProperty, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_MARGIN,
+      g_param_spec_float("margin", "Margin",
+                         "Distance by which the best identity must beat "
+                         "the runner-up to count; -1 = 0.1 x threshold",
+                         -1.0f, sg::kMaxDistance, sg::kDefaultMarginProperty, playing));
 
   g_signal_new_class_handler("reload-gallery", G_TYPE_FROM_CLASS(klass),
                              static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-                             G_CALLBACK(gst_face_verify_reload_gallery), nullptr, nullptr,
-                             nullptr, G_TYPE_BOOLEAN, 0);
+                             G_CALLBACK(gst_face_verify_reload_gallery), nullptr, nullptr, nullptr,
+                             G_TYPE_BOOLEAN, 0);
 
-  gst_element_class_set_static_metadata(element_class, "Face verification",
-                                        "Filter/Analyzer/Video", kDescription,
-                                        "gst-siamese project");
+  gst_element_class_set_static_metadata(element_class, "Face verification", "Filter/Analyzer/Video",
+                                        kDescription, "gst-siamese project");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
@@ -721,8 +836,7 @@ static void gst_face_verify_class_init(GstFaceVerifyClass* klass) {
   trans_class->transform_ip_on_passthrough = FALSE;
 
   gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_DETECTOR, static_cast<GstPluginAPIFlags>(0));
-  gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_MESSAGE_MODE,
-                              static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_MESSAGE_MODE, static_cast<GstPluginAPIFlags>(0));
   GST_DEBUG_CATEGORY_INIT(gst_face_verify_debug, "faceverify", 0,
                           "faceverify: face detection, embedding and matching");
 }

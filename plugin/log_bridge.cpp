@@ -18,10 +18,18 @@ void install_log_bridge() {
     set_log_sink([](LogLevel level, const std::string& message) {
       GstDebugLevel gst_level = GST_LEVEL_DEBUG;
       switch (level) {
-        case LogLevel::kError: gst_level = GST_LEVEL_ERROR; break;
-        case LogLevel::kWarning: gst_level = GST_LEVEL_WARNING; break;
-        case LogLevel::kInfo: gst_level = GST_LEVEL_INFO; break;
-        case LogLevel::kDebug: gst_level = GST_LEVEL_DEBUG; break;
+        case LogLevel::kError:
+          gst_level = GST_LEVEL_ERROR;
+          break;
+        case LogLevel::kWarning:
+          gst_level = GST_LEVEL_WARNING;
+          break;
+        case LogLevel::kInfo:
+          gst_level = GST_LEVEL_INFO;
+          break;
+        case LogLevel::kDebug:
+          gst_level = GST_LEVEL_DEBUG;
+          break;
       }
       GST_CAT_LEVEL_LOG(siamese_core_debug, gst_level, nullptr, "%s", message.c_str());
     });

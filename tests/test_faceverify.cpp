@@ -4,23 +4,21 @@
 // Models here are untrained but saved: their embeddings are stable, so identical pixels give
 // distance ~0 and the nearest enrolled face is the right one; the threshold is set below the
 // smallest distance between different enrolled people.
-#include <catch2/catch.hpp>
-
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <torch/torch.h>
 
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
-#include <torch/torch.h>
-
-#include <chrono>
-#include <cstring>
-#include <iterator>
-#include <filesystem>
-#include <fstream>
-#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -145,18 +143,17 @@ std::string fmt(float v) {
 constexpr GstClockTime kFrame = GST_SECOND / 25;
 
 const std::vector<GstVideoFormat> kAllFormats = {
-    GST_VIDEO_FORMAT_GRAY8, GST_VIDEO_FORMAT_RGB,  GST_VIDEO_FORMAT_BGR,
-    GST_VIDEO_FORMAT_RGBx,  GST_VIDEO_FORMAT_BGRx, GST_VIDEO_FORMAT_xRGB,
-    GST_VIDEO_FORMAT_xBGR,  GST_VIDEO_FORMAT_RGBA, GST_VIDEO_FORMAT_BGRA,
-    GST_VIDEO_FORMAT_I420,  GST_VIDEO_FORMAT_NV12};
+    GST_VIDEO_FORMAT_GRAY8, GST_VIDEO_FORMAT_RGB,  GST_VIDEO_FORMAT_BGR,  GST_VIDEO_FORMAT_RGBx,
+    GST_VIDEO_FORMAT_BGRx,  GST_VIDEO_FORMAT_xRGB, GST_VIDEO_FORMAT_xBGR, GST_VIDEO_FORMAT_RGBA,
+    GST_VIDEO_FORMAT_BGRA,  GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12};
 
 /// Frames with known faces, a model and a gallery where the detector finds them.
 struct Scene {
   std::string dir, model, gallery;
   int width = 0, height = 0;
   cv::Mat bgr;
-  std::vector<Box> rects;            // where each face was pasted
-  std::vector<std::string> expected; // identity per rect, "" for the stranger
+  std::vector<Box> rects;             // where each face was pasted
+  std::vector<std::string> expected;  // identity per rect, "" for the stranger
   float threshold = 0.0f;
 };
 
@@ -220,8 +217,10 @@ Scene make_scene(const std::string& att, int width, int height) {
 }
 
 Props scene_props(const Scene& s) {
-  return {{"model", s.model},        {"gallery", s.gallery},
-          {"threshold", fmt(s.threshold)}, {"min-face-size", std::to_string(kMinFace)},
+  return {{"model", s.model},
+          {"gallery", s.gallery},
+          {"threshold", fmt(s.threshold)},
+          {"min-face-size", std::to_string(kMinFace)},
           {"device", "cpu"}};
 }
 
@@ -336,6 +335,53 @@ TEST_CASE("faceverify finds and identifies faces in every format at odd frame si
   }
 }
 
+TEST_CASE("detect-interval follows faces between detections with stable track ids", "[gst]") {
+  SIAMESE_REQUIRE_ATT(att);
+  const Scene s = make_scene(att, 385, 289);
+  Props props = scene_props(s);
+  props.push_back({"detect-interval", "3"});
+  Harness harness(props);
+  harness.set_caps(GST_VIDEO_FORMAT_I420, s.width, s.height);
+  for (int i = 0; i < 7; ++i) {
+    REQUIRE(harness.push(siamese::testing::make_frame(s.bgr, GST_VIDEO_FORMAT_I420, i * kFrame)) ==
+            GST_FLOW_OK);
+  }
+  std::vector<GstBuffer*> out = harness.pull_all();
+  REQUIRE(out.size() == 7);
+  const auto first = siamese::testing::meta_faces(out[0]);
+  for (size_t i = 1; i < out.size(); ++i) {
+    CAPTURE(i);
+    const auto faces = siamese::testing::meta_faces(out[i]);
+    check_faces(s, faces, true);
+    for (size_t k = 0; k < faces.size(); ++k) {
+      CHECK(faces[k].track_id == first[k].track_id);
+      CHECK(faces[k].box == first[k].box);  // nobody moves: predicted where detected
+    }
+  }
+  unref_all(out);
+}
+
+TEST_CASE("claimed-identity verifies only the claimed person (1:1)", "[gst]") {
+  SIAMESE_REQUIRE_ATT(att);
+  const Scene s = make_scene(att, 385, 289);
+  Props props = scene_props(s);
+  props.push_back({"claimed-identity", "s2"});
+  props.push_back({"confirm-frames", "1/1"});
+  Harness harness(props);
+  harness.set_caps(GST_VIDEO_FORMAT_BGRx, s.width, s.height);
+  REQUIRE(harness.push(siamese::testing::make_frame(s.bgr, GST_VIDEO_FORMAT_BGRx)) == GST_FLOW_OK);
+  std::vector<GstBuffer*> out = harness.pull_all();
+  REQUIRE(out.size() == 1);
+  const auto faces = siamese::testing::meta_faces(out[0]);  // sorted by x: s1, s2, stranger
+  REQUIRE(faces.size() == 3);
+  CHECK(faces[0].identity.empty());
+  CHECK_FALSE(faces[0].verified);
+  CHECK(faces[1].identity == "s2");
+  CHECK(faces[1].verified);
+  CHECK(faces[2].identity.empty());
+  unref_all(out);
+}
+
 TEST_CASE("the same face gives the same embedding through the element as through the Embedder",
           "[gst]") {
   // detector=upstream with the box of the pasted image: the element crops exactly the pixels
@@ -357,18 +403,20 @@ TEST_CASE("the same face gives the same embedding through the element as through
   siamese::testing::enroll(gallery, model, names, torch::stack(rows));
   // Untrained embeddings of different people lie close together: a threshold below the
   // nearest impostor (margin 0.1 x threshold by default) so that the right one stands out.
-  const float threshold =
-      0.5f * siamese::testing::min_impostor_distance(torch::stack(rows), names);
+  const float threshold = 0.5f * siamese::testing::min_impostor_distance(torch::stack(rows), names);
 
   const cv::Mat bgr = siamese::testing::compose(
       301, 233, {siamese::testing::att_face(att, 6, 2), siamese::testing::att_face(att, 7, 2)},
       {{13, 17}, {171, 99}});
-  for (GstVideoFormat format : {GST_VIDEO_FORMAT_BGRx, GST_VIDEO_FORMAT_RGB,
-                                GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12,
-                                GST_VIDEO_FORMAT_GRAY8}) {
+  for (GstVideoFormat format : {GST_VIDEO_FORMAT_BGRx, GST_VIDEO_FORMAT_RGB, GST_VIDEO_FORMAT_I420,
+                                GST_VIDEO_FORMAT_NV12, GST_VIDEO_FORMAT_GRAY8}) {
     CAPTURE(gst_video_format_to_string(format));
-    Harness harness({{"model", model}, {"gallery", gallery}, {"detector", "upstream"},
-                     {"confirm-frames", "1/1"}, {"device", "cpu"}, {"threshold", fmt(threshold)}});
+    Harness harness({{"model", model},
+                     {"gallery", gallery},
+                     {"detector", "upstream"},
+                     {"confirm-frames", "1/1"},
+                     {"device", "cpu"},
+                     {"threshold", fmt(threshold)}});
     harness.set_caps(format, bgr.cols, bgr.rows);
     GstBuffer* frame = siamese::testing::make_frame(bgr, format);
     auto* first = gst_buffer_add_video_region_of_interest_meta(frame, "face", 13, 17, 92, 112);
@@ -399,11 +447,20 @@ struct Sequence {
       self->text += "B";
     } else if (GstEvent* e = GST_PAD_PROBE_INFO_EVENT(info)) {
       switch (GST_EVENT_TYPE(e)) {
-        case GST_EVENT_CAPS: self->text += "C"; break;
-        case GST_EVENT_SEGMENT: self->text += "S"; break;
-        case GST_EVENT_GAP: self->text += "G"; break;
-        case GST_EVENT_EOS: self->text += "E"; break;
-        default: break;
+        case GST_EVENT_CAPS:
+          self->text += "C";
+          break;
+        case GST_EVENT_SEGMENT:
+          self->text += "S";
+          break;
+        case GST_EVENT_GAP:
+          self->text += "G";
+          break;
+        case GST_EVENT_EOS:
+          self->text += "E";
+          break;
+        default:
+          break;
       }
     }
     return GST_PAD_PROBE_OK;
@@ -439,7 +496,9 @@ BatchScene batch_scene(const std::string& att) {
 }
 
 Props batch_props(const BatchScene& s, int batch_frames) {
-  return {{"model", s.model}, {"detector", "upstream"}, {"device", "cpu"},
+  return {{"model", s.model},
+          {"detector", "upstream"},
+          {"device", "cpu"},
           {"batch-frames", std::to_string(batch_frames)}};
 }
 
@@ -611,6 +670,9 @@ TEST_CASE("faceverify properties: defaults and ranges", "[gst]") {
   auto* threshold = G_PARAM_SPEC_FLOAT(spec("threshold"));
   CHECK(threshold->default_value == -1.0f);
   CHECK(threshold->minimum == -1.0f);
+  auto* scale = G_PARAM_SPEC_DOUBLE(spec("scale-factor"));
+  CHECK(scale->default_value == siamese::DetectorOptions{}.scale_factor);
+  CHECK(scale->minimum > 1.0);
   auto* margin = G_PARAM_SPEC_FLOAT(spec("margin"));
   CHECK(margin->default_value == -1.0f);
   CHECK(std::string(G_PARAM_SPEC_STRING(spec("device"))->default_value) == "auto");
@@ -681,9 +743,10 @@ TEST_CASE("every start-up failure fails the state change with a RESOURCE error",
   const std::string model = siamese::testing::save_untrained_model(dir, "model.pt", 1);
   const std::string other_model = siamese::testing::save_untrained_model(dir, "other.pt", 2);
   const std::string gallery = dir + "/gallery.db";
-  siamese::testing::enroll(gallery, other_model, {"someone"},
-                           torch::nn::functional::normalize(torch::ones({1, 128}),
-                                                            torch::nn::functional::NormalizeFuncOptions().dim(1)));
+  siamese::testing::enroll(
+      gallery, other_model, {"someone"},
+      torch::nn::functional::normalize(torch::ones({1, 128}),
+                                       torch::nn::functional::NormalizeFuncOptions().dim(1)));
   Failure f;
   SECTION("no model set") {
     start_with({}, &f);
@@ -798,8 +861,12 @@ TEST_CASE("the gallery is reloaded while playing; a failed reload keeps the old 
   };
   siamese::testing::enroll(gallery, model, {"s9"}, embed(other));
   const cv::Mat bgr = siamese::testing::compose(120, 130, {face}, {{8, 8}});
-  Harness harness({{"model", model}, {"gallery", gallery}, {"detector", "upstream"},
-                   {"confirm-frames", "1/1"}, {"reverify-interval", "1"}, {"device", "cpu"},
+  Harness harness({{"model", model},
+                   {"gallery", gallery},
+                   {"detector", "upstream"},
+                   {"confirm-frames", "1/1"},
+                   {"reverify-interval", "1"},
+                   {"device", "cpu"},
                    {"threshold", "0.001"}});
   harness.set_caps(GST_VIDEO_FORMAT_BGRx, bgr.cols, bgr.rows);
   int frame = 0;
@@ -846,18 +913,20 @@ TEST_CASE("the gallery is reloaded while playing; a failed reload keeps the old 
 TEST_CASE("gst-inspect-1.0 documents the built plugin module", "[gst]") {
   const std::string plugins = std::string(SIAMESE_BINARY_DIR) + "/gst-plugins";
   REQUIRE(fs::exists(plugins + "/libgstsiamese.so"));
-  const std::string env = "env -u GST_PLUGIN_PATH_1_0 -u GST_REGISTRY_1_0 -u "
-                          "GST_PLUGIN_SYSTEM_PATH_1_0 GST_PLUGIN_PATH=" + plugins +
-                          " GST_REGISTRY=" + std::string(SIAMESE_BINARY_DIR) +
-                          "/test-tmp/gst-registry-tools.bin ";
+  const std::string env =
+      "env -u GST_PLUGIN_PATH_1_0 -u GST_REGISTRY_1_0 -u "
+      "GST_PLUGIN_SYSTEM_PATH_1_0 GST_PLUGIN_PATH=" +
+      plugins + " GST_REGISTRY=" + std::string(SIAMESE_BINARY_DIR) +
+      "/test-tmp/gst-registry-tools.bin ";
   std::string out;
   REQUIRE(siamese::testing::run_command(env + "gst-inspect-1.0 faceverify", &out) == 0);
-  for (const char* text : {"libgstsiamese.so", "gst-launch-1.0", "faceverify-decision",
-                           "reload-gallery", "running-time", "model", "gallery", "threshold",
-                           "device", "batch-size", "batch-frames", "detector-file",
-                           "min-face-size", "detect-interval", "reverify-interval",
-                           "claimed-identity", "message", "threads", "confirm-frames",
-                           "margin"}) {
+  for (const char* text : {"libgstsiamese.so",  "gst-launch-1.0",   "faceverify-decision",
+                           "reload-gallery",    "running-time",     "model",
+                           "gallery",           "threshold",        "device",
+                           "batch-size",        "batch-frames",     "detector-file",
+                           "min-face-size",     "scale-factor",     "detect-interval",
+                           "reverify-interval", "claimed-identity", "message",
+                           "threads",           "confirm-frames",   "margin"}) {
     CAPTURE(text);
     CHECK(out.find(text) != std::string::npos);
   }
@@ -967,8 +1036,8 @@ TEST_CASE("gst-launch-1.0 pipeline over a generated video matches the ground tru
     const Box rect{a.corner.x, a.corner.y, 92, 112};
     for (const Box& b : detector.detect(view)) {
       if (!contains(rect, b.x + b.width / 2, b.y + b.height / 2)) continue;
-      const torch::Tensor e = siamese::testing::core_embeddings(model, view, {b},
-                                                                siamese::Framing::kDetectorBox)[0];
+      const torch::Tensor e =
+          siamese::testing::core_embeddings(model, view, {b}, siamese::Framing::kDetectorBox)[0];
       const std::string name = "s" + std::to_string(a.person);
       if (a.enrolled) {
         names.push_back(name);
@@ -986,10 +1055,12 @@ TEST_CASE("gst-launch-1.0 pipeline over a generated video matches the ground tru
   const std::string plugins = std::string(SIAMESE_BINARY_DIR) + "/gst-plugins";
   const std::string command =
       "env -u GST_PLUGIN_PATH_1_0 -u GST_REGISTRY_1_0 -u GST_PLUGIN_SYSTEM_PATH_1_0 "
-      "GST_PLUGIN_PATH=" + plugins + " GST_REGISTRY=" + std::string(SIAMESE_BINARY_DIR) +
+      "GST_PLUGIN_PATH=" +
+      plugins + " GST_REGISTRY=" + std::string(SIAMESE_BINARY_DIR) +
       "/test-tmp/gst-registry-tools.bin gst-launch-1.0 -m filesrc location=" + video +
-      " ! avidemux ! jpegdec idct-method=islow ! videoconvert ! faceverify model=" + model + " gallery=" +
-      gallery + " threshold=" + fmt(threshold) + " min-face-size=" + std::to_string(kMinFace) +
+      " ! avidemux ! jpegdec idct-method=islow ! videoconvert ! faceverify model=" + model +
+      " gallery=" + gallery + " threshold=" + fmt(threshold) +
+      " min-face-size=" + std::to_string(kMinFace) +
       " device=cpu ! faceverifyoverlay ! videoconvert ! jpegenc ! avimux ! filesink location=" +
       dir + "/out.avi";
   std::string out;

@@ -41,14 +41,15 @@ TEST_CASE("siamese-render-walk is deterministic in its seed", "[samples]") {
   SIAMESE_REQUIRE_ATT(data);
   const std::string dir = siamese::testing::temp_dir("render_walk");
   for (const auto& [tag, seed] : {std::pair<std::string, int>{"a", 5}, {"b", 5}, {"c", 6}}) {
-    const auto r = run_program(render_args(data, dir, tag, seed));
+    fs::create_directories(dir + "/" + tag);  // same file names: the truth names the video
+    const auto r = run_program(render_args(data, dir + "/" + tag, "walk", seed));
     INFO(r.output);
     REQUIRE(r.status == 0);
   }
-  CHECK(slurp(dir + "/a.avi") == slurp(dir + "/b.avi"));
-  CHECK(slurp(dir + "/a.json") == slurp(dir + "/b.json"));
-  CHECK(slurp(dir + "/a.json") != slurp(dir + "/c.json"));
-  CHECK(slurp(dir + "/a.avi") != slurp(dir + "/c.avi"));
+  CHECK(slurp(dir + "/a/walk.avi") == slurp(dir + "/b/walk.avi"));
+  CHECK(slurp(dir + "/a/walk.json") == slurp(dir + "/b/walk.json"));
+  CHECK(slurp(dir + "/a/walk.json") != slurp(dir + "/c/walk.json"));
+  CHECK(slurp(dir + "/a/walk.avi") != slurp(dir + "/c/walk.avi"));
 }
 
 TEST_CASE("siamese-render-walk's truth matches the pixels of its video", "[samples]") {

@@ -127,9 +127,9 @@ TEST_CASE("tracker rejects invalid options", "[tracker]") {
 TEST_CASE("between detections, faces move on at their measured velocity", "[tracker]") {
   FaceTracker tracker;
   const auto id = tracker.update({Box{0, 40, 60, 60}})[0].track_id;
-  tracker.predict();                                   // frame 1: no velocity yet
+  tracker.predict();                                      // frame 1: no velocity yet
   CHECK(tracker.predict()[0].box == Box{0, 40, 60, 60});  // frame 2
-  auto f = tracker.update({Box{15, 40, 60, 60}});      // frame 3: 5 px per frame
+  auto f = tracker.update({Box{15, 40, 60, 60}});         // frame 3: 5 px per frame
   REQUIRE(f[0].track_id == id);
   CHECK(tracker.predict()[0].box == Box{20, 40, 60, 60});
   CHECK(tracker.predict()[0].box == Box{25, 40, 60, 60});

@@ -40,9 +40,12 @@ std::string format_confirm_frames(const DecisionOptions& options) {
 
 const char* decision_state_name(DecisionState state) {
   switch (state) {
-    case DecisionState::kPending: return "pending";
-    case DecisionState::kUnknown: return "unknown";
-    case DecisionState::kVerified: return "verified";
+    case DecisionState::kPending:
+      return "pending";
+    case DecisionState::kUnknown:
+      return "unknown";
+    case DecisionState::kVerified:
+      return "verified";
   }
   return "?";
 }
@@ -118,8 +121,7 @@ std::optional<Decision> DecisionEngine::observe(int64_t track_id, const Evidence
   }
   d.votes = d.state == DecisionState::kVerified ? count(d.identity) : leader_votes;
   d.distance = evidence.distance;
-  d.margin = std::isfinite(evidence.distance) ? evidence.second_distance - evidence.distance
-                                              : 0.0f;
+  d.margin = std::isfinite(evidence.distance) ? evidence.second_distance - evidence.distance : 0.0f;
   if (d.state != old_state || d.identity != old_identity) {
     d.decided = time;
     return d;

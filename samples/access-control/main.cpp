@@ -143,7 +143,15 @@ int run_pipeline(GstElement* pipeline, Controller& controller, const ss::AccessO
   GstBus* bus = gst_element_get_bus(pipeline);
   int status = 0;
   if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    status = 1;  // the error message on the bus says why
+    // The element posted why (a missing model, a gallery of another model, ...).
+    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 2 * GST_SECOND, GST_MESSAGE_ERROR);
+    std::cerr << kProgram << ": error: "
+              << (msg != nullptr ? error_text(msg) : std::string("the pipeline did not start"))
+              << "\n";
+    if (msg != nullptr) gst_message_unref(msg);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(bus);
+    return 1;
   }
   std::cout << kProgram << ": running (Ctrl-C to stop)" << std::endl;
   gint64 stop_deadline = -1;
@@ -178,7 +186,6 @@ int run_pipeline(GstElement* pipeline, Controller& controller, const ss::AccessO
         break;
     }
     gst_message_unref(msg);
-    if (status != 0) done = true;
   }
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(bus);

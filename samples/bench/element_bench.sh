@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # faceverify speed, beside GStreamer's opencv facedetect on the same video in the same run:
 # frames/s of a 640x480 walk video with 1-2 faces per frame (faces 120-190 px) for
-# detect-interval 1 and 5 at two minimum face sizes, and faces embedded per second for
-# batch-size 1, 8 and 32 (batch-frames the same, every face re-embedded on every frame).
+# detect-interval 1 and 5 at two minimum face sizes (also at facedetect's pyramid step,
+# scale-factor 1.25), and faces embedded per second for batch-size 1, 8 and 32
+# (batch-frames the same, every face re-embedded on every frame).
 # Prints figures and ratios; pipelines are decode ! queue ! ELEMENT ! fakesink sync=false.
 # Usage: samples/bench/element_bench.sh [--model MODEL] [--gallery DB] [--seconds S] [--data DIR]
 #   --model MODEL  default: a one-epoch model of the default architecture trained here (speed
@@ -15,7 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 model="" gallery="" seconds=20 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -103,6 +104,8 @@ for min in 60 100; do
     run "faceverify min-face-size $min detect-interval $interval" \
       "${verify[@]}" min-face-size=$min detect-interval=$interval message=none
   done
+  run "faceverify min-face-size $min detect-interval 1 scale-factor 1.25" \
+    "${verify[@]}" min-face-size=$min detect-interval=1 scale-factor=1.25 message=none
 done
 echo "embedding throughput (detect-interval 5, reverify-interval 1: every face embedded on every frame):"
 for b in 1 8 32; do
@@ -113,8 +116,9 @@ done
 ratio() { awk -v a="${fps[$1]}" -v b="${fps[$2]}" 'BEGIN {printf "%.2f", a / b}'; }
 echo "ratios (frames/s, faceverify / facedetect at the same minimum face size):"
 for min in 60 100; do
-  for interval in 1 5; do
-    echo "  min $min, detect-interval $interval: $(ratio "faceverify min-face-size $min detect-interval $interval" "facedetect min-size $min")"
+  for variant in "detect-interval 1" "detect-interval 5" "detect-interval 1 scale-factor 1.25"; do
+    printf '  min %3s, %-36s %s\n' "$min" "$variant:" \
+      "$(ratio "faceverify min-face-size $min $variant" "facedetect min-size $min")"
   done
 done
 echo "  embedding batch 8 / batch 1: $(ratio "faceverify batch-size 8 batch-frames 8" "faceverify batch-size 1 batch-frames 1"), batch 32 / batch 1: $(ratio "faceverify batch-size 32 batch-frames 32" "faceverify batch-size 1 batch-frames 1")"

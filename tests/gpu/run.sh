@@ -84,6 +84,7 @@ timeout 240 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Re
   -DSQLite3_INCLUDE_DIR="$carry/deps/include" -DSQLite3_LIBRARY="$carry/deps/lib/libsqlite3.so" \
   -DCMAKE_CUDA_COMPILER="$nvcc" -DSIAMESE_CUDA_KERNELS=ON -DSIAMESE_CUDA_ARCHITECTURES="$archs" \
   -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" "${cxx_std[@]}" \
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,--disable-new-dtags" \
   -DSIAMESE_BUILD_PLUGIN=OFF -DSIAMESE_BUILD_SAMPLES=OFF -DSIAMESE_BUILD_TESTS=ON \
   -DSIAMESE_EXPECT_CUDA="$expect_cuda" > "$build/configure.log" 2>&1
 rc=$?

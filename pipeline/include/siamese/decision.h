@@ -14,8 +14,8 @@
 
 namespace siamese {
 
-constexpr int kDefaultConfirmCount = 2;   // N of confirm-frames N/M
-constexpr int kDefaultConfirmWindow = 3;  // M of confirm-frames N/M
+constexpr int kDefaultConfirmCount = 2;         // N of confirm-frames N/M
+constexpr int kDefaultConfirmWindow = 3;        // M of confirm-frames N/M
 constexpr float kDefaultMarginFraction = 0.1f;  // default margin = this x threshold
 
 /// What one embedding of a track matched (from Matcher::match).
@@ -28,14 +28,27 @@ struct Evidence {
 struct DecisionOptions {
   int confirm_count = kDefaultConfirmCount;    // N: votes needed for one identity...
   int confirm_window = kDefaultConfirmWindow;  // M: ...among the last M embeddings
-  float threshold = 1.0f;  // Euclidean distance at or below which an embedding may vote
-  float margin = 0.0f;     // runner-up distance minus best distance needed to vote
+  float threshold = 1.0f;        // Euclidean distance at or below which an embedding may vote
+  float margin = 0.0f;           // runner-up distance minus best distance needed to vote
   std::string claimed_identity;  // 1:1 mode: only this identity can be verified ("" = 1:N)
 
-  DecisionOptions& set_confirm(int n, int m) { confirm_count = n; confirm_window = m; return *this; }
-  DecisionOptions& set_threshold(float t) { threshold = t; return *this; }
-  DecisionOptions& set_margin(float m) { margin = m; return *this; }
-  DecisionOptions& set_claimed_identity(std::string c) { claimed_identity = std::move(c); return *this; }
+  DecisionOptions& set_confirm(int n, int m) {
+    confirm_count = n;
+    confirm_window = m;
+    return *this;
+  }
+  DecisionOptions& set_threshold(float t) {
+    threshold = t;
+    return *this;
+  }
+  DecisionOptions& set_margin(float m) {
+    margin = m;
+    return *this;
+  }
+  DecisionOptions& set_claimed_identity(std::string c) {
+    claimed_identity = std::move(c);
+    return *this;
+  }
 };
 
 /// Parses "N/M" (1 <= N <= M <= 64) into options; throws InputError naming the text otherwise.

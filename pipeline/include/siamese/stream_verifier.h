@@ -62,8 +62,7 @@ class StreamVerifier {
   /// Analyses frames in order; their faces are embedded together in one batch (chunks of the
   /// embedder's batch size). matcher may be null (no gallery: every face unknown). Throws
   /// siamese::Error or c10::Error on failure.
-  std::vector<FrameResult> process(const std::vector<StreamFrame>& frames,
-                                   const Matcher* matcher);
+  std::vector<FrameResult> process(const std::vector<StreamFrame>& frames, const Matcher* matcher);
 
   /// Applies new options from the next batch on (tracks and decisions are kept).
   void set_options(const StreamOptions& options);

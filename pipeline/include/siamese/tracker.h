@@ -26,24 +26,36 @@ struct TrackerOptions {
   /// A face whose area reaches this multiple of its area at the last embedding is re-embedded.
   float regrow_area_ratio = kDefaultRegrowAreaRatio;
 
-  TrackerOptions& set_min_iou(float v) { min_iou = v; return *this; }
-  TrackerOptions& set_max_missed(int n) { max_missed = n; return *this; }
-  TrackerOptions& set_reverify_interval(int n) { reverify_interval = n; return *this; }
-  TrackerOptions& set_regrow_area_ratio(float r) { regrow_area_ratio = r; return *this; }
+  TrackerOptions& set_min_iou(float v) {
+    min_iou = v;
+    return *this;
+  }
+  TrackerOptions& set_max_missed(int n) {
+    max_missed = n;
+    return *this;
+  }
+  TrackerOptions& set_reverify_interval(int n) {
+    reverify_interval = n;
+    return *this;
+  }
+  TrackerOptions& set_regrow_area_ratio(float r) {
+    regrow_area_ratio = r;
+    return *this;
+  }
 };
 
 /// One followed face.
 struct Track {
   int64_t id = 0;
-  Box box;                          // the last detected (or predicted) box
-  Box seen;                         // the last detected box
-  float vx = 0.0f, vy = 0.0f;       // velocity of the box, pixels per frame
-  float x = 0.0f, y = 0.0f;         // the box's corner without rounding (for prediction)
-  int64_t first_frame = 0;          // tracker frame number when the track started
-  int64_t last_seen_frame = 0;      // last frame a detection matched it
-  int64_t last_embedded_frame = -1; // -1 = never embedded
-  int embedded_area = 0;            // box area at the last embedding
-  int missed = 0;                   // consecutive detection rounds without a match
+  Box box;                           // the last detected (or predicted) box
+  Box seen;                          // the last detected box
+  float vx = 0.0f, vy = 0.0f;        // velocity of the box, pixels per frame
+  float x = 0.0f, y = 0.0f;          // the box's corner without rounding (for prediction)
+  int64_t first_frame = 0;           // tracker frame number when the track started
+  int64_t last_seen_frame = 0;       // last frame a detection matched it
+  int64_t last_embedded_frame = -1;  // -1 = never embedded
+  int embedded_area = 0;             // box area at the last embedding
+  int missed = 0;                    // consecutive detection rounds without a match
 };
 
 /// A face visible in the current frame.

@@ -1,0 +1,128 @@
+// train_bench: the C++ side of samples/bench/train_bench.sh. One measurement per call, printed
+// as one JSON line, so the script can interleave it with the Python reference:
+//   train_bench train --arch seed|default --epochs N --threads T   training pairs/s on AT&T
+//       s11..s40 (300 pairs per epoch, batch 64, as seed_baseline.py train --protocol P2)
+//   train_bench infer --arch seed|default --batch B --threads T    embeddings/s of one branch
+//       (eval, inference mode) on the 100 images of s1..s10, as seed_baseline.py infer
+// Data: --data DIR, else $SIAMESE_DATA, else ../shared/data/att_faces beside the source tree.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "cli_args.h"
+#include "dataset.h"
+#include "identity_split.h"
+#include "siamese/device.h"
+#include "siamese/embedder.h"
+#include "siamese/errors.h"
+#include "trainer.h"
+
+namespace {
+
+namespace st = siamese::training;
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+st::FaceDataset att(const std::string& root, const std::string& list,
+                    const siamese::InputSpec& spec) {
+  siamese::ImageFolder folder = siamese::scan_image_folder(root);
+  folder = siamese::select_identities(folder,
+                                      st::parse_identity_list(list, folder.identities, "ids"));
+  st::DatasetOptions options;
+  options.spec = spec;
+  return st::load_dataset(folder, options);
+}
+
+int run(int argc, char** argv) {
+  if (argc < 2) throw st::UsageError("usage: train_bench train|infer --arch A [...]");
+  const std::string mode = argv[1];
+  const st::CliArgs args(argc - 1, argv + 1,
+                         {{"arch"}, {"epochs"}, {"batch"}, {"threads"}, {"data"}, {"seconds"}});
+  std::string data = args.text("data");
+  if (data.empty()) {
+    const char* env = std::getenv("SIAMESE_DATA");
+    data = env && *env ? env : std::string(SIAMESE_SOURCE_DIR) + "/../shared/data/att_faces";
+  }
+  const std::string arch = args.choice("arch", "seed", {"seed", "default"});
+  const int threads = static_cast<int>(args.integer("threads", 0, 0, 256));
+  siamese::set_cpu_threads(threads);
+  siamese::ArchOptions a = siamese::ArchOptions().set_arch(arch);
+  if (arch == "seed") a.set_embedding_size(5);
+  const siamese::InputSpec spec = siamese::default_input_spec(a);
+  nlohmann::json out = {{"side", "cpp"}, {"mode", mode}, {"arch", arch}, {"threads", threads}};
+
+  if (mode == "train") {
+    const st::FaceDataset train = att(data, "s11-s40", spec);
+    st::TrainerOptions o;
+    o.arch = a;
+    o.spec = spec;
+    o.epochs = static_cast<int>(args.integer("epochs", 5, 1, 10000));
+    o.margin = arch == "seed" ? st::kSeedMargin : st::kDefaultArchMargin;
+    o.augment = false;  // the reference does not augment: same work per pair
+    o.out = (std::filesystem::temp_directory_path() / ("train_bench_" + arch + ".pt")).string();
+    o.checkpoint_interval_s = 1e9;
+    // One tiny validation set (2 identities) so the model file is written as in real training;
+    // pairs/s counts only the training steps.
+    const st::FaceDataset val = att(data, "s1-s2", spec);
+    const st::TrainSummary s = st::train(o, train, val);
+    std::vector<double> rates;
+    for (const auto& r : s.history) rates.push_back(r.pairs_per_s);
+    // The first epoch warms allocators up, as in the reference's steady-state figure.
+    if (rates.size() > 1) rates.erase(rates.begin());
+    out["pairs_per_s"] = median(rates);
+    out["epochs"] = o.epochs;
+    std::filesystem::remove(o.out);
+    std::filesystem::remove(s.checkpoint);
+  } else if (mode == "infer") {
+    const int batch = static_cast<int>(args.integer("batch", 1, 1, 4096));
+    const double seconds = args.number("seconds", 3.0, 0.0, 600.0);
+    const st::FaceDataset faces = att(data, "s1-s10", spec);
+    siamese::Network net = siamese::Network::create(a);
+    siamese::ModelInfo info;
+    info.arch = a;
+    info.input = spec;
+    siamese::Embedder embedder(siamese::LoadedModel{info, net, ""}, torch::kCPU, batch);
+    torch::Tensor x = faces.images.narrow(0, 0, std::min<int64_t>(batch, faces.size()));
+    if (x.size(0) < batch) x = x.repeat({(batch + x.size(0) - 1) / x.size(0), 1, 1, 1}).narrow(0, 0, batch);
+    x = x.contiguous();
+    for (int i = 0; i < 5; ++i) embedder.embed(x);  // warm-up, as the reference's
+    std::vector<double> rates;
+    const auto begin = Clock::now();
+    while (std::chrono::duration<double>(Clock::now() - begin).count() < seconds) {
+      const int calls = std::max(1, 20 / batch);
+      const auto t0 = Clock::now();
+      for (int i = 0; i < calls; ++i) embedder.embed(x);
+      rates.push_back(calls * batch / std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    out["batch"] = batch;
+    out["emb_per_s"] = median(rates);
+    out["runs"] = rates.size();
+  } else {
+    throw st::UsageError("mode must be train or infer, not '" + mode + "'");
+  }
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const st::UsageError& e) {
+    std::cerr << "train_bench: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "train_bench: error: " << e.what() << "\n";
+    return 1;
+  }
+}
