@@ -56,7 +56,8 @@ else
 fi
 nvcc="${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}"
 [[ -x "$nvcc" ]] || die "no nvcc (set CUDACXX)"
-export PATH="$(dirname "$("$python" -c 'import sys; print(sys.executable)' 2>/dev/null || echo /usr/bin/python3)"):$PATH"
+python_bin="$(dirname "$("$python" -c 'import sys; print(sys.executable)' 2>/dev/null || echo /usr/bin/python3)")"
+export PATH="$python_bin:$PATH"  # pip's cmake and ninja live beside Python
 command -v cmake >/dev/null || die "no cmake on PATH"
 generator=(); command -v ninja >/dev/null && generator=(-G Ninja)
 gpu="$(nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader 2>/dev/null | head -1)"
@@ -70,7 +71,9 @@ echo "glibc:    $(ldd --version | head -1)"
 [[ "$abi" == 1 ]] || echo "run.sh: warning: pre-C++11-ABI LibTorch: the carried OpenCV uses the C++11 ABI; only functions without std::string parameters are linked, which is what the GPU targets use"
 cxx_std=()
 if "$python" -c 'import sys, torch; v = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]); sys.exit(0 if v >= (2, 12) else 1)' 2>/dev/null; then
-  cxx_std=(-DCMAKE_CXX_STANDARD=20)  # LibTorch >= 2.12 headers need C++20
+  # LibTorch >= 2.12 headers need C++20; this takes effect once the top CMakeLists.txt sets
+  # CMAKE_CXX_STANDARD only when it is not given.
+  cxx_std=(-DCMAKE_CXX_STANDARD=20)
 fi
 
 # ---- build -------------------------------------------------------------------------------
