@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "faceverify_messages.h"
+#include "faceverify_properties.h"
 #include "faceverify_settings.h"
 #include "frame_queue.h"
 #include "frame_view.h"
@@ -63,57 +64,6 @@ struct _GstFaceVerify {
 G_DEFINE_TYPE(GstFaceVerify, gst_face_verify, GST_TYPE_BASE_TRANSFORM)
 GST_ELEMENT_REGISTER_DEFINE(faceverify, "faceverify", GST_RANK_NONE, GST_TYPE_FACE_VERIFY)
 
-enum {
-  PROP_0,
-  PROP_MODEL,
-  PROP_GALLERY,
-  PROP_THRESHOLD,
-  PROP_DEVICE,
-  PROP_BATCH_SIZE,
-  PROP_BATCH_FRAMES,
-  PROP_DETECTOR,
-  PROP_DETECTOR_FILE,
-  PROP_MIN_FACE_SIZE,
-  PROP_SCALE_FACTOR,
-  PROP_DETECT_INTERVAL,
-  PROP_REVERIFY_INTERVAL,
-  PROP_CLAIMED_IDENTITY,
-  PROP_MESSAGE,
-  PROP_THREADS,
-  PROP_CONFIRM_FRAMES,
-  PROP_MARGIN,
-};
-
-GType gst_face_verify_detector_get_type(void) {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {static_cast<gint>(sg::DetectorKind::kHaar), "OpenCV Haar cascade", "haar"},
-      {static_cast<gint>(sg::DetectorKind::kLbp), "OpenCV LBP cascade (faster, less accurate)",
-       "lbp"},
-      {static_cast<gint>(sg::DetectorKind::kUpstream),
-       "\"face\" ROI metas attached by an upstream element", "upstream"},
-      {0, nullptr, nullptr}};
-  if (g_once_init_enter(&type)) {
-    g_once_init_leave(&type, g_enum_register_static("GstFaceVerifyDetector", values));
-  }
-  return type;
-}
-
-GType gst_face_verify_message_mode_get_type(void) {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {static_cast<gint>(sg::MessageMode::kNone), "No bus messages", "none"},
-      {static_cast<gint>(sg::MessageMode::kEveryFrame), "A faceverify message for every frame",
-       "every-frame"},
-      {static_cast<gint>(sg::MessageMode::kOnChange),
-       "A faceverify message only when the faces or their decisions change", "on-change"},
-      {0, nullptr, nullptr}};
-  if (g_once_init_enter(&type)) {
-    g_once_init_leave(&type, g_enum_register_static("GstFaceVerifyMessageMode", values));
-  }
-  return type;
-}
-
 static GstStaticPadTemplate sink_template =
     GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
                             GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(SIAMESE_VIDEO_FORMATS)));
@@ -130,146 +80,24 @@ static sg::Settings copy_settings(GstFaceVerify* self) {
 
 // ---- properties -------------------------------------------------------------------------
 
-static void set_string(std::string& field, const GValue* value) {
-  const gchar* s = g_value_get_string(value);
-  field = s ? s : "";
-}
-
 static void gst_face_verify_set_property(GObject* object, guint prop_id, const GValue* value,
                                          GParamSpec* pspec) {
   GstFaceVerify* self = GST_FACE_VERIFY(object);
+  std::string refused;
   GST_OBJECT_LOCK(self);
-  sg::Settings& s = *self->settings;
-  switch (prop_id) {
-    case PROP_MODEL:
-      set_string(s.model, value);
-      break;
-    case PROP_GALLERY:
-      set_string(s.gallery, value);
-      break;
-    case PROP_THRESHOLD:
-      s.threshold = g_value_get_float(value);
-      break;
-    case PROP_DEVICE:
-      set_string(s.device, value);
-      break;
-    case PROP_BATCH_SIZE:
-      s.batch_size = g_value_get_int(value);
-      break;
-    case PROP_BATCH_FRAMES:
-      s.batch_frames = g_value_get_int(value);
-      break;
-    case PROP_DETECTOR:
-      s.detector = static_cast<sg::DetectorKind>(g_value_get_enum(value));
-      break;
-    case PROP_DETECTOR_FILE:
-      set_string(s.detector_file, value);
-      break;
-    case PROP_MIN_FACE_SIZE:
-      s.min_face_size = g_value_get_int(value);
-      break;
-    case PROP_SCALE_FACTOR:
-      s.scale_factor = g_value_get_double(value);
-      break;
-    case PROP_DETECT_INTERVAL:
-      s.detect_interval = g_value_get_int(value);
-      break;
-    case PROP_REVERIFY_INTERVAL:
-      s.reverify_interval = g_value_get_int(value);
-      break;
-    case PROP_CLAIMED_IDENTITY:
-      set_string(s.claimed_identity, value);
-      break;
-    case PROP_MESSAGE:
-      s.message = static_cast<sg::MessageMode>(g_value_get_enum(value));
-      break;
-    case PROP_THREADS:
-      s.threads = g_value_get_int(value);
-      break;
-    case PROP_CONFIRM_FRAMES: {
-      const gchar* text = g_value_get_string(value);
-      siamese::DecisionOptions check;
-      try {
-        siamese::parse_confirm_frames(text ? text : "", check);
-        s.confirm_frames = text;
-      } catch (const std::exception& e) {
-        GST_WARNING_OBJECT(self, "ignoring confirm-frames: %s", e.what());
-      }
-      break;
-    }
-    case PROP_MARGIN:
-      s.margin = g_value_get_float(value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-      break;
-  }
+  const bool known = sg::set_setting(*self->settings, prop_id, value, &refused);
   GST_OBJECT_UNLOCK(self);
+  if (!known) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  if (!refused.empty()) GST_WARNING_OBJECT(self, "%s", refused.c_str());
 }
 
 static void gst_face_verify_get_property(GObject* object, guint prop_id, GValue* value,
                                          GParamSpec* pspec) {
   GstFaceVerify* self = GST_FACE_VERIFY(object);
-  auto str = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
   GST_OBJECT_LOCK(self);
-  const sg::Settings& s = *self->settings;
-  switch (prop_id) {
-    case PROP_MODEL:
-      g_value_set_string(value, str(s.model));
-      break;
-    case PROP_GALLERY:
-      g_value_set_string(value, str(s.gallery));
-      break;
-    case PROP_THRESHOLD:
-      g_value_set_float(value, s.threshold);
-      break;
-    case PROP_DEVICE:
-      g_value_set_string(value, s.device.c_str());
-      break;
-    case PROP_BATCH_SIZE:
-      g_value_set_int(value, s.batch_size);
-      break;
-    case PROP_BATCH_FRAMES:
-      g_value_set_int(value, s.batch_frames);
-      break;
-    case PROP_DETECTOR:
-      g_value_set_enum(value, static_cast<gint>(s.detector));
-      break;
-    case PROP_DETECTOR_FILE:
-      g_value_set_string(value, str(s.detector_file));
-      break;
-    case PROP_MIN_FACE_SIZE:
-      g_value_set_int(value, s.min_face_size);
-      break;
-    case PROP_SCALE_FACTOR:
-      g_value_set_double(value, s.scale_factor);
-      break;
-    case PROP_DETECT_INTERVAL:
-      g_value_set_int(value, s.detect_interval);
-      break;
-    case PROP_REVERIFY_INTERVAL:
-      g_value_set_int(value, s.reverify_interval);
-      break;
-    case PROP_CLAIMED_IDENTITY:
-      g_value_set_string(value, str(s.claimed_identity));
-      break;
-    case PROP_MESSAGE:
-      g_value_set_enum(value, static_cast<gint>(s.message));
-      break;
-    case PROP_THREADS:
-      g_value_set_int(value, s.threads);
-      break;
-    case PROP_CONFIRM_FRAMES:
-      g_value_set_string(value, s.confirm_frames.c_str());
-      break;
-    case PROP_MARGIN:
-      g_value_set_float(value, s.margin);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-      break;
-  }
+  const bool known = sg::get_setting(*self->settings, prop_id, value);
   GST_OBJECT_UNLOCK(self);
+  if (!known) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
 }
 
 // ---- start / stop: heavy loading and error translation ---------------------------------
@@ -702,118 +530,7 @@ static void gst_face_verify_class_init(GstFaceVerifyClass* klass) {
   gobject_class->get_property = gst_face_verify_get_property;
   gobject_class->finalize = gst_face_verify_finalize;
 
-  const auto ready = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                              GST_PARAM_MUTABLE_READY);
-  const auto playing = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                                GST_PARAM_MUTABLE_PLAYING);
-  g_object_class_install_property(
-      gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model",
-                          "Model file written by siamese-train (or a "
-                          "TorchScript module with its facts); required",
-                          nullptr, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_GALLERY,
-      g_param_spec_string("gallery", "Gallery",
-                          "Enrollment gallery written by siamese-enroll; "
-                          "reloaded while playing when it changes. Unset: every face unknown",
-                          nullptr, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_THRESHOLD,
-      g_param_spec_float("threshold", "Threshold",
-                         "Euclidean embedding distance at or below "
-                         "which a face matches an identity; -1 = the threshold stored in the "
-                         "model file",
-                         -1.0f, sg::kMaxDistance, sg::kDefaultThresholdProperty, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_DEVICE,
-      g_param_spec_string("device", "Device",
-                          "Inference device: auto (CUDA when usable, else "
-                          "CPU with one warning), cpu, cuda or cuda:N",
-                          sg::kDefaultDevice, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_BATCH_SIZE,
-      g_param_spec_int("batch-size", "Batch size", "Maximum number of faces per forward pass", 1,
-                       sg::kMaxBatchSize, siamese::kDefaultBatchSize, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_BATCH_FRAMES,
-      g_param_spec_int("batch-frames", "Batch frames",
-                       "Frames whose faces are embedded "
-                       "together; 1 = no holding, N > 1 holds N-1 frames (adds N-1 frame "
-                       "durations of latency)",
-                       1, sg::kMaxBatchFrames, sg::kDefaultBatchFrames, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_DETECTOR,
-      g_param_spec_enum("detector", "Detector",
-                        "Face detector: OpenCV cascade (run on a "
-                        "downscaled gray image) or \"face\" ROI metas from upstream",
-                        GST_TYPE_FACE_VERIFY_DETECTOR, static_cast<gint>(sg::kDefaultDetector),
-                        ready));
-  g_object_class_install_property(gobject_class, PROP_DETECTOR_FILE,
-                                  g_param_spec_string("detector-file", "Detector file",
-                                                      "Cascade XML file; unset = the "
-                                                      "opencv-data cascade of the chosen detector",
-                                                      nullptr, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_MIN_FACE_SIZE,
-      g_param_spec_int("min-face-size", "Minimum face size",
-                       "Smallest face to detect, in "
-                       "pixels of the frame (width of the detector's box)",
-                       sg::kMinMinFaceSize, sg::kMaxMinFaceSize, siamese::kDefaultMinFaceSize,
-                       ready));
-  g_object_class_install_property(
-      gobject_class, PROP_SCALE_FACTOR,
-      g_param_spec_double("scale-factor", "Scale factor",
-                          "Detector pyramid step: each scale "
-                          "searched is this factor larger than the previous one; larger is "
-                          "faster with coarser boxes (facedetect uses 1.25); the default is "
-                          "siamese-enroll's",
-                          sg::kMinScaleFactor, sg::kMaxScaleFactor, sg::kDefaultScaleFactor,
-                          ready));
-  g_object_class_install_property(
-      gobject_class, PROP_DETECT_INTERVAL,
-      g_param_spec_int("detect-interval", "Detect interval",
-                       "Run the detector every N frames "
-                       "and follow faces in between (1 = every frame)",
-                       1, sg::kMaxInterval, siamese::kDefaultDetectInterval, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_REVERIFY_INTERVAL,
-      g_param_spec_int("reverify-interval", "Reverify interval",
-                       "Embed a followed face again "
-                       "every N frames (0 = only when new or grown markedly)",
-                       0, sg::kMaxInterval, siamese::kDefaultReverifyInterval, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_CLAIMED_IDENTITY,
-      g_param_spec_string("claimed-identity", "Claimed identity",
-                          "1:1 mode: a face is "
-                          "verified only if it matches this enrolled identity; unset = 1:N "
-                          "identification",
-                          nullptr, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_MESSAGE,
-      g_param_spec_enum("message", "Message",
-                        "Which bus messages to post (decision-change "
-                        "messages are posted unless none)",
-                        GST_TYPE_FACE_VERIFY_MESSAGE_MODE,
-                        static_cast<gint>(sg::kDefaultMessageMode), playing));
-  g_object_class_install_property(gobject_class, PROP_THREADS,
-                                  g_param_spec_int("threads", "Threads",
-                                                   "CPU inference threads (process-wide); 0 = "
-                                                   "LibTorch's default",
-                                                   0, sg::kMaxThreads, sg::kDefaultThreads, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_CONFIRM_FRAMES,
-      g_param_spec_string("confirm-frames", "Confirm frames",
-                          "\"N/M\": a track is verified "
-                          "when N of its last M embeddings match the same identity; it loses "
-                          "the decision when most of the M disagree (1 <= N <= M <= 64)",
-                          sg::kDefaultConfirmFrames, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_MARGIN,
-      g_param_spec_float("margin", "Margin",
-                         "Distance by which the best identity must beat "
-                         "the runner-up to count; -1 = 0.1 x threshold",
-                         -1.0f, sg::kMaxDistance, sg::kDefaultMarginProperty, playing));
+  sg::install_properties(gobject_class);
 
   g_signal_new_class_handler("reload-gallery", G_TYPE_FROM_CLASS(klass),
                              static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),

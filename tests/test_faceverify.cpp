@@ -52,6 +52,7 @@ class Harness {
     h_ = gst_harness_new_with_element(element_, "sink", "src");
   }
   ~Harness() {
+    for (GstStructure* s : pending_) gst_structure_free(s);
     gst_harness_teardown(h_);
     gst_object_unref(element_);
     gst_object_unref(bus_);
@@ -504,7 +505,8 @@ Props batch_props(const BatchScene& s, int batch_frames) {
 
 }  // namespace
 
-TEST_CASE("batch-frames=4 holds frames, keeps their order and count; EOS drains", "[gst]") {
+TEST_CASE("batch-frames=4 holds frames, keeps their order and count, and EOS drains them",
+          "[gst]") {
   SIAMESE_REQUIRE_ATT(att);
   const BatchScene s = batch_scene(att);
   Harness harness(batch_props(s, 4));
@@ -848,7 +850,7 @@ TEST_CASE("message modes: none, every-frame, on-change", "[gst]") {
   }
 }
 
-TEST_CASE("the gallery is reloaded while playing; a failed reload keeps the old one", "[gst]") {
+TEST_CASE("the gallery is reloaded while playing, and a failed reload keeps the old one", "[gst]") {
   SIAMESE_REQUIRE_ATT(att);
   const std::string dir = siamese::testing::temp_dir("faceverify-reload");
   const std::string model = siamese::testing::save_untrained_model(dir, "model.pt", 5);

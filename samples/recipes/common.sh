@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the recipes: the model, the gallery and the plugin path. Source it, do not run it.
 # MODEL and GALLERY default to the demo's output (demo-out/); the plugin is taken from the
 # build tree unless it is installed (GST_PLUGIN_PATH already set, or found in the registry).

@@ -4,6 +4,7 @@
 # Usage: MODEL=m.pt GALLERY=g.db samples/recipes/file-to-json.sh VIDEO [> decisions.jsonl]
 # MESSAGES=faceverify,faceverify-decision keeps the per-frame messages too.
 set -euo pipefail
+# shellcheck source=samples/recipes/common.sh
 source "$(dirname "$0")/common.sh"
 if [ $# -ne 1 ]; then
   echo "usage: $(basename "$0") VIDEO" >&2

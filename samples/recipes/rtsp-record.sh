@@ -3,6 +3,7 @@
 # in AVI). Ctrl-C ends the recording cleanly (-e sends EOS so the file is finalised).
 # Usage: MODEL=m.pt GALLERY=g.db samples/recipes/rtsp-record.sh rtsp://camera/stream out.avi
 set -euo pipefail
+# shellcheck source=samples/recipes/common.sh
 source "$(dirname "$0")/common.sh"
 if [ $# -ne 2 ]; then
   echo "usage: $(basename "$0") URI OUT.avi" >&2

@@ -4,6 +4,7 @@
 # Usage: MODEL=m.pt GALLERY=g.db samples/recipes/two-cameras.sh [/dev/video0 /dev/video2]
 # Any source description works: CAM0="uridecodebin uri=rtsp://..." CAM1="..." two-cameras.sh
 set -euo pipefail
+# shellcheck source=samples/recipes/common.sh
 source "$(dirname "$0")/common.sh"
 cam0="${CAM0:-v4l2src device=${1:-/dev/video0}}"
 cam1="${CAM1:-v4l2src device=${2:-/dev/video2}}"

@@ -3,6 +3,7 @@
 # red "unknown" when not.
 # Usage: MODEL=m.pt GALLERY=g.db samples/recipes/webcam-preview.sh [/dev/video0]
 set -euo pipefail
+# shellcheck source=samples/recipes/common.sh
 source "$(dirname "$0")/common.sh"
 device="${1:-/dev/video0}"
 # shellcheck disable=SC2086  # SINK may hold properties: word splitting wanted

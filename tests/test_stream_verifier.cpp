@@ -1,0 +1,138 @@
+// StreamVerifier, the element's face logic without GStreamer: batching over frames, per-track
+// decisions in frame order, strangers, track expiry. Untrained network, synthetic faces.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include "siamese/errors.h"
+#include "siamese/image_io.h"
+#include "siamese/stream_verifier.h"
+#include "test_support.h"
+
+namespace {
+
+using siamese::Box;
+
+/// A 300x160 gray frame holding three distinct synthetic "faces" (64x64 patches).
+cv::Mat frame_with_faces() {
+  cv::Mat frame(160, 300, CV_8UC1, cv::Scalar(90));
+  for (int i = 0; i < 3; ++i) {
+    siamese::testing::synthetic_gray(64, 64, 10 + i)
+        .copyTo(frame(cv::Rect(20 + 90 * i, 40, 64, 64)));
+  }
+  return frame;
+}
+const std::vector<Box> kBoxes = {{20, 40, 64, 64}, {110, 40, 64, 64}, {200, 40, 64, 64}};
+
+siamese::LoadedModel untrained() {
+  torch::manual_seed(4);
+  siamese::ModelInfo info;
+  info.input = siamese::default_input_spec(info.arch);
+  info.embedding_size = info.arch.embedding_size;
+  return siamese::LoadedModel{info, siamese::Network::create(info.arch), ""};
+}
+
+/// Faces 0 and 1 enrolled as "a" and "b" from the same pixels; face 2 is a stranger.
+struct Fixture {
+  cv::Mat frame = frame_with_faces();
+  siamese::ImageView view = siamese::view_of(frame);
+  std::unique_ptr<siamese::Matcher> matcher;
+  float threshold = 0.0f;
+  Fixture() {
+    siamese::Embedder embedder(untrained(), torch::kCPU);
+    const torch::Tensor e = embedder.embed_faces(view, kBoxes, siamese::Framing::kDetectorBox);
+    const float nearest_other =
+        std::min({(e[0] - e[1]).norm().item<float>(), (e[0] - e[2]).norm().item<float>(),
+                  (e[1] - e[2]).norm().item<float>()});
+    threshold = 0.5f * nearest_other;
+    siamese::GalleryMatrix g;
+    g.names = {"a", "b"};
+    g.embeddings = e.narrow(0, 0, 2).clone();
+    g.owners = torch::tensor({0, 1}, torch::kInt64);
+    matcher = std::make_unique<siamese::Matcher>(g, torch::kCPU, threshold);
+  }
+  std::unique_ptr<siamese::StreamVerifier> verifier(int confirm_n, int confirm_m) {
+    siamese::StreamOptions o;
+    o.decision.set_threshold(threshold)
+        .set_margin(0.1f * threshold)
+        .set_confirm(confirm_n, confirm_m);
+    return std::make_unique<siamese::StreamVerifier>(
+        std::make_unique<siamese::Embedder>(untrained(), torch::kCPU, 4), nullptr, o);
+  }
+  siamese::StreamFrame input(int64_t time, std::vector<Box> boxes = kBoxes) const {
+    return siamese::StreamFrame{view, time, std::move(boxes)};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("stream verifier: a batch of frames gives what frames one by one give",
+          "[core][stream]") {
+  Fixture f;
+  auto batched = f.verifier(2, 3);
+  auto single = f.verifier(2, 3);
+  std::vector<siamese::StreamFrame> frames;
+  for (int t = 0; t < 4; ++t) frames.push_back(f.input(t));
+  const auto all = batched->process(frames, f.matcher.get());  // 12 faces, chunks of 4
+  REQUIRE(all.size() == 4);
+  for (int t = 0; t < 4; ++t) {
+    CAPTURE(t);
+    const auto one = single->process({f.input(t)}, f.matcher.get());
+    REQUIRE(one[0].faces.size() == 3);
+    REQUIRE(all[t].faces.size() == 3);
+    for (size_t i = 0; i < 3; ++i) {
+      CHECK(all[t].faces[i].track_id == one[0].faces[i].track_id);
+      CHECK(all[t].faces[i].identity == one[0].faces[i].identity);
+      CHECK(all[t].faces[i].state == one[0].faces[i].state);
+      CHECK(all[t].faces[i].distance == Approx(one[0].faces[i].distance).margin(1e-5));
+    }
+    CHECK(all[t].changes.size() == one[0].changes.size());
+  }
+  // Decisions as of each frame: pending first, verified on the second, the stranger unknown
+  // once the window of three is full.
+  CHECK(all[0].faces[0].state == siamese::DecisionState::kPending);
+  CHECK(all[1].faces[0].identity == "a");
+  CHECK(all[1].faces[1].identity == "b");
+  CHECK(all[1].faces[2].state == siamese::DecisionState::kPending);
+  CHECK(all[2].faces[2].state == siamese::DecisionState::kUnknown);
+  CHECK(all[2].faces[2].identity.empty());
+  CHECK(all[1].changes.size() == 2);
+  CHECK(all[2].changes.size() == 1);
+}
+
+TEST_CASE("stream verifier: a face that left and came back is a new, undecided track",
+          "[core][stream]") {
+  Fixture f;
+  auto v = f.verifier(1, 1);
+  const auto first = v->process({f.input(0, {kBoxes[0]})}, f.matcher.get());
+  REQUIRE(first[0].faces.size() == 1);
+  CHECK(first[0].faces[0].identity == "a");
+  const int64_t id = first[0].faces[0].track_id;
+  // Gone for more detection rounds than the tracker keeps a track (default 2).
+  v->process({f.input(1, {}), f.input(2, {}), f.input(3, {})}, f.matcher.get());
+  const auto again = v->process({f.input(4, {kBoxes[0]})}, f.matcher.get());
+  REQUIRE(again[0].faces.size() == 1);
+  CHECK(again[0].faces[0].track_id > id);
+  CHECK(again[0].faces[0].embedded);
+  REQUIRE(again[0].changes.size() == 1);
+  CHECK(again[0].changes[0].first_seen == 4);
+}
+
+TEST_CASE("stream verifier: without a gallery every face is unknown", "[core][stream]") {
+  Fixture f;
+  auto v = f.verifier(1, 1);
+  const auto r = v->process({f.input(0)}, nullptr);
+  REQUIRE(r[0].faces.size() == 3);
+  for (const auto& face : r[0].faces) {
+    CHECK(face.identity.empty());
+    CHECK(face.state == siamese::DecisionState::kUnknown);
+  }
+  CHECK(v->embedded_count() == 3);
+}
+
+TEST_CASE("stream verifier: frames without boxes need a detector", "[core][stream]") {
+  Fixture f;
+  auto v = f.verifier(1, 1);
+  siamese::StreamFrame frame{f.view, 0, std::nullopt};
+  CHECK_THROWS_AS(v->process({frame}, nullptr), siamese::InputError);
+}
