@@ -27,6 +27,8 @@ enum {
   PROP_THREADS,
   PROP_CONFIRM_FRAMES,
   PROP_MARGIN,
+  PROP_PRECISION,
+  PROP_MODEL_INSTANCE_ID,
 };
 
 void set_string(std::string& field, const GValue* value) {
@@ -62,6 +64,19 @@ GType gst_face_verify_message_mode_get_type(void) {
       {0, nullptr, nullptr}};
   if (g_once_init_enter(&type)) {
     g_once_init_leave(&type, g_enum_register_static("GstFaceVerifyMessageMode", values));
+  }
+  return type;
+}
+
+GType gst_face_verify_precision_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(siamese::Precision::kFloat32), "32-bit floating point", "fp32"},
+      {static_cast<gint>(siamese::Precision::kFloat16), "16-bit floating point (CUDA only)",
+       "fp16"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) {
+    g_once_init_leave(&type, g_enum_register_static("GstFaceVerifyPrecision", values));
   }
   return type;
 }
@@ -178,6 +193,20 @@ void install_properties(GObjectClass* gobject_class) {
                          "Distance by which the best identity must beat "
                          "the runner-up to count; -1 = 0.1 x threshold",
                          -1.0f, kMaxDistance, kDefaultMarginProperty, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_PRECISION,
+      g_param_spec_enum("precision", "Precision",
+                        "Arithmetic of the forward pass; fp16 (half precision) only with a "
+                        "CUDA device",
+                        GST_TYPE_FACE_VERIFY_PRECISION, static_cast<gint>(kDefaultPrecision),
+                        ready));
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL_INSTANCE_ID,
+      g_param_spec_string("model-instance-id", "Model instance id",
+                          "Elements of one process with the same id (and the same model, "
+                          "device, precision and batch-size) share one loaded model and batch "
+                          "their faces into one forward pass; unset = this element's own model",
+                          nullptr, ready));
 }
 
 bool set_setting(Settings& s, guint prop_id, const GValue* value, std::string* refused) {
@@ -241,6 +270,12 @@ bool set_setting(Settings& s, guint prop_id, const GValue* value, std::string* r
     case PROP_MARGIN:
       s.margin = g_value_get_float(value);
       break;
+    case PROP_PRECISION:
+      s.precision = static_cast<siamese::Precision>(g_value_get_enum(value));
+      break;
+    case PROP_MODEL_INSTANCE_ID:
+      set_string(s.model_instance_id, value);
+      break;
     default:
       return false;
   }
@@ -300,6 +335,12 @@ bool get_setting(const Settings& s, guint prop_id, GValue* value) {
       break;
     case PROP_MARGIN:
       g_value_set_float(value, s.margin);
+      break;
+    case PROP_PRECISION:
+      g_value_set_enum(value, static_cast<gint>(s.precision));
+      break;
+    case PROP_MODEL_INSTANCE_ID:
+      g_value_set_string(value, str(s.model_instance_id));
       break;
     default:
       return false;

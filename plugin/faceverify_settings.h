@@ -36,6 +36,8 @@ constexpr MessageMode kDefaultMessageMode = MessageMode::kEveryFrame;
 constexpr int kDefaultThreads = 0;  // 0 = LibTorch's default
 constexpr int kMaxThreads = 256;
 constexpr const char* kDefaultConfirmFrames = "2/3";  // kDefaultConfirmCount/kDefaultConfirmWindow
+constexpr siamese::Precision kDefaultPrecision = siamese::Precision::kFloat32;
+constexpr const char* kDefaultModelInstanceId = "";  // "": this element's own model
 constexpr int kGalleryPollMs = 500;  // how often the gallery file is checked for changes
 
 struct Settings {
@@ -56,6 +58,8 @@ struct Settings {
   int threads = kDefaultThreads;
   std::string confirm_frames = kDefaultConfirmFrames;
   float margin = kDefaultMarginProperty;
+  siamese::Precision precision = kDefaultPrecision;
+  std::string model_instance_id = kDefaultModelInstanceId;
 };
 
 /// The stream options these settings give for a model whose stored threshold is

@@ -16,8 +16,10 @@
 #include "frame_queue.h"
 #include "frame_view.h"
 #include "gallery_watch.h"
+#include "shared_embedder.h"
 #include "siamese/device.h"
 #include "siamese/errors.h"
+#include "siamese/gpu_preprocess.h"
 #include "siamese/model_file.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_face_verify_debug);
@@ -32,6 +34,7 @@ namespace {
 struct State {
   std::unique_ptr<siamese::StreamVerifier> verifier;
   std::unique_ptr<sg::GalleryWatch> watch;
+  std::shared_ptr<sg::SharedEmbedder> shared;  // model-instance-id set: the shared model
   float model_threshold = 1.0f;
   bool use_upstream = false;
   int batch_frames = 1;
@@ -43,6 +46,7 @@ struct State {
 
   ~State() {
     for (GstBuffer* b : ready) gst_buffer_unref(b);
+    if (shared) shared->remove_user();
   }
   void drop_frames() {
     held.clear();
@@ -182,13 +186,39 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
     }
   }
 
+  if (s.precision == siamese::Precision::kFloat16 && !device.is_cuda()) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                      ("Precision fp16 needs a CUDA device (property \"precision\"; device "
+                       "\"%s\" resolved to %s).",
+                       s.device.c_str(), device.str().c_str()),
+                      (nullptr));
+    return FALSE;
+  }
+
+  // The embedder: this element's own, or the one shared under model-instance-id. Either is
+  // warmed up here so that the first frame does not pay for CUDA/allocator set-up.
   std::unique_ptr<siamese::Embedder> embedder;
+  std::shared_ptr<siamese::Embedder> shared_embedder;
+  auto make_embedder = [&]() {
+    auto e = std::make_unique<siamese::Embedder>(std::move(*model), device, s.batch_size,
+                                                 s.precision);
+    e->warm_up();
+    return e;
+  };
   try {
-    embedder = std::make_unique<siamese::Embedder>(std::move(*model), device, s.batch_size);
+    if (s.model_instance_id.empty()) {
+      embedder = make_embedder();
+    } else {
+      const sg::SharedModelKey key{s.model_instance_id, s.model, device.str(),
+                                   siamese::precision_name(s.precision), s.batch_size};
+      state->shared = sg::acquire_shared_embedder(key, make_embedder);
+      state->shared->add_user();
+      shared_embedder = state->shared->embedder();
+    }
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
                       ("Could not prepare model \"%s\" on device \"%s\" (properties \"model\", "
-                       "\"device\").",
+                       "\"device\", \"precision\", \"model-instance-id\").",
                        s.model.c_str(), s.device.c_str()),
                       ("%s", e.what()));
     return FALSE;
@@ -220,12 +250,41 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
   }
 
   try {
-    state->verifier = std::make_unique<siamese::StreamVerifier>(std::move(embedder),
-                                                                std::move(detector), options);
+    if (state->shared) {
+      std::shared_ptr<sg::SharedEmbedder> shared = state->shared;
+      state->verifier = std::make_unique<siamese::StreamVerifier>(
+          shared_embedder,
+          [shared](const torch::Tensor& inputs) { return shared->embed(inputs); },
+          std::move(detector), options);
+    } else {
+      state->verifier = std::make_unique<siamese::StreamVerifier>(std::move(embedder),
+                                                                  std::move(detector), options);
+    }
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid faceverify settings."), ("%s", e.what()));
     return FALSE;
   }
+
+  // Faces are cropped on the GPU where the kernels are built; else on the CPU into pinned
+  // memory, copied asynchronously by the embedder.
+  std::string preprocessing = "cpu";
+  if (device.is_cuda()) {
+    if (siamese::GpuFacePreprocessor::available()) {
+      try {
+        state->verifier->set_gpu_preprocessor(std::make_shared<siamese::GpuFacePreprocessor>(
+            state->verifier->embedder().input_spec(), device));
+        preprocessing = "gpu";
+      } catch (const std::exception& e) {
+        GST_WARNING_OBJECT(self, "GPU preprocessing unavailable, using the CPU: %s", e.what());
+      }
+    } else {
+      GST_INFO_OBJECT(self, "GPU preprocessing unavailable, using the CPU: %s",
+                      siamese::GpuFacePreprocessor::unavailable_reason().c_str());
+    }
+  }
+  GST_INFO_OBJECT(self, "precision %s, preprocessing on %s, model-instance-id \"%s\"",
+                  siamese::precision_name(s.precision), preprocessing.c_str(),
+                  s.model_instance_id.c_str());
 
   GST_INFO_OBJECT(
       self,
@@ -554,6 +613,7 @@ static void gst_face_verify_class_init(GstFaceVerifyClass* klass) {
 
   gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_DETECTOR, static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_MESSAGE_MODE, static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_PRECISION, static_cast<GstPluginAPIFlags>(0));
   GST_DEBUG_CATEGORY_INIT(gst_face_verify_debug, "faceverify", 0,
                           "faceverify: face detection, embedding and matching");
 }

@@ -16,6 +16,8 @@ G_DECLARE_FINAL_TYPE(GstFaceVerify, gst_face_verify, GST, FACE_VERIFY, GstBaseTr
 GType gst_face_verify_detector_get_type(void);
 #define GST_TYPE_FACE_VERIFY_MESSAGE_MODE (gst_face_verify_message_mode_get_type())
 GType gst_face_verify_message_mode_get_type(void);
+#define GST_TYPE_FACE_VERIFY_PRECISION (gst_face_verify_precision_get_type())
+GType gst_face_verify_precision_get_type(void);
 
 GST_ELEMENT_REGISTER_DECLARE(faceverify);
 

@@ -5,17 +5,16 @@
 // gallery is enrolled from the very crops the element will see (same detector, same
 // preprocessing), so identities are certain without training; the threshold sits halfway to
 // the nearest crop of any other walker.
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-#include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
 #include <sqlite3.h>
-
 #include <torch/script.h>
 
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -62,8 +61,10 @@ std::vector<AuditRow> read_audit(const std::string& path) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_stmt* s = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT running_time, camera, track, identity, distance, "
-                             "decision, time FROM decisions ORDER BY id", -1, &s, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT running_time, camera, track, identity, distance, "
+                             "decision, time FROM decisions ORDER BY id",
+                             -1, &s, nullptr) == SQLITE_OK);
   std::vector<AuditRow> rows;
   while (sqlite3_step(s) == SQLITE_ROW) {
     AuditRow r;
@@ -94,14 +95,18 @@ def forward(self, x):
     y = y - y.mean(1, keepdim=True)
     return y / (y * y).sum(1, keepdim=True).sqrt().clamp(1e-12)
 )");
-  const nlohmann::json facts = {
-      {"input", {{"channels", 1}, {"height", 64}, {"width", 64}, {"scale", 1.0 / 255},
-                 {"mean", {0.5}}, {"std", {0.5}}}},
-      {"embedding_size", 256},
-      {"normalized", true},
-      {"metric", "euclidean"},
-      {"threshold", 1.0},
-      {"origin", "test_access_control: pooled pixels"}};
+  const nlohmann::json facts = {{"input",
+                                 {{"channels", 1},
+                                  {"height", 64},
+                                  {"width", 64},
+                                  {"scale", 1.0 / 255},
+                                  {"mean", {0.5}},
+                                  {"std", {0.5}}}},
+                                {"embedding_size", 256},
+                                {"normalized", true},
+                                {"metric", "euclidean"},
+                                {"threshold", 1.0},
+                                {"origin", "test_access_control: pooled pixels"}};
   module.save(path, {{"siamese.json", facts.dump()}});
 }
 
@@ -111,10 +116,29 @@ Fixture make_fixture(const std::string& data) {
   f.dir = siamese::testing::temp_dir("access_control");
   f.video = f.dir + "/walk.avi";
   const std::string truth_path = f.dir + "/walk.json";
-  const auto r = run_program({program_path("siamese-render-walk"), "--data", data, "--people",
-                              "s1-s3", "--images", "6-10", "--strangers", "s21-s22", "--fps", "10",
-                              "--segment", "3", "--gap", "0.6", "--pairs", "0.3", "--seed", "3",
-                              "--out", f.video, "--truth", truth_path});
+  const auto r = run_program({program_path("siamese-render-walk"),
+                              "--data",
+                              data,
+                              "--people",
+                              "s1-s3",
+                              "--images",
+                              "6-10",
+                              "--strangers",
+                              "s21-s22",
+                              "--fps",
+                              "10",
+                              "--segment",
+                              "3",
+                              "--gap",
+                              "0.6",
+                              "--pairs",
+                              "0.3",
+                              "--seed",
+                              "3",
+                              "--out",
+                              f.video,
+                              "--truth",
+                              truth_path});
   INFO(r.output);
   REQUIRE(r.status == 0);
   std::ifstream in(truth_path);
@@ -311,8 +335,8 @@ TEST_CASE("siamese-access-control reports bad input with the usual exit statuses
   auto r = run_program({bin, "--model", dir + "/m.pt"});  // no source
   CHECK(r.status == 2);
   CHECK(r.output.find("--source") != std::string::npos);
-  r = run_program({bin, "--model", dir + "/m.pt", "--source-file", dir + "/v.avi",
-                   "--threshold", "not-a-number"});
+  r = run_program({bin, "--model", dir + "/m.pt", "--source-file", dir + "/v.avi", "--threshold",
+                   "not-a-number"});
   CHECK(r.status == 2);
   CHECK(r.output.find("--threshold") != std::string::npos);
   r = run_program({bin, "--model", dir + "/missing.pt", "--source", "videotestsrc num-buffers=5",

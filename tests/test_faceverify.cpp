@@ -689,6 +689,12 @@ TEST_CASE("faceverify properties: defaults and ranges", "[gst]") {
   GEnumValue* message = g_enum_get_value(G_PARAM_SPEC_ENUM(spec("message"))->enum_class,
                                          G_PARAM_SPEC_ENUM(spec("message"))->default_value);
   CHECK(std::string(message->value_nick) == "every-frame");
+  GEnumValue* precision = g_enum_get_value(G_PARAM_SPEC_ENUM(spec("precision"))->enum_class,
+                                           G_PARAM_SPEC_ENUM(spec("precision"))->default_value);
+  CHECK(std::string(precision->value_nick) == "fp32");
+  CHECK(g_enum_get_value_by_nick(G_PARAM_SPEC_ENUM(spec("precision"))->enum_class, "fp16") !=
+        nullptr);
+  CHECK(G_PARAM_SPEC_STRING(spec("model-instance-id"))->default_value == nullptr);
 
   // Values round-trip; an invalid confirm-frames text is refused and the old value kept.
   g_object_set(e, "confirm-frames", "3/5", "detector", 2, "message", 2, "threshold", 0.75f,
@@ -803,6 +809,23 @@ TEST_CASE("every start-up failure fails the state change with a RESOURCE error",
     }
     start_with({{"model", model}, {"device", "cuda"}}, &f);
     check_resource_error(f, "\"device\"");
+  }
+  SECTION("precision=fp16 on the CPU") {
+    start_with({{"model", model}, {"device", "cpu"}, {"precision", "fp16"}}, &f);
+    check_resource_error(f, "\"precision\"");
+  }
+  SECTION("a model-instance-id in use with another model") {
+    siamese::testing::gst_test_init();
+    GstElement* first = gst_element_factory_make("faceverify", nullptr);
+    g_object_set(first, "model", model.c_str(), "device", "cpu", "model-instance-id", "cam-group",
+                 nullptr);
+    REQUIRE(gst_element_set_state(first, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+    start_with({{"model", other_model}, {"device", "cpu"}, {"model-instance-id", "cam-group"}},
+               &f);
+    gst_element_set_state(first, GST_STATE_NULL);
+    gst_object_unref(first);
+    check_resource_error(f, "\"model-instance-id\"");
+    CHECK(f.debug[0].find(model) != std::string::npos);
   }
 }
 
@@ -1127,4 +1150,90 @@ TEST_CASE("gst-launch-1.0 pipeline over a generated video matches the ground tru
   CHECK(found == expected_faces);
   CHECK(verified_decisions == std::map<std::string, int>{{"s1", 1}, {"s2", 1}, {"s3", 1}});
   CHECK(stranger_verified == 0);
+}
+
+namespace {
+
+/// The faces of every output frame of one stream of the scene (flipped for odd streams so
+/// that the streams differ), pushed and pulled without Catch macros (any thread).
+struct StreamRun {
+  std::vector<std::vector<MetaFace>> frames;
+  GstFlowReturn flow = GST_FLOW_OK;
+};
+
+void run_stream(Harness& harness, const cv::Mat& bgr, int frames, StreamRun* run) {
+  for (int i = 0; i < frames && run->flow == GST_FLOW_OK; ++i) {
+    run->flow = harness.push(siamese::testing::make_frame(bgr, GST_VIDEO_FORMAT_BGRx, i * kFrame,
+                                                          kFrame));
+    while (GstBuffer* b = gst_harness_try_pull(harness.get())) {
+      run->frames.push_back(siamese::testing::meta_faces(b));
+      gst_buffer_unref(b);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("four streams sharing one model-instance-id give the results of four separate runs",
+          "[gst]") {
+  SIAMESE_REQUIRE_ATT(att);
+  const Scene s = make_scene(att, 385, 289);
+  constexpr int kStreams = 4;
+  std::vector<cv::Mat> images(kStreams);
+  for (int k = 0; k < kStreams; ++k) {
+    if (k % 2 == 0) {
+      images[k] = s.bgr;
+    } else {
+      cv::flip(s.bgr, images[k], 1);
+    }
+  }
+  auto frames_of = [](int k) { return 4 + 2 * k; };  // streams of different lengths
+
+  std::vector<StreamRun> separate(kStreams);
+  for (int k = 0; k < kStreams; ++k) {
+    Harness harness(scene_props(s));
+    harness.set_caps(GST_VIDEO_FORMAT_BGRx, s.width, s.height);
+    run_stream(harness, images[k], frames_of(k), &separate[k]);
+  }
+
+  std::vector<StreamRun> shared(kStreams);
+  {
+    std::vector<std::unique_ptr<Harness>> harnesses;
+    for (int k = 0; k < kStreams; ++k) {
+      Props props = scene_props(s);
+      props.push_back({"model-instance-id", "four-cameras"});
+      harnesses.push_back(std::make_unique<Harness>(props));
+      harnesses.back()->set_caps(GST_VIDEO_FORMAT_BGRx, s.width, s.height);
+    }
+    std::vector<std::thread> threads;
+    for (int k = 0; k < kStreams; ++k) {
+      threads.emplace_back(run_stream, std::ref(*harnesses[k]), std::cref(images[k]),
+                           frames_of(k), &shared[k]);
+    }
+    for (std::thread& t : threads) t.join();
+  }
+
+  for (int k = 0; k < kStreams; ++k) {
+    CAPTURE(k);
+    CHECK(shared[k].flow == GST_FLOW_OK);
+    REQUIRE(separate[k].frames.size() == static_cast<size_t>(frames_of(k)));
+    REQUIRE(shared[k].frames.size() == separate[k].frames.size());
+    for (size_t i = 0; i < separate[k].frames.size(); ++i) {
+      CAPTURE(i);
+      const auto& a = separate[k].frames[i];
+      const auto& b = shared[k].frames[i];
+      REQUIRE(a.size() == b.size());
+      CHECK_FALSE(a.empty());
+      for (size_t j = 0; j < a.size(); ++j) {
+        CHECK(a[j].box == b[j].box);
+        CHECK(a[j].identity == b[j].identity);
+        CHECK(a[j].verified == b[j].verified);
+        CHECK(a[j].state == b[j].state);
+        CHECK(a[j].track_id == b[j].track_id);
+        CHECK(a[j].distance == Approx(b[j].distance).margin(1e-4));
+      }
+    }
+  }
+  // The unflipped streams see the scene's people.
+  check_faces(s, shared[0].frames.back(), true);
 }

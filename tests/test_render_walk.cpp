@@ -1,13 +1,12 @@
 // siamese-render-walk: the same seed gives the same video and truth byte for byte, and the
 // truth says where every face is: the pixels at each truth box are that image of that person.
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
-
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -29,10 +28,27 @@ std::string slurp(const std::string& path) {
 
 std::vector<std::string> render_args(const std::string& data, const std::string& dir,
                                      const std::string& tag, int seed) {
-  return {program_path("siamese-render-walk"), "--data", data, "--people", "s1-s3",
-          "--images", "6-10", "--strangers", "s21-s23", "--fps", "10", "--segment", "2",
-          "--pairs", "0.6", "--seed", std::to_string(seed), "--out", dir + "/" + tag + ".avi",
-          "--truth", dir + "/" + tag + ".json"};
+  return {program_path("siamese-render-walk"),
+          "--data",
+          data,
+          "--people",
+          "s1-s3",
+          "--images",
+          "6-10",
+          "--strangers",
+          "s21-s23",
+          "--fps",
+          "10",
+          "--segment",
+          "2",
+          "--pairs",
+          "0.6",
+          "--seed",
+          std::to_string(seed),
+          "--out",
+          dir + "/" + tag + ".avi",
+          "--truth",
+          dir + "/" + tag + ".json"};
 }
 
 }  // namespace
@@ -66,8 +82,8 @@ TEST_CASE("siamese-render-walk's truth matches the pixels of its video", "[sampl
   // Every walker: people under their name, strangers as "stranger:sNN"; each walks once.
   std::set<std::string> identities;
   for (const auto& w : truth.at("walkers")) identities.insert(w.at("identity").get<std::string>());
-  CHECK(identities == std::set<std::string>{"s1", "s2", "s3", "stranger:s21", "stranger:s22",
-                                            "stranger:s23"});
+  CHECK(identities ==
+        std::set<std::string>{"s1", "s2", "s3", "stranger:s21", "stranger:s22", "stranger:s23"});
 
   cv::VideoCapture video(dir + "/walk.avi", cv::CAP_OPENCV_MJPEG);
   REQUIRE(video.isOpened());

@@ -2,9 +2,8 @@
 // deny-after seconds), siamese-bus-json's reading of `gst-launch-1.0 -m` text, and the demo
 // summary's scoring against the ground truth.
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "door_policy.h"
@@ -73,16 +72,21 @@ TEST_CASE("siamese-bus-json turns gst-launch -m output into typed JSON lines", "
   const std::string input = dir + "/messages.txt";
   std::ofstream(input)
       << "Setting pipeline to PAUSED ...\n"
-         "Got message #71 from element \"door\" (element): faceverify, timestamp=(guint64)400000000, "
+         "Got message #71 from element \"door\" (element): faceverify, "
+         "timestamp=(guint64)400000000, "
          "stream-time=(guint64)400000000, running-time=(guint64)400000000, "
-         "duration=(guint64)18446744073709551615, faces=(structure){ \"face\\,\\ x\\=\\(int\\)522\\,"
-         "\\ y\\=\\(int\\)50\\,\\ width\\=\\(int\\)108\\,\\ height\\=\\(int\\)108\\,\\ identity\\=\\("
+         "duration=(guint64)18446744073709551615, faces=(structure){ \"face\\,\\ "
+         "x\\=\\(int\\)522\\,"
+         "\\ y\\=\\(int\\)50\\,\\ width\\=\\(int\\)108\\,\\ height\\=\\(int\\)108\\,\\ "
+         "identity\\=\\("
          "string\\)\\\"s3\\\"\\,\\ distance\\=\\(double\\)0.25\\,\\ verified\\=\\(boolean\\)true\\,"
          "\\ state\\=\\(string\\)verified\\,\\ track-id\\=\\(gint64\\)1\\;\" };\n"
-         "Got message #72 from element \"door\" (element): faceverify, timestamp=(guint64)440000000, "
+         "Got message #72 from element \"door\" (element): faceverify, "
+         "timestamp=(guint64)440000000, "
          "stream-time=(guint64)440000000, running-time=(guint64)440000000, "
          "duration=(guint64)40000000, faces=(int){  };\n"
-         "Got message #73 from element \"door\" (element): faceverify-decision, track-id=(gint64)2, "
+         "Got message #73 from element \"door\" (element): faceverify-decision, "
+         "track-id=(gint64)2, "
          "identity=(string)\"\", state=(string)unknown, verified=(boolean)false, "
          "distance=(double)inf, margin=(double)0, votes=(int)0, first-seen=(guint64)400000000, "
          "running-time=(guint64)480000000, timestamp=(guint64)480000000;\n"
@@ -112,8 +116,8 @@ TEST_CASE("siamese-bus-json turns gst-launch -m output into typed JSON lines", "
   CHECK(out[3]["message"] == "execution-ended");
   CHECK(out[3]["seconds"] == Approx(62.5));
 
-  r = run_program({program_path("siamese-bus-json"), "--input", input, "--only",
-                   "faceverify-decision"});
+  r = run_program(
+      {program_path("siamese-bus-json"), "--input", input, "--only", "faceverify-decision"});
   CHECK(r.status == 0);
   CHECK(r.output.find("\"faceverify-decision\"") != std::string::npos);
   CHECK(r.output.find("\"faceverify\"") == std::string::npos);
@@ -122,8 +126,10 @@ TEST_CASE("siamese-bus-json turns gst-launch -m output into typed JSON lines", "
 TEST_CASE("The demo summary scores verdicts per walker against the truth", "[samples]") {
   ss::WalkTruth truth;
   truth.fps = 10;
-  truth.walkers = {{"s1", "s1", false, 0, 9}, {"stranger:s21", "s21", true, 0, 9},
-                   {"s2", "s2", false, 10, 19}, {"s3", "s3", false, 10, 19}};
+  truth.walkers = {{"s1", "s1", false, 0, 9},
+                   {"stranger:s21", "s21", true, 0, 9},
+                   {"s2", "s2", false, 10, 19},
+                   {"s3", "s3", false, 10, 19}};
   truth.frames.resize(20);
   for (int f = 0; f < 10; ++f) {
     truth.frames[f] = {{0, 0, 0, 100, 120}, {1, 300, 0, 100, 120}};
@@ -136,7 +142,7 @@ TEST_CASE("The demo summary scores verdicts per walker against the truth", "[sam
       o.faces.push_back({1, f >= 3 ? "verified" : "pending", f >= 3 ? "s1" : "", 10, 20, 80, 80});
       o.faces.push_back({2, "unknown", "", 310, 20, 80, 80});  // the stranger stays unknown
     } else {
-      o.faces.push_back({3, "verified", "s3", 10, 220, 80, 80});  // s2 taken for s3
+      o.faces.push_back({3, "verified", "s3", 10, 220, 80, 80});                // s2 taken for s3
       if (f % 2 == 0) o.faces.push_back({4, "pending", "", 320, 220, 70, 70});  // s3 half seen
     }
     if (f == 5) o.faces.push_back({9, "unknown", "", 200, 400, 60, 60});  // on no walker

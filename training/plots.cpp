@@ -58,17 +58,26 @@ class Axes {
 
   void frame(const std::string& title, const std::string& xlabel, const std::string& ylabel) {
     for (int k = 0; k <= 4; ++k) {
-      const double fy = k / 4.0;
-      const double y = y0_ + fy * (y1_ - y0_);
+      const double y = y0_ + k / 4.0 * (y1_ - y0_);
       const cv::Point p = map(x0_, y);
       cv::line(canvas_, p, {area_.x + area_.width, p.y}, kGrid, 1);
       cv::putText(canvas_, fmt(y), {area_.x - 52, p.y + 4}, kFont, 0.38, kBlack, 1, cv::LINE_AA);
-      double x;
-      if (log_x_) {
-        x = std::pow(10.0, std::log10(x0_) + fy * (std::log10(x1_) - std::log10(x0_)));
-      } else {
-        x = x0_ + fy * (x1_ - x0_);
+    }
+    std::vector<double> xticks;
+    if (log_x_) {
+      for (double x = std::pow(10.0, std::ceil(std::log10(x0_) - 1e-9)); x <= x1_ * (1 + 1e-9);
+           x *= 10) {
+        xticks.push_back(x);
       }
+    } else {
+      // Whole numbers when the axis counts something (epochs), else five even steps.
+      const double span = x1_ - x0_;
+      const double step = span >= 4 && x0_ == std::floor(x0_)
+                              ? std::max(1.0, std::ceil(span / 5.0))
+                              : span / 4.0;
+      for (double x = x0_; x <= x1_ + 1e-9 * span; x += step) xticks.push_back(x);
+    }
+    for (double x : xticks) {
       const cv::Point q = map(x, y0_);
       cv::line(canvas_, q, {q.x, area_.y}, kGrid, 1);
       cv::putText(canvas_, fmt(x), {q.x - 14, area_.y + area_.height + 16}, kFont, 0.38, kBlack,

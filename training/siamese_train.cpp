@@ -1,7 +1,6 @@
 // siamese-train: trains the Siamese embedding network on an identity-per-folder image tree and
 // writes the model file (weights, input facts, crop policy, calibrated threshold).
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -44,6 +43,10 @@ model and loss:
                             residual CNN, 1x64x64 -> 128, unit-norm embedding (default)
   --loss contrastive|triplet  (default contrastive, as the seed)
   --margin M                loss margin (default: 2.0 for seed, 1.0 for default; triplet 1.0/0.3)
+  --mining none|all|hard    which pairs of a batch the contrastive loss sees: none = only the
+                            drawn pairs (the seed); all = every pair among the batch's images;
+                            hard = each image's farthest genuine and nearest impostor in the
+                            batch (default: hard for default, else none)
 optimisation:
   --epochs N                (default: 100 for seed, 60 for default)
   --batch-size N            pairs per step (default 64)
@@ -75,7 +78,7 @@ void on_sigint(int) {
 const std::vector<st::FlagSpec> kFlags = {
     {"data"}, {"out"}, {"identities"}, {"val-data"}, {"val-identities"},
     {"val-identities-list"}, {"detect", false}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
-    {"batch-size"}, {"lr"}, {"schedule"}, {"augment", false}, {"no-augment", false}, {"seed"},
+    {"batch-size"}, {"lr"}, {"schedule"}, {"mining"}, {"augment", false}, {"no-augment", false}, {"seed"},
     {"resume"}, {"device"}, {"threads"}, {"plots"}, {"help", false}};
 
 std::string fixed(double v, int digits) {
@@ -134,21 +137,14 @@ int run(int argc, char** argv) {
     throw st::UsageError("--augment and --no-augment contradict each other");
   }
   o.augment = args.has("augment") || (!seed_arch && !args.has("no-augment"));
-  if (const char* e = std::getenv("SIAMESE_EXP_MINING")) {
-    o.mining = std::string(e) == "all" ? st::PairMining::kBatchAll
-             : std::string(e) == "hard" ? st::PairMining::kBatchHard : st::PairMining::kDrawnPairs;
+  const std::string mining = args.choice("mining", seed_arch || triplet ? "none" : "hard",
+                                         {"none", "all", "hard"});
+  o.mining = mining == "all"    ? st::PairMining::kBatchAll
+             : mining == "hard" ? st::PairMining::kBatchHard
+                                : st::PairMining::kDrawnPairs;
+  if (triplet && o.mining != st::PairMining::kDrawnPairs) {
+    throw st::UsageError("--mining " + mining + " works with the contrastive loss only");
   }
-  if (const char* e = std::getenv("SIAMESE_EXP_WD")) o.weight_decay = std::atof(e);
-  if (const char* e = std::getenv("SIAMESE_EXP_AUG")) {
-    const double k = std::atof(e);
-    o.augment_options.max_shift *= k;
-    o.augment_options.max_scale *= k;
-    o.augment_options.max_rotate_deg *= k;
-    o.augment_options.max_brightness *= k;
-    o.augment_options.max_contrast *= k;
-  }
-  if (const char* e = std::getenv("SIAMESE_EXP_BASE")) o.arch.set_base_channels(std::atoi(e));
-  if (const char* e = std::getenv("SIAMESE_EXP_EMB")) o.arch.set_embedding_size(std::atoi(e));
   o.seed = static_cast<uint64_t>(args.integer("seed", 0, 0, 2147483647L));
   o.resume = args.text("resume");
   o.plots_dir = args.text("plots");
@@ -197,7 +193,7 @@ int run(int argc, char** argv) {
             << "validation: " << validation.identities.size() << " identities, "
             << validation.size() << " images (" << split.note << ")\n";
   std::cout << "model: arch " << arch << ", " << st::loss_kind_name(o.loss) << " loss margin "
-            << o.margin << ", " << o.epochs << " epochs, batch " << o.batch_size << ", lr "
+            << o.margin << ", mining " << mining << ", " << o.epochs << " epochs, batch " << o.batch_size << ", lr "
             << o.lr << (o.schedule == st::LrSchedule::kCosine ? " cosine" : " constant")
             << ", augment " << (o.augment ? "on" : "off") << ", seed " << o.seed << ", device "
             << o.device.str() << "\n";

@@ -191,6 +191,9 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     std::ostringstream origin;
     origin << options.origin << (options.origin.empty() ? "" : "; ") << "epoch " << epoch
            << " of " << options.epochs << ", " << state.loss << " loss margin " << state.margin
+           << (options.mining == PairMining::kBatchHard  ? " (batch-hard pairs)"
+               : options.mining == PairMining::kBatchAll ? " (all pairs of a batch)"
+                                                         : "")
            << ", seed " << options.seed;
     info.origin = origin.str();
     save_model(options.out, net, info);

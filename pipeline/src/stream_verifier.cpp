@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "siamese/errors.h"
+#include "siamese/gpu_preprocess.h"
 #include "siamese/preprocess.h"
 
 namespace siamese {
@@ -24,7 +25,21 @@ StreamVerifier::StreamVerifier(std::unique_ptr<Embedder> embedder,
                                std::unique_ptr<FaceDetector> detector, StreamOptions options)
     : embedder_(std::move(embedder)), detector_(std::move(detector)) {
   if (!embedder_) throw InputError("StreamVerifier: no embedder");
+  Embedder* e = embedder_.get();
+  embed_ = [e](const torch::Tensor& inputs) { return e->embed_on_device(inputs); };
   set_options(options);
+}
+
+StreamVerifier::StreamVerifier(std::shared_ptr<Embedder> embedder, EmbedFunction embed,
+                               std::unique_ptr<FaceDetector> detector, StreamOptions options)
+    : embedder_(std::move(embedder)), embed_(std::move(embed)), detector_(std::move(detector)) {
+  if (!embedder_) throw InputError("StreamVerifier: no embedder");
+  if (!embed_) throw InputError("StreamVerifier: no embed function");
+  set_options(options);
+}
+
+void StreamVerifier::set_gpu_preprocessor(std::shared_ptr<GpuFacePreprocessor> gpu) {
+  gpu_ = std::move(gpu);
 }
 
 void StreamVerifier::set_options(const StreamOptions& options) {
@@ -95,8 +110,14 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
   if (!to_embed.empty()) {
     const InputSpec& spec = embedder_->input_spec();
     const auto n = static_cast<int64_t>(to_embed.size());
-    if (!batch_.defined() || batch_.size(0) < n) batch_ = make_batch_tensor(n, spec);
-    torch::Tensor batch = batch_.narrow(0, 0, n);
+    torch::Tensor batch;
+    std::vector<torch::Tensor> gpu_parts;  // per frame, when preprocessing on the GPU
+    if (!gpu_) {
+      if (!batch_.defined() || batch_.size(0) < n) {
+        batch_ = make_batch_tensor(n, spec, embedder_->device().is_cuda());
+      }
+      batch = batch_.narrow(0, 0, n);
+    }
     std::vector<Box> boxes;
     for (size_t k = 0; k < to_embed.size();) {
       const size_t f = to_embed[k].first;
@@ -105,9 +126,14 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       for (; k < to_embed.size() && to_embed[k].first == f; ++k) {
         boxes.push_back(results[f].faces[to_embed[k].second].box);
       }
-      preprocess_into(frames[f].view, boxes, spec, Framing::kDetectorBox, batch, first);
+      if (gpu_) {
+        gpu_parts.push_back(gpu_->preprocess(frames[f].view, boxes, Framing::kDetectorBox));
+      } else {
+        preprocess_into(frames[f].view, boxes, spec, Framing::kDetectorBox, batch, first);
+      }
     }
-    const torch::Tensor embeddings = embedder_->embed_on_device(batch);
+    if (gpu_) batch = gpu_parts.size() == 1 ? gpu_parts[0] : torch::cat(gpu_parts, 0);
+    const torch::Tensor embeddings = embed_(batch);
     embedded_count_ += n;
     if (matcher != nullptr && matcher->embedding_count() > 0) {
       matches = matcher->match(embeddings);

@@ -49,14 +49,15 @@ AuditLog::AuditLog(const std::string& path) : path_(path) {
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
   db_.reset(db);
   if (rc != SQLITE_OK) {
-    throw std::runtime_error(path + ": cannot open the audit log: " +
-                             (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    throw std::runtime_error(
+        path + ": cannot open the audit log: " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
   }
   sqlite3_busy_timeout(db, 5000);
   exec("PRAGMA journal_mode=WAL");
   exec(kSchema);
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, "INSERT INTO decisions (time, running_time, camera, track, "
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO decisions (time, running_time, camera, track, "
                          "identity, distance, decision) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          -1, &stmt, nullptr) != SQLITE_OK) {
     throw std::runtime_error(path + ": " + sqlite3_errmsg(db));
@@ -89,8 +90,8 @@ void AuditLog::append(const std::string& time, const std::string& camera, const 
   }
   sqlite3_bind_text(s, 7, a.decision.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(s) != SQLITE_DONE) {
-    throw std::runtime_error(path_ + ": cannot append to the audit log: " +
-                             sqlite3_errmsg(db_.get()));
+    throw std::runtime_error(path_ +
+                             ": cannot append to the audit log: " + sqlite3_errmsg(db_.get()));
   }
 }
 

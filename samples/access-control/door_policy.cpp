@@ -26,14 +26,18 @@ std::vector<DoorAction> DoorPolicy::on_decision(const DecisionEvent& e) {
   const bool verified = e.state == "verified" && !e.identity.empty();
   t.verified = verified;
   t.distance = e.distance;
-  DoorAction record{DoorAction::Kind::kDecision, e.track_id, verified ? e.identity : kUnknown,
-                    e.distance, e.running_time, e.state};
+  DoorAction record{DoorAction::Kind::kDecision,
+                    e.track_id,
+                    verified ? e.identity : kUnknown,
+                    e.distance,
+                    e.running_time,
+                    e.state};
   actions.push_back(record);
   if (verified && !t.granted) {  // once per track, even if it was denied while still unsure
     t.granted = true;
     ++grants_;
-    actions.push_back({DoorAction::Kind::kGrant, e.track_id, e.identity, e.distance,
-                       e.running_time, "grant"});
+    actions.push_back(
+        {DoorAction::Kind::kGrant, e.track_id, e.identity, e.distance, e.running_time, "grant"});
   }
   return actions;
 }
@@ -48,8 +52,8 @@ std::vector<DoorAction> DoorPolicy::on_frame(const FrameEvent& e) {
     if (e.running_time - t.first_seen >= deny_after_ns_) {
       t.denied = true;
       ++denials_;
-      actions.push_back({DoorAction::Kind::kDeny, f.track_id, kUnknown, f.distance,
-                         e.running_time, "deny"});
+      actions.push_back(
+          {DoorAction::Kind::kDeny, f.track_id, kUnknown, f.distance, e.running_time, "deny"});
     }
   }
   return actions;

@@ -72,7 +72,10 @@ std::string describe(const ss::DoorAction& a, const std::string& camera, bool se
 class Controller {
  public:
   Controller(const ss::AccessOptions& o, size_t cameras)
-      : options_(o), log_(o.audit_log), grant_(o.on_grant), deny_(o.on_deny),
+      : options_(o),
+        log_(o.audit_log),
+        grant_(o.on_grant),
+        deny_(o.on_deny),
         several_(cameras > 1) {}
 
   void handle_element_message(GstMessage* msg) {
@@ -196,8 +199,8 @@ int run(int argc, char** argv) {
   ss::AccessOptions options;
   if (!ss::parse_access_options(argc, argv, options)) return 0;
   ss::BuiltPipeline built = ss::build_pipeline(options);
-  std::unique_ptr<GstElement, decltype(&gst_object_unref)> pipeline(
-      built.pipeline, &gst_object_unref);
+  std::unique_ptr<GstElement, decltype(&gst_object_unref)> pipeline(built.pipeline,
+                                                                    &gst_object_unref);
   Controller controller(options, built.verifiers.size());
   install_signal_handlers();
   const int status = run_pipeline(pipeline.get(), controller, options);

@@ -41,10 +41,10 @@ The faceverify plugin must be findable: GST_PLUGIN_PATH=build/gst-plugins or ins
 }
 
 bool parse_access_options(int argc, const char* const* argv, AccessOptions& o) {
-  std::vector<FlagSpec> specs = {{"source"},        {"source-file"},   {"pipeline-desc"},
-                                 {"deny-after"},    {"on-grant"},      {"on-deny"},
-                                 {"audit-log"},     {"display", false}, {"realtime", false},
-                                 {"verbose", false}, {"stop-timeout"}, {"help", false}};
+  std::vector<FlagSpec> specs = {{"source"},         {"source-file"},    {"pipeline-desc"},
+                                 {"deny-after"},     {"on-grant"},       {"on-deny"},
+                                 {"audit-log"},      {"display", false}, {"realtime", false},
+                                 {"verbose", false}, {"stop-timeout"},   {"help", false}};
   for (const auto& name : element_property_flags()) specs.push_back({name});
   const Flags flags(argc, argv, specs);
   if (flags.has("help")) {

@@ -20,8 +20,8 @@ std::string sink_description(const AccessOptions& o) {
 void set_property_text(GstElement* element, const std::string& name, const std::string& text) {
   GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(element), name.c_str());
   if (spec == nullptr) {
-    throw std::runtime_error(std::string(GST_ELEMENT_NAME(element)) + " has no property '" +
-                             name + "' (is the plugin up to date?)");
+    throw std::runtime_error(std::string(GST_ELEMENT_NAME(element)) + " has no property '" + name +
+                             "' (is the plugin up to date?)");
   }
   GValue value = G_VALUE_INIT;
   g_value_init(&value, spec->value_type);
@@ -33,8 +33,9 @@ void set_property_text(GstElement* element, const std::string& name, const std::
   }
   if (ok) g_object_set_property(G_OBJECT(element), name.c_str(), &value);
   g_value_unset(&value);
-  if (!ok) throw UsageError("--" + name + ": '" + text + "' is not a valid value (see " +
-                            "gst-inspect-1.0 faceverify)");
+  if (!ok)
+    throw UsageError("--" + name + ": '" + text + "' is not a valid value (see " +
+                     "gst-inspect-1.0 faceverify)");
 }
 
 std::vector<GstElement*> find_verifiers(GstElement* pipeline) {
@@ -68,8 +69,9 @@ BuiltPipeline build_pipeline(const AccessOptions& o) {
   if (GstElementFactory* f = gst_element_factory_find(kVerifierFactory)) {
     gst_object_unref(f);
   } else {
-    throw std::runtime_error("the faceverify element is not installed; build the project and "
-                             "set GST_PLUGIN_PATH to its build/gst-plugins folder");
+    throw std::runtime_error(
+        "the faceverify element is not installed; build the project and "
+        "set GST_PLUGIN_PATH to its build/gst-plugins folder");
   }
   const std::string desc = pipeline_description(o);
   GError* error = nullptr;

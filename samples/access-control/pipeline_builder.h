@@ -13,7 +13,7 @@
 namespace siamese::samples {
 
 struct BuiltPipeline {
-  GstElement* pipeline = nullptr;     // owned: unref when done
+  GstElement* pipeline = nullptr;      // owned: unref when done
   std::vector<GstElement*> verifiers;  // the faceverify elements (borrowed from pipeline)
 };
 

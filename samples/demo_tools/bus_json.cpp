@@ -5,11 +5,10 @@
 // so it can follow a live pipeline.
 #include <gst/gst.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -22,7 +21,8 @@ using Json = nlohmann::ordered_json;
 namespace {
 
 constexpr const char* kProgram = "siamese-bus-json";
-constexpr const char* kUsage = R"(usage: gst-launch-1.0 -m ... | siamese-bus-json [--only NAMES] [--input FILE]
+constexpr const char* kUsage =
+    R"(usage: gst-launch-1.0 -m ... | siamese-bus-json [--only NAMES] [--input FILE]
 
 Prints one JSON object per line for each element message in the output of `gst-launch-1.0 -m`:
 {"source": ELEMENT, "message": NAME, FIELD: VALUE, ...}; lists become arrays and structures
@@ -68,7 +68,8 @@ Json to_json(const GValue* v) {
     const bool list = GST_VALUE_HOLDS_LIST(v);
     const guint n = list ? gst_value_list_get_size(v) : gst_value_array_get_size(v);
     for (guint i = 0; i < n; ++i) {
-      out.push_back(to_json(list ? gst_value_list_get_value(v, i) : gst_value_array_get_value(v, i)));
+      out.push_back(
+          to_json(list ? gst_value_list_get_value(v, i) : gst_value_array_get_value(v, i)));
     }
     return out;
   }

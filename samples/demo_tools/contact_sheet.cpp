@@ -1,12 +1,11 @@
 // siamese-contact-sheet: a PNG grid of frames from a video, so people can look at a run
 // rather than read it. With the walk's ground truth it picks one frame per walking segment
 // (late in the walk, when decisions are made) and captions it with who is really there.
+#include <algorithm>
+#include <iostream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
-
-#include <algorithm>
-#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -18,7 +17,8 @@ namespace ss = siamese::samples;
 namespace {
 
 constexpr const char* kProgram = "siamese-contact-sheet";
-constexpr const char* kUsage = R"(usage: siamese-contact-sheet --video FILE --out SHEET.png [options]
+constexpr const char* kUsage =
+    R"(usage: siamese-contact-sheet --video FILE --out SHEET.png [options]
 
   --video FILE       the video (e.g. the annotated output of faceverify ! faceverifyoverlay)
   --out FILE.png     the contact sheet to write
@@ -60,8 +60,9 @@ std::vector<Pick> picks_from_truth(const ss::WalkTruth& truth, size_t max_tiles)
 }
 
 int run(int argc, char** argv) {
-  const ss::Flags flags(argc, argv, {{"video"}, {"out"}, {"truth"}, {"tiles"}, {"columns"},
-                                     {"tile-width"}, {"help", false}});
+  const ss::Flags flags(
+      argc, argv,
+      {{"video"}, {"out"}, {"truth"}, {"tiles"}, {"columns"}, {"tile-width"}, {"help", false}});
   if (flags.has("help")) {
     std::cout << kUsage;
     return 0;

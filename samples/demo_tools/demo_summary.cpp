@@ -2,11 +2,10 @@
 // JSON lines of siamese-bus-json) and the walk video's ground truth, and prints per walker
 // whether it was verified (as whom, after how long) or stayed unknown, how many strangers were
 // wrongly accepted, and the frames per second of the run.
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "flags.h"
@@ -19,7 +18,8 @@ namespace {
 
 constexpr const char* kProgram = "siamese-demo-summary";
 constexpr int kExitCheckFailed = 3;
-constexpr const char* kUsage = R"(usage: siamese-demo-summary --messages FILE.jsonl --truth FILE.json [options]
+constexpr const char* kUsage =
+    R"(usage: siamese-demo-summary --messages FILE.jsonl --truth FILE.json [options]
 
 Scores faceverify against the ground truth of a siamese-render-walk video.
   --messages FILE   JSON lines from siamese-bus-json (faceverify frame messages)
@@ -73,11 +73,13 @@ std::string verified_text(const ss::WalkerOutcome& o) {
 
 void print_summary(const ss::DemoSummary& s) {
   std::cout << std::left << std::setw(15) << "walker" << std::setw(10) << "detected"
-            << std::setw(34) << "shown as verified" << std::setw(12) << "after" << "verdict\n";
+            << std::setw(34) << "shown as verified" << std::setw(12) << "after"
+            << "verdict\n";
   for (const auto& o : s.walkers) {
     std::ostringstream detected, after;
     detected << (o.visible_frames ? 100 * o.detected_frames / o.visible_frames : 0) << "%";
-    if (o.first_verified_s >= 0) after << std::fixed << std::setprecision(2) << o.first_verified_s << " s";
+    if (o.first_verified_s >= 0)
+      after << std::fixed << std::setprecision(2) << o.first_verified_s << " s";
     std::cout << std::left << std::setw(15) << o.walker.identity << std::setw(10) << detected.str()
               << std::setw(34) << verified_text(o) << std::setw(12) << after.str() << o.verdict
               << "\n";
@@ -89,8 +91,8 @@ void print_summary(const ss::DemoSummary& s) {
             << "\n"
             << "faces matching no walker:      " << s.unmatched_faces << "\n";
   if (s.seconds > 0) {
-    std::cout << "frames: " << s.frames << " in " << std::fixed << std::setprecision(1)
-              << s.seconds << " s = " << std::setprecision(1) << s.frames / s.seconds
+    std::cout << "frames: " << s.frames << " in " << std::fixed << std::setprecision(1) << s.seconds
+              << " s = " << std::setprecision(1) << s.frames / s.seconds
               << " frames/s (the whole pipeline)\n";
   } else {
     std::cout << "frames: " << s.frames << "\n";
@@ -123,9 +125,9 @@ nlohmann::json to_json(const ss::DemoSummary& s) {
 }
 
 int run(int argc, char** argv) {
-  const ss::Flags flags(argc, argv,
-                        {{"messages"}, {"truth"}, {"seconds"}, {"json"}, {"check", false},
-                         {"help", false}});
+  const ss::Flags flags(
+      argc, argv,
+      {{"messages"}, {"truth"}, {"seconds"}, {"json"}, {"check", false}, {"help", false}});
   if (flags.has("help")) {
     std::cout << kUsage;
     return 0;
@@ -141,8 +143,8 @@ int run(int argc, char** argv) {
     out << to_json(summary).dump(1) << "\n";
     if (!out) throw std::runtime_error(flags.text("json") + ": cannot write (--json)");
   }
-  if (flags.has("check") && (summary.people_verified != summary.people ||
-                             summary.strangers_accepted != 0)) {
+  if (flags.has("check") &&
+      (summary.people_verified != summary.people || summary.strangers_accepted != 0)) {
     return kExitCheckFailed;
   }
   return 0;

@@ -29,10 +29,11 @@ struct FrameObservation {
 
 struct WalkerOutcome {
   TruthWalker walker;
-  int visible_frames = 0;   // frames showing the walker
-  int detected_frames = 0;  // of those, frames where the element reported the face
+  int visible_frames = 0;                  // frames showing the walker
+  int detected_frames = 0;                 // of those, frames where the element reported the face
   std::map<std::string, int> verified_as;  // identity -> frames shown as verified
-  double first_verified_s = -1.0;  // seconds from the walker's first frame to its first verified frame
+  double first_verified_s =
+      -1.0;  // seconds from the walker's first frame to its first verified frame
   std::set<int64_t> tracks;
   /// people: "verified", "unknown" or "confused" (verified as someone else at some point);
   /// strangers: "rejected" or "accepted".
@@ -43,9 +44,9 @@ struct DemoSummary {
   std::vector<WalkerOutcome> walkers;
   int people = 0, people_verified = 0, people_unknown = 0, people_confused = 0;
   int strangers = 0, strangers_accepted = 0;
-  int frames = 0;             // frame messages read
-  int unmatched_faces = 0;    // reported faces that are no walker (false detections)
-  double seconds = 0.0;       // wall time of the run, when known
+  int frames = 0;           // frame messages read
+  int unmatched_faces = 0;  // reported faces that are no walker (false detections)
+  double seconds = 0.0;     // wall time of the run, when known
 };
 
 /// Matches the observations to the truth and tallies the outcome of every walker.

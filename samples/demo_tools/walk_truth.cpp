@@ -1,8 +1,7 @@
 #include "walk_truth.h"
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 namespace siamese::samples {

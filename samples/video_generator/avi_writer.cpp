@@ -58,8 +58,8 @@ void MjpegAviWriter::write_headers() {
   fourcc("avih");
   put32(56);
   put32(static_cast<uint32_t>(std::lround(1e6 * scale_ / rate_)));  // microseconds per frame
-  put32(0);                                                          // max bytes per second
-  put32(0);                                                          // padding granularity
+  put32(0);                                                         // max bytes per second
+  put32(0);                                                         // padding granularity
   put32(kAvifHasIndex);
   total_frames_at_ = out_.tellp();
   put32(0);  // total frames
@@ -117,7 +117,8 @@ void MjpegAviWriter::write(const std::vector<unsigned char>& jpeg) {
   const std::streamoff at = out_.tellp();
   const auto size = static_cast<uint32_t>(jpeg.size());
   if (static_cast<uint64_t>(at) + size + 16 * (index_.size() + 1) > kMaxFileBytes) {
-    throw std::runtime_error(path_ + ": the video would exceed 1 GiB (AVI 1.0); render fewer "
+    throw std::runtime_error(path_ +
+                             ": the video would exceed 1 GiB (AVI 1.0); render fewer "
                              "seconds or a lower --quality");
   }
   fourcc("00dc");

@@ -8,8 +8,10 @@ cv::Mat make_background(int width, int height, uint64_t seed) {
   cv::RNG rng(seed * 2654435761ULL + 7);
   cv::Mat bg(height, width, CV_8UC3);
   const int floor_y = height * 4 / 5;
-  const cv::Vec3d wall(150 + rng.uniform(-20, 20), 160 + rng.uniform(-20, 20), 170 + rng.uniform(-20, 20));
-  const cv::Vec3d floor(90 + rng.uniform(-15, 15), 100 + rng.uniform(-15, 15), 110 + rng.uniform(-15, 15));
+  const cv::Vec3d wall(150 + rng.uniform(-20, 20), 160 + rng.uniform(-20, 20),
+                       170 + rng.uniform(-20, 20));
+  const cv::Vec3d floor(90 + rng.uniform(-15, 15), 100 + rng.uniform(-15, 15),
+                        110 + rng.uniform(-15, 15));
   for (int y = 0; y < height; ++y) {  // a lit wall: brighter towards the top, then the floor
     const bool on_floor = y >= floor_y;
     const double shade = on_floor ? 1.0 - 0.3 * (y - floor_y) / std::max(1, height - floor_y)

@@ -3,9 +3,8 @@
 // Thread-safety: a pure function.
 #pragma once
 
-#include <opencv2/core.hpp>
-
 #include <cstdint>
+#include <opencv2/core.hpp>
 
 namespace siamese::samples {
 

@@ -1,11 +1,10 @@
 // siamese-render-walk: renders AT&T faces walking across a textured 640x480 backdrop (one or
 // two at once) into an MJPG AVI, with a ground-truth file. Deterministic in --seed.
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "avi_writer.h"
 #include "background.h"
@@ -19,7 +18,8 @@ namespace ss = siamese::samples;
 namespace {
 
 constexpr const char* kProgram = "siamese-render-walk";
-constexpr const char* kUsage = R"(usage: siamese-render-walk --data DIR --people LIST --out VIDEO.avi --truth FILE [options]
+constexpr const char* kUsage =
+    R"(usage: siamese-render-walk --data DIR --people LIST --out VIDEO.avi --truth FILE [options]
 
 Renders faces from DIR (one subfolder per identity, e.g. the AT&T faces) walking across a
 textured backdrop, one or two at once, into an MJPG AVI, and writes the ground truth: per frame
@@ -56,14 +56,16 @@ std::string find_image(const fs::path& data, const std::string& label, const std
 std::vector<ss::Cast> make_cast(const ss::Flags& flags, const fs::path& data) {
   std::vector<ss::Cast> cast;
   const auto images = ss::expand_list(flags.text("images", "1-10"), "--images");
-  const auto stranger_images = flags.has("stranger-images")
-                                   ? ss::expand_list(flags.text("stranger-images"), "--stranger-images")
-                                   : images;
+  const auto stranger_images =
+      flags.has("stranger-images")
+          ? ss::expand_list(flags.text("stranger-images"), "--stranger-images")
+          : images;
   auto add = [&](const std::string& list, const std::string& flag, bool stranger,
                  const std::vector<std::string>& stems) {
     for (const auto& label : ss::expand_list(list, flag)) {
       if (!fs::is_directory(data / label)) {
-        throw std::runtime_error((data / label).string() + ": no such identity folder (" + flag + ")");
+        throw std::runtime_error((data / label).string() + ": no such identity folder (" + flag +
+                                 ")");
       }
       ss::Cast c{label, stranger, {}};
       for (const auto& stem : stems) c.images.push_back(find_image(data, label, stem));
@@ -77,10 +79,10 @@ std::vector<ss::Cast> make_cast(const ss::Flags& flags, const fs::path& data) {
 
 int run(int argc, char** argv) {
   const ss::Flags flags(argc, argv,
-                        {{"data"}, {"people"}, {"images"}, {"strangers"}, {"stranger-images"},
-                         {"out"}, {"truth"}, {"fps"}, {"segment"}, {"seconds"}, {"gap"},
-                         {"pairs"}, {"min-face"}, {"max-face"}, {"image-period"}, {"width"},
-                         {"height"}, {"quality"}, {"seed"}, {"help", false}});
+                        {{"data"},  {"people"}, {"images"},   {"strangers"}, {"stranger-images"},
+                         {"out"},   {"truth"},  {"fps"},      {"segment"},   {"seconds"},
+                         {"gap"},   {"pairs"},  {"min-face"}, {"max-face"},  {"image-period"},
+                         {"width"}, {"height"}, {"quality"},  {"seed"},      {"help", false}});
   if (flags.has("help")) {
     std::cout << kUsage;
     return 0;
@@ -89,7 +91,8 @@ int run(int argc, char** argv) {
   const std::string out = flags.required("out");
   const std::string truth = flags.required("truth");
   if (fs::path(out).extension() != ".avi") throw ss::UsageError("--out must name an .avi file");
-  if (!fs::is_directory(data)) throw std::runtime_error(data.string() + ": no such folder (--data)");
+  if (!fs::is_directory(data))
+    throw std::runtime_error(data.string() + ": no such folder (--data)");
 
   ss::WalkOptions o;
   o.width = static_cast<int>(flags.integer("width", o.width, 64, 7680));
@@ -159,8 +162,8 @@ int run(int argc, char** argv) {
 
   int strangers = 0;
   for (const auto& w : plan.walkers) strangers += w.stranger ? 1 : 0;
-  std::cout << kProgram << ": wrote " << out << " (" << plan.frame_count << " frames, "
-            << o.width << "x" << o.height << " at " << o.fps << " fps, "
+  std::cout << kProgram << ": wrote " << out << " (" << plan.frame_count << " frames, " << o.width
+            << "x" << o.height << " at " << o.fps << " fps, "
             << plan.walkers.size() - static_cast<size_t>(strangers) << " people, " << strangers
             << " strangers) and " << truth << "\n";
   return 0;

@@ -1,9 +1,8 @@
 #include "truth_file.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 namespace siamese::samples {
@@ -11,7 +10,8 @@ namespace siamese::samples {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 double frame_time(const WalkOptions& o, int frame) {
@@ -25,8 +25,8 @@ void write_csv(std::ostream& out, const WalkPlan& plan) {
       const Walker& w = plan.walkers[i];
       if (f < w.first_frame || f > w.last_frame) continue;
       const Rect r = box_at(w, plan.options, f);
-      out << f << ',' << frame_time(plan.options, f) << ',' << i << ',' << truth_identity(w)
-          << ',' << r.x << ',' << r.y << ',' << r.width << ',' << r.height << ','
+      out << f << ',' << frame_time(plan.options, f) << ',' << i << ',' << truth_identity(w) << ','
+          << r.x << ',' << r.y << ',' << r.width << ',' << r.height << ','
           << w.images[static_cast<size_t>(image_at(w, plan.options, f))] << '\n';
     }
   }

@@ -9,8 +9,8 @@ namespace siamese::samples {
 
 namespace {
 
-constexpr int kEdgeMargin = 4;     // pixels kept free at the left and right edges
-constexpr int kLaneSpacing = 10;   // pixels between the two lanes
+constexpr int kEdgeMargin = 4;      // pixels kept free at the left and right edges
+constexpr int kLaneSpacing = 10;    // pixels between the two lanes
 constexpr double kBobPixels = 3.0;  // vertical bob of a walking head
 constexpr double kBobSteps = 3.0;   // bobs per crossing
 constexpr double kPi = 3.14159265358979323846;
@@ -21,7 +21,9 @@ int uniform_int(std::mt19937_64& rng, int lo, int hi) {
   return lo + static_cast<int>(rng() % static_cast<uint64_t>(hi - lo + 1));
 }
 
-double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) / 9007199254740992.0; }
+double uniform01(std::mt19937_64& rng) {
+  return static_cast<double>(rng() >> 11) / 9007199254740992.0;
+}
 
 }  // namespace
 
@@ -29,10 +31,9 @@ WalkPlan plan_walk(const std::vector<Cast>& cast, const WalkOptions& o) {
   const int lane_height = o.height / 2 - kLaneSpacing;
   if (o.min_face < 16 || o.max_face < o.min_face || o.max_face * 1.05 + 8 > o.height ||
       (o.max_face * o.face_aspect) * 1.05 + 2 * kEdgeMargin > o.width) {
-    throw std::invalid_argument("face heights " + std::to_string(o.min_face) + "-" +
-                                std::to_string(o.max_face) + " do not fit a " +
-                                std::to_string(o.width) + "x" + std::to_string(o.height) +
-                                " frame");
+    throw std::invalid_argument(
+        "face heights " + std::to_string(o.min_face) + "-" + std::to_string(o.max_face) +
+        " do not fit a " + std::to_string(o.width) + "x" + std::to_string(o.height) + " frame");
   }
   WalkPlan plan;
   plan.options = o;
@@ -40,7 +41,8 @@ WalkPlan plan_walk(const std::vector<Cast>& cast, const WalkOptions& o) {
 
   std::vector<Cast> order = cast;
   for (size_t i = order.size(); i > 1; --i) {  // Fisher-Yates with our own uniform draw
-    std::swap(order[i - 1], order[static_cast<size_t>(uniform_int(rng, 0, static_cast<int>(i) - 1))]);
+    std::swap(order[i - 1],
+              order[static_cast<size_t>(uniform_int(rng, 0, static_cast<int>(i) - 1))]);
   }
 
   const int segment_frames = std::max(2, static_cast<int>(std::lround(o.segment_s * o.fps)));
@@ -60,8 +62,8 @@ WalkPlan plan_walk(const std::vector<Cast>& cast, const WalkOptions& o) {
       w.lane = pair ? static_cast<int>(k) + 1 : 0;
       w.direction = uniform01(rng) < 0.5 ? 1 : -1;
       w.growth = (uniform01(rng) - 0.5) * 0.1;  // within +-5%
-      const int max_h = pair ? std::min(o.max_face, static_cast<int>((lane_height - 8) / 1.05))
-                             : o.max_face;
+      const int max_h =
+          pair ? std::min(o.max_face, static_cast<int>((lane_height - 8) / 1.05)) : o.max_face;
       w.face_height = uniform_int(rng, std::min(o.min_face, max_h), max_h);
       const int grown = static_cast<int>(std::ceil(w.face_height * 1.05)) + 4;  // + bob
       int lo = 0, hi = 0;
@@ -77,7 +79,8 @@ WalkPlan plan_walk(const std::vector<Cast>& cast, const WalkOptions& o) {
       }
       w.base_y = uniform_int(rng, lo, std::max(lo, hi));
       w.bob_phase = uniform01(rng) * 2 * kPi;
-      w.image_offset = w.images.empty() ? 0 : uniform_int(rng, 0, static_cast<int>(w.images.size()) - 1);
+      w.image_offset =
+          w.images.empty() ? 0 : uniform_int(rng, 0, static_cast<int>(w.images.size()) - 1);
       plan.walkers.push_back(std::move(w));
     }
     i += n;

@@ -18,28 +18,28 @@ struct WalkOptions {
   int width = 640;
   int height = 480;
   double fps = 25.0;
-  double segment_s = 3.0;       // time one walker takes to cross the frame
-  double gap_s = 0.4;           // empty frames between segments (and before the first)
-  double pair_fraction = 0.3;   // chance that a segment holds two walkers at once
-  int min_face = 120;           // face height range, pixels
+  double segment_s = 3.0;      // time one walker takes to cross the frame
+  double gap_s = 0.4;          // empty frames between segments (and before the first)
+  double pair_fraction = 0.3;  // chance that a segment holds two walkers at once
+  int min_face = 120;          // face height range, pixels
   int max_face = 190;
-  double image_period_s = 0.6;  // a walker shows its next image after this long
+  double image_period_s = 0.6;        // a walker shows its next image after this long
   double face_aspect = 92.0 / 112.0;  // width / height of the face images
   uint64_t seed = 0;
 };
 
 /// One person crossing the frame.
 struct Walker {
-  std::string label;     // the identity folder, e.g. "s3"
-  bool stranger = false;  // true: never enrolled
+  std::string label;                // the identity folder, e.g. "s3"
+  bool stranger = false;            // true: never enrolled
   std::vector<std::string> images;  // image files relative to the data folder, e.g. "s3/6.pgm"
   int first_frame = 0;
-  int last_frame = 0;    // inclusive
-  int lane = 0;          // 0 = alone (centre band), 1 = upper lane, 2 = lower lane
-  int direction = 1;     // +1 left to right, -1 right to left
-  int face_height = 0;   // at the middle of the walk
-  double growth = 0.0;   // relative change of size from start to end (walking towards us > 0)
-  int base_y = 0;        // top of the box at the middle of the walk
+  int last_frame = 0;   // inclusive
+  int lane = 0;         // 0 = alone (centre band), 1 = upper lane, 2 = lower lane
+  int direction = 1;    // +1 left to right, -1 right to left
+  int face_height = 0;  // at the middle of the walk
+  double growth = 0.0;  // relative change of size from start to end (walking towards us > 0)
+  int base_y = 0;       // top of the box at the middle of the walk
   double bob_phase = 0.0;
   int image_offset = 0;  // index of the first image shown
 };

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "siamese/tracker.h"
 
 namespace siamese {
+
+class GpuFacePreprocessor;
 
 constexpr int kDefaultDetectInterval = 1;  // frames between detector runs
 
@@ -53,11 +56,24 @@ struct FrameResult {
   std::vector<Decision> changes;  // decisions that changed on this frame
 };
 
+/// Embeds a preprocessed batch [N,C,H,W] -> [N,E] (e.g. through a batcher shared by streams).
+using EmbedFunction = std::function<torch::Tensor(const torch::Tensor& inputs)>;
+
 class StreamVerifier {
  public:
   /// detector may be null when every frame comes with boxes. Throws InputError for bad options.
   StreamVerifier(std::unique_ptr<Embedder> embedder, std::unique_ptr<FaceDetector> detector,
                  StreamOptions options);
+  /// As above, but the forward passes go through `embed` (which must be safe to call from this
+  /// stream's thread); `embedder` (possibly shared) only gives the input spec and device.
+  StreamVerifier(std::shared_ptr<Embedder> embedder, EmbedFunction embed,
+                 std::unique_ptr<FaceDetector> detector, StreamOptions options);
+
+  /// Preprocesses faces on the GPU with gpu (on the embedder's CUDA device) instead of the CPU;
+  /// null returns to CPU preprocessing.
+  void set_gpu_preprocessor(std::shared_ptr<GpuFacePreprocessor> gpu);
+  /// True when faces are preprocessed on the GPU.
+  bool gpu_preprocessing() const { return gpu_ != nullptr; }
 
   /// Analyses frames in order; their faces are embedded together in one batch (chunks of the
   /// embedder's batch size). matcher may be null (no gallery: every face unknown). Throws
@@ -75,7 +91,9 @@ class StreamVerifier {
   int64_t embedded_count() const { return embedded_count_; }
 
  private:
-  std::unique_ptr<Embedder> embedder_;
+  std::shared_ptr<Embedder> embedder_;
+  EmbedFunction embed_;
+  std::shared_ptr<GpuFacePreprocessor> gpu_;
   std::unique_ptr<FaceDetector> detector_;
   StreamOptions options_;
   FaceTracker tracker_;

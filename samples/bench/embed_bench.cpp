@@ -1,0 +1,232 @@
+// embed_bench: embeddings/s of one Siamese branch at batch 1, 8, 32, 64, 128 for the `seed`
+// network and the default architecture, against the Python reference
+// (../shared/anchors/seed_baseline.py infer), interleaved in one run: per round and per thread
+// setting (LibTorch threads = OPENBLAS_NUM_THREADS = T, T in --threads), the reference, then the
+// C++ seed, then the C++ default architecture, each in its own process. Each side is reported at
+// its best thread setting (median over rounds), with ratios to the reference's seed.
+//   embed_bench [--rounds 2] [--threads 1,2] [--batches 1,8,32,64,128] [--seconds 1.5]
+//               [--python /usr/bin/python3] [--reference PATH]
+//   embed_bench --worker --arch seed|default --threads T --batches ... --seconds S
+// The worker embeds [B,1,100,100] (seed) / the default input, uniform in [0,1) like ToTensor's
+// images; speed does not depend on the pixel values. Prints one JSON line per batch.
+#include <nlohmann/json.hpp>
+
+#include <torch/types.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "siamese/device.h"
+#include "siamese/embedder.h"
+#include "siamese/model.h"
+#include "siamese/model_file.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<int> parse_list(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream s(text);
+  std::string item;
+  while (std::getline(s, item, ',')) out.push_back(std::stoi(item));
+  return out;
+}
+
+struct Args {
+  std::map<std::string, std::string> values;
+  bool worker = false;
+  std::string get(const std::string& key, const std::string& fallback) const {
+    auto it = values.find(key);
+    return it == values.end() ? fallback : it->second;
+  }
+};
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--worker") {
+      a.worker = true;
+    } else if (arg.rfind("--", 0) == 0 && i + 1 < argc) {
+      a.values[arg.substr(2)] = argv[++i];
+    } else {
+      throw std::invalid_argument("unexpected argument '" + arg + "'");
+    }
+  }
+  return a;
+}
+
+int run_worker(const Args& a) {
+  const std::string arch = a.get("arch", "seed");
+  const int threads = std::stoi(a.get("threads", "1"));
+  const double seconds = std::stod(a.get("seconds", "1.5"));
+  siamese::set_cpu_threads(threads);
+  siamese::ArchOptions options = siamese::ArchOptions().set_arch(arch);
+  if (arch == "seed") options.set_embedding_size(5);
+  const siamese::InputSpec spec = siamese::default_input_spec(options);
+  siamese::ModelInfo info;
+  info.arch = options;
+  info.input = spec;
+  info.embedding_size = options.embedding_size;
+  for (int batch : parse_list(a.get("batches", "1,8,32,64,128"))) {
+    torch::manual_seed(0);
+    siamese::Embedder embedder(
+        siamese::LoadedModel{info, siamese::Network::create(options), ""}, torch::kCPU, batch);
+    const torch::Tensor x = torch::rand({batch, spec.channels, spec.height, spec.width});
+    for (int i = 0; i < 3; ++i) embedder.embed(x);
+    const int calls = std::max(1, 20 / batch);  // as the reference's calls per timed run
+    std::vector<double> rates;
+    const auto begin = Clock::now();
+    while (rates.size() < 5 ||
+           std::chrono::duration<double>(Clock::now() - begin).count() < seconds) {
+      const auto t0 = Clock::now();
+      for (int i = 0; i < calls; ++i) embedder.embed(x);
+      rates.push_back(calls * batch / std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    nlohmann::json out = {{"arch", arch},   {"threads", threads},       {"batch", batch},
+                          {"runs", rates.size()}, {"emb_per_s", median(rates)}};
+    std::cout << out.dump() << std::endl;
+  }
+  return 0;
+}
+
+std::string run_capture(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run: " + command);
+  std::string output;
+  char chunk[4096];
+  size_t n = 0;
+  while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0) output.append(chunk, n);
+  if (pclose(pipe) != 0) throw std::runtime_error("failed: " + command + "\n" + output);
+  return output;
+}
+
+// results[side][batch][threads] -> figures over rounds
+using Results = std::map<std::string, std::map<int, std::map<int, std::vector<double>>>>;
+
+std::string fmt(double v, int precision = 1) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(precision) << v;
+  return s.str();
+}
+
+int run_driver(const Args& a, const std::string& self) {
+  const int rounds = std::stoi(a.get("rounds", "2"));
+  const std::string batches_text = a.get("batches", "1,8,32,64,128");
+  const std::vector<int> batches = parse_list(batches_text);
+  const std::vector<int> thread_settings = parse_list(a.get("threads", "1,2"));
+  const std::string seconds = a.get("seconds", "1.5");
+  const std::string python = a.get("python", "/usr/bin/python3");
+  const std::string reference =
+      a.get("reference", std::string(SIAMESE_SOURCE_DIR) + "/../shared/anchors/seed_baseline.py");
+  std::string py_batches = batches_text;
+  std::replace(py_batches.begin(), py_batches.end(), ',', ' ');
+  const std::string json_path =
+      (std::filesystem::temp_directory_path() / ("embed_bench_ref_" + std::to_string(getpid()) +
+                                                 ".json")).string();
+
+  Results results;
+  for (int round = 1; round <= rounds; ++round) {
+    for (int t : thread_settings) {
+      const std::string env = "OPENBLAS_NUM_THREADS=" + std::to_string(t) + " ";
+      std::cerr << "round " << round << "/" << rounds << ", threads " << t << ": reference"
+                << std::flush;
+      run_capture(env + python + " " + reference + " infer --infer-batches " + py_batches +
+                  " --threads " + std::to_string(t) + " --runs 7 --warmup 2 --out " + json_path +
+                  " 2>&1");
+      std::ifstream in(json_path);
+      const nlohmann::json ref = nlohmann::json::parse(in);
+      const nlohmann::json& per_batch = ref.contains("batches") ? ref["batches"] : ref["infer"]["batches"];
+      for (int b : batches) {
+        results["reference seed"][b][t].push_back(
+            per_batch[std::to_string(b)]["emb_per_s"]["median"].get<double>());
+      }
+      for (const std::string arch : {"seed", "default"}) {
+        std::cerr << ", C++ " << arch << std::flush;
+        const std::string out = run_capture(env + self + " --worker --arch " + arch +
+                                            " --threads " + std::to_string(t) + " --batches " +
+                                            batches_text + " --seconds " + seconds);
+        std::istringstream lines(out);
+        std::string line;
+        while (std::getline(lines, line)) {
+          if (line.empty() || line[0] != '{') continue;
+          const nlohmann::json j = nlohmann::json::parse(line);
+          results["C++ " + arch][j["batch"].get<int>()][t].push_back(j["emb_per_s"].get<double>());
+        }
+      }
+      std::cerr << "\n";
+    }
+  }
+  std::filesystem::remove(json_path);
+
+  // Each side at its best thread setting (by the median over rounds).
+  auto best = [&](const std::string& side, int b, int* threads) {
+    double top = 0.0;
+    for (const auto& [t, v] : results[side][b]) {
+      const double m = median(v);
+      if (m > top) {
+        top = m;
+        *threads = t;
+      }
+    }
+    return top;
+  };
+  std::cout << "embeddings/s, median of " << rounds
+            << " interleaved rounds, each side at its best threads (T)\n";
+  std::cout << std::left << std::setw(7) << "batch" << std::right << std::setw(16)
+            << "reference seed" << std::setw(4) << "T" << std::setw(12) << "C++ seed"
+            << std::setw(4) << "T" << std::setw(8) << "ratio" << std::setw(14) << "C++ default"
+            << std::setw(4) << "T" << std::setw(10) << "ratio" << "\n";
+  bool seed_ok = true, default_ok = true;
+  for (int b : batches) {
+    int tr = 0, ts = 0, td = 0;
+    const double r = best("reference seed", b, &tr);
+    const double s = best("C++ seed", b, &ts);
+    const double d = best("C++ default", b, &td);
+    seed_ok = seed_ok && s >= r;
+    default_ok = default_ok && d >= 5.0 * r;
+    std::cout << std::left << std::setw(7) << b << std::right << std::setw(16) << fmt(r)
+              << std::setw(4) << tr << std::setw(12) << fmt(s) << std::setw(4) << ts
+              << std::setw(8) << fmt(s / r, 2) << std::setw(14) << fmt(d) << std::setw(4) << td
+              << std::setw(10) << fmt(d / r, 1) << "\n";
+  }
+  std::cout << "goal: C++ seed >= reference at every batch: " << (seed_ok ? "met" : "NOT met")
+            << "; default >= 5x reference seed: " << (default_ok ? "met" : "NOT met") << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Args a = parse_args(argc, argv);
+    const std::string self = std::filesystem::canonical("/proc/self/exe").string();
+    return a.worker ? run_worker(a) : run_driver(a, self);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "embed_bench: usage error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "embed_bench: error: " << e.what() << "\n";
+    return 1;
+  }
+}
