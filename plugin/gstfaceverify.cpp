@@ -200,8 +200,8 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
   std::unique_ptr<siamese::Embedder> embedder;
   std::shared_ptr<siamese::Embedder> shared_embedder;
   auto make_embedder = [&]() {
-    auto e = std::make_unique<siamese::Embedder>(std::move(*model), device, s.batch_size,
-                                                 s.precision);
+    auto e =
+        std::make_unique<siamese::Embedder>(std::move(*model), device, s.batch_size, s.precision);
     e->warm_up();
     return e;
   };
@@ -253,8 +253,7 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
     if (state->shared) {
       std::shared_ptr<sg::SharedEmbedder> shared = state->shared;
       state->verifier = std::make_unique<siamese::StreamVerifier>(
-          shared_embedder,
-          [shared](const torch::Tensor& inputs) { return shared->embed(inputs); },
+          shared_embedder, [shared](const torch::Tensor& inputs) { return shared->embed(inputs); },
           std::move(detector), options);
     } else {
       state->verifier = std::make_unique<siamese::StreamVerifier>(std::move(embedder),
@@ -282,20 +281,18 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
                       siamese::GpuFacePreprocessor::unavailable_reason().c_str());
     }
   }
-  GST_INFO_OBJECT(self, "precision %s, preprocessing on %s, model-instance-id \"%s\"",
-                  siamese::precision_name(s.precision), preprocessing.c_str(),
-                  s.model_instance_id.c_str());
-
   GST_INFO_OBJECT(
       self,
       "model %s on %s (threshold %.4f, margin %.4f, confirm %s), gallery %s "
       "(%lld embeddings), detector %s min-face-size %d scale-factor %.2f detect-interval %d "
-      "reverify-interval %d, batch-size %d batch-frames %d; model facts %s",
+      "reverify-interval %d, batch-size %d batch-frames %d, precision %s, preprocessing on %s, "
+      "model-instance-id \"%s\"; model facts %s",
       s.model.c_str(), device.str().c_str(), options.decision.threshold, options.decision.margin,
       s.confirm_frames.c_str(), s.gallery.empty() ? "(none)" : s.gallery.c_str(),
       state->watch ? static_cast<long long>(state->watch->matcher()->embedding_count()) : 0LL,
       state->use_upstream ? "upstream" : "cascade", s.min_face_size, s.scale_factor,
       s.detect_interval, s.reverify_interval, s.batch_size, s.batch_frames,
+      siamese::precision_name(s.precision), preprocessing.c_str(), s.model_instance_id.c_str(),
       siamese::describe_model(info).c_str());
 
   std::lock_guard<std::mutex> lock(*self->state_mutex);

@@ -15,8 +15,7 @@ struct SharedEmbedder::Request {
   bool done = false;
 };
 
-SharedEmbedder::SharedEmbedder(std::unique_ptr<Embedder> embedder,
-                               std::chrono::microseconds window)
+SharedEmbedder::SharedEmbedder(std::unique_ptr<Embedder> embedder, std::chrono::microseconds window)
     : embedder_(std::move(embedder)), window_(window) {
   if (!embedder_) throw InputError("SharedEmbedder: no embedder");
 }
@@ -52,8 +51,7 @@ torch::Tensor SharedEmbedder::embed(const torch::Tensor& inputs) {
     // Lead the next batch: wait a short window for the other streams' faces, no longer.
     leader_ = true;
     const auto deadline = std::chrono::steady_clock::now() + window_;
-    while (static_cast<int>(pending_.size()) < users_ &&
-           pending_rows_ < embedder_->batch_size() &&
+    while (static_cast<int>(pending_.size()) < users_ && pending_rows_ < embedder_->batch_size() &&
            cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
     }
     run_batch(lock);

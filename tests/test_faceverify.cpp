@@ -820,8 +820,7 @@ TEST_CASE("every start-up failure fails the state change with a RESOURCE error",
     g_object_set(first, "model", model.c_str(), "device", "cpu", "model-instance-id", "cam-group",
                  nullptr);
     REQUIRE(gst_element_set_state(first, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
-    start_with({{"model", other_model}, {"device", "cpu"}, {"model-instance-id", "cam-group"}},
-               &f);
+    start_with({{"model", other_model}, {"device", "cpu"}, {"model-instance-id", "cam-group"}}, &f);
     gst_element_set_state(first, GST_STATE_NULL);
     gst_object_unref(first);
     check_resource_error(f, "\"model-instance-id\"");
@@ -1163,8 +1162,8 @@ struct StreamRun {
 
 void run_stream(Harness& harness, const cv::Mat& bgr, int frames, StreamRun* run) {
   for (int i = 0; i < frames && run->flow == GST_FLOW_OK; ++i) {
-    run->flow = harness.push(siamese::testing::make_frame(bgr, GST_VIDEO_FORMAT_BGRx, i * kFrame,
-                                                          kFrame));
+    run->flow =
+        harness.push(siamese::testing::make_frame(bgr, GST_VIDEO_FORMAT_BGRx, i * kFrame, kFrame));
     while (GstBuffer* b = gst_harness_try_pull(harness.get())) {
       run->frames.push_back(siamese::testing::meta_faces(b));
       gst_buffer_unref(b);
@@ -1207,8 +1206,8 @@ TEST_CASE("four streams sharing one model-instance-id give the results of four s
     }
     std::vector<std::thread> threads;
     for (int k = 0; k < kStreams; ++k) {
-      threads.emplace_back(run_stream, std::ref(*harnesses[k]), std::cref(images[k]),
-                           frames_of(k), &shared[k]);
+      threads.emplace_back(run_stream, std::ref(*harnesses[k]), std::cref(images[k]), frames_of(k),
+                           &shared[k]);
     }
     for (std::thread& t : threads) t.join();
   }

@@ -44,13 +44,12 @@ void write_model(const std::string& out, const std::string& arch) {
   std::printf("wrote %s (%s, untrained)\n", out.c_str(), arch.c_str());
 }
 
-void write_gallery(const std::string& out, const std::string& model, long count,
-                   int per_identity) {
+void write_gallery(const std::string& out, const std::string& model, long count, int per_identity) {
   const siamese::ModelInfo info = siamese::load_model(model).info;
   torch::manual_seed(2);
-  const torch::Tensor e = torch::nn::functional::normalize(
-      torch::randn({count, info.embedding_size}),
-      torch::nn::functional::NormalizeFuncOptions().dim(1));
+  const torch::Tensor e =
+      torch::nn::functional::normalize(torch::randn({count, info.embedding_size}),
+                                       torch::nn::functional::NormalizeFuncOptions().dim(1));
   const float* p = e.data_ptr<float>();
   std::vector<siamese::IdentitySamples> identities;
   for (long i = 0; i < count; ++i) {

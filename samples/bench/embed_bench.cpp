@@ -9,9 +9,8 @@
 //   embed_bench --worker --arch seed|default --threads T --batches ... --seconds S
 // The worker embeds [B,1,100,100] (seed) / the default input, uniform in [0,1) like ToTensor's
 // images; speed does not depend on the pixel values. Prints one JSON line per batch.
-#include <nlohmann/json.hpp>
-
 #include <torch/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,11 +21,10 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "siamese/device.h"
 #include "siamese/embedder.h"
@@ -90,8 +88,8 @@ int run_worker(const Args& a) {
   info.embedding_size = options.embedding_size;
   for (int batch : parse_list(a.get("batches", "1,8,32,64,128"))) {
     torch::manual_seed(0);
-    siamese::Embedder embedder(
-        siamese::LoadedModel{info, siamese::Network::create(options), ""}, torch::kCPU, batch);
+    siamese::Embedder embedder(siamese::LoadedModel{info, siamese::Network::create(options), ""},
+                               torch::kCPU, batch);
     const torch::Tensor x = torch::rand({batch, spec.channels, spec.height, spec.width});
     for (int i = 0; i < 3; ++i) embedder.embed(x);
     const int calls = std::max(1, 20 / batch);  // as the reference's calls per timed run
@@ -103,8 +101,11 @@ int run_worker(const Args& a) {
       for (int i = 0; i < calls; ++i) embedder.embed(x);
       rates.push_back(calls * batch / std::chrono::duration<double>(Clock::now() - t0).count());
     }
-    nlohmann::json out = {{"arch", arch},   {"threads", threads},       {"batch", batch},
-                          {"runs", rates.size()}, {"emb_per_s", median(rates)}};
+    nlohmann::json out = {{"arch", arch},
+                          {"threads", threads},
+                          {"batch", batch},
+                          {"runs", rates.size()},
+                          {"emb_per_s", median(rates)}};
     std::cout << out.dump() << std::endl;
   }
   return 0;
@@ -141,9 +142,9 @@ int run_driver(const Args& a, const std::string& self) {
       a.get("reference", std::string(SIAMESE_SOURCE_DIR) + "/../shared/anchors/seed_baseline.py");
   std::string py_batches = batches_text;
   std::replace(py_batches.begin(), py_batches.end(), ',', ' ');
-  const std::string json_path =
-      (std::filesystem::temp_directory_path() / ("embed_bench_ref_" + std::to_string(getpid()) +
-                                                 ".json")).string();
+  const std::string json_path = (std::filesystem::temp_directory_path() /
+                                 ("embed_bench_ref_" + std::to_string(getpid()) + ".json"))
+                                    .string();
 
   Results results;
   for (int round = 1; round <= rounds; ++round) {
@@ -156,16 +157,17 @@ int run_driver(const Args& a, const std::string& self) {
                   " 2>&1");
       std::ifstream in(json_path);
       const nlohmann::json ref = nlohmann::json::parse(in);
-      const nlohmann::json& per_batch = ref.contains("batches") ? ref["batches"] : ref["infer"]["batches"];
+      const nlohmann::json& per_batch =
+          ref.contains("batches") ? ref["batches"] : ref["infer"]["batches"];
       for (int b : batches) {
         results["reference seed"][b][t].push_back(
             per_batch[std::to_string(b)]["emb_per_s"]["median"].get<double>());
       }
       for (const std::string arch : {"seed", "default"}) {
         std::cerr << ", C++ " << arch << std::flush;
-        const std::string out = run_capture(env + self + " --worker --arch " + arch +
-                                            " --threads " + std::to_string(t) + " --batches " +
-                                            batches_text + " --seconds " + seconds);
+        const std::string out =
+            run_capture(env + self + " --worker --arch " + arch + " --threads " +
+                        std::to_string(t) + " --batches " + batches_text + " --seconds " + seconds);
         std::istringstream lines(out);
         std::string line;
         while (std::getline(lines, line)) {
@@ -196,7 +198,8 @@ int run_driver(const Args& a, const std::string& self) {
   std::cout << std::left << std::setw(7) << "batch" << std::right << std::setw(16)
             << "reference seed" << std::setw(4) << "T" << std::setw(12) << "C++ seed"
             << std::setw(4) << "T" << std::setw(8) << "ratio" << std::setw(14) << "C++ default"
-            << std::setw(4) << "T" << std::setw(10) << "ratio" << "\n";
+            << std::setw(4) << "T" << std::setw(10) << "ratio"
+            << "\n";
   bool seed_ok = true, default_ok = true;
   for (int b : batches) {
     int tr = 0, ts = 0, td = 0;
@@ -206,9 +209,9 @@ int run_driver(const Args& a, const std::string& self) {
     seed_ok = seed_ok && s >= r;
     default_ok = default_ok && d >= 5.0 * r;
     std::cout << std::left << std::setw(7) << b << std::right << std::setw(16) << fmt(r)
-              << std::setw(4) << tr << std::setw(12) << fmt(s) << std::setw(4) << ts
-              << std::setw(8) << fmt(s / r, 2) << std::setw(14) << fmt(d) << std::setw(4) << td
-              << std::setw(10) << fmt(d / r, 1) << "\n";
+              << std::setw(4) << tr << std::setw(12) << fmt(s) << std::setw(4) << ts << std::setw(8)
+              << fmt(s / r, 2) << std::setw(14) << fmt(d) << std::setw(4) << td << std::setw(10)
+              << fmt(d / r, 1) << "\n";
   }
   std::cout << "goal: C++ seed >= reference at every batch: " << (seed_ok ? "met" : "NOT met")
             << "; default >= 5x reference seed: " << (default_ok ? "met" : "NOT met") << "\n";
