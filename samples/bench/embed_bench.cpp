@@ -1,10 +1,11 @@
 // embed_bench: embeddings/s of one Siamese branch at batch 1, 8, 32, 64, 128 for the `seed`
 // network and the default architecture, against the Python reference
-// (../shared/anchors/seed_baseline.py infer), interleaved in one run: per round and per thread
-// setting (LibTorch threads = OPENBLAS_NUM_THREADS = T, T in --threads), the reference, then the
-// C++ seed, then the C++ default architecture, each in its own process. Each side is reported at
-// its best thread setting (median over rounds), with ratios to the reference's seed.
-//   embed_bench [--rounds 2] [--threads 1,2] [--batches 1,8,32,64,128] [--seconds 1.5]
+// (../shared/anchors/seed_baseline.py infer), interleaved in one run: per round, per
+// batch size and thread setting (LibTorch threads = OPENBLAS_NUM_THREADS = T, T in --threads),
+// the reference, then the C++ seed, then the C++ default architecture, each in its own
+// process. Each side is reported at its best thread setting (median over rounds), with ratios
+// to the reference's seed.
+//   embed_bench [--rounds 3] [--threads 1,2] [--batches 1,8,32,64,128] [--seconds 1.0]
 //               [--python /usr/bin/python3] [--reference PATH]
 //   embed_bench --worker --arch seed|default --threads T --batches ... --seconds S
 // The worker embeds [B,1,100,100] (seed) / the default input, uniform in [0,1) like ToTensor's
@@ -132,51 +133,47 @@ std::string fmt(double v, int precision = 1) {
 }
 
 int run_driver(const Args& a, const std::string& self) {
-  const int rounds = std::stoi(a.get("rounds", "2"));
+  const int rounds = std::stoi(a.get("rounds", "3"));
   const std::string batches_text = a.get("batches", "1,8,32,64,128");
   const std::vector<int> batches = parse_list(batches_text);
   const std::vector<int> thread_settings = parse_list(a.get("threads", "1,2"));
-  const std::string seconds = a.get("seconds", "1.5");
+  const std::string seconds = a.get("seconds", "1.0");
   const std::string python = a.get("python", "/usr/bin/python3");
   const std::string reference =
       a.get("reference", std::string(SIAMESE_SOURCE_DIR) + "/../shared/anchors/seed_baseline.py");
-  std::string py_batches = batches_text;
-  std::replace(py_batches.begin(), py_batches.end(), ',', ' ');
   const std::string json_path = (std::filesystem::temp_directory_path() /
                                  ("embed_bench_ref_" + std::to_string(getpid()) + ".json"))
                                     .string();
 
   Results results;
+  // Interleaved finely (per batch size and thread setting) so that the load of a shared machine
+  // falls on both sides alike.
   for (int round = 1; round <= rounds; ++round) {
-    for (int t : thread_settings) {
-      const std::string env = "OPENBLAS_NUM_THREADS=" + std::to_string(t) + " ";
-      std::cerr << "round " << round << "/" << rounds << ", threads " << t << ": reference"
-                << std::flush;
-      run_capture(env + python + " " + reference + " infer --infer-batches " + py_batches +
-                  " --threads " + std::to_string(t) + " --runs 7 --warmup 2 --out " + json_path +
-                  " 2>&1");
-      std::ifstream in(json_path);
-      const nlohmann::json ref = nlohmann::json::parse(in);
-      const nlohmann::json& per_batch =
-          ref.contains("batches") ? ref["batches"] : ref["infer"]["batches"];
-      for (int b : batches) {
+    for (int b : batches) {
+      for (int t : thread_settings) {
+        const std::string env = "OPENBLAS_NUM_THREADS=" + std::to_string(t) + " ";
+        std::cerr << "round " << round << "/" << rounds << ", batch " << b << ", threads " << t
+                  << std::endl;
+        run_capture(env + python + " " + reference + " infer --infer-batches " + std::to_string(b) +
+                    " --threads " + std::to_string(t) + " --runs 5 --warmup 2 --out " + json_path +
+                    " 2>&1");
+        std::ifstream in(json_path);
+        const nlohmann::json ref = nlohmann::json::parse(in);
         results["reference seed"][b][t].push_back(
-            per_batch[std::to_string(b)]["emb_per_s"]["median"].get<double>());
-      }
-      for (const std::string arch : {"seed", "default"}) {
-        std::cerr << ", C++ " << arch << std::flush;
-        const std::string out =
-            run_capture(env + self + " --worker --arch " + arch + " --threads " +
-                        std::to_string(t) + " --batches " + batches_text + " --seconds " + seconds);
-        std::istringstream lines(out);
-        std::string line;
-        while (std::getline(lines, line)) {
-          if (line.empty() || line[0] != '{') continue;
-          const nlohmann::json j = nlohmann::json::parse(line);
-          results["C++ " + arch][j["batch"].get<int>()][t].push_back(j["emb_per_s"].get<double>());
+            ref["batches"][std::to_string(b)]["emb_per_s"]["median"].get<double>());
+        for (const std::string arch : {"seed", "default"}) {
+          const std::string out = run_capture(env + self + " --worker --arch " + arch +
+                                              " --threads " + std::to_string(t) + " --batches " +
+                                              std::to_string(b) + " --seconds " + seconds);
+          std::istringstream lines(out);
+          std::string line;
+          while (std::getline(lines, line)) {
+            if (line.empty() || line[0] != '{') continue;
+            const nlohmann::json j = nlohmann::json::parse(line);
+            results["C++ " + arch][b][t].push_back(j["emb_per_s"].get<double>());
+          }
         }
       }
-      std::cerr << "\n";
     }
   }
   std::filesystem::remove(json_path);
