@@ -26,6 +26,7 @@
 
 #include "gst_test_support.h"
 #include "siamese/detector.h"
+#include "siamese/stream_verifier.h"
 #include "siamese/image_io.h"
 #include "test_support.h"
 
@@ -666,7 +667,7 @@ TEST_CASE("faceverify properties: defaults and ranges", "[gst]") {
   int_spec("batch-size", 32, 1, 4096);
   int_spec("batch-frames", 1, 1, 64);
   int_spec("min-face-size", siamese::kDefaultMinFaceSize, 8, 4096);
-  int_spec("detect-interval", 1, 1, 100000);
+  int_spec("detect-interval", siamese::kDefaultDetectInterval, 1, 100000);
   int_spec("reverify-interval", 15, 0, 100000);
   int_spec("threads", 0, 0, 256);
   auto* threshold = G_PARAM_SPEC_FLOAT(spec("threshold"));
@@ -1084,7 +1085,7 @@ TEST_CASE("gst-launch-1.0 pipeline over a generated video matches the ground tru
       "/test-tmp/gst-registry-tools.bin gst-launch-1.0 -m filesrc location=" + video +
       " ! avidemux ! jpegdec idct-method=islow ! videoconvert ! faceverify model=" + model +
       " gallery=" + gallery + " threshold=" + fmt(threshold) +
-      " min-face-size=" + std::to_string(kMinFace) +
+      " detect-interval=1 min-face-size=" + std::to_string(kMinFace) +
       " device=cpu ! faceverifyoverlay ! videoconvert ! jpegenc ! avimux ! filesink location=" +
       dir + "/out.avi";
   std::string out;

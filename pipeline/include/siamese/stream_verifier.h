@@ -21,7 +21,7 @@ namespace siamese {
 
 class GpuFacePreprocessor;
 
-constexpr int kDefaultDetectInterval = 1;  // frames between detector runs
+constexpr int kDefaultDetectInterval = 3;  // frames between detector runs (faces are followed in between)
 
 /// What may change between batches while a stream runs.
 struct StreamOptions {
