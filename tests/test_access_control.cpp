@@ -240,7 +240,7 @@ TEST_CASE("siamese-access-control grants enrolled people and denies strangers", 
   const auto r = run_program(
       {program_path("siamese-access-control"), "--model", f.model, "--gallery", f.gallery,
        "--source-file", f.video, "--audit-log", audit, "--threshold", fixed(f.threshold),
-       "--deny-after", "1.0", "--device", "cpu", "--on-grant",
+       "--deny-after", "1.0", "--device", "cpu", "--detect-interval", "1", "--on-grant",
        "echo \"$SIAMESE_DECISION $SIAMESE_IDENTITY $SIAMESE_TRACK_ID\" >> '" + grants + "'"},
       300);
   INFO(r.output);
@@ -302,7 +302,7 @@ TEST_CASE("siamese-access-control stops cleanly on Ctrl-C and keeps the audit lo
   siamese::testing::Process p(
       {program_path("siamese-access-control"), "--model", f.model, "--gallery", f.gallery,
        "--source-file", f.video, "--realtime", "--audit-log", audit, "--threshold",
-       fixed(f.threshold), "--deny-after", "0.5", "--device", "cpu"},
+       fixed(f.threshold), "--deny-after", "0.5", "--device", "cpu", "--detect-interval", "1"},
       f.dir + "/interrupted.txt");
   // Wait for the first grant or denial (the video plays at its own pace), then press Ctrl-C.
   for (int i = 0; i < 600; ++i) {

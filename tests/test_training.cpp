@@ -401,7 +401,7 @@ TEST_CASE("a short training run on AT&T beats chance on unseen people", "[traini
   CHECK(json["auc"].get<double>() == Approx(v.figures.auc).margin(1e-6));
 }
 
-TEST_CASE("--resume continues a run exactly where its checkpoint stopped", "[training]") {
+TEST_CASE("resuming with --resume continues a run exactly where its checkpoint stopped", "[training]") {
   const std::string root = synthetic_folder("resume", 4, 4);
   const std::string dir = testing::temp_dir("resume");
   TrainerOptions o = small_options(dir + "/straight.pt");

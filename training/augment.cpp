@@ -47,7 +47,24 @@ torch::Tensor augment_batch(const torch::Tensor& batch, const InputSpec& spec,
                                          .align_corners(false));
   const torch::Tensor g = torch::from_blob(gain.data(), {b, 1, 1, 1}, opts).to(batch.device());
   const torch::Tensor o = torch::from_blob(offset.data(), {b, 1, 1, 1}, opts).to(batch.device());
-  return out * g + o;
+  out = out * g + o;
+  if (options.erase_probability > 0) {
+    // Random erasing: one rectangle of a random flat gray per chosen face (values from the
+    // caller's generator, so a run stays repeatable and resumable).
+    const int64_t h = batch.size(2), w = batch.size(3);
+    std::uniform_real_distribution<double> in_unit(0.0, 1.0);
+    for (int64_t i = 0; i < b; ++i) {
+      if (in_unit(rng) >= options.erase_probability) continue;
+      const double span = options.erase_max - options.erase_min;
+      const int64_t eh = std::max<int64_t>(1, std::lround(h * (options.erase_min + span * in_unit(rng))));
+      const int64_t ew = std::max<int64_t>(1, std::lround(w * (options.erase_min + span * in_unit(rng))));
+      const int64_t y0 = std::uniform_int_distribution<int64_t>(0, h - eh)(rng);
+      const int64_t x0 = std::uniform_int_distribution<int64_t>(0, w - ew)(rng);
+      const double gray = (in_unit(rng) - mean0) / std0;
+      out[i].narrow(1, y0, eh).narrow(2, x0, ew).fill_(gray);
+    }
+  }
+  return out;
 }
 
 }  // namespace siamese::training

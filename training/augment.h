@@ -1,6 +1,7 @@
 // Light augmentation of preprocessed face batches, done on tensors (no re-decoding): random
 // horizontal flip, small shift/scale/rotation (one affine resampling per batch, borders
-// repeated) and brightness/contrast jitter. Thread-safety: pure apart from the caller's rng.
+// repeated), brightness/contrast jitter and random erasing (a gray rectangle, as an occlusion).
+// Thread-safety: pure apart from the caller's rng.
 #pragma once
 
 #include <torch/types.h>
@@ -18,6 +19,9 @@ struct AugmentOptions {
   double max_rotate_deg = 6.0;
   double max_brightness = 0.08;  // in pixel-range units (0..1 before normalisation)
   double max_contrast = 0.15;    // contrast factor 1 +- this
+  double erase_probability = 0.0;  // chance of one erased rectangle per face
+  double erase_min = 0.125;        // its sides: this to erase_max of the face's sides
+  double erase_max = 0.375;
 };
 
 /// batch [B,C,H,W] normalised as spec says -> a jittered copy of the same shape and device.
