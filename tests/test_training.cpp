@@ -269,7 +269,7 @@ TEST_CASE("zero-strength augmentation leaves a batch unchanged; jitter keeps its
   AugmentOptions none;
   none.flip = false;
   none.max_shift = none.max_scale = none.max_rotate_deg = 0;
-  none.max_brightness = none.max_contrast = 0;
+  none.max_brightness = none.max_contrast = none.erase_probability = 0;
   CHECK(torch::allclose(augment_batch(x, spec, none, rng), x, 1e-5, 1e-5));
   const torch::Tensor y = augment_batch(x, spec, AugmentOptions(), rng);
   CHECK(y.sizes() == x.sizes());
@@ -348,6 +348,7 @@ TEST_CASE("a short training run on AT&T beats chance on unseen people", "[traini
   o.schedule = LrSchedule::kCosine;
   o.augment = true;
   o.lr = 2e-3;
+  o.mining = PairMining::kBatchHard;  // the default architecture's recipe
   o.plots_dir = dir + "/plots";
   const FaceDataset train_data = att_dataset(att, "s11-s22", o.spec);
   const FaceDataset val_data = att_dataset(att, "s23-s26", o.spec);

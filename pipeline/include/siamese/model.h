@@ -50,8 +50,9 @@ class ResidualBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ResidualBlock);
 
-/// The default branch: a compact residual CNN (stem + 4 stages, global average pooling)
-/// ending in an L2-normalised embedding. Input [N,1,64,64] -> [N,embedding_size], unit norm.
+/// The default branch: a compact residual CNN (stem + 4 stages, then a 1x1 reduction to 32
+/// channels kept on a 4x4 grid) ending in an L2-normalised embedding.
+/// Input [N,1,64,64] -> [N,embedding_size], unit norm.
 class ResidualEmbedNetImpl : public torch::nn::Module {
  public:
   explicit ResidualEmbedNetImpl(const ArchOptions& options);
