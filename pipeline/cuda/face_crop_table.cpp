@@ -1,5 +1,5 @@
-// Host side of the face-crop kernel: PIL's antialiased bilinear taps, computed with exactly the
-// arithmetic of src/resample.cpp (double weights, 22-bit fixed point), so the kernel's 8-bit
+// Host side of the face-crop kernel: PIL's antialiased bilinear taps, taken from src/resample.cpp
+// (compute_resample_taps: double weights, 22-bit fixed point), so the kernel's 8-bit
 // pixels equal the CPU path's; and the kernel's per-pixel code run on the host.
 #include <algorithm>
 #include <cmath>
@@ -7,16 +7,13 @@
 #include "face_crop_kernel.h"
 #include "face_crop_layout.h"
 #include "face_crop_pixel.h"
+#include "../src/resample.h"
 
 namespace siamese::cuda {
 namespace {
 
 using detail::kPrecisionBits;
-
-double triangle(double x) {
-  x = std::abs(x);
-  return x < 1.0 ? 1.0 - x : 0.0;
-}
+static_assert(kPrecisionBits == ::siamese::detail::kResamplePrecisionBits, "kernel and CPU fixed point differ");
 
 // Appends the taps of in_size -> out_size: per output [first, count, weights x count_max];
 // returns the record length (2 + count_max).
@@ -29,35 +26,14 @@ int append_taps(int in_size, int out_size, std::vector<std::int32_t>& data) {
     }
     return 3;
   }
-  const double scale = static_cast<double>(in_size) / out_size;
-  const double filter_scale = std::max(scale, 1.0);
-  const double support = 1.0 * filter_scale;
-  const int count_max = static_cast<int>(std::ceil(support)) * 2 + 1;
-  std::vector<double> k(count_max);
+  // The CPU path's own taps (src/resample.cpp), so GPU and CPU crops agree by construction.
+  const ::siamese::detail::ResampleTaps taps = ::siamese::detail::compute_resample_taps(in_size, out_size);
+  const int count_max = taps.count_max;
   for (int xx = 0; xx < out_size; ++xx) {
-    const double center = (xx + 0.5) * scale;
-    int xmin = static_cast<int>(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    int xmax = static_cast<int>(center + support + 0.5);
-    if (xmax > in_size) xmax = in_size;
-    xmax -= xmin;
-    double total = 0.0;
-    for (int x = 0; x < xmax; ++x) {
-      k[x] = triangle((x + xmin - center + 0.5) / filter_scale);
-      total += k[x];
-    }
-    data.push_back(xmin);
-    data.push_back(xmax);
-    for (int x = 0; x < count_max; ++x) {
-      if (x >= xmax) {
-        data.push_back(0);
-        continue;
-      }
-      const double w = total != 0.0 ? k[x] / total : 0.0;
-      data.push_back(static_cast<std::int32_t>(w < 0
-                                                   ? std::trunc(-0.5 + w * (1 << kPrecisionBits))
-                                                   : std::trunc(0.5 + w * (1 << kPrecisionBits))));
-    }
+    data.push_back(taps.first[xx]);
+    data.push_back(taps.count[xx]);
+    const int* w = &taps.weights[static_cast<size_t>(xx) * count_max];
+    data.insert(data.end(), w, w + count_max);
   }
   return 2 + count_max;
 }
