@@ -84,7 +84,9 @@ TEST_CASE("stream verifier: a batch of frames gives what frames one by one give"
       CHECK(all[t].faces[i].track_id == one[0].faces[i].track_id);
       CHECK(all[t].faces[i].identity == one[0].faces[i].identity);
       CHECK(all[t].faces[i].state == one[0].faces[i].state);
-      CHECK(all[t].faces[i].distance == Approx(one[0].faces[i].distance).margin(1e-5));
+      // Other chunkings change embeddings by ~1e-7; near distance 0 the square root turns that
+      // into ~3e-5, so 1e-4 (as the element's tests use).
+      CHECK(all[t].faces[i].distance == Approx(one[0].faces[i].distance).margin(1e-4));
     }
     CHECK(all[t].changes.size() == one[0].changes.size());
   }
