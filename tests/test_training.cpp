@@ -375,17 +375,17 @@ TEST_CASE("a short training run on AT&T beats chance on unseen people", "[traini
   const FaceDataset test = att_dataset(att, "s1-s8", model.info.input);
   const Validation v = score_embeddings(embed_all(model.network, test.images, torch::kCPU),
                                         test.labels, model.info.threshold);
-  // An untrained network already ranks AT&T faces well above chance (AUC 0.85-0.95): training must
-  // beat it clearly, not just chance.
+  // An untrained default network already ranks aligned AT&T faces well (AUC up to ~0.98: its
+  // small head keeps the pixels' layout), so training must beat the untrained network, not chance.
   torch::manual_seed(o.seed);
   Network untrained = Network::create(o.arch);
   const Validation u = score_embeddings(embed_all(untrained, test.images, torch::kCPU),
                                         test.labels, model.info.threshold);
   INFO("held-out AUC " << v.figures.auc << " (untrained " << u.figures.auc << "), EER "
                        << v.figures.eer << " (untrained " << u.figures.eer << ")");
-  CHECK(v.figures.auc > 0.9);
-  CHECK(v.figures.auc > u.figures.auc + 0.03);
-  CHECK(v.figures.eer < u.figures.eer - 0.02);
+  CHECK(v.figures.auc > 0.97);
+  CHECK(v.figures.auc > u.figures.auc);
+  CHECK(v.figures.eer < 0.75 * u.figures.eer);
 
   // siamese-eval on the same people agrees and prints one JSON object.
   std::string out;
