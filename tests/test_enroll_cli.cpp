@@ -222,7 +222,7 @@ TEST_CASE("enroll -> list -> identify -> verify round trip on AT&T faces", "[enr
   CHECK(run({"remove", "--gallery", db, "s1"}).status == 1);
 }
 
-TEST_CASE("corrupt, non-image and empty inputs are reported; the rest is enrolled",
+TEST_CASE("corrupt, non-image and empty inputs are reported and the rest is enrolled",
           "[enrollment][cli]") {
   SIAMESE_REQUIRE_ATT(att);
   const std::string dir = siamese::testing::temp_dir("enroll-bad-files");

@@ -111,7 +111,7 @@ TEST_CASE("colour models get RGB in channel order from BGR and YUV frames", "[co
   CHECK(t[2].mean().item<float>() == Approx(10));
 }
 
-TEST_CASE("the crop policy grows detector boxes; outside pixels repeat the border",
+TEST_CASE("the crop policy grows detector boxes, outside pixels repeat the border",
           "[core][preprocess]") {
   const CropPolicy crop{1.5f, 2.0f, -0.25f};
   const Box grown = framed_region({100, 100, 40, 40}, crop, Framing::kDetectorBox);

@@ -56,7 +56,7 @@ TEST_CASE("a shared embedder batches four callers in one forward pass, each gets
   }
 }
 
-TEST_CASE("a bad batch fails only its caller; the others get their embeddings", "[gst]") {
+TEST_CASE("a bad batch fails only its caller, the others get their embeddings", "[gst]") {
   siamese::gst::SharedEmbedder shared(test_embedder(64), std::chrono::seconds(60));
   const siamese::InputSpec spec = shared.embedder()->input_spec();
   const torch::Tensor good = inputs_like(spec, 3, 7);

@@ -217,7 +217,7 @@ TEST_CASE("validation identities are disjoint from training identities", "[train
   }
 }
 
-TEST_CASE("bad data: messages name the path; corrupt files are listed and skipped",
+TEST_CASE("bad data: messages name the path, corrupt files are listed and skipped",
           "[training]") {
   SECTION("a missing folder") {
     SplitOptions o;
@@ -261,7 +261,7 @@ TEST_CASE("bad data: messages name the path; corrupt files are listed and skippe
   }
 }
 
-TEST_CASE("zero-strength augmentation leaves a batch unchanged; jitter keeps its shape",
+TEST_CASE("zero-strength augmentation leaves a batch unchanged, jitter keeps its shape",
           "[training]") {
   const InputSpec spec = default_input_spec(ArchOptions());
   const torch::Tensor x = torch::rand({4, 1, spec.height, spec.width});

@@ -149,6 +149,31 @@ void exec(sqlite3* db, const std::string& path, const char* sql) {
   }
 }
 
+// Switches the file to WAL. The mode is stored in the file, so only the first opener changes
+// it; SQLite answers a mode change that meets another connection with SQLITE_BUSY at once,
+// without the busy handler, so two enrollments starting together retry here up to the timeout.
+void enable_wal(sqlite3* db, const std::string& path) {
+  constexpr int kRetryMs = 5;
+  for (int waited_ms = 0;; waited_ms += kRetryMs) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    const bool is_wal = rc == SQLITE_ROW &&
+                        sqlite3_stricmp(reinterpret_cast<const char*>(
+                                            sqlite3_column_text(stmt, 0)), "wal") == 0;
+    sqlite3_finalize(stmt);
+    if (is_wal) return;
+    if (rc == SQLITE_ROW) {  // SQLite kept the old mode: WAL needs shared memory (not NFS)
+      throw FileError(path, "cannot switch the gallery to WAL; keep galleries on a local disk");
+    }
+    const bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+    if (!busy || waited_ms >= kGalleryBusyTimeoutMs) {
+      throw FileError(path, sqlite_error(db, "cannot switch the gallery to WAL"));
+    }
+    sqlite3_sleep(kRetryMs);
+  }
+}
+
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted (an exception).
 class Transaction {
  public:
@@ -331,7 +356,7 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
   exec(db, path, "PRAGMA foreign_keys = ON");
   if (create) {
     // journal_mode is persistent in the file; it cannot change inside a transaction.
-    exec(db, path, "PRAGMA journal_mode = WAL");
+    enable_wal(db, path);
     Transaction tx(db, path);
     if (!has_schema(db, path)) {
       int64_t app_id = 0, tables = 0;
