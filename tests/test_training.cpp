@@ -119,9 +119,9 @@ TEST_CASE("batch contrastive loss averages genuine and impostor pairs separately
   const double expected = 1.0 + 0.5 * (std::pow(3.5 - 3.0, 2) + std::pow(3.5 - std::sqrt(10.0), 2));
   const torch::Tensor loss = batch_contrastive_loss(e, labels, margin, false);
   CHECK(loss.item<double>() == Approx(expected).epsilon(1e-5));
-  // Batch-hard: the only genuine pair (1) plus each image's nearest impostor.
-  const double hard = 1.0 + (std::pow(0.5, 2) + std::pow(3.5 - std::sqrt(10.0), 2) +
-                             std::pow(0.5, 2)) / 3.0;
+  // Batch-hard: each image's farthest genuine (1, 1 and none: 0) plus its nearest impostor.
+  const double hard = 2.0 / 3.0 + (std::pow(0.5, 2) + std::pow(3.5 - std::sqrt(10.0), 2) +
+                                   std::pow(0.5, 2)) / 3.0;
   CHECK(batch_contrastive_loss(e, labels, margin, true).item<double>() ==
         Approx(hard).epsilon(1e-5));
   // Identical embeddings (distance 0) must not give NaN gradients.
@@ -340,7 +340,7 @@ TEST_CASE("plots and the history CSV are written", "[training]") {
   CHECK_THROWS_AS(write_history_csv(dir + "/no/such/dir/h.csv", history), FileError);
 }
 
-TEST_CASE("a short training run on AT&T beats chance on unseen people", "[training]") {
+TEST_CASE("a short training run on AT&T generalises to unseen people", "[training]") {
   SIAMESE_REQUIRE_ATT(att);
   const std::string dir = testing::temp_dir("short-train");
   TrainerOptions o = small_options(dir + "/model.pt");
@@ -375,8 +375,9 @@ TEST_CASE("a short training run on AT&T beats chance on unseen people", "[traini
   const FaceDataset test = att_dataset(att, "s1-s8", model.info.input);
   const Validation v = score_embeddings(embed_all(model.network, test.images, torch::kCPU),
                                         test.labels, model.info.threshold);
-  // An untrained default network already ranks aligned AT&T faces well (AUC up to ~0.98: its
-  // small head keeps the pixels' layout), so training must beat the untrained network, not chance.
+  // An untrained default network already ranks aligned AT&T faces well (AUC ~0.98: its 4x4
+  // head keeps the pixels' layout), so training must beat the untrained network, not chance:
+  // measured AUC 0.995 vs 0.981, EER 3.3% vs 6.6%.
   torch::manual_seed(o.seed);
   Network untrained = Network::create(o.arch);
   const Validation u = score_embeddings(embed_all(untrained, test.images, torch::kCPU),
@@ -446,6 +447,21 @@ TEST_CASE("resuming with --resume continues a run exactly where its checkpoint s
     FAIL("junk accepted");
   } catch (const FileError& e) {
     CHECK_THAT(e.what(), Catch::Contains("junk.ckpt"));
+  }
+}
+
+TEST_CASE("seed network: the small-batch (GEMV) path equals the batched one", "[training]") {
+  // SeedNet runs batches of 1-2 in eval mode through matrix-vector products (faster with
+  // OpenBLAS); the embeddings must match the GEMM path that training and big batches take.
+  torch::manual_seed(3);
+  Network net = Network::create(ArchOptions().set_arch("seed").set_embedding_size(5));
+  net.train(false);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::rand({8, 1, 100, 100});
+  const torch::Tensor batched = net.forward(x);  // 8 faces: GEMM
+  for (int64_t n : {1, 2, 3}) {
+    const torch::Tensor small = net.forward(x.narrow(0, 0, n));
+    CHECK(small.allclose(batched.narrow(0, 0, n), 1e-4, 1e-5));
   }
 }
 

@@ -49,8 +49,8 @@ torch::Tensor augment_batch(const torch::Tensor& batch, const InputSpec& spec,
   const torch::Tensor o = torch::from_blob(offset.data(), {b, 1, 1, 1}, opts).to(batch.device());
   out = out * g + o;
   if (options.erase_probability > 0) {
-    // Random erasing: one rectangle of a random flat gray per chosen face (values from the
-    // caller's generator, so a run stays repeatable and resumable).
+    // Random erasing: one rectangle per chosen face, all values from the caller's generator so a
+    // run stays repeatable and resumable.
     const int64_t h = batch.size(2), w = batch.size(3);
     std::uniform_real_distribution<double> in_unit(0.0, 1.0);
     for (int64_t i = 0; i < b; ++i) {
@@ -60,8 +60,12 @@ torch::Tensor augment_batch(const torch::Tensor& batch, const InputSpec& spec,
       const int64_t ew = std::max<int64_t>(1, std::lround(w * (options.erase_min + span * in_unit(rng))));
       const int64_t y0 = std::uniform_int_distribution<int64_t>(0, h - eh)(rng);
       const int64_t x0 = std::uniform_int_distribution<int64_t>(0, w - ew)(rng);
-      const double gray = (in_unit(rng) - mean0) / std0;
-      out[i].narrow(1, y0, eh).narrow(2, x0, ew).fill_(gray);
+      // Noise around mid-gray (normalised units, sd 0.5), drawn from the caller's generator.
+      std::normal_distribution<float> noise(static_cast<float>((0.5 - mean0) / std0), 0.5f);
+      std::vector<float> patch(static_cast<size_t>(batch.size(1) * eh * ew));
+      for (float& v : patch) v = noise(rng);
+      out[i].narrow(1, y0, eh).narrow(2, x0, ew).copy_(
+          torch::from_blob(patch.data(), {batch.size(1), eh, ew}, torch::kFloat32));
     }
   }
   return out;

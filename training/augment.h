@@ -1,6 +1,6 @@
 // Light augmentation of preprocessed face batches, done on tensors (no re-decoding): random
 // horizontal flip, small shift/scale/rotation (one affine resampling per batch, borders
-// repeated), brightness/contrast jitter and random erasing (a gray rectangle, as an occlusion).
+// repeated), brightness/contrast jitter and random erasing (a noise rectangle, as an occlusion).
 // Thread-safety: pure apart from the caller's rng.
 #pragma once
 

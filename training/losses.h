@@ -30,8 +30,8 @@ torch::Tensor triplet_loss(const torch::Tensor& anchor, const torch::Tensor& pos
 
 /// The contrastive loss over every pair of a batch: embeddings [B,E], labels [B] int64
 /// (identity). Genuine pairs and impostor pairs are averaged separately and added, so the few
-/// genuine pairs are not drowned out; hardest = only each image's farthest genuine and nearest
-/// impostor (batch-hard). Scalar; 0 when the batch has no pair of a kind.
+/// genuine pairs are not drowned out; hardest = only each image's farthest genuine (0 when it
+/// has none) and nearest impostor, averaged over the images (batch-hard). Scalar.
 torch::Tensor batch_contrastive_loss(const torch::Tensor& embeddings, const torch::Tensor& labels,
                                      double margin, bool hardest);
 

@@ -7,6 +7,7 @@
 
 #include "checkpoint.h"
 #include "cli_args.h"
+#include "malloc_tuning.h"
 #include "crop_calibration.h"
 #include "identity_split.h"
 #include "progress.h"
@@ -48,12 +49,13 @@ model and loss:
                             hard = each image's farthest genuine and nearest impostor in the
                             batch (default: hard for default, else none)
 optimisation:
-  --epochs N                (default: 100 for seed, 60 for default)
+  --epochs N                (default: 100 for seed, 120 for default)
   --batch-size N            pairs per step (default 64)
   --lr X                    Adam learning rate (default 0.0005)
+  --weight-decay X          Adam's L2 weight decay (default: 0 for seed, 0.0005 for default)
   --schedule constant|cosine  learning-rate schedule (default: constant for seed, cosine for default)
-  --augment, --no-augment   random flip, shift, scale, rotation, brightness (default: on for
-                            default, off for seed as the seed trains)
+  --augment, --no-augment   random flip, shift, scale, rotation, brightness, erasing (default:
+                            on for default, off for seed as the seed trains)
   --seed N                  seed of weights, pair draws and augmentation (default 0)
   --resume CKPT             continue from a checkpoint (written beside MODEL as MODEL.ckpt)
 machine and output:
@@ -78,7 +80,7 @@ void on_sigint(int) {
 const std::vector<st::FlagSpec> kFlags = {
     {"data"}, {"out"}, {"identities"}, {"val-data"}, {"val-identities"},
     {"val-identities-list"}, {"detect", false}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
-    {"batch-size"}, {"lr"}, {"schedule"}, {"mining"}, {"augment", false}, {"no-augment", false}, {"seed"},
+    {"batch-size"}, {"lr"}, {"weight-decay"}, {"schedule"}, {"mining"}, {"augment", false}, {"no-augment", false}, {"seed"},
     {"resume"}, {"device"}, {"threads"}, {"plots"}, {"help", false}};
 
 std::string fixed(double v, int digits) {
@@ -129,6 +131,9 @@ int run(int argc, char** argv) {
       args.integer("epochs", seed_arch ? st::kSeedEpochs : st::kDefaultArchEpochs, 1, 1000000));
   o.batch_size = static_cast<int>(args.integer("batch-size", st::kDefaultTrainBatch, 1, 65536));
   o.lr = args.number("lr", st::kDefaultLearningRate, 0.0, 10.0);
+  o.weight_decay = args.has("weight-decay")
+                       ? args.number("weight-decay", 0.0, -1e-300, 1.0)
+                       : (seed_arch ? 0.0 : st::kDefaultArchWeightDecay);
   o.schedule = args.choice("schedule", seed_arch ? "constant" : "cosine",
                            {"constant", "cosine"}) == "cosine"
                    ? st::LrSchedule::kCosine
@@ -194,7 +199,8 @@ int run(int argc, char** argv) {
             << validation.size() << " images (" << split.note << ")\n";
   std::cout << "model: arch " << arch << ", " << st::loss_kind_name(o.loss) << " loss margin "
             << o.margin << ", mining " << mining << ", " << o.epochs << " epochs, batch " << o.batch_size << ", lr "
-            << o.lr << (o.schedule == st::LrSchedule::kCosine ? " cosine" : " constant")
+            << o.lr << (o.weight_decay > 0 ? " wd " + std::to_string(o.weight_decay) : "")
+            << (o.schedule == st::LrSchedule::kCosine ? " cosine" : " constant")
             << ", augment " << (o.augment ? "on" : "off") << ", seed " << o.seed << ", device "
             << o.device.str() << "\n";
   std::ostringstream origin;
@@ -246,6 +252,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  siamese::training::keep_freed_memory_for_reuse();
   try {
     return run(argc, argv);
   } catch (const st::UsageError& e) {

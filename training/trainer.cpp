@@ -165,16 +165,19 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
   if (!options.plots_dir.empty()) {
     PairSampler shown(train_data.labels, options.seed + 1);  // leaves training draws alone
     const PairBatch p = shown.pairs(kGridPairs);
-    std::vector<std::pair<int64_t, int64_t>> pairs;
-    std::vector<bool> different;
-    for (size_t i = 0; i < p.first.size(); ++i) {
-      pairs.emplace_back(p.first[i], p.second[i]);
-      different.push_back(p.different[i] > 0.5f);
-    }
-    torch::Tensor shown_images = train_data.images;
+    // The grid's own images (first members, then second members), augmented as in training.
+    std::vector<int64_t> rows(p.first);
+    rows.insert(rows.end(), p.second.begin(), p.second.end());
+    torch::Tensor shown_images = train_data.images.index_select(0, torch::tensor(rows));
     if (options.augment) {
       std::mt19937 rng(static_cast<std::mt19937::result_type>(options.seed + 2));
-      shown_images = augment_batch(train_data.images, spec, options.augment_options, rng);
+      shown_images = augment_batch(shown_images, spec, options.augment_options, rng);
+    }
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    std::vector<bool> different;
+    for (int64_t i = 0; i < static_cast<int64_t>(p.first.size()); ++i) {
+      pairs.emplace_back(i, i + static_cast<int64_t>(p.first.size()));
+      different.push_back(p.different[i] > 0.5f);
     }
     save_pair_grid(plot_path(options, "pairs.png"), shown_images, pairs, different, spec);
   }

@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "cli_args.h"
+#include "malloc_tuning.h"
 #include "dataset.h"
 #include "identity_split.h"
 #include "siamese/device.h"
@@ -116,6 +117,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  siamese::training::keep_freed_memory_for_reuse();
   try {
     return run(argc, argv);
   } catch (const st::UsageError& e) {
