@@ -34,7 +34,7 @@ const CommandSpec& spec_of(const std::string& name) {
 const std::vector<CommandSpec>& command_specs() {
   static const std::vector<CommandSpec> specs = {
       {"add",
-       "add --model MODEL --gallery DB [--name NAME] [--no-detect] [--threshold T] "
+       "add --model MODEL --gallery DB [--name NAME] [--no-detect] [--threshold T|strict] "
        "[--largest-face] [--keep-crops DIR] [--rebuild] [--replace] [--json] DIR...",
        join({kModelFlags, kFaceFlags, {"--gallery", "--name", "--threshold", "--keep-crops"}}),
        {"--no-detect", "--largest-face", "--rebuild", "--replace", "--json"},
@@ -86,7 +86,9 @@ std::string usage_text() {
       "  --min-face-size PX   smallest face to detect, pixels (default 60)\n"
       "  --threshold T        Euclidean distance at or below which a face is verified;\n"
       "                       add: stored as the gallery's threshold; identify/verify/compare:\n"
-      "                       overrides it (default: the gallery's, else the model's)\n"
+      "                       overrides it (default: the gallery's, else the model's);\n"
+      "                       add --threshold strict: the model's validation threshold at a\n"
+      "                       1% false-accept rate, for identification among many people\n"
       "  --replace            add: an identity's old embeddings are replaced (atomically)\n"
       "  --rebuild            add: re-embed the recorded source files with --model\n"
       "  --keep-crops DIR     add: write the enrolled crops (what the model saw) for audit\n"

@@ -46,19 +46,33 @@ std::vector<EmbedRequest> rebuild_requests(const Gallery& gallery, std::vector<I
 
 }  // namespace
 
+// `add --threshold strict`: the model's validation threshold at a 1% false-accept rate.
+constexpr const char* kStrictThreshold = "strict";
+
 int run_add(const Args& args) {
   const std::string gallery_path = args.required("--gallery");
   const bool rebuild = args.has("--rebuild");
   const bool replace = args.has("--replace");
-  const auto threshold = args.float_value("--threshold", 0.0f);
+  const bool strict = args.value("--threshold") == std::optional<std::string>(kStrictThreshold);
+  std::optional<float> threshold = strict ? std::nullopt : args.float_value("--threshold", 0.0f);
   std::optional<std::string> name = args.value("--name");
   if (name && name->empty()) throw UsageError("add: --name must not be empty");
-  if (args.positionals().empty() && !rebuild && !threshold) {
+  if (args.positionals().empty() && !rebuild && !threshold && !strict) {
     throw UsageError("usage: siamese-enroll " + command_specs().front().synopsis);
   }
 
   Embedder embedder = load_embedder(args);
   const ModelInfo& info = embedder.info();
+  if (strict) {
+    // The pair threshold (best accuracy) lets a stranger through once in a while; against a
+    // gallery of many people that happens once per comparison, so galleries want a stricter one.
+    if (info.validation.threshold_at_far_1e2 < 0) {
+      throw InputError(args.required("--model") +
+                       ": the model records no threshold at FAR=1% (it was written before "
+                       "they were recorded, or without validation); give --threshold T");
+    }
+    threshold = static_cast<float>(info.validation.threshold_at_far_1e2);
+  }
   FaceSource source = make_face_source(args, info.input.channels);
 
   std::vector<Issue> skipped, failed;

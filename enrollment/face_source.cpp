@@ -19,6 +19,20 @@ ImageFaces FaceSource::read(const std::string& path) {
   if (detector_) {
     out.boxes = detector_->detect(view);
     out.framing = Framing::kDetectorBox;
+    if (out.boxes.empty()) {
+      // A head photo without margin (such as the AT&T faces): searched again as a camera
+      // shows it, placed on a background; the faces then live in that picture.
+      cv::Point at;
+      cv::Mat placed = place_on_background(out.image, &at);
+      for (const Box& b : detector_->detect(view_of(placed))) {
+        const int cx = b.x + b.width / 2, cy = b.y + b.height / 2;
+        if (cx >= at.x && cx < at.x + out.image.cols && cy >= at.y &&
+            cy < at.y + out.image.rows) {
+          out.boxes.push_back(b);
+        }
+      }
+      if (!out.boxes.empty()) out.image = placed;
+    }
   } else {
     out.boxes = {view.full_box()};
     out.framing = Framing::kExact;
@@ -30,8 +44,12 @@ ImageFaces FaceSource::read_region(const std::string& path, const Box& box,
                                    Framing framing) const {
   ImageFaces out;
   out.image = read_image(path, channels_);
-  const ImageView view = view_of(out.image);
-  out.boxes = {box.width > 0 && box.height > 0 ? box : view.full_box()};
+  const Box whole = view_of(out.image).full_box();
+  // A box reaching outside the image was found on it placed on a background (see read()).
+  const bool inside = box.x >= 0 && box.y >= 0 && box.x + box.width <= whole.width &&
+                      box.y + box.height <= whole.height;
+  if (box.width > 0 && box.height > 0 && !inside) out.image = place_on_background(out.image);
+  out.boxes = {box.width > 0 && box.height > 0 ? box : whole};
   out.framing = framing;
   return out;
 }

@@ -35,7 +35,9 @@ class FaceSource {
   /// (FileError naming a missing or invalid cascade file).
   FaceSource(FaceSourceOptions options, int channels);
 
-  /// Decodes path and finds its faces; throws FileError when the file cannot be decoded.
+  /// Decodes path and finds its faces; an image where none is found (a head photo without
+  /// margin) is searched again placed on a background (place_on_background), and then `image`
+  /// is that picture. Throws FileError when the file cannot be decoded.
   ImageFaces read(const std::string& path);
   /// Decodes path and returns the recorded region (box 0x0 = whole image) for --rebuild.
   ImageFaces read_region(const std::string& path, const Box& box, Framing framing) const;

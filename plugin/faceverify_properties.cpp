@@ -22,6 +22,7 @@ enum {
   PROP_SCALE_FACTOR,
   PROP_DETECT_INTERVAL,
   PROP_REVERIFY_INTERVAL,
+  PROP_TEMPLATE_SIZE,
   PROP_CLAIMED_IDENTITY,
   PROP_MESSAGE,
   PROP_THREADS,
@@ -105,7 +106,7 @@ void install_properties(GObjectClass* gobject_class) {
       g_param_spec_float("threshold", "Threshold",
                          "Euclidean embedding distance at or below "
                          "which a face matches an identity; -1 = the threshold stored in the "
-                         "model file",
+                         "gallery (siamese-enroll add --threshold), else in the model file",
                          -1.0f, kMaxDistance, kDefaultThresholdProperty, playing));
   g_object_class_install_property(
       gobject_class, PROP_DEVICE,
@@ -161,6 +162,13 @@ void install_properties(GObjectClass* gobject_class) {
                        "Embed a followed face again "
                        "every N frames (0 = only when new or grown markedly)",
                        0, kMaxInterval, siamese::kDefaultReverifyInterval, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_TEMPLATE_SIZE,
+      g_param_spec_int("template-size", "Template size",
+                       "A track is matched by the mean of its "
+                       "latest N embeddings, which evens out the detector's jitter (1 = each "
+                       "embedding alone)",
+                       1, siamese::kMaxTemplateSize, siamese::kDefaultTemplateSize, playing));
   g_object_class_install_property(
       gobject_class, PROP_CLAIMED_IDENTITY,
       g_param_spec_string("claimed-identity", "Claimed identity",
@@ -247,6 +255,9 @@ bool set_setting(Settings& s, guint prop_id, const GValue* value, std::string* r
     case PROP_REVERIFY_INTERVAL:
       s.reverify_interval = g_value_get_int(value);
       break;
+    case PROP_TEMPLATE_SIZE:
+      s.template_size = g_value_get_int(value);
+      break;
     case PROP_CLAIMED_IDENTITY:
       set_string(s.claimed_identity, value);
       break;
@@ -320,6 +331,9 @@ bool get_setting(const Settings& s, guint prop_id, GValue* value) {
       break;
     case PROP_REVERIFY_INTERVAL:
       g_value_set_int(value, s.reverify_interval);
+      break;
+    case PROP_TEMPLATE_SIZE:
+      g_value_set_int(value, s.template_size);
       break;
     case PROP_CLAIMED_IDENTITY:
       g_value_set_string(value, str(s.claimed_identity));

@@ -16,7 +16,7 @@ namespace siamese::gst {
 enum class MessageMode { kNone = 0, kEveryFrame = 1, kOnChange = 2 };
 enum class DetectorKind { kHaar = 0, kLbp = 1, kUpstream = 2 };
 
-constexpr float kUseModelThreshold = -1.0f;  // threshold property: the model file's value
+constexpr float kUseModelThreshold = -1.0f;  // threshold property: the gallery's, else the model's
 constexpr float kDefaultThresholdProperty = kUseModelThreshold;
 constexpr float kAutoMargin = -1.0f;  // margin property: kDefaultMarginFraction x threshold
 constexpr float kDefaultMarginProperty = kAutoMargin;
@@ -53,6 +53,7 @@ struct Settings {
   double scale_factor = kDefaultScaleFactor;
   int detect_interval = kDefaultDetectInterval;
   int reverify_interval = kDefaultReverifyInterval;
+  int template_size = kDefaultTemplateSize;
   std::string claimed_identity;
   MessageMode message = kDefaultMessageMode;
   int threads = kDefaultThreads;
@@ -62,13 +63,15 @@ struct Settings {
   std::string model_instance_id = kDefaultModelInstanceId;
 };
 
-/// The stream options these settings give for a model whose stored threshold is
-/// model_threshold. Throws InputError for an invalid confirm-frames text.
-inline StreamOptions stream_options_of(const Settings& s, float model_threshold) {
+/// The stream options these settings give when the threshold property is unset means
+/// default_threshold (the gallery's or the model's). Throws InputError for an invalid
+/// confirm-frames text.
+inline StreamOptions stream_options_of(const Settings& s, float default_threshold) {
   StreamOptions o;
   o.detect_interval = s.detect_interval;
+  o.template_size = s.template_size;
   o.tracker.set_reverify_interval(s.reverify_interval);
-  const float threshold = s.threshold >= 0.0f ? s.threshold : model_threshold;
+  const float threshold = s.threshold >= 0.0f ? s.threshold : default_threshold;
   o.decision.set_threshold(threshold)
       .set_margin(s.margin >= 0.0f ? s.margin : kDefaultMarginFraction * threshold)
       .set_claimed_identity(s.claimed_identity);

@@ -35,7 +35,7 @@ struct State {
   std::unique_ptr<siamese::StreamVerifier> verifier;
   std::unique_ptr<sg::GalleryWatch> watch;
   std::shared_ptr<sg::SharedEmbedder> shared;  // model-instance-id set: the shared model
-  float model_threshold = 1.0f;
+  float default_threshold = 1.0f;  // threshold property unset: the gallery's, else the model's
   bool use_upstream = false;
   int batch_frames = 1;
   GstVideoInfo info{};
@@ -153,7 +153,7 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
     return FALSE;
   }
   const siamese::ModelInfo info = model->info;
-  state->model_threshold = info.threshold;
+  state->default_threshold = info.threshold;
 
   siamese::StreamOptions options;
   try {
@@ -227,6 +227,12 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
   if (!s.gallery.empty()) {
     try {
       const std::string path = s.gallery;
+      // A threshold stored by `siamese-enroll add --threshold` suits this gallery (1:N over its
+      // size) better than the model's pair threshold; the property still overrides both.
+      if (const auto t = siamese::Gallery::open(path, info, /*create=*/false).threshold()) {
+        state->default_threshold = *t;
+        options = sg::stream_options_of(s, state->default_threshold);
+      }
       state->watch =
           std::make_unique<sg::GalleryWatch>(path, info, device, options.decision.threshold,
                                              std::chrono::milliseconds(sg::kGalleryPollMs),
@@ -413,7 +419,7 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
   std::vector<std::vector<siamese::FaceResult>> faces(n);
   std::vector<std::vector<siamese::Decision>> changes(n);
   try {
-    st.verifier->set_options(sg::stream_options_of(s, st.model_threshold));
+    st.verifier->set_options(sg::stream_options_of(s, st.default_threshold));
     MappedFrames mapped(n);
     std::vector<siamese::StreamFrame> inputs(n);
     for (size_t i = 0; i < n; ++i) {

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "siamese/detector.h"
 #include "siamese/embedder.h"
 #include "siamese/gallery.h"
 #include "siamese/image_io.h"
@@ -420,6 +421,83 @@ TEST_CASE("an enrolled embedding equals the Embedder's on the same pixels, as th
     CHECK(max_abs_diff(row, from_file) < 1e-5f);
     CHECK(max_abs_diff(row, from_frame) < 1e-5f);
   }
+}
+
+TEST_CASE("a head photo without margin is found placed on a background, also by --rebuild",
+          "[enrollment][cli]") {
+  SIAMESE_REQUIRE_ATT(att);
+  const std::string dir = siamese::testing::temp_dir("enroll-placed");
+  const std::string model_a = make_model(dir, 11, "a.pt");
+  const std::string model_b = make_model(dir, 12, "b.pt");
+  // AT&T crops where the cascade finds nothing on the bare 92x112 image (no margin around the
+  // head): up to three of s1's, as one identity.
+  const std::string faces = dir + "/faces";
+  fs::create_directories(faces + "/s1");
+  siamese::FaceDetector detector(siamese::DetectorOptions{}.set_min_face_size(40));
+  int bare_misses = 0;
+  for (int i = 1; i <= 10 && bare_misses < 3; ++i) {
+    const std::string file = att + "/s1/" + std::to_string(i) + ".pgm";
+    if (detector.detect(siamese::view_of(siamese::read_image(file, 1))).empty()) {
+      fs::copy_file(file, faces + "/s1/" + std::to_string(i) + ".pgm");
+      ++bare_misses;
+    }
+  }
+  REQUIRE(bare_misses > 0);
+  const std::string db = dir + "/gallery.db";
+
+  REQUIRE(run({"add", "--model", model_a, "--gallery", db, "--min-face-size", "40", "--device",
+               "cpu", faces})
+              .status == 0);
+  REQUIRE(run({"add", "--rebuild", "--model", model_b, "--gallery", db, "--device", "cpu"})
+              .status == 0);
+  const siamese::LoadedModel b = siamese::load_model(model_b);
+  const siamese::Gallery g = siamese::Gallery::open(db, b.info, false);
+  const auto samples = g.samples();
+  REQUIRE(samples.size() == static_cast<size_t>(bare_misses));
+  const auto stored = g.load_matrix();
+  siamese::Embedder embedder(siamese::load_model(model_b), torch::kCPU, 1);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    CAPTURE(samples[i].source_file);
+    CHECK(samples[i].framing == siamese::Framing::kDetectorBox);
+    // Found on the placed picture: the box reaches outside the bare image.
+    const cv::Mat image = siamese::read_image(samples[i].source_file, 1);
+    CHECK(samples[i].box.x + samples[i].box.width > image.cols);
+    const cv::Mat placed = siamese::place_on_background(image);
+    const auto expected = embedder.embed_faces(siamese::view_of(placed), {samples[i].box},
+                                               siamese::Framing::kDetectorBox);
+    CHECK(max_abs_diff(stored.embeddings[static_cast<int64_t>(i)].unsqueeze(0), expected) <
+          1e-5f);
+  }
+}
+
+TEST_CASE("add --threshold strict stores the model's threshold at a 1% false-accept rate",
+          "[enrollment][cli]") {
+  SIAMESE_REQUIRE_ATT(att);
+  const std::string dir = siamese::testing::temp_dir("enroll-strict");
+  const std::string faces = copy_att(att, dir + "/faces", {"s2"}, 1, 2);
+  const std::vector<std::string> tail = {"--no-detect", "--device", "cpu", "--threshold",
+                                         "strict", faces};
+  auto add = [&](const std::string& model, const std::string& db) {
+    std::vector<std::string> a = {"add", "--model", model, "--gallery", db};
+    a.insert(a.end(), tail.begin(), tail.end());
+    return run(a);
+  };
+  // A model without the figure (untrained, or from before it was recorded) is refused by name.
+  const std::string bare = make_model(dir, 13, "bare.pt");
+  const Result refused = add(bare, dir + "/a.db");
+  CHECK(refused.status == 1);
+  CHECK_THAT(refused.err, Catch::Contains(bare) && Catch::Contains("FAR=1%"));
+
+  torch::manual_seed(13);
+  const siamese::ArchOptions arch;
+  siamese::ModelInfo info = siamese::load_model(bare).info;
+  info.validation.threshold_at_far_1e2 = 0.3125;
+  const std::string calibrated = dir + "/calibrated.pt";
+  siamese::Network net = siamese::Network::create(arch);
+  siamese::save_model(calibrated, net, info);
+  REQUIRE(add(calibrated, dir + "/b.db").status == 0);
+  const json l = parse_line(run({"list", "--gallery", dir + "/b.db", "--json"}).out);
+  CHECK(l["threshold"].get<double>() == Approx(0.3125));
 }
 
 TEST_CASE("two enrollments at once both land in the gallery", "[enrollment][cli]") {

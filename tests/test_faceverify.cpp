@@ -935,6 +935,34 @@ TEST_CASE("the gallery is reloaded while playing, and a failed reload keeps the 
   CHECK(identity_now() == "s8");
 }
 
+TEST_CASE("without the threshold property the gallery's stored threshold decides", "[gst]") {
+  SIAMESE_REQUIRE_ATT(att);
+  const Scene s = make_scene(att, 385, 289);
+  Props props = {{"model", s.model},
+                 {"gallery", s.gallery},
+                 {"min-face-size", std::to_string(kMinFace)},
+                 {"confirm-frames", "1/1"},
+                 {"device", "cpu"}};
+  for (const float stored : {s.threshold, 1e-6f}) {
+    CAPTURE(stored);
+    siamese::Gallery::open_unbound(s.gallery, true).set_threshold(stored);
+    Harness harness(props);
+    harness.set_caps(GST_VIDEO_FORMAT_BGRx, s.width, s.height);
+    REQUIRE(harness.push(siamese::testing::make_frame(s.bgr, GST_VIDEO_FORMAT_BGRx)) ==
+            GST_FLOW_OK);
+    std::vector<GstBuffer*> out = harness.pull_all();
+    REQUIRE(out.size() == 1);
+    const auto faces = siamese::testing::meta_faces(out[0]);
+    if (stored == s.threshold) {
+      check_faces(s, faces, true);  // s1 and s2 verified, the stranger unknown
+    } else {
+      REQUIRE(faces.size() == 3);
+      for (const MetaFace& f : faces) CHECK_FALSE(f.verified);  // nothing is that close
+    }
+    unref_all(out);
+  }
+}
+
 TEST_CASE("gst-inspect-1.0 documents the built plugin module", "[gst]") {
   const std::string plugins = std::string(SIAMESE_BINARY_DIR) + "/gst-plugins";
   REQUIRE(fs::exists(plugins + "/libgstsiamese.so"));
@@ -951,7 +979,8 @@ TEST_CASE("gst-inspect-1.0 documents the built plugin module", "[gst]") {
                            "batch-size",        "batch-frames",     "detector-file",
                            "min-face-size",     "scale-factor",     "detect-interval",
                            "reverify-interval", "claimed-identity", "message",
-                           "threads",           "confirm-frames",   "margin"}) {
+                           "threads",           "confirm-frames",   "margin",
+                           "template-size"}) {
     CAPTURE(text);
     CHECK(out.find(text) != std::string::npos);
   }

@@ -25,6 +25,7 @@ std::string save_fresh_model(const std::string& dir, const std::string& arch = "
   info.normalized = arch == "default";
   info.threshold = 0.75f;
   info.validation.auc = 0.97;
+  info.validation.threshold_at_far_1e2 = 0.625;
   info.origin = "test";
   const std::string path = dir + "/" + arch + ".pt";
   save_model(path, net, info);
@@ -43,6 +44,7 @@ TEST_CASE("save -> load -> forward gives identical output", "[core][model-file]"
     CHECK(a.info.threshold == Approx(0.75f));
     CHECK(a.info.input.crop == (CropPolicy{1.3f, 1.6f, -0.1f}));
     CHECK(a.info.validation.auc == Approx(0.97));
+    CHECK(a.info.validation.threshold_at_far_1e2 == Approx(0.625));
     CHECK(a.info.fingerprint.size() == 16);
     CHECK(a.info.fingerprint == b.info.fingerprint);
     torch::NoGradGuard no_grad;

@@ -29,6 +29,7 @@ siamese::LoadedModel untrained() {
   siamese::ModelInfo info;
   info.input = siamese::default_input_spec(info.arch);
   info.embedding_size = info.arch.embedding_size;
+  info.normalized = true;  // the default architecture's embeddings have unit norm
   return siamese::LoadedModel{info, siamese::Network::create(info.arch), ""};
 }
 
@@ -51,8 +52,12 @@ struct Fixture {
     g.owners = torch::tensor({0, 1}, torch::kInt64);
     matcher = std::make_unique<siamese::Matcher>(g, torch::kCPU, threshold);
   }
-  std::unique_ptr<siamese::StreamVerifier> verifier(int confirm_n, int confirm_m) {
+  /// template_size > 1 also re-embeds every face on every frame (reverify-interval 1).
+  std::unique_ptr<siamese::StreamVerifier> verifier(int confirm_n, int confirm_m,
+                                                    int template_size = 1) {
     siamese::StreamOptions o;
+    o.template_size = template_size;
+    if (template_size > 1) o.tracker.set_reverify_interval(1);
     o.decision.set_threshold(threshold)
         .set_margin(0.1f * threshold)
         .set_confirm(confirm_n, confirm_m);
@@ -137,4 +142,49 @@ TEST_CASE("stream verifier: frames without boxes need a detector", "[core][strea
   auto v = f.verifier(1, 1);
   siamese::StreamFrame frame{f.view, 0, std::nullopt};
   CHECK_THROWS_AS(v->process({frame}, nullptr), siamese::InputError);
+}
+
+TEST_CASE("stream verifier: a track is matched by the mean of its latest embeddings",
+          "[core][stream]") {
+  Fixture f;
+  // The same track (box 0) shows face "a", then the stranger's pixels, then "a" again.
+  cv::Mat swapped = f.frame.clone();
+  f.frame(cv::Rect(200, 40, 64, 64)).copyTo(swapped(cv::Rect(20, 40, 64, 64)));
+  const std::vector<Box> box0 = {kBoxes[0]};
+  const siamese::StreamFrame seen[] = {f.input(0, box0),
+                                       siamese::StreamFrame{siamese::view_of(swapped), 1, box0},
+                                       f.input(2, box0)};
+  siamese::Embedder embedder(untrained(), torch::kCPU);
+  const torch::Tensor a = embedder.embed_faces(f.view, box0, siamese::Framing::kDetectorBox)[0];
+  const torch::Tensor x =
+      embedder.embed_faces(siamese::view_of(swapped), box0, siamese::Framing::kDetectorBox)[0];
+  REQUIRE(embedder.info().normalized);
+  auto nearest = [&](const torch::Tensor& e) {
+    return f.matcher->match(e.unsqueeze(0))[0].distance;
+  };
+  auto unit_mean = [](std::vector<torch::Tensor> rows) {
+    const torch::Tensor m = torch::stack(rows).mean(0);
+    return m / m.norm();
+  };
+  SECTION("template-size 2 averages the last two embeddings") {
+    auto v = f.verifier(1, 1, 2);
+    std::vector<float> d;
+    for (const auto& frame : seen) {
+      d.push_back(v->process({frame}, f.matcher.get())[0].faces.at(0).distance);
+    }
+    CHECK(d[0] == Approx(nearest(a)).margin(1e-4));
+    CHECK(d[1] == Approx(nearest(unit_mean({a, x}))).margin(1e-4));
+    CHECK(d[2] == Approx(nearest(unit_mean({x, a}))).margin(1e-4));
+  }
+  SECTION("in one batch of frames the track averages them in frame order") {
+    auto v = f.verifier(1, 1, 2);
+    const auto r = v->process({seen[0], seen[1], seen[2]}, f.matcher.get());
+    CHECK(r[1].faces.at(0).distance == Approx(nearest(unit_mean({a, x}))).margin(1e-4));
+    CHECK(r[2].faces.at(0).distance == Approx(nearest(unit_mean({x, a}))).margin(1e-4));
+  }
+  SECTION("a template outside 1..64 is refused, naming it") {
+    siamese::StreamOptions o;
+    o.template_size = 0;
+    CHECK_THROWS_WITH(f.verifier(1, 1)->set_options(o), Catch::Contains("template-size"));
+  }
 }

@@ -18,14 +18,6 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-cv::Mat place_on_background(const cv::Mat& image, cv::Point* offset) {
-  cv::Mat canvas(image.rows * kBackgroundScale, image.cols * kBackgroundScale, image.type(),
-                 cv::Scalar::all(kBackgroundGray));
-  const cv::Point at((canvas.cols - image.cols) / 2, (canvas.rows - image.rows) / 2);
-  image.copyTo(canvas(cv::Rect(at.x, at.y, image.cols, image.rows)));
-  if (offset) *offset = at;
-  return canvas;
-}
 
 std::optional<Box> PlacedFaceDetector::detect(const cv::Mat& image, cv::Mat& frame,
                                               cv::Point& offset) {

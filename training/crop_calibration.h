@@ -17,13 +17,6 @@
 
 namespace siamese::training {
 
-/// The background an image is placed on for detection: side = kBackgroundScale x its size.
-constexpr int kBackgroundScale = 3;
-constexpr int kBackgroundGray = 128;
-
-/// The image as a camera would show it: centred on a mid-gray background kBackgroundScale times
-/// its size, of the image's type. offset (optional) receives the image's top-left corner.
-cv::Mat place_on_background(const cv::Mat& image, cv::Point* offset = nullptr);
 
 /// Runs the Haar detector on images placed on the background, with a minimum face size of a
 /// third of the image's smaller side (detectors are cached per minimum size).

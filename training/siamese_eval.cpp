@@ -105,6 +105,7 @@ int run(int argc, char** argv) {
     const nlohmann::json j = {{"auc", v.figures.auc},
                               {"eer", v.figures.eer},
                               {"tar_at_far_1e-2", v.figures.tar_at_far_1e2},
+                              {"threshold_at_far_1e-2", v.figures.threshold_at_far_1e2},
                               {"accuracy", v.figures.accuracy},
                               {"threshold", info.threshold},
                               {"pairs", pairs},

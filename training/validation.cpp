@@ -26,7 +26,9 @@ Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<i
   const ThresholdPoint eer = equal_error_rate(v.scores);
   v.figures.eer = eer.value;
   v.eer_threshold = eer.threshold;
-  v.figures.tar_at_far_1e2 = tar_at_far(v.scores, 0.01).value;
+  const ThresholdPoint at_far = tar_at_far(v.scores, 0.01);
+  v.figures.tar_at_far_1e2 = at_far.value;
+  v.figures.threshold_at_far_1e2 = at_far.threshold;
   if (threshold < 0) {
     const ThresholdPoint best = best_threshold(v.scores);
     v.threshold = best.threshold;

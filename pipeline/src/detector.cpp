@@ -25,6 +25,15 @@ int cv_gray_code(PixelFormat f) {
 
 }  // namespace
 
+cv::Mat place_on_background(const cv::Mat& image, cv::Point* offset) {
+  cv::Mat canvas(image.rows * kPlacementScale, image.cols * kPlacementScale, image.type(),
+                 cv::Scalar::all(kPlacementGray));
+  const cv::Point at((canvas.cols - image.cols) / 2, (canvas.rows - image.rows) / 2);
+  image.copyTo(canvas(cv::Rect(at.x, at.y, image.cols, image.rows)));
+  if (offset) *offset = at;
+  return canvas;
+}
+
 std::string default_cascade_file(const std::string& kind) {
   if (kind == "haar") return "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
   if (kind == "lbp") return "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml";

@@ -40,6 +40,7 @@ json to_json(const ModelInfo& info) {
       {"threshold", info.threshold},
       {"validation", {{"auc", info.validation.auc}, {"eer", info.validation.eer},
                       {"tar_at_far_1e-2", info.validation.tar_at_far_1e2},
+                      {"threshold_at_far_1e-2", info.validation.threshold_at_far_1e2},
                       {"accuracy", info.validation.accuracy},
                       {"identities", info.validation.identities},
                       {"pairs", info.validation.pairs}}},
@@ -91,6 +92,7 @@ ModelInfo from_json(const json& j, const std::string& path) {
     info.validation.auc = value_or<double>(v, "auc", 0.0);
     info.validation.eer = value_or<double>(v, "eer", 1.0);
     info.validation.tar_at_far_1e2 = value_or<double>(v, "tar_at_far_1e-2", 0.0);
+    info.validation.threshold_at_far_1e2 = value_or<double>(v, "threshold_at_far_1e-2", -1.0);
     info.validation.accuracy = value_or<double>(v, "accuracy", 0.0);
     info.validation.identities = value_or<int>(v, "identities", 0);
     info.validation.pairs = value_or<int64_t>(v, "pairs", 0);

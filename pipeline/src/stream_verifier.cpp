@@ -47,6 +47,10 @@ void StreamVerifier::set_options(const StreamOptions& options) {
     throw InputError("detect-interval must be >= 1, got " +
                      std::to_string(options.detect_interval));
   }
+  if (options.template_size < 1 || options.template_size > kMaxTemplateSize) {
+    throw InputError("template-size must be 1.." + std::to_string(kMaxTemplateSize) + ", got " +
+                     std::to_string(options.template_size));
+  }
   tracker_.set_options(options.tracker);
   decisions_.set_options(options.decision);
   options_ = options;
@@ -55,7 +59,20 @@ void StreamVerifier::set_options(const StreamOptions& options) {
 void StreamVerifier::reset() {
   tracker_.reset();
   decisions_.reset();
+  templates_.clear();
   frame_count_ = 0;
+}
+
+torch::Tensor StreamVerifier::track_template(int64_t track_id, const torch::Tensor& embedding) {
+  torch::Tensor& kept = templates_[track_id];
+  kept = kept.defined() ? torch::cat({kept, embedding.unsqueeze(0)}, 0) : embedding.unsqueeze(0);
+  if (kept.size(0) > options_.template_size) {
+    kept = kept.narrow(0, kept.size(0) - options_.template_size, options_.template_size);
+  }
+  torch::Tensor mean = kept.mean(0);
+  // A unit-norm model's gallery holds unit vectors: the template is one too.
+  if (embedder_->info().normalized) mean = mean / mean.norm().clamp_min(1e-12);
+  return mean;
 }
 
 std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>& frames,
@@ -133,8 +150,18 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       }
     }
     if (gpu_) batch = gpu_parts.size() == 1 ? gpu_parts[0] : torch::cat(gpu_parts, 0);
-    const torch::Tensor embeddings = embed_(batch);
+    torch::Tensor embeddings = embed_(batch);
     embedded_count_ += n;
+    // In frame order, so a track seen on several frames of the batch averages them in turn.
+    if (options_.template_size > 1) {
+      std::vector<torch::Tensor> rows;
+      rows.reserve(to_embed.size());
+      for (size_t i = 0; i < to_embed.size(); ++i) {
+        const FaceResult& face = results[to_embed[i].first].faces[to_embed[i].second];
+        rows.push_back(track_template(face.track_id, embeddings[static_cast<int64_t>(i)]));
+      }
+      embeddings = torch::stack(rows);
+    }
     if (matcher != nullptr && matcher->embedding_count() > 0) {
       matches = matcher->match(embeddings);
     }
@@ -142,7 +169,10 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
 
   size_t k = 0;
   for (size_t f = 0; f < frames.size(); ++f) {
-    for (int64_t id : expired[f]) decisions_.forget(id);
+    for (int64_t id : expired[f]) {
+      decisions_.forget(id);
+      templates_.erase(id);
+    }
     for (; k < to_embed.size() && to_embed[k].first == f; ++k) {
       const FaceResult& face = results[f].faces[to_embed[k].second];
       Evidence evidence;

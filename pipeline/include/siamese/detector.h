@@ -29,6 +29,17 @@ struct DetectorOptions {
   DetectorOptions& set_min_face_size(int n) { min_face_size = n; return *this; }
 };
 
+/// A pre-cropped face (a head photo without margin, such as the AT&T images) leaves a cascade no
+/// room to find it; shown as a camera would show it, centred on a mid-gray background
+/// kPlacementScale times its size, it is found. The same placement everywhere (crop calibration,
+/// --detect training, enrollment) keeps the framing identical.
+constexpr int kPlacementScale = 3;
+constexpr int kPlacementGray = 128;
+
+/// The image centred on the placement background, of the image's type; offset (optional)
+/// receives the image's top-left corner in it.
+cv::Mat place_on_background(const cv::Mat& image, cv::Point* offset = nullptr);
+
 /// The opencv-data cascade file for "haar" or "lbp"; throws InputError for other kinds.
 std::string default_cascade_file(const std::string& kind);
 

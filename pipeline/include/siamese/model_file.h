@@ -20,6 +20,8 @@ struct ValidationFigures {
   double auc = 0.0;
   double eer = 1.0;
   double tar_at_far_1e2 = 0.0;  // true-accept rate at a 1% false-accept rate
+  double threshold_at_far_1e2 = -1.0;  // the distance where it was read (-1: not recorded);
+                                       // stricter than `threshold`, suits 1:N galleries
   double accuracy = 0.0;        // at the calibrated threshold
   int identities = 0;
   int64_t pairs = 0;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -22,10 +23,15 @@ namespace siamese {
 class GpuFacePreprocessor;
 
 constexpr int kDefaultDetectInterval = 3;  // frames between detector runs (faces are followed in between)
+// A track is matched by the mean of its latest embeddings (its template), not by one crop: the
+// detector's box jitters from frame to frame, and averaging cancels much of what that costs.
+constexpr int kDefaultTemplateSize = 8;
+constexpr int kMaxTemplateSize = 64;
 
 /// What may change between batches while a stream runs.
 struct StreamOptions {
   int detect_interval = kDefaultDetectInterval;  // 1 = detect on every frame
+  int template_size = kDefaultTemplateSize;      // embeddings averaged per track; 1 = none
   TrackerOptions tracker;
   DecisionOptions decision;
 };
@@ -44,7 +50,7 @@ struct FaceResult {
   int64_t track_id = 0;
   int source_index = -1;  // index into StreamFrame::boxes / the detections of this frame
   std::string identity;   // verified identity, "" when unknown or pending
-  float distance = 0.0f;  // the track's last embedding: distance to its nearest identity
+  float distance = 0.0f;  // the track's template: distance to its nearest identity
   float margin = 0.0f;    // ... and how far the runner-up was behind
   DecisionState state = DecisionState::kPending;
   bool embedded = false;  // embedded on this frame
@@ -98,6 +104,10 @@ class StreamVerifier {
   StreamOptions options_;
   FaceTracker tracker_;
   DecisionEngine decisions_;
+  /// The template of a track: its latest embeddings ([K,E], newest last) as of this embedding.
+  torch::Tensor track_template(int64_t track_id, const torch::Tensor& embedding);
+
+  std::map<int64_t, torch::Tensor> templates_;  // track id -> its latest embeddings [K,E]
   int64_t frame_count_ = 0;
   int64_t embedded_count_ = 0;
   torch::Tensor batch_;  // reused input tensor
