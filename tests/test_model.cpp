@@ -50,3 +50,35 @@ TEST_CASE("both members of a pair go through the same weights", "[core][model]")
 TEST_CASE("unknown architecture is refused", "[core][model]") {
   CHECK_THROWS_WITH(Network::create(ArchOptions().set_arch("vgg")), Catch::Contains("vgg"));
 }
+
+TEST_CASE("BatchNorm folded for inference gives the same embeddings", "[core][model]") {
+  torch::manual_seed(21);
+  Network net = Network::create(ArchOptions());
+  const torch::Tensor x = torch::rand({6, 1, 64, 64});
+  {
+    // A few training passes give the BatchNorms statistics and affine terms that are not 0/1.
+    torch::NoGradGuard no_grad;
+    for (auto& entry : net.named_state()) {
+      if (entry.first.find("weight") != std::string::npos && entry.second.dim() == 1) {
+        entry.second.uniform_(0.5, 1.5);
+      } else if (entry.first.find("bias") != std::string::npos && entry.second.dim() == 1) {
+        entry.second.uniform_(-0.2, 0.2);
+      }
+    }
+    net.train(true);
+    for (int i = 0; i < 3; ++i) net.forward(torch::rand({8, 1, 64, 64}));
+  }
+  net.train(false);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor plain = net.forward(x);
+  net.fold_batchnorm();
+  const torch::Tensor folded = net.forward(x);
+  CHECK((folded - plain).abs().max().item<float>() < 1e-5f);
+  // Training again drops the folded copies: the weights are about to change.
+  net.train(true);
+  net.train(false);
+  for (auto& entry : net.named_state()) {
+    if (entry.first.find("running_mean") != std::string::npos) entry.second.add_(0.1);
+  }
+  CHECK((net.forward(x) - plain).abs().max().item<float>() > 1e-4f);
+}

@@ -1,5 +1,7 @@
 #include "siamese/embedder.h"
 
+#include <ATen/Parallel.h>
+
 #include "siamese/errors.h"
 
 // Where LibTorch has CUDA (SIAMESE_TORCH_CUDA, set by pipeline/cuda/CMakeLists.txt), each
@@ -69,6 +71,7 @@ Embedder::Embedder(LoadedModel model, torch::Device device, int batch_size, Prec
     }
   }
   model_.network.train(false);
+  model_.network.fold_batchnorm();  // after the device and precision conversions above
 #if SIAMESE_TORCH_CUDA
   if (device_.is_cuda()) cuda_ = std::make_shared<CudaState>(device_.index());
 #endif
@@ -77,10 +80,14 @@ Embedder::Embedder(LoadedModel model, torch::Device device, int batch_size, Prec
 namespace {
 
 // On the CPU, forward passes over more rows than this run slower per row: the convolutions'
-// activations leave the caches (samples/bench/embed_bench, 1 thread: the default architecture
-// gives ~3300 embeddings/s at 8 rows but ~2400 at 32; the seed ~610 at 32 but ~360 at 64,
-// where its 160 MB first Linear layer is already amortised).
-int64_t cpu_chunk_rows(const ModelInfo& info) { return info.arch.arch == "default" ? 8 : 32; }
+// activations leave the caches. The seed's best is ~32 rows (~610 embeddings/s there, ~360 at
+// 64, where its 160 MB first Linear layer is already amortised). The default architecture on
+// one thread is as fast at 8 rows as at 32; on two, 32-row passes win (b32: ~4000 vs ~2600
+// embeddings/s; samples/bench/embed_bench, alternating runs).
+int64_t cpu_chunk_rows(const ModelInfo& info) {
+  if (info.arch.arch != "default") return 32;
+  return at::get_num_threads() > 1 ? 32 : 8;
+}
 
 }  // namespace
 

@@ -38,15 +38,28 @@ class SeedNetImpl : public torch::nn::Module {
 TORCH_MODULE(SeedNet);
 
 /// Basic residual block: conv3x3-BN-ReLU-conv3x3-BN plus a (strided 1x1) shortcut.
+/// A convolution with its BatchNorm folded in (eval only): conv(x, weight, bias).
+struct FoldedConv {
+  torch::Tensor weight, bias;
+  int64_t stride = 1, padding = 0;
+  /// From a bias-free conv and the BatchNorm after it, as they are now (device and dtype too).
+  static FoldedConv of(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn);
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+
 class ResidualBlockImpl : public torch::nn::Module {
  public:
   ResidualBlockImpl(int in_channels, int out_channels, int stride);
   torch::Tensor forward(torch::Tensor x);
+  /// See ResidualEmbedNetImpl::fold_batchnorm.
+  void fold_batchnorm();
+  void train(bool on = true) override;
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
   torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
   torch::nn::Sequential shortcut_{nullptr};
+  std::vector<FoldedConv> folded_;  // conv1, conv2[, shortcut]; empty = not folded
 };
 TORCH_MODULE(ResidualBlock);
 
@@ -57,10 +70,16 @@ class ResidualEmbedNetImpl : public torch::nn::Module {
  public:
   explicit ResidualEmbedNetImpl(const ArchOptions& options);
   torch::Tensor forward(torch::Tensor x);
+  /// Inference only: folds every BatchNorm into the convolution before it, so eval forward
+  /// passes skip them (the same function, ~1.2x faster on the CPU). Call after the last
+  /// to(device/dtype); train(true) drops the folded copies (the weights then change).
+  void fold_batchnorm();
+  void train(bool on = true) override;
 
  private:
   torch::nn::Sequential features_{nullptr};
   torch::nn::Linear embed_{nullptr};
+  std::vector<FoldedConv> folded_;  // stem, head; empty = not folded
 };
 TORCH_MODULE(ResidualEmbedNet);
 
@@ -76,6 +95,9 @@ class Network {
   torch::Tensor forward(const torch::Tensor& input);
   void train(bool on = true);
   void to(const torch::Device& device);
+  /// Folds BatchNorm into convolutions for inference where the architecture allows it
+  /// (default); a no-op for the others. Call after to() and train(false).
+  void fold_batchnorm();
   /// Trainable parameters (native: registration order; script: named_parameters order).
   std::vector<torch::Tensor> parameters() const;
   /// Parameters then buffers with their registration names: what the fingerprint covers.
