@@ -43,7 +43,8 @@ torch::Tensor batch_contrastive_loss(const torch::Tensor& embeddings, const torc
   // sqrt has no gradient at 0: clamp (the diagonal is masked out below anyway).
   const torch::Tensor d = d2.clamp_min(1e-12).sqrt();
   const torch::Tensor same = labels.unsqueeze(1) == labels.unsqueeze(0);
-  const torch::Tensor eye = torch::eye(b, torch::TensorOptions().dtype(torch::kBool).device(d.device()));
+  const torch::Tensor eye =
+      torch::eye(b, torch::TensorOptions().dtype(torch::kBool).device(d.device()));
   const torch::Tensor genuine = same & ~eye;
   const torch::Tensor impostor = ~same;
   const torch::Tensor zero = torch::zeros({}, d.options());

@@ -6,9 +6,9 @@
 #include <sstream>
 
 #include "cli_args.h"
-#include "malloc_tuning.h"
 #include "dataset.h"
 #include "identity_split.h"
+#include "malloc_tuning.h"
 #include "plots.h"
 #include "siamese/device.h"
 #include "siamese/embedder.h"

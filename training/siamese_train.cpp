@@ -7,9 +7,9 @@
 
 #include "checkpoint.h"
 #include "cli_args.h"
-#include "malloc_tuning.h"
 #include "crop_calibration.h"
 #include "identity_split.h"
+#include "malloc_tuning.h"
 #include "progress.h"
 #include "siamese/device.h"
 #include "siamese/errors.h"
@@ -53,7 +53,8 @@ optimisation:
   --batch-size N            pairs per step (default 64)
   --lr X                    Adam learning rate (default 0.0005)
   --weight-decay X          Adam's L2 weight decay (default: 0 for seed, 0.0005 for default)
-  --schedule constant|cosine  learning-rate schedule (default: constant for seed, cosine for default)
+  --schedule constant|cosine  learning-rate schedule (default: constant for seed, cosine
+                            for default)
   --augment, --no-augment   random flip, shift, scale, rotation, brightness, erasing (default:
                             on for default, off for seed as the seed trains)
   --seed N                  seed of weights, pair draws and augmentation (default 0)
@@ -80,8 +81,9 @@ void on_sigint(int) {
 const std::vector<st::FlagSpec> kFlags = {
     {"data"}, {"out"}, {"identities"}, {"val-data"}, {"val-identities"},
     {"val-identities-list"}, {"detect", false}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
-    {"batch-size"}, {"lr"}, {"weight-decay"}, {"schedule"}, {"mining"}, {"augment", false}, {"no-augment", false}, {"seed"},
-    {"resume"}, {"device"}, {"threads"}, {"plots"}, {"help", false}};
+    {"batch-size"}, {"lr"}, {"weight-decay"}, {"schedule"}, {"mining"}, {"augment", false},
+    {"no-augment", false}, {"seed"}, {"resume"}, {"device"}, {"threads"}, {"plots"},
+    {"help", false}};
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -198,7 +200,8 @@ int run(int argc, char** argv) {
             << "validation: " << validation.identities.size() << " identities, "
             << validation.size() << " images (" << split.note << ")\n";
   std::cout << "model: arch " << arch << ", " << st::loss_kind_name(o.loss) << " loss margin "
-            << o.margin << ", mining " << mining << ", " << o.epochs << " epochs, batch " << o.batch_size << ", lr "
+            << o.margin << ", mining " << mining << ", " << o.epochs << " epochs, batch "
+            << o.batch_size << ", lr "
             << o.lr << (o.weight_decay > 0 ? " wd " + std::to_string(o.weight_decay) : "")
             << (o.schedule == st::LrSchedule::kCosine ? " cosine" : " constant")
             << ", augment " << (o.augment ? "on" : "off") << ", seed " << o.seed << ", device "

@@ -139,7 +139,9 @@ void ResidualEmbedNetImpl::fold_batchnorm() {
   };
   folded_ = {FoldedConv::of(conv(kStemConv), norm(kStemNorm)),
              FoldedConv::of(conv(kHeadConv), norm(kHeadNorm))};
-  for (size_t i = kFirstBlock; i <= kLastBlock; ++i) features_[i]->as<ResidualBlock>()->fold_batchnorm();
+  for (size_t i = kFirstBlock; i <= kLastBlock; ++i) {
+    features_[i]->as<ResidualBlock>()->fold_batchnorm();
+  }
 }
 
 void ResidualEmbedNetImpl::train(bool on) {

@@ -14,9 +14,9 @@
 #include <iostream>
 
 #include "cli_args.h"
-#include "malloc_tuning.h"
 #include "dataset.h"
 #include "identity_split.h"
+#include "malloc_tuning.h"
 #include "siamese/device.h"
 #include "siamese/embedder.h"
 #include "siamese/errors.h"
