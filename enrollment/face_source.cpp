@@ -22,15 +22,8 @@ ImageFaces FaceSource::read(const std::string& path) {
     if (out.boxes.empty()) {
       // A head photo without margin (such as the AT&T faces): searched again as a camera
       // shows it, placed on a background; the faces then live in that picture.
-      cv::Point at;
-      cv::Mat placed = place_on_background(out.image, &at);
-      for (const Box& b : detector_->detect(view_of(placed))) {
-        const int cx = b.x + b.width / 2, cy = b.y + b.height / 2;
-        if (cx >= at.x && cx < at.x + out.image.cols && cy >= at.y &&
-            cy < at.y + out.image.rows) {
-          out.boxes.push_back(b);
-        }
-      }
+      cv::Mat placed;
+      out.boxes = detect_placed(*detector_, out.image, placed);
       if (!out.boxes.empty()) out.image = placed;
     }
   } else {

@@ -28,15 +28,9 @@ std::optional<Box> PlacedFaceDetector::detect(const cv::Mat& image, cv::Mat& fra
     options.set_min_face_size(min_size);
     detector = std::make_unique<FaceDetector>(options);
   }
-  frame = place_on_background(image, &offset);
-  for (const Box& b : detector->detect(view_of(frame))) {
-    const int cx = b.x + b.width / 2, cy = b.y + b.height / 2;
-    if (cx >= offset.x && cx < offset.x + image.cols && cy >= offset.y &&
-        cy < offset.y + image.rows) {
-      return b;
-    }
-  }
-  return std::nullopt;
+  const std::vector<Box> faces = detect_placed(*detector, image, frame, &offset);
+  if (faces.empty()) return std::nullopt;
+  return faces.front();
 }
 
 CropPolicy fallback_crop_policy() {

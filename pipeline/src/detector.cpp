@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "siamese/errors.h"
+#include "siamese/image_io.h"
 
 namespace siamese {
 namespace {
@@ -32,6 +33,21 @@ cv::Mat place_on_background(const cv::Mat& image, cv::Point* offset) {
   image.copyTo(canvas(cv::Rect(at.x, at.y, image.cols, image.rows)));
   if (offset) *offset = at;
   return canvas;
+}
+
+std::vector<Box> detect_placed(FaceDetector& detector, const cv::Mat& image, cv::Mat& placed,
+                               cv::Point* offset) {
+  cv::Point at;
+  placed = place_on_background(image, &at);
+  if (offset) *offset = at;
+  std::vector<Box> on_image;
+  for (const Box& b : detector.detect(view_of(placed))) {
+    const int cx = b.x + b.width / 2, cy = b.y + b.height / 2;
+    if (cx >= at.x && cx < at.x + image.cols && cy >= at.y && cy < at.y + image.rows) {
+      on_image.push_back(b);
+    }
+  }
+  return on_image;
 }
 
 std::string default_cascade_file(const std::string& kind) {

@@ -17,6 +17,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+# shellcheck source=walk_video.sh
+source "$root/samples/bench/walk_video.sh"
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 model="" gallery="" seconds=20 reps=3 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
@@ -36,18 +38,10 @@ die() { echo "element_bench: $*" >&2; exit 1; }
 [ -x "$build/bin/siamese-render-walk" ] || die "$build/bin/siamese-render-walk not built"
 command -v gst-launch-1.0 >/dev/null || die "gst-launch-1.0 not installed (gstreamer1.0-tools)"
 
-# The built plugin and a registry inside the build tree: the user's registry is not touched.
-unset GST_PLUGIN_PATH_1_0 GST_REGISTRY_1_0
-export GST_PLUGIN_PATH="$build/gst-plugins" GST_REGISTRY="$build/gst-registry-bench.bin"
+bench_use_built_plugin
 gst-inspect-1.0 facedetect >/dev/null 2>&1 || die "facedetect missing (gstreamer1.0-opencv)"
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-
-video="$work/walk.avi"
-"$build/bin/siamese-render-walk" --data "$data" --people s1-s10 --strangers s21-s25 \
-  --out "$video" --truth "$work/walk.json" --seconds "$seconds" --gap 0 --pairs 0.5 \
-  --seed 1 >/dev/null
+bench_render_walk "$seconds"
 read -r frames faces < <(/usr/bin/python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -12,6 +12,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+# shellcheck source=walk_video.sh
+source "$root/samples/bench/walk_video.sh"
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 model="" count=100000 seconds=6 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
@@ -31,14 +33,8 @@ for f in gst-plugins/libgstsiamese.so bin/siamese-render-walk bin/bench_fixtures
 done
 [ -x /usr/bin/time ] || die "/usr/bin/time missing (apt-get install time)"
 
-unset GST_PLUGIN_PATH_1_0 GST_REGISTRY_1_0
-export GST_PLUGIN_PATH="$build/gst-plugins" GST_REGISTRY="$build/gst-registry-bench.bin"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-video="$work/walk.avi"
-"$build/bin/siamese-render-walk" --data "$data" --people s1-s10 --strangers s21-s25 \
-  --out "$video" --truth "$work/walk.json" --seconds "$seconds" --gap 0 --pairs 0.5 \
-  --seed 1 >/dev/null
+bench_use_built_plugin
+bench_render_walk "$seconds"
 if [ -z "$model" ]; then
   model="$work/model.pt"
   "$build/bin/bench_fixtures" model "$model" >/dev/null

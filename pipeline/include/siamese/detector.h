@@ -59,4 +59,10 @@ class FaceDetector {
   cv::Mat small_, gray_;  // reused between frames: no per-frame allocation
 };
 
+/// The faces of a pre-cropped image searched placed on the background: placed receives that
+/// picture (offset, optional, the image's corner in it) and the boxes, in placed's pixels and
+/// largest first, are those whose centre lies on the image.
+std::vector<Box> detect_placed(FaceDetector& detector, const cv::Mat& image, cv::Mat& placed,
+                               cv::Point* offset = nullptr);
+
 }  // namespace siamese
