@@ -53,6 +53,8 @@ TEST_CASE("a stranger stays unknown, never the nearest person", "[decision]") {
   CHECK_FALSE(change->verified());
   for (int t = 3; t < 20; ++t) CHECK_FALSE(engine.observe(1, ev("bob", 1.1f), t));
   CHECK(engine.decision(1).identity.empty());
+  // Unknown is not final: the track still gathers evidence (the stream keeps embedding it).
+  CHECK(engine.settling(1));
 }
 
 TEST_CASE("an ambiguous match (runner-up within the margin) does not vote", "[decision]") {

@@ -49,6 +49,21 @@ TEST_CASE("Haar finds AT&T faces on a larger frame, in several formats", "[core]
   CHECK(found == total);
 }
 
+TEST_CASE("a box around a smaller box is dropped, neighbours and equals are kept",
+          "[core][detector]") {
+  const Box face{100, 100, 60, 60};
+  const Box head_and_shoulders{70, 80, 130, 130};  // holds all of face
+  const Box neighbour{180, 100, 60, 60};           // overlaps face's wrapper, not face
+  const Box partial{130, 100, 60, 60};             // half of face: two faces side by side
+  const std::vector<Box> kept = drop_enclosing_boxes({face, head_and_shoulders});
+  REQUIRE(kept.size() == 1);
+  CHECK((kept[0] == face));
+  CHECK(drop_enclosing_boxes({neighbour, face}).size() == 2);
+  CHECK(drop_enclosing_boxes({face, partial}).size() == 2);
+  CHECK(drop_enclosing_boxes({face, face}).size() == 2);
+  CHECK(drop_enclosing_boxes({}).empty());
+}
+
 TEST_CASE("an empty frame has no faces", "[core][detector]") {
   FaceDetector lbp(DetectorOptions().set_kind("lbp"));
   cv::Mat blank(240, 320, CV_8UC1, cv::Scalar(128));

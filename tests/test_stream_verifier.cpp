@@ -125,6 +125,34 @@ TEST_CASE("stream verifier: a face that left and came back is a new, undecided t
   CHECK(again[0].changes[0].first_seen == 4);
 }
 
+TEST_CASE("stream verifier: only measured boxes are embedded, unverified tracks at each one",
+          "[core][stream]") {
+  Fixture f;
+  auto v = f.verifier(2, 3);  // detect-interval 3 (the default), reverify-interval 15
+  REQUIRE(v->options().detect_interval == 3);
+  // A frame between detections: no boxes given, the tracker predicts them.
+  auto predicted = [&](int64_t time) { return siamese::StreamFrame{f.view, time, std::nullopt}; };
+  auto embedded = [&](const siamese::StreamFrame& frame) {
+    const auto r = v->process({frame}, f.matcher.get());
+    std::vector<bool> flags;
+    for (const auto& face : r[0].faces) flags.push_back(face.embedded);
+    return flags;
+  };
+  const std::vector<bool> all(3, true), none(3, false), stranger_only = {false, false, true};
+  CHECK(embedded(f.input(0)) == all);
+  CHECK(embedded(predicted(1)) == none);  // pending, but predicted boxes are not embedded
+  CHECK(embedded(predicted(2)) == none);
+  CHECK(embedded(f.input(3)) == all);  // two votes: "a" and "b" verified
+  CHECK(embedded(predicted(4)) == none);
+  CHECK(embedded(predicted(5)) == none);
+  CHECK(embedded(f.input(6)) == stranger_only);  // window full: the stranger is unknown
+  const auto r = v->process({predicted(7), predicted(8), f.input(9)}, f.matcher.get());
+  CHECK(r[2].faces[2].state == siamese::DecisionState::kUnknown);
+  CHECK(r[2].faces[2].embedded);  // unknown still gathers evidence at each measured box
+  CHECK_FALSE(r[2].faces[0].embedded);  // verified: re-checked only every 15 frames
+  CHECK(r[2].faces[0].identity == "a");
+}
+
 TEST_CASE("stream verifier: without a gallery every face is unknown", "[core][stream]") {
   Fixture f;
   auto v = f.verifier(1, 1);

@@ -139,7 +139,7 @@ Decision DecisionEngine::decision(int64_t track_id) const {
 
 bool DecisionEngine::settling(int64_t track_id) const {
   const auto it = tracks_.find(track_id);
-  return it == tracks_.end() || it->second.decision.state == DecisionState::kPending;
+  return it == tracks_.end() || it->second.decision.state != DecisionState::kVerified;
 }
 
 void DecisionEngine::forget(int64_t track_id) { tracks_.erase(track_id); }

@@ -113,8 +113,12 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       face.box = tracked[i].box;
       face.track_id = tracked[i].track_id;
       face.source_index = detected ? static_cast<int>(i) : -1;
-      // A track still settling its first decision is embedded on every frame.
-      face.embedded = tracked[i].needs_embedding || decisions_.settling(face.track_id);
+      // Faces are embedded only on boxes measured on this frame: a followed box is predicted,
+      // lags a moving face, and its crop would pull the track's template off the face. A track
+      // without a verified identity is embedded at every measured box (it still gathers
+      // evidence); a verified one when the tracker says a re-check is due.
+      face.embedded =
+          detected && (tracked[i].needs_embedding || decisions_.settling(face.track_id));
       if (face.embedded) {
         tracker_.mark_embedded(face.track_id);
         to_embed.emplace_back(f, i);

@@ -86,7 +86,8 @@ class DecisionEngine {
   std::optional<Decision> observe(int64_t track_id, const Evidence& evidence, int64_t time);
   /// The decision of a track (a pending one for a track never observed).
   Decision decision(int64_t track_id) const;
-  /// True while a track still needs evidence to reach its first decision (embed it each frame).
+  /// True while a track has no verified identity (pending, or unknown so far): it still needs
+  /// evidence, so the stream embeds it at every measured box, not only when a re-check is due.
   bool settling(int64_t track_id) const;
   /// Drops a track (it left the picture).
   void forget(int64_t track_id);
