@@ -154,13 +154,15 @@ void install_properties(GObjectClass* gobject_class) {
       gobject_class, PROP_DETECT_INTERVAL,
       g_param_spec_int("detect-interval", "Detect interval",
                        "Run the detector every N frames "
-                       "and follow faces in between (1 = every frame)",
+                       "and follow faces in between (1 = every frame); faces are embedded only "
+                       "on frames where they were detected",
                        1, kMaxInterval, siamese::kDefaultDetectInterval, playing));
   g_object_class_install_property(
       gobject_class, PROP_REVERIFY_INTERVAL,
       g_param_spec_int("reverify-interval", "Reverify interval",
-                       "Embed a followed face again "
-                       "every N frames (0 = only when new or grown markedly)",
+                       "Embed a verified face again "
+                       "every N frames, at the next detection (0 = only when grown markedly); "
+                       "a face not verified yet is embedded at every detection",
                        0, kMaxInterval, siamese::kDefaultReverifyInterval, playing));
   g_object_class_install_property(
       gobject_class, PROP_TEMPLATE_SIZE,
