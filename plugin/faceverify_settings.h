@@ -35,7 +35,7 @@ constexpr int kMaxInterval = 100000;
 constexpr MessageMode kDefaultMessageMode = MessageMode::kEveryFrame;
 constexpr int kDefaultThreads = 0;  // 0 = LibTorch's default
 constexpr int kMaxThreads = 256;
-constexpr const char* kDefaultConfirmFrames = "2/3";  // kDefaultConfirmCount/kDefaultConfirmWindow
+constexpr const char* kDefaultConfirmFrames = "4/6";  // kDefaultConfirmCount/kDefaultConfirmWindow
 constexpr siamese::Precision kDefaultPrecision = siamese::Precision::kFloat32;
 constexpr const char* kDefaultModelInstanceId = "";  // "": this element's own model
 constexpr int kGalleryPollMs = 500;  // how often the gallery file is checked for changes

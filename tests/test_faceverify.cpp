@@ -224,6 +224,7 @@ Props scene_props(const Scene& s) {
           {"threshold", fmt(s.threshold)},
           {"min-face-size", std::to_string(kMinFace)},
           {"detect-interval", "1"},  // every frame measured: embedded, so decided in two
+          {"confirm-frames", "2/3"},
           {"device", "cpu"}};
 }
 
@@ -283,7 +284,7 @@ TEST_CASE("faceverify finds and identifies faces in every format at odd frame si
       }
       std::vector<GstBuffer*> out = harness.pull_all();
       REQUIRE(out.size() == 3);
-      // confirm-frames 2/3 (the default): pending on the first frame, verified from the second.
+      // confirm-frames 2/3 (scene_props): pending on the first frame, verified from the second.
       check_faces(s, siamese::testing::meta_faces(out[0]), false);
       check_faces(s, siamese::testing::meta_faces(out[1]), true);
       check_faces(s, siamese::testing::meta_faces(out[2]), true);
@@ -681,7 +682,7 @@ TEST_CASE("faceverify properties: defaults and ranges", "[gst]") {
   auto* margin = G_PARAM_SPEC_FLOAT(spec("margin"));
   CHECK(margin->default_value == -1.0f);
   CHECK(std::string(G_PARAM_SPEC_STRING(spec("device"))->default_value) == "auto");
-  CHECK(std::string(G_PARAM_SPEC_STRING(spec("confirm-frames"))->default_value) == "2/3");
+  CHECK(std::string(G_PARAM_SPEC_STRING(spec("confirm-frames"))->default_value) == "4/6");
   CHECK(G_PARAM_SPEC_STRING(spec("model"))->default_value == nullptr);
   CHECK(G_PARAM_SPEC_STRING(spec("gallery"))->default_value == nullptr);
   CHECK(G_PARAM_SPEC_STRING(spec("detector-file"))->default_value == nullptr);
@@ -1117,7 +1118,7 @@ TEST_CASE("gst-launch-1.0 pipeline over a generated video matches the ground tru
       "/test-tmp/gst-registry-tools.bin gst-launch-1.0 -m filesrc location=" + video +
       " ! avidemux ! jpegdec idct-method=islow ! videoconvert ! faceverify model=" + model +
       " gallery=" + gallery + " threshold=" + fmt(threshold) +
-      " detect-interval=1 min-face-size=" + std::to_string(kMinFace) +
+      " detect-interval=1 confirm-frames=2/3 min-face-size=" + std::to_string(kMinFace) +
       " device=cpu ! faceverifyoverlay ! videoconvert ! jpegenc ! avimux ! filesink location=" +
       dir + "/out.avi";
   std::string out;
