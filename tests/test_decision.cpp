@@ -29,7 +29,7 @@ TEST_CASE("a track is verified only after N of the last M embeddings agree", "[d
   CHECK_FALSE(engine.observe(7, ev("alice", 0.4f), 0));
   CHECK_FALSE(engine.observe(7, ev("alice", 0.5f), 1));
   CHECK(engine.decision(7).state == DecisionState::kPending);
-  CHECK(engine.settling(7));
+  CHECK(engine.needs_evidence(7));
   const auto change = engine.observe(7, ev("alice", 0.3f), 2);
   REQUIRE(change);
   CHECK(change->verified());
@@ -38,7 +38,7 @@ TEST_CASE("a track is verified only after N of the last M embeddings agree", "[d
   CHECK(change->first_seen == 0);
   CHECK(change->decided == 2);
   CHECK(change->distance == Approx(0.3f));
-  CHECK_FALSE(engine.settling(7));
+  CHECK_FALSE(engine.needs_evidence(7));
 }
 
 TEST_CASE("a stranger stays unknown, never the nearest person", "[decision]") {
@@ -54,7 +54,7 @@ TEST_CASE("a stranger stays unknown, never the nearest person", "[decision]") {
   for (int t = 3; t < 20; ++t) CHECK_FALSE(engine.observe(1, ev("bob", 1.1f), t));
   CHECK(engine.decision(1).identity.empty());
   // Unknown is not final: the track still gathers evidence (the stream keeps embedding it).
-  CHECK(engine.settling(1));
+  CHECK(engine.needs_evidence(1));
 }
 
 TEST_CASE("an ambiguous match (runner-up within the margin) does not vote", "[decision]") {

@@ -137,7 +137,7 @@ Decision DecisionEngine::decision(int64_t track_id) const {
   return d;
 }
 
-bool DecisionEngine::settling(int64_t track_id) const {
+bool DecisionEngine::needs_evidence(int64_t track_id) const {
   const auto it = tracks_.find(track_id);
   return it == tracks_.end() || it->second.decision.state != DecisionState::kVerified;
 }

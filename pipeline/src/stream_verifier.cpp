@@ -118,7 +118,7 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       // without a verified identity is embedded at every measured box (it still gathers
       // evidence); a verified one when the tracker says a re-check is due.
       face.embedded =
-          detected && (tracked[i].needs_embedding || decisions_.settling(face.track_id));
+          detected && (tracked[i].needs_embedding || decisions_.needs_evidence(face.track_id));
       if (face.embedded) {
         tracker_.mark_embedded(face.track_id);
         to_embed.emplace_back(f, i);

@@ -92,7 +92,7 @@ class DecisionEngine {
   Decision decision(int64_t track_id) const;
   /// True while a track has no verified identity (pending, or unknown so far): it still needs
   /// evidence, so the stream embeds it at every measured box, not only when a re-check is due.
-  bool settling(int64_t track_id) const;
+  bool needs_evidence(int64_t track_id) const;
   /// Drops a track (it left the picture).
   void forget(int64_t track_id);
   /// Drops every track.
