@@ -31,6 +31,8 @@ Box face_of(const ImageFaces& faces, const std::string& path) {
   return faces.boxes.front();
 }
 
+nlohmann::json box_array(const Box& b) { return {b.x, b.y, b.width, b.height}; }
+
 cv::Mat as_bgr(const cv::Mat& img) {
   cv::Mat out;
   if (img.channels() == 1) {
@@ -96,8 +98,8 @@ int run_compare(const Args& args) {
     const nlohmann::json out = {
         {"image_a", path_a},
         {"image_b", path_b},
-        {"box_a", {box_a.x, box_a.y, box_a.width, box_a.height}},
-        {"box_b", {box_b.x, box_b.y, box_b.width, box_b.height}},
+        {"box_a", box_array(a.recorded(box_a))},
+        {"box_b", box_array(b.recorded(box_b))},
         {"dissimilarity", distance},
         {"threshold", threshold},
         {"same", same}};

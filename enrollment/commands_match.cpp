@@ -86,7 +86,7 @@ int run_identify(const Args& args) {
           list.push_back({{"identity", c.name}, {"distance", distance_json(c.distance)}});
         }
         nlohmann::json out = {{"image", image},
-                              {"box", box_json(boxes[i])},
+                              {"box", box_json(faces.recorded(boxes[i]))},
                               {"identity", nullptr},
                               {"distance", distance_json(m.distance)},
                               {"verified", m.verified},
@@ -95,7 +95,7 @@ int run_identify(const Args& args) {
         std::cout << out.dump() << "\n";
         continue;
       }
-      std::cout << image << " " << box_text(boxes[i]) << ": " << std::fixed
+      std::cout << image << " " << box_text(faces.recorded(boxes[i])) << ": " << std::fixed
                 << std::setprecision(3);
       if (m.identity < 0) {
         std::cout << "unknown (empty gallery)\n";
@@ -148,7 +148,7 @@ int run_verify(const Args& args) {
     c10::InferenceMode guard;
     const float d = matcher.identity_distances(embed_boxes(embedder, faces, {box}))[0][index]
                         .item<float>();
-    out["box"] = box_json(box);
+    out["box"] = box_json(faces.recorded(box));
     out["distance"] = distance_json(d);
     out["verified"] = d <= threshold;
   }

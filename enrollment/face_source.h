@@ -24,9 +24,15 @@ struct FaceSourceOptions {
 
 /// A decoded image and its faces.
 struct ImageFaces {
-  cv::Mat image;           // gray (1-channel models) or BGR, as read_image decodes it
-  std::vector<Box> boxes;  // largest first; the whole image with --no-detect
+  cv::Mat image;           // gray (1-channel models) or BGR: the file, or the file placed on
+                           // a background (detection), as read_image decodes it
+  std::vector<Box> boxes;  // in `image`, largest first; the whole image with --no-detect
   Framing framing = Framing::kExact;
+  cv::Rect source;         // where the file's own pixels lie in `image`
+
+  /// A box as recorded in the gallery and printed: in the file's coordinates when it lies
+  /// inside the file, else in those of the placed picture (it reaches past the file's edges).
+  Box recorded(const Box& box) const;
 };
 
 class FaceSource {
@@ -35,11 +41,12 @@ class FaceSource {
   /// (FileError naming a missing or invalid cascade file).
   FaceSource(FaceSourceOptions options, int channels);
 
-  /// Decodes path and finds its faces; an image where none is found (a head photo without
-  /// margin) is searched again placed on a background (place_on_background), and then `image`
-  /// is that picture. Throws FileError when the file cannot be decoded.
+  /// Decodes path and finds its faces. Detection searches the picture placed on a background
+  /// (detect_placed), as siamese-train --detect does, and then `image` is that picture.
+  /// Throws FileError when the file cannot be decoded.
   ImageFaces read(const std::string& path);
-  /// Decodes path and returns the recorded region (box 0x0 = whole image) for --rebuild.
+  /// Decodes path and returns the recorded region (box 0x0 = whole image) for --rebuild, with
+  /// the pixels read() framed it from.
   ImageFaces read_region(const std::string& path, const Box& box, Framing framing) const;
 
   bool detects() const { return options_.detect; }
