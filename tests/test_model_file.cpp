@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "siamese/embedder.h"
 #include "siamese/errors.h"
 #include "siamese/model_file.h"
 #include "test_support.h"
@@ -23,6 +24,7 @@ std::string save_fresh_model(const std::string& dir, const std::string& arch = "
   info.input.crop = CropPolicy{1.3f, 1.6f, -0.1f};
   info.embedding_size = a.embedding_size;
   info.normalized = arch == "default";
+  info.flip_average = arch == "default";
   info.threshold = 0.75f;
   info.validation.auc = 0.97;
   info.validation.threshold_at_far_1e2 = 0.625;
@@ -45,6 +47,7 @@ TEST_CASE("save -> load -> forward gives identical output", "[core][model-file]"
     CHECK(a.info.input.crop == (CropPolicy{1.3f, 1.6f, -0.1f}));
     CHECK(a.info.validation.auc == Approx(0.97));
     CHECK(a.info.validation.threshold_at_far_1e2 == Approx(0.625));
+    CHECK(a.info.flip_average == (arch == "default"));
     CHECK(a.info.fingerprint.size() == 16);
     CHECK(a.info.fingerprint == b.info.fingerprint);
     torch::NoGradGuard no_grad;
@@ -52,6 +55,35 @@ TEST_CASE("save -> load -> forward gives identical output", "[core][model-file]"
         torch::rand({2, a.info.input.channels, a.info.input.height, a.info.input.width});
     CHECK(torch::equal(a.network.forward(x), b.network.forward(x)));
   }
+}
+
+TEST_CASE("a flip-average model embeds a face and its mirror image alike, as recorded",
+          "[core][model-file]") {
+  const std::string dir = testing::temp_dir("model-file");
+  LoadedModel plain = load_model(save_fresh_model(dir, "seed"));  // flip_average off
+  const std::string flipping_path = save_fresh_model(dir, "default");
+  LoadedModel flipping = load_model(flipping_path);
+  REQUIRE_FALSE(plain.info.flip_average);
+  REQUIRE(flipping.info.flip_average);
+  const InputSpec& in = flipping.info.input;
+  torch::manual_seed(3);
+  const torch::Tensor faces = torch::rand({3, in.channels, in.height, in.width});
+  const torch::Tensor mirrored = faces.flip({3});
+  torch::NoGradGuard no_grad;
+  // The recorded rule: the mean of both views, back on the unit sphere.
+  const torch::Tensor expected = torch::nn::functional::normalize(
+      flipping.network.forward(faces) + flipping.network.forward(mirrored),
+      torch::nn::functional::NormalizeFuncOptions().dim(1));
+  Embedder embedder(load_model(flipping_path), torch::kCPU, 2);  // 3 faces: 2 chunks
+  const torch::Tensor got = embedder.embed(faces);
+  CHECK((got - expected).abs().max().item<float>() < 1e-5f);
+  CHECK((embedder.embed(mirrored) - got).abs().max().item<float>() < 1e-5f);
+  // Without the rule the branch alone answers, and it is not mirror-symmetric.
+  const torch::Tensor plain_faces = torch::rand({2, 1, 100, 100});
+  CHECK((infer_embeddings(plain.network, plain_faces, embedding_rule(plain.info)) -
+         plain.network.forward(plain_faces)).abs().max().item<float>() == 0.0f);
+  CHECK((flipping.network.forward(faces) - flipping.network.forward(mirrored))
+            .abs().max().item<float>() > 1e-3f);
 }
 
 TEST_CASE("a fresh model has a different fingerprint", "[core][model-file]") {

@@ -349,6 +349,7 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
   o.augment = true;
   o.lr = 2e-3;
   o.mining = PairMining::kBatchHard;  // the default architecture's recipe
+  o.flip_average = true;
   o.plots_dir = dir + "/plots";
   const FaceDataset train_data = att_dataset(att, "s11-s22", o.spec);
   const FaceDataset val_data = att_dataset(att, "s23-s26", o.spec);
@@ -364,6 +365,7 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
   CHECK(m.info.validation.pairs == 40 * 39 / 2);
   CHECK(m.info.validation.identities == 4);
   CHECK(m.info.normalized);
+  CHECK(m.info.flip_average);
   CHECK(m.info.input.width == o.spec.width);
   CHECK_THAT(m.info.origin, Catch::Contains("epoch " + std::to_string(s.best_epoch)));
   for (const char* f : {"pairs.png", "loss.png", "roc.png", "distances.png", "history.csv"}) {
@@ -373,15 +375,19 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
   // Unseen people (s1..s8): the ranking beats chance by a clear margin.
   LoadedModel model = load_model(o.out);
   const FaceDataset test = att_dataset(att, "s1-s8", model.info.input);
-  const Validation v = score_embeddings(embed_all(model.network, test.images, torch::kCPU),
-                                        test.labels, model.info.threshold);
+  const Validation v =
+      score_embeddings(embed_all(model.network, test.images, torch::kCPU,
+                                 embedding_rule(model.info)),
+                       test.labels, model.info.threshold);
   // An untrained default network already ranks aligned AT&T faces well (AUC ~0.98: its 4x4
   // head keeps the pixels' layout), so training must beat the untrained network, not chance:
   // measured AUC 0.995 vs 0.981, EER 3.3% vs 6.6%.
   torch::manual_seed(o.seed);
   Network untrained = Network::create(o.arch);
-  const Validation u = score_embeddings(embed_all(untrained, test.images, torch::kCPU),
-                                        test.labels, model.info.threshold);
+  const Validation u =
+      score_embeddings(embed_all(untrained, test.images, torch::kCPU,
+                                 embedding_rule(model.info)),
+                       test.labels, model.info.threshold);
   INFO("held-out AUC " << v.figures.auc << " (untrained " << u.figures.auc << "), EER "
                        << v.figures.eer << " (untrained " << u.figures.eer << ")");
   CHECK(v.figures.auc > 0.97);

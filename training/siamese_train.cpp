@@ -57,6 +57,10 @@ optimisation:
                             for default)
   --augment, --no-augment   random flip, shift, scale, rotation, brightness, erasing (default:
                             on for default, off for seed as the seed trains)
+  --flip-average, --no-flip-average
+                            the model embeds each face and its mirror image and keeps the
+                            mean, in validation and wherever it is used (default: on for
+                            default, off for seed as the seed computes)
   --seed N                  seed of weights, pair draws and augmentation (default 0)
   --resume CKPT             continue from a checkpoint (written beside MODEL as MODEL.ckpt)
 machine and output:
@@ -82,7 +86,7 @@ const std::vector<st::FlagSpec> kFlags = {
     {"data"}, {"out"}, {"identities"}, {"val-data"}, {"val-identities"},
     {"val-identities-list"}, {"detect", false}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
     {"batch-size"}, {"lr"}, {"weight-decay"}, {"schedule"}, {"mining"}, {"augment", false},
-    {"no-augment", false}, {"seed"}, {"resume"}, {"device"}, {"threads"}, {"plots"},
+    {"no-augment", false}, {"flip-average", false}, {"no-flip-average", false}, {"seed"}, {"resume"}, {"device"}, {"threads"}, {"plots"},
     {"help", false}};
 
 std::string fixed(double v, int digits) {
@@ -144,6 +148,10 @@ int run(int argc, char** argv) {
     throw st::UsageError("--augment and --no-augment contradict each other");
   }
   o.augment = args.has("augment") || (!seed_arch && !args.has("no-augment"));
+  if (args.has("flip-average") && args.has("no-flip-average")) {
+    throw st::UsageError("--flip-average and --no-flip-average contradict each other");
+  }
+  o.flip_average = args.has("flip-average") || (!seed_arch && !args.has("no-flip-average"));
   const std::string mining = args.choice("mining", seed_arch || triplet ? "none" : "hard",
                                          {"none", "all", "hard"});
   o.mining = mining == "all"    ? st::PairMining::kBatchAll
@@ -204,7 +212,8 @@ int run(int argc, char** argv) {
             << o.batch_size << ", lr "
             << o.lr << (o.weight_decay > 0 ? " wd " + std::to_string(o.weight_decay) : "")
             << (o.schedule == st::LrSchedule::kCosine ? " cosine" : " constant")
-            << ", augment " << (o.augment ? "on" : "off") << ", seed " << o.seed << ", device "
+            << ", augment " << (o.augment ? "on" : "off")
+            << ", flip-average " << (o.flip_average ? "on" : "off") << ", seed " << o.seed << ", device "
             << o.device.str() << "\n";
   std::ostringstream origin;
   origin << kProgram << " --arch " << arch << " on " << split.train.root << " ("

@@ -186,6 +186,8 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
   info.arch = state.arch;
   info.input = spec;
   info.normalized = state.arch.arch == "default";
+  info.flip_average = options.flip_average;
+  const EmbeddingRule rule = embedding_rule(info);
 
   auto write_model = [&](const Validation& v, int epoch) {
     info.embedding_size = v.embedding_size;
@@ -271,7 +273,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     }
 
     if (has_validation) {
-      const Validation v = validate(net, validation, device);
+      const Validation v = validate(net, validation, device, rule);
       record.validated = true;
       record.validation = v.figures;
       record.threshold = v.threshold;
@@ -309,7 +311,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
   if (!has_validation && epoch > 0) {
     // No held-out identities: calibrate on the training identities (optimistic) and keep the
     // last epoch.
-    const Validation v = validate(net, validation, device);
+    const Validation v = validate(net, validation, device, rule);
     write_model(v, epoch);
     state.best_epoch = epoch;
     if (!options.plots_dir.empty()) plot_validation(options, v, epoch, "training identities");

@@ -49,6 +49,7 @@ struct TrainerOptions {
   double weight_decay = 0.0;
   bool augment = false;
   AugmentOptions augment_options;
+  bool flip_average = false;  // recorded in the model file: embed each face and its mirror
   uint64_t seed = 0;
   torch::Device device = torch::kCPU;
   std::string out;         // the model file

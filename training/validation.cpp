@@ -7,13 +7,14 @@
 namespace siamese::training {
 
 torch::Tensor embed_all(Network& network, const torch::Tensor& images, torch::Device device,
-                        int batch_size) {
+                        const EmbeddingRule& rule, int batch_size) {
   torch::NoGradGuard no_grad;
   network.train(false);
   std::vector<torch::Tensor> parts;
   for (int64_t i = 0; i < images.size(0); i += batch_size) {
     const int64_t n = std::min<int64_t>(batch_size, images.size(0) - i);
-    parts.push_back(network.forward(images.narrow(0, i, n).to(device)).to(torch::kCPU));
+    parts.push_back(infer_embeddings(network, images.narrow(0, i, n).to(device), rule)
+                        .to(torch::kCPU));
   }
   return torch::cat(parts).to(torch::kFloat32).contiguous();
 }
@@ -44,8 +45,9 @@ Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<i
 }
 
 Validation validate(Network& network, const FaceDataset& data, torch::Device device,
-                    double threshold) {
-  return score_embeddings(embed_all(network, data.images, device), data.labels, threshold);
+                    const EmbeddingRule& rule, double threshold) {
+  return score_embeddings(embed_all(network, data.images, device, rule), data.labels,
+                          threshold);
 }
 
 }  // namespace siamese::training

@@ -20,10 +20,11 @@ struct Validation {
   int embedding_size = 0;
 };
 
-/// Embeddings [N,E] on the CPU of images [N,C,H,W], in chunks of batch_size, without autograd.
-/// Leaves the network in eval mode.
+/// Embeddings [N,E] on the CPU of images [N,C,H,W], read as `rule` says (the rule the model
+/// file will record, so the threshold is calibrated on what inference computes), in chunks of
+/// batch_size, without autograd. Leaves the network in eval mode.
 torch::Tensor embed_all(Network& network, const torch::Tensor& images, torch::Device device,
-                        int batch_size = 64);
+                        const EmbeddingRule& rule = {}, int batch_size = 64);
 
 /// Scores all pairs of embeddings; threshold < 0 = calibrate (best accuracy) on them, else
 /// report accuracy at that threshold.
@@ -32,6 +33,6 @@ Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<i
 
 /// embed_all + score_embeddings over a dataset.
 Validation validate(Network& network, const FaceDataset& data, torch::Device device,
-                    double threshold = -1.0);
+                    const EmbeddingRule& rule, double threshold = -1.0);
 
 }  // namespace siamese::training

@@ -100,7 +100,8 @@ torch::Tensor Embedder::forward_chunks(const torch::Tensor& inputs) {
     const int64_t len = std::min<int64_t>(step, inputs.size(0) - start);
     torch::Tensor chunk = inputs.narrow(0, start, len).to(device_, torch::kFloat32, async);
     if (precision_ == Precision::kFloat16) chunk = chunk.to(torch::kHalf);
-    chunks.push_back(model_.network.forward(chunk).to(torch::kFloat32));
+    chunks.push_back(
+        infer_embeddings(model_.network, chunk, embedding_rule(model_.info)).to(torch::kFloat32));
   }
   return chunks.size() == 1 ? chunks[0] : torch::cat(chunks);
 }

@@ -189,6 +189,17 @@ torch::Tensor Network::forward(const torch::Tensor& input) {
   return any_.forward<torch::Tensor>(input);
 }
 
+torch::Tensor infer_embeddings(Network& network, const torch::Tensor& input,
+                               const EmbeddingRule& rule) {
+  if (!rule.flip_average) return network.forward(input);
+  const int64_t n = input.size(0);
+  const torch::Tensor both = network.forward(torch::cat({input, input.flip({3})}));
+  torch::Tensor mean = (both.narrow(0, 0, n) + both.narrow(0, n, n)) * 0.5;
+  if (rule.normalized) mean = torch::nn::functional::normalize(
+      mean, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1));
+  return mean;
+}
+
 void Network::train(bool on) {
   if (script_) {
     script_->train(on);

@@ -36,6 +36,7 @@ json to_json(const ModelInfo& info) {
       {"resize", "bilinear, antialiased (PIL-compatible)"},
       {"embedding_size", info.embedding_size},
       {"normalized", info.normalized},
+      {"flip_average", info.flip_average},
       {"metric", info.metric},
       {"threshold", info.threshold},
       {"validation", {{"auc", info.validation.auc}, {"eer", info.validation.eer},
@@ -85,6 +86,7 @@ ModelInfo from_json(const json& j, const std::string& path) {
   info.input.crop.shift_y = value_or<float>(crop, "shift_y", 0.0f);
   info.embedding_size = value_or<int>(j, "embedding_size", 0);
   info.normalized = value_or<bool>(j, "normalized", false);
+  info.flip_average = value_or<bool>(j, "flip_average", false);
   info.metric = value_or<std::string>(j, "metric", kDefaultMetric);
   info.threshold = value_or<float>(j, "threshold", -1.0f);
   if (j.contains("validation")) {

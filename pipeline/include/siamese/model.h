@@ -115,4 +115,16 @@ class Network {
 /// Number of trainable scalars.
 int64_t count_parameters(const Network& network);
 
+/// How embeddings are read from a trained branch (the model file records the rule).
+struct EmbeddingRule {
+  bool flip_average = false;  // the mean of a face's and its mirror image's embeddings
+  bool normalized = false;    // the branch's embeddings have unit norm (the mean is renormalised)
+};
+
+/// [N,C,H,W] -> [N,E] at inference, as `rule` says: with flip_average one forward pass of
+/// 2N faces (the batch and its left-right mirror). Faces are about symmetric, so both views
+/// describe the same person; their mean cancels part of each view's noise.
+torch::Tensor infer_embeddings(Network& network, const torch::Tensor& input,
+                               const EmbeddingRule& rule);
+
 }  // namespace siamese

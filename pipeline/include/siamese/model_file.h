@@ -33,12 +33,19 @@ struct ModelInfo {
   InputSpec input;
   int embedding_size = 0;
   bool normalized = false;  // embeddings have unit L2 norm
+  bool flip_average = false;  // embedding = mean over the face and its mirror image (see
+                              // infer_embeddings); absent in older files = false
   std::string metric = kDefaultMetric;
   float threshold = 1.0f;  // Euclidean distance; a face is verified when distance <= threshold
   ValidationFigures validation;
   std::string fingerprint;  // 16 hex digits over the weights; set by save_model/load_model
   std::string origin;       // free text: what produced the file (program, data, epochs)
 };
+
+/// How to read embeddings from this model's branch.
+inline EmbeddingRule embedding_rule(const ModelInfo& info) {
+  return EmbeddingRule{info.flip_average, info.normalized};
+}
 
 /// A model ready for inference: its facts and its network (on the CPU, in eval mode).
 struct LoadedModel {
