@@ -46,7 +46,8 @@ std::vector<EmbedRequest> rebuild_requests(const Gallery& gallery, std::vector<I
 
 }  // namespace
 
-// `add --threshold strict`: the model's validation threshold at a 1% false-accept rate.
+// `add --threshold strict`: the model's validation threshold at a 1e-4 false-accept rate (1%
+// for models that do not record it).
 constexpr const char* kStrictThreshold = "strict";
 
 int run_add(const Args& args) {
@@ -65,13 +66,22 @@ int run_add(const Args& args) {
   const ModelInfo& info = embedder.info();
   if (strict) {
     // The pair threshold (best accuracy) lets a stranger through once in a while; against a
-    // gallery of many people that happens once per comparison, so galleries want a stricter one.
-    if (info.validation.threshold_at_far_1e2 < 0) {
+    // gallery a stranger's face meets every enrolled embedding, so a false accept per comparison
+    // becomes one per ~(1 / embeddings) strangers: galleries want the 1e-4 point. Models written
+    // before it was recorded fall back to the 1% point.
+    if (info.validation.threshold_at_far_1e4 >= 0) {
+      threshold = static_cast<float>(info.validation.threshold_at_far_1e4);
+    } else if (info.validation.threshold_at_far_1e2 >= 0) {
+      threshold = static_cast<float>(info.validation.threshold_at_far_1e2);
+      std::cerr << "siamese-enroll: " << args.required("--model")
+                << " records no threshold at FAR=1e-4 (written before it was recorded); "
+                   "using its threshold at FAR=1%\n";
+    } else {
       throw InputError(args.required("--model") +
-                       ": the model records no threshold at FAR=1% (it was written before "
-                       "they were recorded, or without validation); give --threshold T");
+                       ": the model records no threshold at a low false-accept rate (it was "
+                       "written before they were recorded, or without validation); give "
+                       "--threshold T");
     }
-    threshold = static_cast<float>(info.validation.threshold_at_far_1e2);
   }
   FaceSource source = make_face_source(args, info.input.channels);
 

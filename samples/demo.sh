@@ -73,8 +73,8 @@ step "3/7 train the default model on s11..s40 (validation identities: s35..s40)"
   --out "$out/model.pt" --plots "$out/training" --seed 0
 
 # 4. Enroll s1..s10 from images 1-5, found by the element's detector (so enrolled and live
-#    faces are framed alike), with the strict threshold: the model's at a 1% false-accept
-#    rate, since every live face is compared with all ten people.
+#    faces are framed alike), with the strict threshold: the model's at a 1e-4 false-accept
+#    rate, since every live face is compared with all 50 enrolled embeddings.
 step "4/7 enroll s1..s10 from images 1-5"
 rm -rf "$out/enroll-images" "$out/gallery.db" "$out/gallery.db-wal" "$out/gallery.db-shm"
 for i in $(seq 1 10); do

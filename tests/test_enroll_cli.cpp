@@ -492,7 +492,8 @@ TEST_CASE("head photos are framed as training frames them, placed on a backgroun
   }
 }
 
-TEST_CASE("add --threshold strict stores the model's threshold at a 1% false-accept rate",
+TEST_CASE("add --threshold strict stores the model's threshold at a 1e-4 false-accept rate, "
+          "else at 1%",
           "[enrollment][cli]") {
   SIAMESE_REQUIRE_ATT(att);
   const std::string dir = siamese::testing::temp_dir("enroll-strict");
@@ -508,7 +509,7 @@ TEST_CASE("add --threshold strict stores the model's threshold at a 1% false-acc
   const std::string bare = make_model(dir, 13, "bare.pt");
   const Result refused = add(bare, dir + "/a.db");
   CHECK(refused.status == 1);
-  CHECK_THAT(refused.err, Catch::Contains(bare) && Catch::Contains("FAR=1%"));
+  CHECK_THAT(refused.err, Catch::Contains(bare) && Catch::Contains("--threshold T"));
 
   torch::manual_seed(13);
   const siamese::ArchOptions arch;
@@ -517,9 +518,21 @@ TEST_CASE("add --threshold strict stores the model's threshold at a 1% false-acc
   const std::string calibrated = dir + "/calibrated.pt";
   siamese::Network net = siamese::Network::create(arch);
   siamese::save_model(calibrated, net, info);
-  REQUIRE(add(calibrated, dir + "/b.db").status == 0);
-  const json l = parse_line(run({"list", "--gallery", dir + "/b.db", "--json"}).out);
-  CHECK(l["threshold"].get<double>() == Approx(0.3125));
+  // A model from before the 1e-4 point was recorded: its 1% point, with a warning.
+  const Result older = add(calibrated, dir + "/b.db");
+  REQUIRE(older.status == 0);
+  CHECK_THAT(older.err, Catch::Contains("FAR=1e-4") && Catch::Contains("FAR=1%"));
+  CHECK(parse_line(run({"list", "--gallery", dir + "/b.db", "--json"}).out)["threshold"]
+            .get<double>() == Approx(0.3125));
+  // A current model: its 1e-4 point, silently.
+  info.validation.threshold_at_far_1e4 = 0.25;
+  const std::string current = dir + "/current.pt";
+  siamese::save_model(current, net, info);
+  const Result strict = add(current, dir + "/c.db");
+  REQUIRE(strict.status == 0);
+  CHECK_THAT(strict.err, !Catch::Contains("FAR=1%"));
+  CHECK(parse_line(run({"list", "--gallery", dir + "/c.db", "--json"}).out)["threshold"]
+            .get<double>() == Approx(0.25));
 }
 
 TEST_CASE("two enrollments at once both land in the gallery", "[enrollment][cli]") {

@@ -28,6 +28,9 @@ std::string save_fresh_model(const std::string& dir, const std::string& arch = "
   info.threshold = 0.75f;
   info.validation.auc = 0.97;
   info.validation.threshold_at_far_1e2 = 0.625;
+  info.validation.threshold_at_far_1e4 = 0.5;
+  info.validation.tar_at_far_1e4 = 0.25;
+  info.validation.impostor_pairs = 12345;
   info.origin = "test";
   const std::string path = dir + "/" + arch + ".pt";
   save_model(path, net, info);
@@ -48,6 +51,9 @@ TEST_CASE("save -> load -> forward gives identical output", "[core][model-file]"
     CHECK(a.info.validation.auc == Approx(0.97));
     CHECK(a.info.validation.threshold_at_far_1e2 == Approx(0.625));
     CHECK(a.info.flip_average == (arch == "default"));
+    CHECK(a.info.validation.threshold_at_far_1e4 == Approx(0.5));
+    CHECK(a.info.validation.tar_at_far_1e4 == Approx(0.25));
+    CHECK(a.info.validation.impostor_pairs == 12345);
     CHECK(a.info.fingerprint.size() == 16);
     CHECK(a.info.fingerprint == b.info.fingerprint);
     torch::NoGradGuard no_grad;

@@ -364,6 +364,12 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
   CHECK(m.info.threshold > 0.0f);
   CHECK(m.info.validation.pairs == 40 * 39 / 2);
   CHECK(m.info.validation.identities == 4);
+  // The 1e-4 point is read on validation impostors plus every (training, validation) pair:
+  // 40 validation faces of 4 people (600 impostor pairs) and 120 training faces.
+  CHECK(m.info.validation.impostor_pairs == 600 + 120 * 40);
+  CHECK(m.info.validation.threshold_at_far_1e4 > 0.0);
+  CHECK(m.info.validation.threshold_at_far_1e4 <= m.info.validation.threshold_at_far_1e2);
+  CHECK(m.info.validation.tar_at_far_1e4 <= m.info.validation.tar_at_far_1e2);
   CHECK(m.info.normalized);
   CHECK(m.info.flip_average);
   CHECK(m.info.input.width == o.spec.width);

@@ -193,6 +193,17 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     info.embedding_size = v.embedding_size;
     info.threshold = static_cast<float>(v.threshold);
     info.validation = v.figures;
+    if (has_validation) {
+      // The 1e-4 false-accept point (1:N galleries) needs more impostors than validation has.
+      Validation with_cross = v;
+      add_cross_impostors(
+          with_cross,
+          embed_all(net, spread_rows(train_data.images, kMaxCrossImages), device, rule),
+          embed_all(net, validation.images, device, rule));
+      info.validation.tar_at_far_1e4 = with_cross.figures.tar_at_far_1e4;
+      info.validation.threshold_at_far_1e4 = with_cross.figures.threshold_at_far_1e4;
+      info.validation.impostor_pairs = with_cross.figures.impostor_pairs;
+    }
     std::ostringstream origin;
     origin << options.origin << (options.origin.empty() ? "" : "; ") << "epoch " << epoch
            << " of " << options.epochs << ", " << state.loss << " loss margin " << state.margin

@@ -5,6 +5,17 @@
 #include <set>
 
 namespace siamese::training {
+namespace {
+
+void read_far_1e4(Validation& v) {
+  const ThresholdPoint p = tar_at_far(v.scores, 1e-4);
+  v.figures.tar_at_far_1e4 = p.value;
+  v.figures.threshold_at_far_1e4 = p.threshold;
+  v.figures.impostor_pairs =
+      static_cast<int64_t>(v.scores.distance.size()) - v.scores.genuine_count();
+}
+
+}  // namespace
 
 torch::Tensor embed_all(Network& network, const torch::Tensor& images, torch::Device device,
                         const EmbeddingRule& rule, int batch_size) {
@@ -30,6 +41,7 @@ Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<i
   const ThresholdPoint at_far = tar_at_far(v.scores, 0.01);
   v.figures.tar_at_far_1e2 = at_far.value;
   v.figures.threshold_at_far_1e2 = at_far.threshold;
+  read_far_1e4(v);
   if (threshold < 0) {
     const ThresholdPoint best = best_threshold(v.scores);
     v.threshold = best.threshold;
@@ -42,6 +54,25 @@ Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<i
   v.figures.pairs = static_cast<int64_t>(v.scores.distance.size());
   v.embedding_size = static_cast<int>(embeddings.size(1));
   return v;
+}
+
+torch::Tensor spread_rows(const torch::Tensor& images, int64_t count) {
+  const int64_t n = images.size(0);
+  if (n <= count) return images;
+  return images.index_select(0, torch::arange(count, torch::kLong) * n / count);
+}
+
+void add_cross_impostors(Validation& v, const torch::Tensor& train_embeddings,
+                         const torch::Tensor& validation_embeddings) {
+  if (train_embeddings.size(0) == 0 || validation_embeddings.size(0) == 0) return;
+  const torch::Tensor d =
+      torch::cdist(train_embeddings.to(torch::kFloat64), validation_embeddings.to(torch::kFloat64))
+          .flatten()
+          .contiguous();
+  const double* values = d.data_ptr<double>();
+  v.scores.distance.insert(v.scores.distance.end(), values, values + d.numel());
+  v.scores.genuine.insert(v.scores.genuine.end(), static_cast<size_t>(d.numel()), false);
+  read_far_1e4(v);
 }
 
 Validation validate(Network& network, const FaceDataset& data, torch::Device device,

@@ -31,6 +31,18 @@ torch::Tensor embed_all(Network& network, const torch::Tensor& images, torch::De
 Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<int>& labels,
                             double threshold = -1.0);
 
+/// At most this many training images meet the validation images in add_cross_impostors.
+constexpr int64_t kMaxCrossImages = 2000;
+
+/// At most `count` rows of images [N,...], evenly spread over all N (all of them when N <= count).
+torch::Tensor spread_rows(const torch::Tensor& images, int64_t count);
+
+/// Adds every (training embedding, validation embedding) pair as an impostor (the identities
+/// are disjoint) and reads the 1e-4 false-accept point again on all impostors: validation alone
+/// has too few to resolve it.
+void add_cross_impostors(Validation& v, const torch::Tensor& train_embeddings,
+                         const torch::Tensor& validation_embeddings);
+
 /// embed_all + score_embeddings over a dataset.
 Validation validate(Network& network, const FaceDataset& data, torch::Device device,
                     const EmbeddingRule& rule, double threshold = -1.0);

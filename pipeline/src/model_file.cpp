@@ -42,6 +42,9 @@ json to_json(const ModelInfo& info) {
       {"validation", {{"auc", info.validation.auc}, {"eer", info.validation.eer},
                       {"tar_at_far_1e-2", info.validation.tar_at_far_1e2},
                       {"threshold_at_far_1e-2", info.validation.threshold_at_far_1e2},
+                      {"tar_at_far_1e-4", info.validation.tar_at_far_1e4},
+                      {"threshold_at_far_1e-4", info.validation.threshold_at_far_1e4},
+                      {"impostor_pairs", info.validation.impostor_pairs},
                       {"accuracy", info.validation.accuracy},
                       {"identities", info.validation.identities},
                       {"pairs", info.validation.pairs}}},
@@ -95,6 +98,9 @@ ModelInfo from_json(const json& j, const std::string& path) {
     info.validation.eer = value_or<double>(v, "eer", 1.0);
     info.validation.tar_at_far_1e2 = value_or<double>(v, "tar_at_far_1e-2", 0.0);
     info.validation.threshold_at_far_1e2 = value_or<double>(v, "threshold_at_far_1e-2", -1.0);
+    info.validation.tar_at_far_1e4 = value_or<double>(v, "tar_at_far_1e-4", 0.0);
+    info.validation.threshold_at_far_1e4 = value_or<double>(v, "threshold_at_far_1e-4", -1.0);
+    info.validation.impostor_pairs = value_or<int64_t>(v, "impostor_pairs", 0);
     info.validation.accuracy = value_or<double>(v, "accuracy", 0.0);
     info.validation.identities = value_or<int>(v, "identities", 0);
     info.validation.pairs = value_or<int64_t>(v, "pairs", 0);

@@ -22,6 +22,13 @@ struct ValidationFigures {
   double tar_at_far_1e2 = 0.0;  // true-accept rate at a 1% false-accept rate
   double threshold_at_far_1e2 = -1.0;  // the distance where it was read (-1: not recorded);
                                        // stricter than `threshold`, suits 1:N galleries
+  // At a 1e-4 false-accept rate: a stranger's face meets every enrolled embedding, so a gallery
+  // of ~100 embeddings accepts about 1% of strangers' faces there (enroll --threshold strict).
+  // Read on validation pairs plus every (training image, validation image) pair: ~10x more
+  // impostors than validation alone, enough to resolve 1e-4 (`impostor_pairs` says how many).
+  double tar_at_far_1e4 = 0.0;
+  double threshold_at_far_1e4 = -1.0;  // -1: not recorded (older files)
+  int64_t impostor_pairs = 0;
   double accuracy = 0.0;        // at the calibrated threshold
   int identities = 0;
   int64_t pairs = 0;
