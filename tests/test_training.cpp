@@ -462,6 +462,15 @@ TEST_CASE("resuming with --resume continues a run exactly where its checkpoint s
   }
 }
 
+TEST_CASE("spread_rows keeps every row up to the cap, else an even spread of them", "[training]") {
+  const torch::Tensor rows = torch::arange(10, torch::kFloat32).unsqueeze(1);
+  CHECK(torch::equal(spread_rows(rows, 10), rows));
+  CHECK(torch::equal(spread_rows(rows, 20), rows));
+  const torch::Tensor four = spread_rows(rows, 4);
+  REQUIRE(four.sizes() == torch::IntArrayRef({4, 1}));
+  CHECK(torch::equal(four.squeeze(1), torch::tensor({0.0f, 2.0f, 5.0f, 7.0f})));
+}
+
 TEST_CASE("seed network: the small-batch (GEMV) path equals the batched one", "[training]") {
   // SeedNet runs batches of 1-2 in eval mode through matrix-vector products (faster with
   // OpenBLAS); the embeddings must match the GEMM path that training and big batches take.

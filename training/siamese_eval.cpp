@@ -33,8 +33,9 @@ stored in the model (calibrated on validation identities when it was trained).
   --detect                  place each image on a background, detect the face and crop it with
                             the model's crop policy (as the element does) instead of using the
                             whole image
-  --json                    print one JSON object: auc, eer, tar_at_far_1e-2, accuracy,
-                            threshold, pairs
+  --json                    print one JSON object: auc, eer, tar_at_far_1e-2 (and -1e-4, with
+                            their thresholds; 1e-4 needs 10,000 impostor pairs: see
+                            impostor_pairs), accuracy, threshold, pairs
   --roc FILE.png            also draw the ROC curve
   --device auto|cpu|cuda[:N]  (default auto)
   --threads N               CPU threads of LibTorch (default: LibTorch's choice)

@@ -59,7 +59,9 @@ Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<i
 torch::Tensor spread_rows(const torch::Tensor& images, int64_t count) {
   const int64_t n = images.size(0);
   if (n <= count) return images;
-  return images.index_select(0, torch::arange(count, torch::kLong) * n / count);
+  std::vector<int64_t> rows(static_cast<size_t>(count));
+  for (int64_t k = 0; k < count; ++k) rows[static_cast<size_t>(k)] = k * n / count;
+  return images.index_select(0, torch::tensor(rows));
 }
 
 void add_cross_impostors(Validation& v, const torch::Tensor& train_embeddings,

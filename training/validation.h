@@ -1,6 +1,6 @@
 // Validation of an embedding network on held-out identities: embed every image once, score all
-// pairs, and read ROC AUC, EER, TAR at FAR=1% and the threshold that decides the most pairs
-// right (the model's calibrated threshold). Thread-safety: uses the network it is given.
+// pairs, and read ROC AUC, EER, TAR at FAR=1% and 1e-4 and the threshold that decides the most
+// pairs right (the model's calibrated threshold). Thread-safety: uses the network it is given.
 #pragma once
 
 #include <torch/types.h>
@@ -32,7 +32,7 @@ Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<i
                             double threshold = -1.0);
 
 /// At most this many training images meet the validation images in add_cross_impostors.
-constexpr int64_t kMaxCrossImages = 2000;
+constexpr int64_t kMaxCrossImages = 1000;
 
 /// At most `count` rows of images [N,...], evenly spread over all N (all of them when N <= count).
 torch::Tensor spread_rows(const torch::Tensor& images, int64_t count);
