@@ -14,9 +14,8 @@ FaceSource::FaceSource(FaceSourceOptions options, int channels)
 
 namespace {
 
-bool inside(const Box& box, const cv::Rect& area) {
-  return box.x >= area.x && box.y >= area.y && box.x + box.width <= area.x + area.width &&
-         box.y + box.height <= area.y + area.height;
+bool inside(const Box& box, const Box& area) {
+  return box_intersection_area(box, area) == static_cast<long>(box.area());
 }
 
 }  // namespace
@@ -29,7 +28,7 @@ Box ImageFaces::recorded(const Box& box) const {
 ImageFaces FaceSource::read(const std::string& path) {
   ImageFaces out;
   out.image = read_image(path, channels_);
-  out.source = cv::Rect(0, 0, out.image.cols, out.image.rows);
+  out.source = view_of(out.image).full_box();
   if (detector_) {
     // Searched as training searches its faces: placed on a background. Searched bare, a head
     // photo without margin (such as the AT&T faces) gets a smaller box inside its edges, a
@@ -39,7 +38,7 @@ ImageFaces FaceSource::read(const std::string& path) {
     cv::Mat placed;
     cv::Point at;
     out.boxes = detect_placed(*detector_, out.image, placed, &at);
-    out.source = cv::Rect(at.x, at.y, out.image.cols, out.image.rows);
+    out.source = Box{at.x, at.y, out.image.cols, out.image.rows};
     out.image = placed;
     out.framing = Framing::kDetectorBox;
   } else {
@@ -53,7 +52,7 @@ ImageFaces FaceSource::read_region(const std::string& path, const Box& box,
                                    Framing framing) const {
   ImageFaces out;
   out.image = read_image(path, channels_);
-  out.source = cv::Rect(0, 0, out.image.cols, out.image.rows);
+  out.source = view_of(out.image).full_box();
   out.framing = framing;
   if (box.width <= 0 || box.height <= 0) {
     out.boxes = {view_of(out.image).full_box()};
@@ -67,7 +66,7 @@ ImageFaces FaceSource::read_region(const std::string& path, const Box& box,
   cv::Point at;
   const bool in_file = inside(box, out.source);
   out.image = place_on_background(out.image, &at);
-  out.source = cv::Rect(at.x, at.y, out.source.width, out.source.height);
+  out.source = Box{at.x, at.y, out.source.width, out.source.height};
   out.boxes = {in_file ? Box{box.x + at.x, box.y + at.y, box.width, box.height} : box};
   return out;
 }

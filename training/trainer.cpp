@@ -199,7 +199,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
       add_cross_impostors(
           with_cross,
           embed_all(net, spread_rows(train_data.images, kMaxCrossImages), device, rule),
-          embed_all(net, validation.images, device, rule));
+          v.embeddings);
       info.validation.tar_at_far_1e4 = with_cross.figures.tar_at_far_1e4;
       info.validation.threshold_at_far_1e4 = with_cross.figures.threshold_at_far_1e4;
       info.validation.impostor_pairs = with_cross.figures.impostor_pairs;

@@ -34,6 +34,7 @@ Validation score_embeddings(const torch::Tensor& embeddings, const std::vector<i
                             double threshold) {
   Validation v;
   v.scores = all_pairs(embeddings, labels);
+  v.embeddings = embeddings;
   v.figures.auc = roc_auc(v.scores);
   const ThresholdPoint eer = equal_error_rate(v.scores);
   v.figures.eer = eer.value;

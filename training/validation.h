@@ -17,6 +17,7 @@ struct Validation {
   double threshold = 0.0;      // best-accuracy distance threshold on these pairs
   double eer_threshold = 0.0;  // where FAR = FRR
   PairScores scores;           // every pair (for histograms and ROC plots)
+  torch::Tensor embeddings;    // [N,E] CPU, the images' in order (for add_cross_impostors)
   int embedding_size = 0;
 };
 

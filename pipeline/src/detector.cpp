@@ -147,10 +147,7 @@ std::vector<Box> drop_enclosing_boxes(std::vector<Box> boxes) {
     for (size_t j = i + 1; j < boxes.size() && !encloses; ++j) {
       const Box& small = boxes[j];
       if (small.area() >= boxes[i].area()) continue;  // same size: neither is the wrapper
-      const int x0 = std::max(boxes[i].x, small.x), y0 = std::max(boxes[i].y, small.y);
-      const int x1 = std::min(boxes[i].x + boxes[i].width, small.x + small.width);
-      const int y1 = std::min(boxes[i].y + boxes[i].height, small.y + small.height);
-      const long inside = static_cast<long>(std::max(0, x1 - x0)) * std::max(0, y1 - y0);
+      const long inside = box_intersection_area(boxes[i], small);
       encloses = inside * 5 >= static_cast<long>(small.area()) * 4;  // >= 80% of it inside
     }
     if (!encloses) kept.push_back(boxes[i]);

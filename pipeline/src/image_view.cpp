@@ -47,11 +47,15 @@ int bytes_per_pixel(PixelFormat format) {
   }
 }
 
-float box_iou(const Box& a, const Box& b) {
+long box_intersection_area(const Box& a, const Box& b) {
   const int x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
   const int x1 = std::min(a.x + a.width, b.x + b.width);
   const int y1 = std::min(a.y + a.height, b.y + b.height);
-  const long inter = static_cast<long>(std::max(0, x1 - x0)) * std::max(0, y1 - y0);
+  return static_cast<long>(std::max(0, x1 - x0)) * std::max(0, y1 - y0);
+}
+
+float box_iou(const Box& a, const Box& b) {
+  const long inter = box_intersection_area(a, b);
   const long uni = static_cast<long>(a.area()) + b.area() - inter;
   return uni > 0 ? static_cast<float>(inter) / static_cast<float>(uni) : 0.0f;
 }

@@ -29,6 +29,8 @@ struct Box {
   }
 };
 
+/// Pixels two boxes share (0 when they do not overlap).
+long box_intersection_area(const Box& a, const Box& b);
 /// Intersection over union of two boxes, 0..1.
 float box_iou(const Box& a, const Box& b);
 
