@@ -27,9 +27,22 @@ int cv_gray_code(PixelFormat f) {
 }  // namespace
 
 cv::Mat place_on_background(const cv::Mat& image, cv::Point* offset) {
-  cv::Mat canvas(image.rows * kPlacementScale, image.cols * kPlacementScale, image.type(),
+  const double pixels = static_cast<double>(image.cols) * image.rows;
+  if (pixels > kMaxPlacementPixels) {
+    throw InputError("image of " + std::to_string(image.cols) + "x" + std::to_string(image.rows) +
+                     " pixels is too large to place on a background (limit " +
+                     std::to_string(static_cast<int64_t>(kMaxPlacementPixels)) + " pixels)");
+  }
+  // A margin of `fraction` times the image's size on each side: (kPlacementScale - 1) / 2, or
+  // less where the background would pass kMaxPlacementPixels (pixels * (1 + 2f)^2 <= max).
+  double fraction = (kPlacementScale - 1) / 2.0;
+  if (pixels * kPlacementScale * kPlacementScale > kMaxPlacementPixels) {
+    fraction = std::max(0.0, (std::sqrt(kMaxPlacementPixels / pixels) - 1.0) / 2.0);
+  }
+  const cv::Point at(static_cast<int>(image.cols * fraction),
+                     static_cast<int>(image.rows * fraction));
+  cv::Mat canvas(image.rows + 2 * at.y, image.cols + 2 * at.x, image.type(),
                  cv::Scalar::all(kPlacementGray));
-  const cv::Point at((canvas.cols - image.cols) / 2, (canvas.rows - image.rows) / 2);
   image.copyTo(canvas(cv::Rect(at.x, at.y, image.cols, image.rows)));
   if (offset) *offset = at;
   return canvas;
@@ -87,6 +100,9 @@ std::vector<Box> FaceDetector::detect(const ImageView& view) {
   if (options_.detect_face_size > 0 && options_.min_face_size > options_.detect_face_size) {
     scale = static_cast<double>(options_.detect_face_size) / options_.min_face_size;
   }
+  // A hostile or huge frame must not make the working copy unbounded.
+  const double pixels = static_cast<double>(view.width) * view.height;
+  if (pixels * scale * scale > kMaxDetectPixels) scale = std::sqrt(kMaxDetectPixels / pixels);
   const int sw = std::max(1, static_cast<int>(std::lround(view.width * scale)));
   const int sh = std::max(1, static_cast<int>(std::lround(view.height * scale)));
   if (view.has_luma_plane()) {

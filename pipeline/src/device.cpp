@@ -3,6 +3,10 @@
 #include <torch/cuda.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <limits>
+#include <string>
+
 #include "siamese/errors.h"
 #include "siamese/log.h"
 
@@ -24,7 +28,15 @@ torch::Device resolve_device(const std::string& spec) {
         spec.find_first_not_of("0123456789", 5) != std::string::npos) {
       throw InputError("device '" + spec + "' is not one of auto, cpu, cuda, cuda:N");
     }
-    index = std::stoi(spec.substr(5));
+    // Digits only, so the one failure left is size: more digits than any device index has.
+    std::string digits = spec.substr(5);
+    digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));
+    constexpr int kMaxIndex = std::numeric_limits<c10::DeviceIndex>::max();
+    if (digits.size() > 3 || std::stoi(digits) > kMaxIndex) {
+      throw InputError("device \"" + spec + "\": invalid CUDA device index (at most " +
+                       std::to_string(kMaxIndex) + ")");
+    }
+    index = std::stoi(digits);
   }
   if (!torch::cuda::is_available()) {
     throw DeviceError("device '" + spec +

@@ -15,6 +15,7 @@
 
 #include "gallery_hooks.h"
 #include "siamese/errors.h"
+#include "siamese/text_safety.h"
 
 namespace siamese {
 
@@ -255,7 +256,7 @@ void check_model(const ModelInfo& model) {
 }
 
 void check_name(const std::string& name) {
-  if (name.empty()) throw InputError("gallery: an identity name must not be empty");
+  check_identity_name(name);  // text_safety.h: UTF-8, no control characters, bounded length
 }
 
 void check_samples(const std::string& path, const std::string& name,

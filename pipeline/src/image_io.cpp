@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <vector>
 
 #include "siamese/errors.h"
+#include "siamese/image_header.h"
 
 namespace siamese {
 
@@ -114,10 +116,41 @@ ImageFolder select_identities(const ImageFolder& folder, const std::vector<std::
 cv::Mat read_image(const std::string& path, int channels) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw FileError(path, "no such file");
-  if (!std::ifstream(path).good()) throw FileError(path, "cannot open for reading");
+  if (!fs::is_regular_file(path, ec)) throw FileError(path, "not a regular file");
+  // The file is read once, checked, and decoded from memory: what is checked is what is decoded.
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, "cannot open for reading");
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw FileError(path, "cannot read");
+  if (size > kMaxImageFileBytes) {
+    throw FileError(path, "file of " + std::to_string(size) + " bytes is larger than the " +
+                              std::to_string(kMaxImageFileBytes) + "-byte limit for an image");
+  }
+  std::vector<unsigned char> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
+    throw FileError(path, "cannot read");
+  }
+  ImageHeader header;
+  try {
+    header = parse_image_header(bytes.data(), bytes.size());
+  } catch (const InputError& e) {
+    throw FileError(path, std::string("not a readable image: ") + e.what());
+  }
+  if (!image_size_allowed(header.width, header.height)) {
+    throw FileError(path, header.format + " image of " + std::to_string(header.width) + "x" +
+                              std::to_string(header.height) + " pixels exceeds the limit of " +
+                              std::to_string(kMaxImageSide) + " pixels a side and " +
+                              std::to_string(kMaxImagePixels / 1000000) +
+                              " megapixels; it is not decoded");
+  }
+  if (!header.complete) {
+    throw FileError(path, "truncated " + header.format + " file: " + header.missing + " is missing");
+  }
   cv::Mat img;
   try {
-    img = cv::imread(path, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+    img = cv::imdecode(bytes, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
     throw FileError(path, std::string("cannot decode image: ") + e.what());
   }

@@ -2,13 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <map>
 #include <sstream>
 #include <system_error>
 
+#include "siamese/atomic_file.h"
 #include "siamese/errors.h"
 #include "siamese/log.h"
 
@@ -53,10 +56,57 @@ json to_json(const ModelInfo& info) {
   };
 }
 
+// A fact, or fallback when absent; a fact of the wrong type is an InputError naming it.
 template <typename T>
 T value_or(const json& j, const char* key, T fallback) {
   const auto it = j.find(key);
-  return it == j.end() || it->is_null() ? fallback : it->get<T>();
+  if (it == j.end() || it->is_null()) return fallback;
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    throw InputError(std::string("model fact \"") + key + "\" has the wrong type (" +
+                     it->type_name() + ")");
+  }
+}
+
+// The facts' ranges (a tampered file must not allocate gigabytes or compute NaN): InputError
+// naming the first fact out of range.
+void check_fact_ranges(const ModelInfo& info) {
+  const auto count_in = [](const char* fact, int value, int lo, int hi) {
+    if (value < lo || value > hi) {
+      throw InputError(std::string("model fact ") + fact + " = " + std::to_string(value) +
+                       " is not in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    }
+  };
+  count_in("arch.base_channels", info.arch.base_channels, 1, kMaxBaseChannels);
+  count_in("arch.embedding_size", info.arch.embedding_size, 0, kMaxEmbeddingSize);
+  count_in("embedding_size", info.embedding_size, 0, kMaxEmbeddingSize);
+  try {
+    check_input_spec(info.input);
+  } catch (const InputError& e) {
+    throw InputError(std::string("model fact ") + e.what());
+  }
+  const auto distance = [](const char* fact, double value) {
+    if (!std::isfinite(value) || (value < 0 && value != -1.0)) {
+      throw InputError(std::string("model fact ") + fact + " = " + std::to_string(value) +
+                       " is not a distance (finite, >= 0)");
+    }
+  };
+  distance("threshold", info.threshold);
+  distance("validation.threshold_at_far_1e-2", info.validation.threshold_at_far_1e2);
+  distance("validation.threshold_at_far_1e-4", info.validation.threshold_at_far_1e4);
+}
+
+// from_json with every fact checked; errors name the file.
+ModelInfo from_json(const json& j, const std::string& path);
+ModelInfo read_facts(const json& j, const std::string& path) {
+  try {
+    ModelInfo info = from_json(j, path);
+    check_fact_ranges(info);
+    return info;
+  } catch (const InputError& e) {
+    throw FileError(path, e.what());
+  }
 }
 
 // Reads our own metadata and also the facts of a TorchScript export (seed_baseline.py writes
@@ -110,13 +160,6 @@ ModelInfo from_json(const json& j, const std::string& path) {
   if (info.metric != kDefaultMetric) {
     throw FileError(path, "metric '" + info.metric + "' is not supported (only euclidean)");
   }
-  if (info.input.width <= 0 || info.input.height <= 0 ||
-      (info.input.channels != 1 && info.input.channels != 3) ||
-      info.input.mean.size() != static_cast<size_t>(info.input.channels) ||
-      info.input.std.size() != static_cast<size_t>(info.input.channels)) {
-    throw FileError(path, "model facts give an unusable input (channels 1 or 3, positive size, "
-                          "one mean and std per channel)");
-  }
   return info;
 }
 
@@ -160,18 +203,43 @@ LoadedModel load_native(const std::string& path, torch::serialize::InputArchive&
   } catch (const std::exception& e) {
     throw FileError(path, std::string("model metadata is not valid JSON: ") + e.what());
   }
-  ModelInfo info = from_json(j, path);
+  ModelInfo info = read_facts(j, path);
   if (info.format_version > kModelFormatVersion || info.format_version < 1) {
     throw FileError(path, "model format version " + std::to_string(info.format_version) +
                               " is not supported (this build reads version " +
                               std::to_string(kModelFormatVersion) + ")");
   }
-  Network net = Network::create(info.arch);
+  if (info.threshold < 0) throw FileError(path, "model fact threshold is missing");
+  Network net;
+  try {
+    net = Network::create(info.arch);
+  } catch (const InputError& e) {
+    throw FileError(path, std::string("model fact arch: ") + e.what());
+  }
+  // LibTorch's load() takes each stored tensor as it is, whatever its shape: compare them with
+  // the architecture's, or a file could pair small weights with facts that allocate a huge net.
+  std::map<std::string, std::pair<std::vector<int64_t>, torch::ScalarType>> expected;
+  for (const auto& [name, tensor] : net.named_state()) {
+    expected[name] = {tensor.sizes().vec(), tensor.scalar_type()};
+  }
   try {
     net.module()->load(archive);
   } catch (const std::exception& e) {
     throw FileError(path, "weights do not fit architecture '" + info.arch.arch +
                               "': " + first_line(e.what()));
+  }
+  for (const auto& [name, tensor] : net.named_state()) {
+    const auto it = expected.find(name);
+    if (it == expected.end()) continue;
+    const auto& [want_sizes, want_type] = it->second;
+    if (tensor.sizes() != torch::IntArrayRef(want_sizes) || tensor.scalar_type() != want_type) {
+      std::ostringstream why;
+      why << "weights '" << name << "' are " << tensor.scalar_type() << " " << tensor.sizes()
+          << ", architecture '" << info.arch.arch << "' (base_channels "
+          << info.arch.base_channels << ", embedding_size " << info.arch.embedding_size
+          << ") needs " << want_type << " " << torch::IntArrayRef(want_sizes);
+      throw FileError(path, why.str());
+    }
   }
   const std::string actual = fingerprint_of(net);
   if (!info.fingerprint.empty() && actual != info.fingerprint) {
@@ -213,7 +281,7 @@ LoadedModel load_script(const std::string& path) {
   } catch (const std::exception& e) {
     throw FileError(path, std::string("preprocessing facts are not valid JSON: ") + e.what());
   }
-  ModelInfo info = from_json(j, path);
+  ModelInfo info = read_facts(j, path);
   info.format_version = kModelFormatVersion;
   info.arch = ArchOptions().set_arch("torchscript").set_embedding_size(info.embedding_size);
   if (j.contains("arch") && j["arch"].is_string()) info.origin += " (arch " + j["arch"].get<std::string>() + ")";
@@ -269,7 +337,12 @@ std::string fingerprint_of(const Network& network) {
   return out.str();
 }
 
-std::string describe_model(const ModelInfo& info) { return to_json(info).dump(); }
+// Invalid UTF-8 (a --data path in origin, say) is replaced, never a reason to fail.
+std::string facts_text(const ModelInfo& info) {
+  return to_json(info).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string describe_model(const ModelInfo& info) { return facts_text(info); }
 
 void save_model(const std::string& path, Network& network, ModelInfo info) {
   if (network.is_script()) {
@@ -277,21 +350,20 @@ void save_model(const std::string& path, Network& network, ModelInfo info) {
   }
   info.format_version = kModelFormatVersion;
   info.fingerprint = fingerprint_of(network);
-  const std::string tmp = path + ".tmp";
   try {
     torch::serialize::OutputArchive archive;
     network.module()->save(archive);
-    archive.write(kMetaKey, c10::IValue(to_json(info).dump()));
-    archive.save_to(tmp);
+    archive.write(kMetaKey, c10::IValue(facts_text(info)));
+    AtomicFile file(path);  // a fresh, unpredictable temporary name: never a planted link
+    archive.save_to([&file](const void* data, size_t n) {
+      file.write(data, n);
+      return n;
+    });
+    file.commit();
+  } catch (const FileError&) {
+    throw;
   } catch (const std::exception& e) {
-    std::remove(tmp.c_str());
     throw FileError(path, std::string("cannot write model: ") + first_line(e.what()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw FileError(path, "cannot write model: " + ec.message());
   }
 }
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
+#include <string>
 
 #include "resample.h"
 #include "siamese/errors.h"
@@ -92,18 +94,6 @@ cv::Mat read_region(const ImageView& v, const cv::Rect& rect, int channels) {
   return out;
 }
 
-void check_spec(const InputSpec& spec) {
-  if (spec.width <= 0 || spec.height <= 0 || (spec.channels != 1 && spec.channels != 3)) {
-    throw InputError("model input spec " + std::to_string(spec.channels) + "x" +
-                     std::to_string(spec.height) + "x" + std::to_string(spec.width) +
-                     " is not usable (channels must be 1 or 3)");
-  }
-  if (spec.mean.size() != static_cast<size_t>(spec.channels) ||
-      spec.std.size() != static_cast<size_t>(spec.channels)) {
-    throw InputError("model input spec: mean/std need one value per channel");
-  }
-}
-
 // One face into dst (channels x height x width floats).
 void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec, Framing framing,
                     float* dst) {
@@ -147,6 +137,43 @@ void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec
 
 }  // namespace
 
+void check_input_spec(const InputSpec& spec) {
+  const auto refuse = [](const std::string& fact, double value, const std::string& range) {
+    std::ostringstream text;
+    text << fact << " = " << value << " is not " << range;
+    throw InputError(text.str());
+  };
+  const auto bounded = [&](const std::string& fact, double value, double lo, double hi) {
+    if (!std::isfinite(value) || value < lo || value > hi) {
+      std::ostringstream range;
+      range << "in [" << lo << ", " << hi << "]";
+      refuse(fact, value, range.str());
+    }
+  };
+  if (spec.channels != 1 && spec.channels != 3) refuse("input.channels", spec.channels, "1 or 3");
+  bounded("input.width", spec.width, 1, kMaxInputSide);
+  bounded("input.height", spec.height, 1, kMaxInputSide);
+  if (!std::isfinite(spec.scale) || spec.scale <= 0 || spec.scale > kMaxInputScale) {
+    std::ostringstream range;
+    range << "in (0, " << kMaxInputScale << "]";
+    refuse("input.scale", spec.scale, range.str());
+  }
+  if (spec.mean.size() != static_cast<size_t>(spec.channels) ||
+      spec.std.size() != static_cast<size_t>(spec.channels)) {
+    throw InputError("input.mean and input.std need one value per channel (" +
+                     std::to_string(spec.channels) + "), not " + std::to_string(spec.mean.size()) +
+                     " and " + std::to_string(spec.std.size()));
+  }
+  for (size_t c = 0; c < spec.mean.size(); ++c) {
+    const std::string at = "[" + std::to_string(c) + "]";
+    bounded("input.mean" + at, spec.mean[c], -kMaxAbsInputMean, kMaxAbsInputMean);
+    bounded("input.std" + at, spec.std[c], kMinInputStd, kMaxInputStd);
+  }
+  bounded("input.crop.scale_width", spec.crop.scale_width, kMinCropScale, kMaxCropScale);
+  bounded("input.crop.scale_height", spec.crop.scale_height, kMinCropScale, kMaxCropScale);
+  bounded("input.crop.shift_y", spec.crop.shift_y, -kMaxCropShift, kMaxCropShift);
+}
+
 Box framed_region(const Box& box, const CropPolicy& crop, Framing framing) {
   if (framing == Framing::kExact) return box;
   const double cx = box.x + box.width / 2.0;
@@ -164,7 +191,7 @@ torch::Tensor make_batch_tensor(int64_t n, const InputSpec& spec, bool pin) {
 
 void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
                      Framing framing, torch::Tensor& out, int64_t first) {
-  check_spec(spec);
+  check_input_spec(spec);
   view.validate();
   const int64_t n = static_cast<int64_t>(boxes.size());
   if (!out.defined() || out.dim() != 4 || out.scalar_type() != torch::kFloat32 ||

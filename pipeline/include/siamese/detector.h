@@ -36,9 +36,16 @@ struct DetectorOptions {
 /// --detect training, enrollment) keeps the framing identical.
 constexpr int kPlacementScale = 3;
 constexpr int kPlacementGray = 128;
+/// The largest placement background, in pixels: an image above kMaxPlacementPixels / 9 (7 MP)
+/// gets margins shrunk alike on both axes so that the background stays within it.
+constexpr double kMaxPlacementPixels = 64e6;
+/// The largest grayscale copy detect() searches, in pixels: a larger frame is shrunk more than
+/// detect_face_size asks (faces then need to be proportionally larger to be found).
+constexpr double kMaxDetectPixels = 40e6;
 
 /// The image centred on the placement background, of the image's type; offset (optional)
-/// receives the image's top-left corner in it.
+/// receives the image's top-left corner in it. Throws InputError for an image above
+/// kMaxPlacementPixels.
 cv::Mat place_on_background(const cv::Mat& image, cv::Point* offset = nullptr);
 
 /// Boxes sorted largest first, without those that enclose a smaller box (80% of it or more):

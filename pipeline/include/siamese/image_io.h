@@ -40,8 +40,9 @@ ImageFolder scan_image_folder(const std::string& root);
 /// Keeps only the named identities (in that order); throws InputError naming a missing one.
 ImageFolder select_identities(const ImageFolder& folder, const std::vector<std::string>& names);
 
-/// Decodes an image file as 8-bit gray (channels == 1) or BGR (channels == 3).
-/// Throws FileError naming the path when it is missing, unreadable or not an image.
+/// Decodes an image file as 8-bit gray (channels == 1) or BGR (channels == 3). Throws FileError
+/// naming the path when it is missing, unreadable, not an image, truncated, or larger than the
+/// limits of image_header.h (checked on its header, before decoding).
 cv::Mat read_image(const std::string& path, int channels);
 
 /// A view of a continuous or strided cv::Mat of type CV_8UC1 (GRAY8), CV_8UC3 (BGR) or

@@ -14,6 +14,10 @@ namespace siamese {
 
 constexpr int kModelFormatVersion = 1;
 constexpr const char* kDefaultMetric = "euclidean";
+/// Bounds of the architecture facts a model file may state (larger values are refused when it
+/// is read: they would allocate a network far beyond any face model's).
+constexpr int kMaxBaseChannels = 128;
+constexpr int kMaxEmbeddingSize = 4096;
 
 /// Verification figures measured on validation identities when the model was trained.
 struct ValidationFigures {
@@ -68,8 +72,10 @@ InputSpec default_input_spec(const ArchOptions& arch);
 /// temporary file). Throws FileError naming the path.
 void save_model(const std::string& path, Network& network, ModelInfo info);
 
-/// Reads a model file or a TorchScript module; checks version, architecture and fingerprint.
-/// Throws FileError naming the path for a missing, truncated, corrupt or foreign file.
+/// Reads a model file or a TorchScript module; checks version, architecture, every fact's range
+/// (check_input_spec, kMaxBaseChannels, kMaxEmbeddingSize, finite thresholds), the weights'
+/// shapes against the architecture's, and the fingerprint. Throws FileError naming the path
+/// (and the fact) for a missing, truncated, corrupt, tampered or foreign file.
 LoadedModel load_model(const std::string& path);
 
 /// 16 hex digits (FNV-1a 64) over the names, shapes and bytes of parameters and buffers.

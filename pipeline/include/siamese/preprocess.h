@@ -34,6 +34,22 @@ struct InputSpec {
   CropPolicy crop;
 };
 
+/// The bounds of a usable InputSpec. Model facts outside them are refused when the model file
+/// is read (a tampered file must not make a forward pass allocate gigabytes, divide by a zero
+/// std, or blow every crop up until all faces look alike).
+constexpr int kMaxInputSide = 512;           // pixels of the model input's width and height
+constexpr float kMaxInputScale = 1.0f;       // pixel multiplier: 1/255 typically, 1 at most
+constexpr float kMaxAbsInputMean = 1000.0f;  // |mean| per channel
+constexpr float kMinInputStd = 1e-3f;        // std per channel, in [kMinInputStd, kMaxInputStd]
+constexpr float kMaxInputStd = 1000.0f;
+constexpr float kMinCropScale = 0.25f;       // CropPolicy scale_width / scale_height bounds
+constexpr float kMaxCropScale = 4.0f;
+constexpr float kMaxCropShift = 1.0f;        // |shift_y|, in box heights
+
+/// Throws InputError naming the first fact of spec out of its bounds, e.g.
+/// "input.std[0] = 0 is not in [0.001, 1000]"; channels must be 1 or 3, with one mean and std each.
+void check_input_spec(const InputSpec& spec);
+
 /// What a box passed to preprocess() means.
 enum class Framing {
   kDetectorBox,  // a face detector's box: grown by InputSpec::crop first
