@@ -1,6 +1,7 @@
 #include "siamese/model.h"
 
 #include "siamese/errors.h"
+#include "siamese/face_resnet.h"
 
 namespace siamese {
 
@@ -171,8 +172,15 @@ Network Network::create(const ArchOptions& options) {
     n.any_ = nn::AnyModule(SeedNet());
   } else if (options.arch == "default") {
     n.any_ = nn::AnyModule(ResidualEmbedNet(options));
+  } else if (options.arch == kDlibResNetArch) {
+    if (options.embedding_size != kDlibResNetEmbeddingSize) {
+      throw InputError(std::string(kDlibResNetArch) + " gives 128-D embeddings (asked for " +
+                       std::to_string(options.embedding_size) + ")");
+    }
+    n.any_ = nn::AnyModule(DlibResNet());
   } else {
-    throw InputError("unknown architecture '" + options.arch + "' (expected seed or default)");
+    throw InputError("unknown architecture '" + options.arch +
+                     "' (expected seed, default or dlib-resnet)");
   }
   n.module_ = n.any_.ptr();
   return n;
@@ -211,6 +219,7 @@ void Network::train(bool on) {
 void Network::fold_batchnorm() {
   if (script_) return;
   if (auto net = std::dynamic_pointer_cast<ResidualEmbedNetImpl>(module_)) net->fold_batchnorm();
+  if (auto net = std::dynamic_pointer_cast<DlibResNetImpl>(module_)) net->fold_affine();
 }
 
 void Network::to(const torch::Device& device) {

@@ -13,6 +13,7 @@
 
 #include "siamese/atomic_file.h"
 #include "siamese/errors.h"
+#include "siamese/face_resnet.h"
 #include "siamese/log.h"
 
 namespace siamese {
@@ -53,6 +54,7 @@ json to_json(const ModelInfo& info) {
                       {"pairs", info.validation.pairs}}},
       {"fingerprint", info.fingerprint},
       {"origin", info.origin},
+      {"licence", info.licence},
   };
 }
 
@@ -157,6 +159,7 @@ ModelInfo from_json(const json& j, const std::string& path) {
   }
   info.fingerprint = value_or<std::string>(j, "fingerprint", "");
   info.origin = value_or<std::string>(j, "origin", value_or<std::string>(j, "source", ""));
+  info.licence = value_or<std::string>(j, "licence", "");
   if (info.metric != kDefaultMetric) {
     throw FileError(path, "metric '" + info.metric + "' is not supported (only euclidean)");
   }
@@ -301,6 +304,7 @@ LoadedModel load_script(const std::string& path) {
 }  // namespace
 
 InputSpec default_input_spec(const ArchOptions& arch) {
+  if (arch.arch == kDlibResNetArch) return dlib_resnet_input_spec();
   InputSpec spec;
   if (arch.arch == "seed") {
     spec.width = spec.height = 100;

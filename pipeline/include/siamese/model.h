@@ -1,6 +1,7 @@
 // The Siamese network's branch: one embedding network whose weights both members of a pair
-// share. Two native architectures ("seed", "default") plus TorchScript modules trained
-// elsewhere, behind one Network type. Registration names are part of the model file format.
+// share. Native architectures ("seed", "default", the imported "dlib-resnet" of face_resnet.h)
+// plus TorchScript modules trained elsewhere, behind one Network type. Registration names are
+// part of the model file format.
 // Thread-safety: a Network is not safe for concurrent forward() calls; one per thread/element.
 #pragma once
 
@@ -15,7 +16,7 @@ namespace siamese {
 
 /// Architecture name and options, as recorded in the model file.
 struct ArchOptions {
-  std::string arch = "default";  // "seed" | "default" | "torchscript"
+  std::string arch = "default";  // "seed" | "default" | "dlib-resnet" | "torchscript"
   int embedding_size = 128;      // seed: 5
   int base_channels = 16;        // default: width of the first stage (x2 per stage)
 
@@ -95,8 +96,8 @@ class Network {
   torch::Tensor forward(const torch::Tensor& input);
   void train(bool on = true);
   void to(const torch::Device& device);
-  /// Folds BatchNorm into convolutions for inference where the architecture allows it
-  /// (default); a no-op for the others. Call after to() and train(false).
+  /// Folds BatchNorm (default) or affine layers (dlib-resnet) into convolutions for inference;
+  /// a no-op for the others. Call after to() and train(false).
   void fold_batchnorm();
   /// Trainable parameters (native: registration order; script: named_parameters order).
   std::vector<torch::Tensor> parameters() const;

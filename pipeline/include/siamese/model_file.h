@@ -51,6 +51,7 @@ struct ModelInfo {
   ValidationFigures validation;
   std::string fingerprint;  // 16 hex digits over the weights; set by save_model/load_model
   std::string origin;       // free text: what produced the file (program, data, epochs)
+  std::string licence;      // the weights' licence, for imported networks ("" = unstated)
 };
 
 /// How to read embeddings from this model's branch.

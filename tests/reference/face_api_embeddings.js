@@ -1,0 +1,296 @@
+#!/usr/bin/env node
+// Reference embeddings of @vladmandic/face-api 1.7.15's face recognition network, computed by
+// the package's own JavaScript (dist/face-api.js with the tfjs it bundles, CPU backend) from the
+// cache that tests/fetch_weights.sh fills. Its output is tests/fixtures/face_api_embeddings.json,
+// which tests/test_pretrained.cpp compares with the C++ import (within 1e-4).
+//
+// Both sides embed the SAME 150x150 RGB uint8 pixels, built by integer arithmetic that
+// test_pretrained.cpp repeats exactly (no resizing, no JPEG decoder on either side), so the
+// comparison tests the network, not preprocessing:
+//   synthetic-N  a drawn face (ellipse, eyes, nose, mouth) on coloured gradients, seed N
+//   att:sK/F     an AT&T face (PGM, read byte for byte): its centred square (92x92 of 92x112)
+//                stretched to 150x150 by nearest neighbour (src = dst * side / 150, integer
+//                division), gray copied to R, G and B
+// Each input's FNV-1a 32 hash of its HWC bytes is recorded, so a test can tell a different
+// input from a different network.
+//
+// Usage:
+//   node tests/reference/face_api_embeddings.js [--weights DIR] [--att DIR] [--out FILE]
+//   node tests/reference/face_api_embeddings.js --bench [--batches 1,8,32] [--seconds 2]
+//        [--inputs FILE]
+// DIR defaults: $SIAMESE_WEIGHTS_DIR, else ${XDG_CACHE_HOME:-$HOME/.cache}/gst-siamese/
+// face-api-1.7.15; AT&T: $SIAMESE_DATA, else ../shared/data/att_faces beside the repository.
+// --bench prints one JSON line per batch size: embeddings/s of face-api's forward pass, on the
+// synthetic faces or on FILE's (raw float32 150x150x3 HWC pixel values 0..255, face after face,
+// as samples/bench/dlib_bench.cpp writes them).
+'use strict';
+
+const crypto = require('crypto');
+const fs = require('fs');
+const Module = require('module');
+const os = require('os');
+const path = require('path');
+
+const kVersion = '1.7.15';
+const kSide = 150;
+const root = path.resolve(__dirname, '..', '..');
+const kSyntheticSeeds = [0, 1, 2];
+const kAttFiles = ['s1/1.pgm', 's1/2.pgm', 's2/1.pgm', 's3/5.pgm'];
+
+function die(message) {
+  process.stderr.write(`face_api_embeddings: error: ${message}\n`);
+  process.exit(1);
+}
+
+function parseArgs(argv) {
+  const args = { bench: false, batches: [1, 8, 32], seconds: 2 };
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) die(`${a} needs a value`);
+      i += 1;
+      return argv[i];
+    };
+    if (a === '--weights') args.weights = value();
+    else if (a === '--att') args.att = value();
+    else if (a === '--out') args.out = value();
+    else if (a === '--bench') args.bench = true;
+    else if (a === '--batches') args.batches = value().split(',').map(Number);
+    else if (a === '--seconds') args.seconds = Number(value());
+    else if (a === '--inputs') args.inputs = value();
+    else die(`unknown argument ${a}`);
+  }
+  if (args.batches.some((b) => !Number.isInteger(b) || b < 1)) die('--batches: positive integers');
+  if (!(args.seconds > 0)) die('--seconds: a positive number');
+  return args;
+}
+
+function weightsDir(args) {
+  if (args.weights) return args.weights;
+  if (process.env.SIAMESE_WEIGHTS_DIR) return process.env.SIAMESE_WEIGHTS_DIR;
+  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(cache, 'gst-siamese', `face-api-${kVersion}`);
+}
+
+function attDir(args) {
+  if (args.att) return args.att;
+  if (process.env.SIAMESE_DATA) return process.env.SIAMESE_DATA;
+  return path.resolve(root, '..', 'shared', 'data', 'att_faces');
+}
+
+// The cached files this script reads must match the sha256 pinned in the repository.
+function verifyPinned(dir, files) {
+  const pinned = new Map();
+  const sums = path.join(root, 'pipeline', 'weights', `face-api-${kVersion}.sha256`);
+  for (const line of fs.readFileSync(sums, 'utf8').split('\n')) {
+    const m = line.match(/^([0-9a-f]{64})\s+\*?(.+)$/);
+    if (m) pinned.set(m[2], m[1]);
+  }
+  for (const f of files) {
+    const file = path.join(dir, f);
+    if (!fs.existsSync(file)) die(`${file}: missing: fetch the pinned package with tests/fetch_weights.sh`);
+    const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    if (sha !== pinned.get(f)) {
+      die(`${file}: sha256 ${sha} differs from the pinned ${pinned.get(f)}: run tests/fetch_weights.sh`);
+    }
+  }
+}
+
+// Loads dist/face-api.js (an IIFE bundle with tfjs inside). Its bundler replaced node's "util"
+// by an empty shim, so tfjs's node platform fails with "TextEncoder is not a constructor":
+// the shim is pointed at require("util") here, in memory (the cached file is not changed).
+function loadFaceApi(dir) {
+  const file = path.join(dir, 'dist', 'face-api.js');
+  let src = fs.readFileSync(file, 'utf8');
+  const use = src.match(/this\.util=([A-Za-z_$][\w$]*)\(\),this\.textEncoder=new this\.util\.TextEncoder/);
+  if (!use) die(`${file}: cannot find tfjs's util use to patch (another build of face-api?)`);
+  const shim = use[1].replace(/\$/g, '\\$');
+  const decl = new RegExp(`([,;\\s])${shim}=[A-Za-z_$][\\w$]*\\(\\(\\)=>\\{\\}\\)`);
+  if (!decl.test(src)) die(`${file}: cannot find the empty util shim to patch`);
+  src = src.replace(decl, (all, before) => `${before}${use[1]}=()=>require("util")`);
+  src += '\nmodule.exports = faceapi;\n';
+  const mod = new Module(file, module);
+  mod.filename = file;
+  mod.paths = Module._nodeModulePaths(path.dirname(file));
+  mod._compile(src, file);
+  return mod.exports;
+}
+
+function clamp8(v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+
+// A drawn face, HWC RGB bytes; integer arithmetic only (test_pretrained.cpp repeats it).
+function syntheticFace(seed) {
+  const px = new Uint8Array(kSide * kSide * 3);
+  const cx = 73 + (seed % 5);
+  const cy = 77 + (seed % 3);
+  const ax = 42 + (seed % 7);
+  const ay = 56 + (seed % 4);
+  for (let y = 0; y < kSide; y += 1) {
+    for (let x = 0; x < kSide; x += 1) {
+      let r = (40 + x + 13 * seed) % 256;
+      let g = (90 + y + 29 * seed) % 256;
+      let b = (150 + ((x + y) >> 1) + 7 * seed) % 256;
+      const dx = x - cx;
+      const dy = y - cy;
+      if (dx * dx * ay * ay + dy * dy * ax * ax <= ax * ax * ay * ay) {
+        r = clamp8(205 - (y >> 3) + 3 * seed);
+        g = clamp8(165 - (y >> 3) + seed);
+        b = clamp8(135 - ((dx * dx) >> 6));
+        const ey = y - (cy - 14);
+        for (const ex of [cx - 17, cx + 17]) {
+          if ((x - ex) * (x - ex) + 2 * ey * ey <= 40) { r = 40; g = 30; b = 25 + seed; }
+        }
+        if (Math.abs(dx) <= 14 && y >= cy + 24 && y <= cy + 28) { r = 150; g = 50; b = 60; }
+        if (Math.abs(dx) <= 2 && y >= cy - 5 && y <= cy + 10) { r = 170; g = 120; b = 100; }
+      }
+      const i = (y * kSide + x) * 3;
+      px[i] = r;
+      px[i + 1] = g;
+      px[i + 2] = b;
+    }
+  }
+  return px;
+}
+
+// An 8-bit binary PGM: width, height and its pixel bytes.
+function readPgm(file) {
+  const buf = fs.readFileSync(file);
+  const fields = [];
+  let i = 0;
+  while (fields.length < 4) {
+    while (i < buf.length && /\s/.test(String.fromCharCode(buf[i]))) i += 1;
+    if (buf[i] === 0x23) { // '#' comment to the end of the line
+      while (i < buf.length && buf[i] !== 0x0a) i += 1;
+      continue;
+    }
+    let token = '';
+    while (i < buf.length && !/\s/.test(String.fromCharCode(buf[i]))) token += String.fromCharCode(buf[i++]);
+    if (!token) die(`${file}: truncated PGM header`);
+    fields.push(token);
+  }
+  i += 1; // the single whitespace after maxval
+  const [magic, w, h, max] = [fields[0], Number(fields[1]), Number(fields[2]), Number(fields[3])];
+  if (magic !== 'P5' || max !== 255 || buf.length < i + w * h) die(`${file}: not an 8-bit binary PGM`);
+  return { width: w, height: h, data: buf.subarray(i, i + w * h) };
+}
+
+function attFace(file) {
+  const img = readPgm(file);
+  const side = Math.min(img.width, img.height);
+  const x0 = (img.width - side) >> 1;
+  const y0 = (img.height - side) >> 1;
+  const px = new Uint8Array(kSide * kSide * 3);
+  for (let y = 0; y < kSide; y += 1) {
+    const sy = y0 + Math.floor((y * side) / kSide);
+    for (let x = 0; x < kSide; x += 1) {
+      const v = img.data[sy * img.width + x0 + Math.floor((x * side) / kSide)];
+      const i = (y * kSide + x) * 3;
+      px[i] = v;
+      px[i + 1] = v;
+      px[i + 2] = v;
+    }
+  }
+  return px;
+}
+
+function fnv1a32(bytes) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i += 1) {
+    h ^= bytes[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+function buildInputs(args) {
+  const inputs = kSyntheticSeeds.map((seed) => ({ name: `synthetic-${seed}`, kind: 'synthetic', seed, pixels: syntheticFace(seed) }));
+  const att = attDir(args);
+  for (const f of kAttFiles) {
+    const file = path.join(att, f);
+    if (!fs.existsSync(file)) die(`${file}: AT&T face not found (set SIAMESE_DATA or pass --att)`);
+    inputs.push({ name: `att:${f}`, kind: 'att', file: f, pixels: attFace(file) });
+  }
+  return inputs;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = weightsDir(args);
+  verifyPinned(dir, ['dist/face-api.js', 'model/face_recognition_model-weights_manifest.json', 'model/face_recognition_model.bin']);
+  const faceapi = loadFaceApi(dir);
+  const { tf } = faceapi;
+  await tf.setBackend('cpu');
+  await tf.ready();
+  const net = faceapi.nets.faceRecognitionNet;
+  await net.loadFromDisk(path.join(dir, 'model')); // face-api's own loader and dequantisation
+
+  if (args.bench) {
+    const faceFloats = kSide * kSide * 3;
+    let tensors;
+    if (args.inputs) {
+      const buf = fs.readFileSync(args.inputs);
+      const count = Math.floor(buf.length / (faceFloats * 4));
+      if (count < 1 || buf.length !== count * faceFloats * 4) die(`${args.inputs}: not whole 150x150x3 float32 faces`);
+      const all = new Float32Array(buf.buffer, buf.byteOffset, count * faceFloats);
+      tensors = [];
+      for (let i = 0; i < count; i += 1) tensors.push(tf.tensor3d(all.slice(i * faceFloats, (i + 1) * faceFloats), [kSide, kSide, 3], 'float32'));
+    } else {
+      tensors = kSyntheticSeeds.map((seed) => tf.tensor3d(Float32Array.from(syntheticFace(seed)), [kSide, kSide, 3], 'float32'));
+    }
+    for (const batch of args.batches) {
+      const list = [];
+      for (let i = 0; i < batch; i += 1) list.push(tensors[i % tensors.length]);
+      const netInput = await faceapi.toNetInput(list);
+      const once = async () => {
+        const out = net.forwardInput(netInput);
+        await out.data();
+        out.dispose();
+      };
+      await once(); // warm-up
+      let runs = 0;
+      const start = process.hrtime.bigint();
+      let elapsed = 0;
+      do {
+        await once();
+        runs += 1;
+        elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+      } while (elapsed < args.seconds);
+      process.stdout.write(`${JSON.stringify({
+        side: 'face-api.js', backend: tf.getBackend(), tfjs: tf.version_core, batch, runs,
+        seconds: elapsed, embeddings_per_s: (batch * runs) / elapsed,
+      })}\n`);
+    }
+    return;
+  }
+
+  const inputs = buildInputs(args);
+  const tensors = inputs.map((inp) => tf.tensor3d(Float32Array.from(inp.pixels), [kSide, kSide, 3], 'float32'));
+  const out = net.forwardInput(await faceapi.toNetInput(tensors));
+  const values = await out.array();
+  out.dispose();
+  const fixture = {
+    description: 'Embeddings of @vladmandic/face-api\'s face recognition network (dlib ResNet) computed by face-api\'s JavaScript; inputs are 150x150 RGB uint8 images defined in tests/reference/face_api_embeddings.js and repeated by tests/test_pretrained.cpp',
+    generated_by: 'node tests/reference/face_api_embeddings.js --out tests/fixtures/face_api_embeddings.json',
+    package: `@vladmandic/face-api ${kVersion} dist/face-api.js`,
+    tfjs: tf.version_core,
+    backend: tf.getBackend(),
+    node: process.version,
+    inputs: inputs.map((inp) => {
+      const entry = { name: inp.name, kind: inp.kind };
+      if (inp.kind === 'synthetic') entry.seed = inp.seed;
+      else entry.file = inp.file;
+      entry.fnv1a32 = fnv1a32(inp.pixels);
+      return entry;
+    }),
+    embeddings: values,
+  };
+  // One line per embedding.
+  const text = `${JSON.stringify(fixture, null, 1).replace(
+    /\[\s*(-?\d[\d.e+-]*(?:,\s*-?\d[\d.e+-]*)*)\s*\]/g,
+    (all, list) => `[${list.split(/,\s*/).join(', ')}]`,
+  )}\n`;
+  if (args.out) fs.writeFileSync(args.out, text);
+  else process.stdout.write(text);
+}
+
+main().catch((e) => die(e && e.stack ? e.stack : String(e)));
