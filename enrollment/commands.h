@@ -3,6 +3,8 @@
 // status; errors are thrown to main(). Thread-safety: run from the main thread.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <optional>
 #include <string>
 
@@ -17,6 +19,10 @@ namespace siamese::enroll {
 constexpr int kExitNotVerified = 3;
 /// Default of identify --top.
 constexpr int kDefaultTop = 3;
+
+/// j as one line of JSON. Invalid UTF-8 (names in a gallery someone else wrote, file names) is
+/// replaced by U+FFFD: the output stays valid JSON and never fails after the work is done.
+std::string json_line(const nlohmann::json& j);
 
 /// Runs args.command(); returns the exit status.
 int run_command(const Args& args);

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "enroll_job.h"
 #include "siamese/errors.h"
+#include "siamese/text_safety.h"
 
 namespace siamese::enroll {
 namespace {
@@ -26,7 +27,10 @@ nlohmann::json issues_json(const std::vector<Issue>& issues) {
 void print_issues(const char* title, const std::vector<Issue>& issues) {
   if (issues.empty()) return;
   std::cout << title << " " << issues.size() << ":\n";
-  for (const auto& i : issues) std::cout << "  " << i.path << ": " << i.reason << "\n";
+  for (const auto& i : issues) {
+    std::cout << "  " << escape_for_display(i.path) << ": " << escape_for_display(i.reason)
+              << "\n";
+  }
 }
 
 // The stored samples of a gallery as requests to re-embed them with the new model.
@@ -57,9 +61,26 @@ int run_add(const Args& args) {
   const bool strict = args.value("--threshold") == std::optional<std::string>(kStrictThreshold);
   std::optional<float> threshold = strict ? std::nullopt : args.float_value("--threshold", 0.0f);
   std::optional<std::string> name = args.value("--name");
-  if (name && name->empty()) throw UsageError("add: --name must not be empty");
+  if (name) {
+    try {
+      check_identity_name(*name);
+    } catch (const InputError& e) {
+      throw UsageError(std::string("add: --name: ") + e.what());
+    }
+  }
   if (args.positionals().empty() && !rebuild && !threshold && !strict) {
     throw UsageError("usage: siamese-enroll " + command_specs().front().synopsis);
+  }
+  // Listed before any work: a folder named as no identity may be (a control character, invalid
+  // UTF-8) stops the run before the model loads or the gallery is created.
+  const EnrollmentPlan plan = plan_enrollment(args.positionals(), name);
+  for (const auto& img : plan.images) {
+    try {
+      check_identity_name(img.identity);
+    } catch (const InputError& e) {
+      throw InputError("add: " + escape_for_display(fs::path(img.path).parent_path().string()) +
+                       ": " + e.what() + "; rename the folder or give --name");
+    }
   }
 
   Embedder embedder = load_embedder(args);
@@ -100,7 +121,6 @@ int run_add(const Args& args) {
   if (!replace) {
     for (const auto& s : gallery->samples()) enrolled.insert({s.identity, s.source_file});
   }
-  const EnrollmentPlan plan = plan_enrollment(args.positionals(), name);
   skipped.insert(skipped.end(), plan.skipped.begin(), plan.skipped.end());
   failed.insert(failed.end(), plan.failed.begin(), plan.failed.end());
   std::vector<EmbedRequest> new_requests;
@@ -161,7 +181,7 @@ int run_add(const Args& args) {
                           {"failed", issues_json(failed)},
                           {"threshold", nullptr}};
     if (const auto t = gallery->threshold()) out["threshold"] = *t;
-    std::cout << out.dump() << "\n";
+    std::cout << json_line(out) << "\n";
   } else {
     if (rebuild) {
       std::cout << "re-embedded " << rebuilt.embedded << " images with model "
@@ -170,10 +190,10 @@ int run_add(const Args& args) {
     std::cout << "enrolled " << added.embedded << (added.embedded == 1 ? " image" : " images")
               << " of " << added.identities.size()
               << (added.identities.size() == 1 ? " identity" : " identities") << " into "
-              << gallery_path;
+              << escape_for_display(gallery_path);
     std::string sep = " (";
     for (const auto& [who, samples] : added.identities) {
-      std::cout << sep << who << ": " << samples.size();
+      std::cout << sep << escape_for_display(who) << ": " << samples.size();
       sep = ", ";
     }
     std::cout << (added.identities.empty() ? "" : ")") << "\n";

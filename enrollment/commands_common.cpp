@@ -1,10 +1,16 @@
 #include "commands.h"
 
+#include <nlohmann/json.hpp>
+
 #include "siamese/device.h"
 #include "siamese/errors.h"
 #include "siamese/model_file.h"
 
 namespace siamese::enroll {
+
+std::string json_line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 int run_command(const Args& args) {
   const std::string& c = args.command();

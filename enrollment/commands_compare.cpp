@@ -6,12 +6,14 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
 #include "commands.h"
 #include "siamese/errors.h"
 #include "siamese/image_io.h"
+#include "siamese/text_safety.h"
 
 namespace siamese::enroll {
 namespace {
@@ -25,7 +27,7 @@ Box face_of(const ImageFaces& faces, const std::string& path) {
     throw InputError(path + ": no face found (give --no-detect for pre-cropped faces)");
   }
   if (faces.boxes.size() > 1) {
-    std::cerr << "siamese-enroll: " << path << ": " << faces.boxes.size()
+    std::cerr << "siamese-enroll: " << escape_for_display(path) << ": " << faces.boxes.size()
               << " faces found; comparing the largest\n";
   }
   return faces.boxes.front();
@@ -87,6 +89,10 @@ int run_compare(const Args& args) {
   preprocess_into(view_of(b.image), {box_b}, spec, b.framing, batch, 1);
   const torch::Tensor emb = embedder.embed(batch);
   const float distance = (emb[0] - emb[1]).norm().item<float>();
+  if (!std::isfinite(distance)) {
+    throw InputError(args.required("--model") + ": the model gives a distance of " +
+                     std::to_string(distance) + " (its embeddings are not finite numbers)");
+  }
   std::string threshold_source;
   const float threshold =
       pick_threshold(args, std::nullopt, embedder.info().threshold, threshold_source);
@@ -103,12 +109,14 @@ int run_compare(const Args& args) {
         {"dissimilarity", distance},
         {"threshold", threshold},
         {"same", same}};
-    std::cout << out.dump() << "\n";
+    std::cout << json_line(out) << "\n";
   } else {
     std::printf("dissimilarity: %.4f (%s: distance %s threshold %.4f from the %s)\n",
                 static_cast<double>(distance), same ? "same person" : "different people",
                 same ? "<=" : ">", static_cast<double>(threshold), threshold_source.c_str());
-    if (const auto show = args.value("--show")) std::printf("wrote %s\n", show->c_str());
+    if (const auto show = args.value("--show")) {
+      std::printf("wrote %s\n", escape_for_display(*show).c_str());
+    }
   }
   return 0;
 }

@@ -5,7 +5,9 @@
 #include <iostream>
 
 #include "commands.h"
+#include "siamese/errors.h"
 #include "siamese/gallery.h"
+#include "siamese/text_safety.h"
 
 namespace siamese::enroll {
 
@@ -31,10 +33,11 @@ int run_list(const Args& args) {
                           {"threshold", nullptr},
                           {"identities", list}};
     if (threshold) out["threshold"] = *threshold;
-    std::cout << out.dump() << "\n";
+    std::cout << json_line(out) << "\n";
     return 0;
   }
-  std::cout << "gallery " << path << ": model " << gallery.model_fingerprint() << ", embedding size "
+  // Names and paths as escaped text: a name someone else stored may hold control characters.
+  std::cout << "gallery " << escape_for_display(path) << ": model " << gallery.model_fingerprint() << ", embedding size "
             << gallery.embedding_size() << ", " << gallery.metric() << ", threshold ";
   if (threshold) {
     std::cout << *threshold << "\n";
@@ -42,12 +45,13 @@ int run_list(const Args& args) {
     std::cout << "(the model's)\n";
   }
   size_t width = 8;
-  for (const auto& r : identities) width = std::max(width, r.name.size());
+  for (const auto& r : identities) width = std::max(width, escape_for_display(r.name).size());
   std::cout << std::left << std::setw(static_cast<int>(width)) << "identity"
             << "  embeddings  created               updated\n";
   int total = 0;
   for (const auto& r : identities) {
-    std::cout << std::left << std::setw(static_cast<int>(width)) << r.name << "  " << std::right
+    std::cout << std::left << std::setw(static_cast<int>(width)) << escape_for_display(r.name)
+              << "  " << std::right
               << std::setw(10) << r.embedding_count << "  " << r.created << "  " << r.updated
               << "\n";
     total += r.embedding_count;
@@ -61,17 +65,24 @@ int run_remove(const Args& args) {
   Gallery gallery = Gallery::open_unbound(path, true);
   const std::string& name = args.positionals().at(0);
   gallery.remove(name);
-  std::cout << "removed '" << name << "' from " << path << "\n";
+  std::cout << "removed '" << escape_for_display(name) << "' from " << escape_for_display(path)
+            << "\n";
   return 0;
 }
 
 int run_rename(const Args& args) {
   const std::string path = args.required("--gallery");
-  Gallery gallery = Gallery::open_unbound(path, true);
   const std::string& from = args.positionals().at(0);
   const std::string& to = args.positionals().at(1);
+  try {
+    check_identity_name(to);  // before the gallery is opened; OLD may be a bad stored name
+  } catch (const InputError& e) {
+    throw UsageError(std::string("rename: NEW: ") + e.what());
+  }
+  Gallery gallery = Gallery::open_unbound(path, true);
   gallery.rename(from, to);
-  std::cout << "renamed '" << from << "' to '" << to << "' in " << path << "\n";
+  std::cout << "renamed '" << escape_for_display(from) << "' to '" << escape_for_display(to)
+            << "' in " << escape_for_display(path) << "\n";
   return 0;
 }
 

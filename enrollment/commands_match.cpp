@@ -13,6 +13,7 @@
 #include "siamese/errors.h"
 #include "siamese/image_io.h"
 #include "siamese/matcher.h"
+#include "siamese/text_safety.h"
 
 namespace siamese::enroll {
 namespace {
@@ -35,7 +36,8 @@ bool read_faces(FaceSource& source, const std::string& path, ImageFaces& faces) 
     faces = source.read(path);
     return true;
   } catch (const FileError& e) {
-    std::cerr << "siamese-enroll: " << path << ": " << reason_of(e, path) << "\n";
+    std::cerr << "siamese-enroll: " << escape_for_display(path) << ": "
+              << escape_for_display(reason_of(e, path)) << "\n";
     return false;
   }
 }
@@ -60,7 +62,8 @@ int run_identify(const Args& args) {
   FaceSource source = make_face_source(args, embedder.input_spec().channels);
   const bool json = args.has("--json");
   if (!json) {
-    std::cout << "gallery " << gallery.path() << ": " << matcher.names().size() << " identities, "
+    std::cout << "gallery " << escape_for_display(gallery.path()) << ": "
+              << matcher.names().size() << " identities, "
               << matcher.embedding_count() << " embeddings; threshold " << threshold << " ("
               << threshold_source << ")\n";
   }
@@ -74,7 +77,7 @@ int run_identify(const Args& args) {
     std::vector<Box> boxes = faces.boxes;
     if (args.has("--largest-face") && boxes.size() > 1) boxes.resize(1);
     if (boxes.empty()) {
-      std::cerr << "siamese-enroll: " << image << ": no face found\n";
+      std::cerr << "siamese-enroll: " << escape_for_display(image) << ": no face found\n";
       continue;
     }
     const auto matches = matcher.match(embed_boxes(embedder, faces, boxes), top);
@@ -92,22 +95,26 @@ int run_identify(const Args& args) {
                               {"verified", m.verified},
                               {"top", list}};
         if (m.verified) out["identity"] = m.name;
-        std::cout << out.dump() << "\n";
+        std::cout << json_line(out) << "\n";
         continue;
       }
-      std::cout << image << " " << box_text(faces.recorded(boxes[i])) << ": " << std::fixed
-                << std::setprecision(3);
+      // Names from the gallery and file names: escaped, one line each whatever they hold.
+      std::cout << escape_for_display(image) << " " << box_text(faces.recorded(boxes[i])) << ": "
+                << std::fixed << std::setprecision(3);
       if (m.identity < 0) {
         std::cout << "unknown (empty gallery)\n";
       } else if (m.verified) {
-        std::cout << m.name << " (distance " << m.distance << " <= " << threshold << ")\n";
+        std::cout << escape_for_display(m.name) << " (distance " << m.distance << " <= "
+                  << threshold << ")\n";
       } else {
-        std::cout << "unknown (nearest " << m.name << " at " << m.distance << " > " << threshold
-                  << ")\n";
+        std::cout << "unknown (nearest " << escape_for_display(m.name) << " at " << m.distance
+                  << " > " << threshold << ")\n";
       }
       if (m.top.size() > 1) {
         std::cout << "  top:";
-        for (const auto& c : m.top) std::cout << " " << c.name << " " << c.distance;
+        for (const auto& c : m.top) {
+          std::cout << " " << escape_for_display(c.name) << " " << c.distance;
+        }
         std::cout << "\n";
       }
       std::cout << std::defaultfloat;
@@ -141,7 +148,7 @@ int run_verify(const Args& args) {
   } else {
     // 1:1 at a door: the person presenting is the largest (nearest) face.
     if (faces.boxes.size() > 1) {
-      std::cerr << "siamese-enroll: " << image << ": " << faces.boxes.size()
+      std::cerr << "siamese-enroll: " << escape_for_display(image) << ": " << faces.boxes.size()
                 << " faces found; verifying the largest\n";
     }
     const Box box = faces.boxes.front();
@@ -154,12 +161,13 @@ int run_verify(const Args& args) {
   }
   const bool verified = out["verified"].get<bool>();
   if (args.has("--json")) {
-    std::cout << out.dump() << "\n";
+    std::cout << json_line(out) << "\n";
   } else if (faces.boxes.empty()) {
-    std::cout << image << ": NOT verified as '" << claim << "' (no face found)\n";
+    std::cout << escape_for_display(image) << ": NOT verified as '" << escape_for_display(claim)
+              << "' (no face found)\n";
   } else {
-    std::cout << image << ": " << (verified ? "verified" : "NOT verified") << " as '" << claim
-              << "' (distance " << std::fixed << std::setprecision(3)
+    std::cout << escape_for_display(image) << ": " << (verified ? "verified" : "NOT verified")
+              << " as '" << escape_for_display(claim) << "' (distance " << std::fixed << std::setprecision(3)
               << out["distance"].get<float>() << (verified ? " <= " : " > ") << "threshold "
               << threshold << " from the " << threshold_source << ")\n";
   }

@@ -10,25 +10,33 @@
 #include "progress.h"
 #include "siamese/errors.h"
 #include "siamese/image_io.h"
+#include "siamese/text_safety.h"
 
 namespace siamese::enroll {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Crops are face images: their folders are private to the owner, like the gallery file.
+// Crops are face images: their folders are private to the owner, like the gallery file. A
+// symbolic link planted where the folder goes is refused (chmod would follow it).
 void make_private_dirs(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw FileError(dir.string(), "cannot create crops folder: " + ec.message());
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) {
+    throw FileError(dir.string(), "crops folder is not a folder (a symbolic link?)");
+  }
   ::chmod(dir.c_str(), 0700);
 }
 
 void write_crop(const std::string& root, const EmbedRequest& request, const torch::Tensor& input,
                 const InputSpec& spec) {
-  const fs::path dir = fs::path(root) / request.identity;
+  // Names come from folders and, with --rebuild, from the gallery file: each becomes ONE path
+  // component inside root ("../x", "/abs" and "a/b" included).
+  const fs::path dir = fs::path(root) / safe_path_component(request.identity);
   make_private_dirs(dir);
-  const fs::path file = dir / (fs::path(request.path).filename().string() + ".png");
+  const fs::path file =
+      dir / (safe_path_component(fs::path(request.path).filename().string()) + ".png");
   bool ok = false;
   try {
     ok = cv::imwrite(file.string(), input_to_image(input, spec));

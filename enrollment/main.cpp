@@ -6,12 +6,13 @@
 #include "cli.h"
 #include "commands.h"
 #include "siamese/log.h"
+#include "siamese/text_safety.h"
 
 int main(int argc, char** argv) {
   siamese::set_log_sink([](siamese::LogLevel level, const std::string& message) {
     if (level > siamese::LogLevel::kWarning) return;
     std::cerr << "siamese-enroll: " << (level == siamese::LogLevel::kError ? "error: " : "warning: ")
-              << message << "\n";
+              << siamese::escape_for_display(message) << "\n";
   });
   try {
     const auto args = siamese::enroll::Args::parse(argc, argv);
@@ -21,10 +22,12 @@ int main(int argc, char** argv) {
     }
     return siamese::enroll::run_command(args);
   } catch (const siamese::enroll::UsageError& e) {
-    std::cerr << "siamese-enroll: " << e.what() << "\n(siamese-enroll --help lists the commands)\n";
+    std::cerr << "siamese-enroll: " << siamese::escape_for_display(e.what())
+              << "\n(siamese-enroll --help lists the commands)\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "siamese-enroll: error: " << e.what() << "\n";
+    // Messages quote names and paths from files: one escaped line, whatever they hold.
+    std::cerr << "siamese-enroll: error: " << siamese::escape_for_display(e.what()) << "\n";
     return 1;
   }
 }

@@ -170,7 +170,9 @@ TEST_CASE("text is escaped for terminals and logs, and made valid UTF-8 for JSON
           "[core][hostile]") {
   using siamese::escape_for_display;
   CHECK(escape_for_display("plain Zoë") == "plain Zoë");
-  CHECK(escape_for_display("a\nb\r\tc\\") == "a\\nb\\r\\tc\\\\");
+  CHECK(escape_for_display("a\nb\r\tc\\") == "a\\nb\\r\\tc\\");
+  const std::string hostile = "x\x1b[2K\n\xff\xc2\x9b\xe2\x80\xae";
+  CHECK(escape_for_display(escape_for_display(hostile)) == escape_for_display(hostile));
   CHECK(escape_for_display("\x1b[31mred") == "\\x1B[31mred");
   CHECK(escape_for_display(std::string("\xff", 1)) == "\\xFF");
   CHECK(escape_for_display("\x7f") == "\\x7F");

@@ -116,8 +116,6 @@ std::string escape_for_display(const std::string& text) {
       out += "\\r";
     } else if (c == '\t') {
       out += "\\t";
-    } else if (c == '\\') {
-      out += "\\\\";
     } else if (is_control(c)) {
       for (size_t k = 0; k < cp.length; ++k) {
         out += hex_byte(static_cast<unsigned char>(text[i + k]), "\\x");

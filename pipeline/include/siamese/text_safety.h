@@ -25,9 +25,10 @@ bool is_valid_utf8(const std::string& text);
 /// printed line show other text than it holds).
 void check_identity_name(const std::string& name);
 
-/// text as one line for a terminal or a log: \n, \r and \t as those escapes, a backslash as \\,
-/// other control bytes, invalid UTF-8 bytes and C1 controls as \xNN per byte, line separators
-/// and bidirectional controls as \u{NNNN}; printable UTF-8 is kept as it is.
+/// text as one line for a terminal or a log: \n, \r and \t as those escapes, other control
+/// bytes, invalid UTF-8 bytes and C1 controls as \xNN per byte, line separators and
+/// bidirectional controls as \u{NNNN}; printable UTF-8 (a backslash too) is kept as it is, so
+/// escaping twice changes nothing (a message that quotes an escaped name can be escaped whole).
 std::string escape_for_display(const std::string& text);
 
 /// text with every invalid UTF-8 byte replaced by U+FFFD: safe to put into JSON.
