@@ -572,6 +572,7 @@ TEST_CASE("an imported model file is loaded like any other", "[core][pretrained]
   CHECK(m.info.input.width == 150);
   CHECK(m.info.input.height == 150);
   CHECK(m.info.input.mean[0] == Approx(122.782 / 255));
+  CHECK(m.info.input.crop == siamese::CropPolicy{1.0f, 1.0f, 0.1f});
   CHECK(m.info.embedding_size == 128);
   CHECK_FALSE(m.info.normalized);
   CHECK(m.info.threshold == Approx(0.6));
@@ -607,8 +608,17 @@ TEST_CASE("siamese-import writes a model file and refuses altered weights", "[co
   };
   REQUIRE(run("face-api '" + dir + "' --out " + tmp + "/dlib.pt") == 0);
   INFO(output());
-  CHECK(contains(output(), "arch dlib-resnet, input 3x150x150, 128-D, 5614592 parameters"));
+  CHECK(contains(output(),
+                 "arch dlib-resnet, input 3x150x150, crop 1,1,0.1, 128-D, 5614592 "
+                 "parameters"));
   CHECK(siamese::load_model(tmp + "/dlib.pt").info.arch.arch == "dlib-resnet");
+  REQUIRE(run("face-api '" + dir + "' --crop 1.2,1.3,-0.05 --out " + tmp + "/framed.pt") == 0);
+  CHECK(siamese::load_model(tmp + "/framed.pt").info.input.crop ==
+        siamese::CropPolicy{1.2f, 1.3f, -0.05f});
+  CHECK(run("face-api '" + dir + "' --crop 9,1,0 --out " + tmp + "/bad.pt") == 2);
+  CHECK(contains(output(), "--crop: input.crop.scale_width = 9 is not in [0.25, 4]"));
+  CHECK(run("face-api '" + dir + "' --crop 1,1 --out " + tmp + "/bad.pt") == 2);
+  CHECK(contains(output(), "--crop: expected W,H,SHIFT"));
 
   CHECK(run("face-api") == 2);  // --out is required
   CHECK(run("onnx --out x.pt") == 2);

@@ -197,6 +197,11 @@ ModelInfo face_api_model_info() {
   ModelInfo info;
   info.arch = ArchOptions().set_arch(kDlibResNetArch).set_embedding_size(kDlibResNetEmbeddingSize);
   info.input = dlib_resnet_input_spec();
+  // dlib's face chips sit lower on the face than the Haar detector's brows-to-chin box: moving
+  // the box down by a tenth of its height took LFW detector crops (30 people with 13-25 photos,
+  // 96,141 pairs; not the people siamese-eval is reported on) from AUC 0.984 / EER 5.7% to
+  // 0.9925 / 2.3%. Larger boxes hurt (x1.2: 0.970; x1.4: 0.930), smaller ones too (x0.8: 0.981).
+  info.input.crop = CropPolicy{1.0f, 1.0f, 0.1f};
   info.embedding_size = kDlibResNetEmbeddingSize;
   info.normalized = false;
   info.flip_average = false;
