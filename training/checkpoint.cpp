@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "siamese/atomic_file.h"
 #include "siamese/errors.h"
 
 namespace siamese::training {
@@ -113,26 +114,26 @@ void open_archive(const std::string& path, torch::serialize::InputArchive& archi
 
 void save_checkpoint(const std::string& path, Network& network, torch::optim::Optimizer& optimizer,
                      const CheckpointState& state) {
-  const std::string tmp = path + ".tmp";
   try {
     torch::serialize::OutputArchive archive;
-    archive.write("meta", c10::IValue(to_json(state).dump()));
+    archive.write("meta", c10::IValue(to_json(state).dump(-1, ' ', false,
+                                                          json::error_handler_t::replace)));
     torch::serialize::OutputArchive model;
     network.module()->save(model);
     archive.write("model", model);
     torch::serialize::OutputArchive optim;
     optimizer.save(optim);
     archive.write("optimizer", optim);
-    archive.save_to(tmp);
+    AtomicFile file(path);  // mkstemp beside it: a planted "<path>.tmp" link is never followed
+    archive.save_to([&file](const void* data, size_t n) {
+      file.write(data, n);
+      return n;
+    });
+    file.commit();
+  } catch (const FileError&) {
+    throw;
   } catch (const std::exception& e) {
-    std::remove(tmp.c_str());
     throw FileError(path, std::string("cannot write the checkpoint: ") + first_line(e.what()));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw FileError(path, "cannot write the checkpoint: " + ec.message());
   }
 }
 

@@ -88,15 +88,17 @@ void check_fact_ranges(const ModelInfo& info) {
   } catch (const InputError& e) {
     throw InputError(std::string("model fact ") + e.what());
   }
-  const auto distance = [](const char* fact, double value) {
-    if (!std::isfinite(value) || (value < 0 && value != -1.0)) {
+  // Thresholds may be negative: the calibration sweep starts one below the smallest distance
+  // ("accept nobody", as the Python reference), which a tiny validation set can pick.
+  const auto finite = [](const char* fact, double value) {
+    if (!std::isfinite(value)) {
       throw InputError(std::string("model fact ") + fact + " = " + std::to_string(value) +
-                       " is not a distance (finite, >= 0)");
+                       " is not a finite number");
     }
   };
-  distance("threshold", info.threshold);
-  distance("validation.threshold_at_far_1e-2", info.validation.threshold_at_far_1e2);
-  distance("validation.threshold_at_far_1e-4", info.validation.threshold_at_far_1e4);
+  finite("threshold", info.threshold);
+  finite("validation.threshold_at_far_1e-2", info.validation.threshold_at_far_1e2);
+  finite("validation.threshold_at_far_1e-4", info.validation.threshold_at_far_1e4);
 }
 
 // from_json with every fact checked; errors name the file.
@@ -212,7 +214,6 @@ LoadedModel load_native(const std::string& path, torch::serialize::InputArchive&
                               " is not supported (this build reads version " +
                               std::to_string(kModelFormatVersion) + ")");
   }
-  if (info.threshold < 0) throw FileError(path, "model fact threshold is missing");
   Network net;
   try {
     net = Network::create(info.arch);
