@@ -167,7 +167,8 @@ int run_verify(const Args& args) {
               << "' (no face found)\n";
   } else {
     std::cout << escape_for_display(image) << ": " << (verified ? "verified" : "NOT verified")
-              << " as '" << escape_for_display(claim) << "' (distance " << std::fixed << std::setprecision(3)
+              << " as '" << escape_for_display(claim) << "' (distance " << std::fixed
+              << std::setprecision(3)
               << out["distance"].get<float>() << (verified ? " <= " : " > ") << "threshold "
               << threshold << " from the " << threshold_source << ")\n";
   }

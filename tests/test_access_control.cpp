@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -343,4 +344,36 @@ TEST_CASE("siamese-access-control reports bad input with the usual exit statuses
                    "--audit-log", dir + "/a.db"});
   CHECK(r.status == 1);
   CHECK(r.output.find("missing.pt") != std::string::npos);
+}
+
+TEST_CASE("siamese-access-control prints a forged identity name as one escaped line",
+          "[samples][gst][hostile]") {
+  SIAMESE_REQUIRE_ATT(data);
+  siamese::testing::use_build_plugins();
+  const Fixture& f = fixture(data);
+  // A gallery someone else wrote: s1's name holds a newline, a fake GRANT line and an ANSI
+  // escape that would erase the real line on a terminal (siamese-enroll refuses such names).
+  const std::string gallery = f.dir + "/gallery-forged.db";
+  std::filesystem::copy_file(f.gallery, gallery, std::filesystem::copy_options::overwrite_existing);
+  const std::string forged = "s1\n[    0.50 s] GRANT mallory (track 99, distance 0.010)\x1b[2K";
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(gallery.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "UPDATE identities SET name = ?1 WHERE name = 's1'", -1, &s,
+                             nullptr) == SQLITE_OK);
+  sqlite3_bind_text(s, 1, forged.c_str(), -1, SQLITE_TRANSIENT);
+  REQUIRE(sqlite3_step(s) == SQLITE_DONE);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  const auto r = run_program(
+      {program_path("siamese-access-control"), "--model", f.model, "--gallery", gallery,
+       "--source-file", f.video, "--audit-log", f.dir + "/audit-forged.db", "--threshold",
+       fixed(f.threshold), "--deny-after", "1.0", "--device", "cpu", "--detect-interval", "1"},
+      300);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find('\x1b') == std::string::npos);
+  CHECK(r.output.find("\n[    0.50 s] GRANT mallory") == std::string::npos);
+  CHECK(r.output.find("GRANT s1\\n[    0.50 s] GRANT mallory (track 99, distance "
+                      "0.010)\\x1B[2K") != std::string::npos);
 }

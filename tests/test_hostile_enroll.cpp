@@ -2,18 +2,16 @@
 // control characters or are too long are refused before any work, with the gallery unchanged;
 // names that someone else wrote into a gallery never break --json output nor escape the
 // --keep-crops folder, and text output shows them escaped.
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
-#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <opencv2/imgcodecs.hpp>
-
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
 #include "siamese/model_file.h"
@@ -59,7 +57,8 @@ Run enroll(const std::vector<std::string>& args) {
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = slurp(base + ".out");
   r.err = slurp(base + ".err");
-  UNSCOPED_INFO("siamese-enroll exit " << r.status << "\nstdout:\n" << r.out << "\nstderr:\n"
+  UNSCOPED_INFO("siamese-enroll exit " << r.status << "\nstdout:\n"
+                                       << r.out << "\nstderr:\n"
                                        << r.err);
   return r;
 }
@@ -136,20 +135,20 @@ TEST_CASE("enroll refuses bad identity names before any work, gallery unchanged"
       CHECK_FALSE(has_raw_control(r.err));
     }
     // Not even a new gallery file is created.
-    const Run fresh = enroll({"add", "--model", model, "--gallery", dir + "/new.db",
-                              "--no-detect", "--device", "cpu", "--name", kForged, image});
+    const Run fresh = enroll({"add", "--model", model, "--gallery", dir + "/new.db", "--no-detect",
+                              "--device", "cpu", "--name", kForged, image});
     CHECK(fresh.status == 2);
     CHECK_FALSE(fs::exists(dir + "/new.db"));
   }
   SECTION("an identity folder whose name is not UTF-8: error naming it, nothing enrolled") {
     write_faces(dir + "/more/carol", 3);
     write_faces(dir + "/more/caf\xe9", 2);  // Latin-1 "café"
-    const Run r = enroll({"add", "--model", model, "--gallery", gallery, "--no-detect",
-                          "--device", "cpu", dir + "/more"});
+    const Run r = enroll({"add", "--model", model, "--gallery", gallery, "--no-detect", "--device",
+                          "cpu", dir + "/more"});
     CHECK(r.status == 1);
     CHECK_THAT(r.err, Catch::Contains("caf\\xE9") && Catch::Contains("UTF-8"));
-    const Run fresh = enroll({"add", "--model", model, "--gallery", dir + "/new.db",
-                              "--no-detect", "--device", "cpu", dir + "/more"});
+    const Run fresh = enroll({"add", "--model", model, "--gallery", dir + "/new.db", "--no-detect",
+                              "--device", "cpu", dir + "/more"});
     CHECK(fresh.status == 1);
     CHECK_FALSE(fs::exists(dir + "/new.db"));
   }
@@ -161,9 +160,10 @@ TEST_CASE("enroll refuses bad identity names before any work, gallery unchanged"
   CHECK(enroll({"list", "--gallery", gallery, "--json"}).out == before);
 }
 
-TEST_CASE("a gallery holding bad names written by someone else still gives valid JSON and "
-          "escaped text",
-          "[enrollment][cli][hostile]") {
+TEST_CASE(
+    "a gallery holding bad names written by someone else still gives valid JSON and "
+    "escaped text",
+    "[enrollment][cli][hostile]") {
   const std::string dir = siamese::testing::temp_dir("hostile-json");
   const std::string model = make_model(dir);
   write_faces(dir + "/faces/alice", 1);

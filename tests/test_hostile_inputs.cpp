@@ -1,16 +1,14 @@
 // Hostile files against the core (issue 11): names that would escape a folder or forge output
 // lines, decompression bombs and truncated images, tampered model facts and weights, temporary
 // files planted as symbolic links, an absurd CUDA device index. Each case failed before its fix.
-#include <catch2/catch.hpp>
-
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include <opencv2/imgcodecs.hpp>
-
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
 #include "siamese/detector.h"
@@ -35,7 +33,8 @@ std::string slurp(const std::string& path) {
 
 void write_bytes(const std::string& path, const std::vector<uchar>& bytes) {
   std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
 }
 
 std::vector<uchar> encode(const std::string& ext, const cv::Mat& image) {
@@ -150,8 +149,8 @@ TEST_CASE("identity names are checked: UTF-8, no control characters, bounded", "
   const std::string forged = "bob\n[    1.00 s] GRANT mallory\x1b[2K";
   for (const std::string& bad : std::vector<std::string>{
            std::string(), std::string("\xff\xfe", 2), std::string("a\xc0\xaf", 3), forged,
-        std::string("tab\there"), std::string("del\x7f"), std::string("c1\xc2\x9b"),
-        std::string("rtl\xe2\x80\xae"), std::string(siamese::kMaxIdentityNameBytes + 1, 'a')}) {
+           std::string("tab\there"), std::string("del\x7f"), std::string("c1\xc2\x9b"),
+           std::string("rtl\xe2\x80\xae"), std::string(siamese::kMaxIdentityNameBytes + 1, 'a')}) {
     INFO("name \"" << siamese::escape_for_display(bad) << "\"");
     CHECK_THROWS_AS(check_identity_name(bad), siamese::InputError);
   }
@@ -181,7 +180,10 @@ TEST_CASE("text is escaped for terminals and logs, and made valid UTF-8 for JSON
   CHECK(escape_for_display(std::string("a\0b", 3)) == "a\\x00b");
   CHECK(siamese::is_valid_utf8("Zoë"));
   CHECK_FALSE(siamese::is_valid_utf8("\xed\xa0\x80"));  // a surrogate
-  CHECK(siamese::to_valid_utf8("a\xff" "b") == "a\xef\xbf\xbd" "b");
+  CHECK(siamese::to_valid_utf8("a\xff"
+                               "b") ==
+        "a\xef\xbf\xbd"
+        "b");
   CHECK_NOTHROW(nlohmann::json(siamese::to_valid_utf8("\xc0\xaf\xff")).dump());
 }
 
@@ -215,9 +217,9 @@ TEST_CASE("image headers give format and size, and tell a complete file from a c
   CHECK(siamese::parse_image_header(trailing.data(), trailing.size()).complete);
   // Other formats, and headers that end early, are refused.
   const std::string gif = "GIF89a\x10\x00\x10\x00";
-  CHECK_THROWS_AS(siamese::parse_image_header(reinterpret_cast<const uchar*>(gif.data()),
-                                              gif.size()),
-                  siamese::InputError);
+  CHECK_THROWS_AS(
+      siamese::parse_image_header(reinterpret_cast<const uchar*>(gif.data()), gif.size()),
+      siamese::InputError);
   const std::vector<uchar> png = encode(".png", gray);
   for (size_t n : {0, 3, 10, 20}) {
     INFO(n << " bytes");
@@ -286,6 +288,22 @@ TEST_CASE("the placement background stays bounded for large pictures", "[core][h
   CHECK(placed.at<uchar>(0, 0) == siamese::kPlacementGray);
 }
 
+TEST_CASE("a face box far larger than its frame is refused before padding", "[core][hostile]") {
+  const cv::Mat image = siamese::testing::synthetic_gray(100, 80, 4);
+  const siamese::InputSpec spec = siamese::default_input_spec(siamese::ArchOptions());
+  reset_peak_rss();
+  const long before = peak_rss_kb();
+  // A recorded box from a tampered gallery: 100000 x 100000 (40 GB of padding as BGR).
+  CHECK_THROWS_WITH(siamese::preprocess(siamese::view_of(image), siamese::Box{0, 0, 100000, 100000},
+                                        spec, siamese::Framing::kExact),
+                    Catch::Contains("100000x100000") && Catch::Contains("100x80"));
+  CHECK(peak_rss_kb() - before < 200 * 1024);
+  // Boxes up to twice the frame (a detector box reaching past the edges) still work.
+  CHECK(siamese::preprocess(siamese::view_of(image), siamese::Box{-50, -40, 200, 160}, spec,
+                            siamese::Framing::kExact)
+            .size(1) == spec.height);
+}
+
 TEST_CASE("tampered model facts are refused, naming the file and the fact", "[core][hostile]") {
   const std::string dir = siamese::testing::temp_dir("hostile-model");
   using nlohmann::json;
@@ -349,7 +367,8 @@ TEST_CASE("model facts with invalid UTF-8 (a --data path) are written, not fatal
   const std::string path = dir + "/latin1.pt";
   REQUIRE_NOTHROW(siamese::save_model(path, net, info));
   CHECK_NOTHROW(nlohmann::json::parse(siamese::describe_model(info)));
-  CHECK(siamese::load_model(path).info.origin == "siamese-train on /data/caf\xef\xbf\xbd (latin-1)");
+  CHECK(siamese::load_model(path).info.origin ==
+        "siamese-train on /data/caf\xef\xbf\xbd (latin-1)");
 }
 
 TEST_CASE("an absurd CUDA device index is an input error naming the device", "[core][hostile]") {
@@ -359,7 +378,8 @@ TEST_CASE("an absurd CUDA device index is an input error naming the device", "[c
       siamese::resolve_device(spec);
       FAIL("accepted " << spec);
     } catch (const siamese::InputError& e) {
-      CHECK(std::string(e.what()) == "device \"" + spec + "\": invalid CUDA device index (at most 127)");
+      CHECK(std::string(e.what()) ==
+            "device \"" + spec + "\": invalid CUDA device index (at most 127)");
     }
   }
   // A plausible index still reaches the device check (DeviceError on a machine without CUDA).

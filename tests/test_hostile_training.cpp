@@ -1,16 +1,14 @@
 // siamese-train against hostile file systems (issue 11): a temporary file name planted as a
 // symbolic link (out.pt.tmp, out.pt.ckpt.tmp) is never written through, and a --data path that
 // is not UTF-8 no longer fails the run at the end, when the model's facts are written.
-#include <catch2/catch.hpp>
-
 #include <sys/wait.h>
 
-#include <opencv2/imgcodecs.hpp>
-
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
 #include "checkpoint.h"
@@ -51,9 +49,10 @@ int run_train(const std::vector<std::string>& args, std::string& output) {
 
 }  // namespace
 
-TEST_CASE("siamese-train with a non-UTF-8 --data path and planted .tmp links writes its model "
-          "and leaves the links' targets alone",
-          "[training][hostile]") {
+TEST_CASE(
+    "siamese-train with a non-UTF-8 --data path and planted .tmp links writes its model "
+    "and leaves the links' targets alone",
+    "[training][hostile]") {
   const std::string dir = siamese::testing::temp_dir("hostile-train");
   const std::string data = dir + "/caf\xe9-faces";  // a Latin-1 folder name
   for (int id = 1; id <= 6; ++id) {

@@ -39,7 +39,8 @@ AtomicFile::AtomicFile(std::string path, mode_t mode) : path_(std::move(path)) {
   name.insert(name.end(), suffix.begin(), suffix.end());
   name.push_back('\0');
   fd_ = ::mkostemp(name.data(), O_CLOEXEC);
-  if (fd_ < 0) throw FileError(path_, "cannot create a temporary file beside it: " + errno_text(errno));
+  if (fd_ < 0)
+    throw FileError(path_, "cannot create a temporary file beside it: " + errno_text(errno));
   temp_ = name.data();
   if (::fchmod(fd_, mode & ~current_umask()) != 0) {
     const int error = errno;

@@ -146,7 +146,8 @@ cv::Mat read_image(const std::string& path, int channels) {
                               " megapixels; it is not decoded");
   }
   if (!header.complete) {
-    throw FileError(path, "truncated " + header.format + " file: " + header.missing + " is missing");
+    throw FileError(path,
+                    "truncated " + header.format + " file: " + header.missing + " is missing");
   }
   cv::Mat img;
   try {

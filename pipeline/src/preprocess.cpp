@@ -101,6 +101,14 @@ void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec
     throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
                      " is empty");
   }
+  // A box from a file (a gallery's recorded box) or an upstream meta may claim any size; what
+  // is read and padded stays within kMaxBoxToFrame times the frame (times the crop scale).
+  if (box.width > kMaxBoxToFrame * static_cast<int64_t>(view.width) ||
+      box.height > kMaxBoxToFrame * static_cast<int64_t>(view.height)) {
+    throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
+                     " is larger than " + std::to_string(kMaxBoxToFrame) + " times the " +
+                     std::to_string(view.width) + "x" + std::to_string(view.height) + " frame");
+  }
   const Box region = framed_region(box, spec.crop, framing);
   const cv::Rect frame(0, 0, view.width, view.height);
   const cv::Rect wanted(region.x, region.y, region.width, region.height);

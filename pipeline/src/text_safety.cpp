@@ -47,8 +47,7 @@ bool is_control(char32_t c) { return c < 0x20 || (c >= 0x7F && c <= 0x9F); }
 // (a new line in some terminals and viewers) and the bidirectional embeddings, overrides and
 // isolates ("Trojan Source": the line shows its characters in another order).
 bool reorders_line(char32_t c) {
-  return c == 0x2028 || c == 0x2029 || (c >= 0x202A && c <= 0x202E) ||
-         (c >= 0x2066 && c <= 0x2069);
+  return c == 0x2028 || c == 0x2029 || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
 }
 
 std::string hex_byte(unsigned char b, const char* prefix) {
@@ -92,8 +91,9 @@ void check_identity_name(const std::string& name) {
     if (cp.length == 0) refuse("is not valid UTF-8");
     if (is_control(cp.value)) refuse("holds a control character (newline, tab, escape, ...)");
     if (reorders_line(cp.value)) {
-      refuse("holds a line separator or a bidirectional override (it would print as other "
-             "text)");
+      refuse(
+          "holds a line separator or a bidirectional override (it would print as other "
+          "text)");
     }
     i += cp.length;
   }

@@ -27,8 +27,14 @@ bool ActionCommand::run(const DoorAction& a, const std::string& time) {
   envp.push_back(nullptr);
   std::string sh = "/bin/sh", flag = "-c", cmd = command_;
   char* argv[] = {sh.data(), flag.data(), cmd.data(), nullptr};
+  // The child gets stdin, stdout and stderr only: not the video file, the audit log, sockets or
+  // pipes this process holds (a user's command must not read or keep them open).
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, envp.data());
+  const int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     std::cerr << "siamese-access-control: cannot run '" << command_ << "': " << std::strerror(rc)
               << "\n";

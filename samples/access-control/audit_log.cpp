@@ -1,11 +1,14 @@
 #include "audit_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -42,11 +45,31 @@ std::string utc_now_iso8601() {
 
 AuditLog::AuditLog(const std::string& path) : path_(path) {
   // Create the file ourselves first, so that it gets mode 0600 and not the umask's default.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error(path + ": cannot create the audit log");
+  // Never through a symbolic link (a planted one would make us write where it points), and
+  // never a FIFO or device (O_NONBLOCK: opening a FIFO must not hang; fstat refuses it).
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                        0600);
+  if (fd < 0) {
+    const int error = errno;
+    throw std::runtime_error(path + ": cannot create the audit log: " +
+                             (error == ELOOP ? std::string("it is a symbolic link")
+                                             : std::string(std::strerror(error))));
+  }
+  struct stat st {};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   ::close(fd);
+  if (!regular) throw std::runtime_error(path + ": the audit log is not a regular file");
+  // SQLite's own journal files beside it: a planted link there would be written through too.
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    struct stat side {};
+    if (::lstat((path + suffix).c_str(), &side) == 0 && S_ISLNK(side.st_mode)) {
+      throw std::runtime_error(path + suffix + ": a symbolic link where the audit log's " +
+                               "journal goes; refusing to write through it");
+    }
+  }
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
+                                 nullptr);
   db_.reset(db);
   if (rc != SQLITE_OK) {
     throw std::runtime_error(

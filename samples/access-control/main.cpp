@@ -21,6 +21,7 @@
 #include "flags.h"
 #include "options.h"
 #include "pipeline_builder.h"
+#include "siamese/text_safety.h"
 
 namespace ss = siamese::samples;
 
@@ -108,7 +109,7 @@ class Controller {
       tracks += p.tracks();
     }
     std::cout << kProgram << ": " << tracks << " tracks, " << grants << " granted, " << denials
-              << " denied; audit log " << log_.path() << std::endl;
+              << " denied; audit log " << siamese::escape_for_display(log_.path()) << std::endl;
   }
 
  private:
@@ -118,7 +119,9 @@ class Controller {
     if (a.kind == ss::DoorAction::Kind::kGrant) grant_.run(a, now);
     if (a.kind == ss::DoorAction::Kind::kDeny) deny_.run(a, now);
     if (a.kind != ss::DoorAction::Kind::kDecision || options_.verbose) {
-      std::cout << describe(a, camera, several_) << std::endl;
+      // Identity and camera names come from the gallery and the pipeline: one escaped line,
+      // so a name holding a newline or terminal escapes cannot print a forged "GRANT" line.
+      std::cout << siamese::escape_for_display(describe(a, camera, several_)) << std::endl;
     }
   }
 
@@ -135,7 +138,8 @@ std::string error_text(GstMessage* msg) {
   gst_message_parse_error(msg, &error, &debug);
   std::string text = std::string(GST_OBJECT_NAME(GST_MESSAGE_SRC(msg))) + ": " +
                      (error ? error->message : "unknown error");
-  if (debug != nullptr) text += std::string("\n  (") + debug + ")";
+  text = siamese::escape_for_display(text);  // messages quote file names and property values
+  if (debug != nullptr) text += std::string("\n  (") + siamese::escape_for_display(debug) + ")";
   g_clear_error(&error);
   g_free(debug);
   return text;
@@ -218,7 +222,7 @@ int main(int argc, char** argv) {
     std::cerr << kProgram << ": " << e.what() << "\n(see " << kProgram << " --help)\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << kProgram << ": error: " << e.what() << "\n";
+    std::cerr << kProgram << ": error: " << siamese::escape_for_display(e.what()) << "\n";
     return 1;
   }
 }

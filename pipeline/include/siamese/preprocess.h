@@ -45,6 +45,9 @@ constexpr float kMaxInputStd = 1000.0f;
 constexpr float kMinCropScale = 0.25f;       // CropPolicy scale_width / scale_height bounds
 constexpr float kMaxCropScale = 4.0f;
 constexpr float kMaxCropShift = 1.0f;        // |shift_y|, in box heights
+/// A face box may be at most this many times the frame's width and height (larger ones, from
+/// a tampered gallery or an upstream meta, are refused before anything is padded).
+constexpr int kMaxBoxToFrame = 2;
 
 /// Throws InputError naming the first fact of spec out of its bounds, e.g.
 /// "input.std[0] = 0 is not in [0.001, 1000]"; channels must be 1 or 3, with one mean and std each.
@@ -60,7 +63,8 @@ enum class Framing {
 Box framed_region(const Box& box, const CropPolicy& crop, Framing framing);
 
 /// One face -> float tensor [channels, height, width] on the CPU. Outside the frame the border
-/// pixels are repeated. Throws InputError for an empty box or an invalid view.
+/// pixels are repeated. Throws InputError for an empty box, a box over kMaxBoxToFrame times the
+/// frame, or an invalid view.
 torch::Tensor preprocess(const ImageView& view, const Box& box, const InputSpec& spec,
                          Framing framing);
 
