@@ -40,7 +40,8 @@ const std::vector<CommandSpec>& command_specs() {
        {"--no-detect", "--largest-face", "--rebuild", "--replace", "--json"},
        0,
        -1},
-      {"list", "list --gallery DB [--json]", {"--gallery"}, {"--json"}, 0, 0},
+      {"list", "list --gallery DB [--model MODEL] [--json]", {"--gallery", "--model"}, {"--json"},
+       0, 0},
       {"remove", "remove --gallery DB NAME", {"--gallery"}, {}, 1, 1},
       {"rename", "rename --gallery DB OLD NEW", {"--gallery"}, {}, 2, 2},
       {"identify",
@@ -85,11 +86,15 @@ std::string usage_text() {
       "  --detector-file F    a cascade XML file instead of the default\n"
       "  --min-face-size PX   smallest face to detect, pixels (default 60)\n"
       "  --threshold T        Euclidean distance at or below which a face is verified;\n"
-      "                       add: stored as the gallery's threshold; identify/verify/compare:\n"
-      "                       overrides it (default: the gallery's, else the model's);\n"
-      "                       add --threshold strict: the model's validation threshold at a\n"
-      "                       1e-4 false-accept rate, for identification among many people\n"
-      "                       (about 1% of strangers' faces accepted by 100 embeddings)\n"
+      "                       add: stored as the gallery's threshold (loosening it is up to\n"
+      "                       you); identify/verify/compare: overrides it. Default: the\n"
+      "                       gallery's stored one, else one sized to the gallery from the\n"
+      "                       model's calibration (a stranger's face matches anyone at most\n"
+      "                       1% of the time), recomputed as the gallery grows; compare: the\n"
+      "                       model's pair threshold. add --threshold strict: the model's\n"
+      "                       threshold at a 1e-4 false-accept rate; add --threshold auto:\n"
+      "                       clear the stored one (back to the sized default)\n"
+      "                       list --model MODEL shows the threshold in force\n"
       "  --replace            add: an identity's old embeddings are replaced (atomically)\n"
       "  --rebuild            add: re-embed the recorded source files with --model\n"
       "  --keep-crops DIR     add: write the enrolled crops (what the model saw) for audit\n"

@@ -12,6 +12,7 @@
 #include "face_source.h"
 #include "siamese/embedder.h"
 #include "siamese/gallery.h"
+#include "siamese/threshold_policy.h"
 
 namespace siamese::enroll {
 
@@ -43,8 +44,12 @@ FaceSource make_face_source(const Args& args, int channels);
 /// Opens --gallery bound to the loaded model; a MismatchError also names the --model file.
 Gallery open_gallery(const Args& args, const Embedder& embedder, bool create);
 
-/// The threshold in force: --threshold, else the gallery's, else the model's; source names it.
-float pick_threshold(const Args& args, std::optional<float> gallery_threshold, float model_threshold,
-                     std::string& source);
+/// The threshold the element uses for this gallery when its threshold property is unset.
+ThresholdChoice threshold_in_force(const Gallery& gallery, const ModelInfo& model);
+
+/// The threshold in force (choose_threshold): --threshold, else the gallery's stored one, else
+/// the default for a gallery of gallery_embeddings; warns on stderr when uncalibrated.
+ThresholdChoice pick_threshold(const Args& args, std::optional<float> gallery_threshold,
+                               const ModelInfo& model, int64_t gallery_embeddings);
 
 }  // namespace siamese::enroll

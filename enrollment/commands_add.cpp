@@ -51,15 +51,19 @@ std::vector<EmbedRequest> rebuild_requests(const Gallery& gallery, std::vector<I
 }  // namespace
 
 // `add --threshold strict`: the model's validation threshold at a 1e-4 false-accept rate (1%
-// for models that do not record it).
+// for models that do not record it). `--threshold auto` clears a stored threshold: the
+// default for the gallery's size applies again (threshold_policy.h).
 constexpr const char* kStrictThreshold = "strict";
+constexpr const char* kAutoThreshold = "auto";
 
 int run_add(const Args& args) {
   const std::string gallery_path = args.required("--gallery");
   const bool rebuild = args.has("--rebuild");
   const bool replace = args.has("--replace");
   const bool strict = args.value("--threshold") == std::optional<std::string>(kStrictThreshold);
-  std::optional<float> threshold = strict ? std::nullopt : args.float_value("--threshold", 0.0f);
+  const bool automatic = args.value("--threshold") == std::optional<std::string>(kAutoThreshold);
+  std::optional<float> threshold =
+      strict || automatic ? std::nullopt : args.float_value("--threshold", 0.0f);
   std::optional<std::string> name = args.value("--name");
   if (name) {
     try {
@@ -68,7 +72,7 @@ int run_add(const Args& args) {
       throw UsageError(std::string("add: --name: ") + e.what());
     }
   }
-  if (args.positionals().empty() && !rebuild && !threshold && !strict) {
+  if (args.positionals().empty() && !rebuild && !threshold && !strict && !automatic) {
     throw UsageError("usage: siamese-enroll " + command_specs().front().synopsis);
   }
   // Listed before any work: a folder named as no identity may be (a control character, invalid
@@ -86,23 +90,19 @@ int run_add(const Args& args) {
   Embedder embedder = load_embedder(args);
   const ModelInfo& info = embedder.info();
   if (strict) {
-    // The pair threshold (best accuracy) lets a stranger through once in a while; against a
-    // gallery a stranger's face meets every enrolled embedding, so a false accept per comparison
-    // becomes one per ~(1 / embeddings) strangers: galleries want the 1e-4 point. Models written
-    // before it was recorded fall back to the 1% point.
-    if (info.validation.threshold_at_far_1e4 >= 0) {
-      threshold = static_cast<float>(info.validation.threshold_at_far_1e4);
-    } else if (info.validation.threshold_at_far_1e2 >= 0) {
-      threshold = static_cast<float>(info.validation.threshold_at_far_1e2);
-      std::cerr << "siamese-enroll: " << args.required("--model")
-                << " records no threshold at FAR=1e-4 (written before it was recorded); "
-                   "using its threshold at FAR=1%\n";
-    } else {
-      throw InputError(args.required("--model") +
-                       ": the model records no threshold at a low false-accept rate (it was "
-                       "written before they were recorded, or without validation); give "
-                       "--threshold T");
+    // Against a gallery a stranger's face meets every enrolled embedding: the 1e-4 point.
+    ThresholdChoice choice;
+    try {
+      choice = strict_threshold(info);
+    } catch (const InputError& e) {
+      throw InputError(args.required("--model") + ": " + e.what() + "; give --threshold T");
     }
+    if (info.validation.threshold_at_far_1e4 < 0) {
+      std::cerr << "siamese-enroll: " << args.required("--model")
+                << " records no threshold at FAR=1e-4 (written before it was recorded); using "
+                   "its threshold at FAR=1%\n";
+    }
+    threshold = choice.value;
   }
   FaceSource source = make_face_source(args, info.input.channels);
 
@@ -165,7 +165,8 @@ int run_add(const Args& args) {
   } else if (!added.identities.empty()) {
     gallery->enroll_batch(added.identities, replace);
   }
-  if (threshold) gallery->set_threshold(*threshold);
+  if (threshold || automatic) gallery->set_threshold(threshold);
+  const ThresholdChoice in_force = threshold_in_force(*gallery, info);
 
   if (args.has("--json")) {
     auto identities = nlohmann::json::array();
@@ -181,6 +182,8 @@ int run_add(const Args& args) {
                           {"failed", issues_json(failed)},
                           {"threshold", nullptr}};
     if (const auto t = gallery->threshold()) out["threshold"] = *t;
+    out["threshold_in_force"] = in_force.value;
+    out["threshold_source"] = threshold_source_name(in_force.source);
     std::cout << json_line(out) << "\n";
   } else {
     if (rebuild) {
@@ -198,6 +201,8 @@ int run_add(const Args& args) {
     }
     std::cout << (added.identities.empty() ? "" : ")") << "\n";
     if (threshold) std::cout << "gallery threshold set to " << *threshold << "\n";
+    std::cout << "threshold in force: " << in_force.value << " (" << in_force.description
+              << ")\n";
     print_issues("skipped", skipped);
     print_issues("failed", failed);
   }

@@ -6,6 +6,8 @@
 #include "siamese/errors.h"
 #include "siamese/model_file.h"
 
+#include <iostream>
+
 namespace siamese::enroll {
 
 std::string json_line(const nlohmann::json& j) {
@@ -48,25 +50,28 @@ FaceSource make_face_source(const Args& args, int channels) {
 Gallery open_gallery(const Args& args, const Embedder& embedder, bool create) {
   const std::string path = args.required("--gallery");
   try {
-    return Gallery::open(path, embedder.info(), create);
+    // Readers open read-only: they work on galleries in folders they cannot write.
+    return create ? Gallery::open(path, embedder.info(), true)
+                  : Gallery::open_reader(path, embedder.info());
   } catch (const MismatchError& e) {
     throw MismatchError(std::string(e.what()) + " [model in use: " + args.required("--model") +
                         "]");
   }
 }
 
-float pick_threshold(const Args& args, std::optional<float> gallery_threshold,
-                     float model_threshold, std::string& source) {
-  if (const auto t = args.float_value("--threshold", 0.0f)) {
-    source = "--threshold";
-    return *t;
-  }
-  if (gallery_threshold) {
-    source = "gallery";
-    return *gallery_threshold;
-  }
-  source = "model";
-  return model_threshold;
+ThresholdChoice threshold_in_force(const Gallery& gallery, const ModelInfo& model) {
+  int64_t embeddings = 0;
+  for (const auto& identity : gallery.identities()) embeddings += identity.embedding_count;
+  return choose_threshold(std::nullopt, gallery.threshold(), model, embeddings);
+}
+
+ThresholdChoice pick_threshold(const Args& args, std::optional<float> gallery_threshold,
+                               const ModelInfo& model, int64_t gallery_embeddings) {
+  ThresholdChoice choice = choose_threshold(args.float_value("--threshold", 0.0f),
+                                            gallery_threshold, model, gallery_embeddings);
+  if (choice.source == ThresholdSource::kExplicit) choice.description = "--threshold";
+  if (!choice.calibrated) std::cerr << "siamese-enroll: warning: " << choice.description << "\n";
+  return choice;
 }
 
 }  // namespace siamese::enroll

@@ -93,9 +93,10 @@ int run_compare(const Args& args) {
     throw InputError(args.required("--model") + ": the model gives a distance of " +
                      std::to_string(distance) + " (its embeddings are not finite numbers)");
   }
-  std::string threshold_source;
-  const float threshold =
-      pick_threshold(args, std::nullopt, embedder.info().threshold, threshold_source);
+  // Two pictures, one comparison: the pair threshold (best accuracy), unless given.
+  const std::optional<float> given = args.float_value("--threshold", 0.0f);
+  const float threshold = given ? *given : embedder.info().threshold;
+  const std::string threshold_source = given ? "--threshold" : "model";
   const bool same = distance <= threshold;
   if (const auto show = args.value("--show")) {
     write_picture(*show, input_to_image(batch[0], spec), input_to_image(batch[1], spec), distance);

@@ -8,6 +8,8 @@
 #include "siamese/errors.h"
 #include "siamese/gallery.h"
 #include "siamese/text_safety.h"
+#include "siamese/model_file.h"
+#include "siamese/threshold_policy.h"
 
 namespace siamese::enroll {
 
@@ -16,6 +18,19 @@ int run_list(const Args& args) {
   const Gallery gallery = Gallery::open_unbound(path, false);
   const auto identities = gallery.identities();
   const auto threshold = gallery.threshold();
+  int64_t total_embeddings = 0;
+  for (const auto& r : identities) total_embeddings += r.embedding_count;
+  // The threshold the element uses with this gallery needs the model's calibration.
+  std::optional<ThresholdChoice> in_force;
+  if (const auto model_path = args.value("--model")) {
+    const ModelInfo model = load_model(*model_path).info;
+    if (model.fingerprint != gallery.model_fingerprint()) {
+      throw MismatchError("gallery " + path + " was built with model " +
+                          gallery.model_fingerprint() + ", not " + *model_path + " (" +
+                          model.fingerprint + ")");
+    }
+    in_force = choose_threshold(std::nullopt, threshold, model, total_embeddings);
+  }
   if (args.has("--json")) {
     auto list = nlohmann::json::array();
     for (const auto& r : identities) {
@@ -33,16 +48,24 @@ int run_list(const Args& args) {
                           {"threshold", nullptr},
                           {"identities", list}};
     if (threshold) out["threshold"] = *threshold;
+    if (in_force) {
+      out["threshold_in_force"] = in_force->value;
+      out["threshold_source"] = threshold_source_name(in_force->source);
+      out["threshold_description"] = in_force->description;
+    }
     std::cout << json_line(out) << "\n";
     return 0;
   }
   // Names and paths as escaped text: a name someone else stored may hold control characters.
   std::cout << "gallery " << escape_for_display(path) << ": model " << gallery.model_fingerprint() << ", embedding size "
             << gallery.embedding_size() << ", " << gallery.metric() << ", threshold ";
-  if (threshold) {
-    std::cout << *threshold << "\n";
+  if (in_force) {
+    std::cout << in_force->value << " (" << in_force->description << ")\n";
+  } else if (threshold) {
+    std::cout << *threshold << " (stored in the gallery)\n";
   } else {
-    std::cout << "(the model's)\n";
+    std::cout << "the default for a gallery of " << total_embeddings
+              << " embeddings (give --model to see its value)\n";
   }
   size_t width = 8;
   for (const auto& r : identities) width = std::max(width, escape_for_display(r.name).size());

@@ -55,10 +55,12 @@ int run_identify(const Args& args) {
   const int top = args.int_value("--top", kDefaultTop, 0, 100000);
   Embedder embedder = load_embedder(args);
   const Gallery gallery = open_gallery(args, embedder, false);
-  std::string threshold_source;
-  const float threshold =
-      pick_threshold(args, gallery.threshold(), embedder.info().threshold, threshold_source);
-  const Matcher matcher(gallery.load_matrix(), embedder.device(), threshold);
+  GallerySnapshot snapshot = gallery.snapshot();
+  const ThresholdChoice choice =
+      pick_threshold(args, snapshot.threshold, embedder.info(), snapshot.matrix.size());
+  const float threshold = choice.value;
+  const std::string threshold_source = choice.description;
+  const Matcher matcher(std::move(snapshot.matrix), embedder.device(), threshold);
   FaceSource source = make_face_source(args, embedder.input_spec().channels);
   const bool json = args.has("--json");
   if (!json) {
@@ -127,10 +129,12 @@ int run_verify(const Args& args) {
   const std::string claim = args.required("--claim");
   Embedder embedder = load_embedder(args);
   const Gallery gallery = open_gallery(args, embedder, false);
-  std::string threshold_source;
-  const float threshold =
-      pick_threshold(args, gallery.threshold(), embedder.info().threshold, threshold_source);
-  const Matcher matcher(gallery.load_matrix(), embedder.device(), threshold);
+  GallerySnapshot snapshot = gallery.snapshot();
+  const ThresholdChoice choice =
+      pick_threshold(args, snapshot.threshold, embedder.info(), snapshot.matrix.size());
+  const float threshold = choice.value;
+  const std::string threshold_source = choice.description;
+  const Matcher matcher(std::move(snapshot.matrix), embedder.device(), threshold);
   const auto& names = matcher.names();
   const auto it = std::find(names.begin(), names.end(), claim);
   if (it == names.end()) {
@@ -170,7 +174,7 @@ int run_verify(const Args& args) {
               << " as '" << escape_for_display(claim) << "' (distance " << std::fixed
               << std::setprecision(3)
               << out["distance"].get<float>() << (verified ? " <= " : " > ") << "threshold "
-              << threshold << " from the " << threshold_source << ")\n";
+              << threshold << ": " << threshold_source << ")\n";
   }
   return verified ? 0 : kExitNotVerified;
 }

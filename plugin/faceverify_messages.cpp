@@ -88,7 +88,7 @@ GstStructure* decision_message_structure(const Decision& d, const FrameTimes& t)
       static_cast<double>(d.distance), "margin", G_TYPE_DOUBLE, static_cast<double>(d.margin),
       "votes", G_TYPE_INT, d.votes, "first-seen", G_TYPE_UINT64, clock_time_of(d.first_seen),
       "running-time", G_TYPE_UINT64, clock_time_of(d.decided), "timestamp", G_TYPE_UINT64,
-      t.timestamp, nullptr);
+      t.timestamp, "reason", G_TYPE_STRING, d.reason.c_str(), nullptr);
 }
 
 std::string decision_signature(const std::vector<FaceResult>& faces) {

@@ -30,6 +30,7 @@ enum {
   PROP_MARGIN,
   PROP_PRECISION,
   PROP_MODEL_INSTANCE_ID,
+  PROP_GALLERY_ERROR_TIMEOUT,
 };
 
 void set_string(std::string& field, const GValue* value) {
@@ -98,15 +99,19 @@ void install_properties(GObjectClass* gobject_class) {
   g_object_class_install_property(
       gobject_class, PROP_GALLERY,
       g_param_spec_string("gallery", "Gallery",
-                          "Enrollment gallery written by siamese-enroll; "
-                          "reloaded while playing when it changes. Unset: every face unknown",
+                          "Enrollment gallery written by siamese-enroll; checked every 0.5 s "
+                          "while playing and reloaded when it changes or is replaced; while it "
+                          "cannot be read or trusted nobody is verified. Unset: every face "
+                          "unknown",
                           nullptr, ready));
   g_object_class_install_property(
       gobject_class, PROP_THRESHOLD,
       g_param_spec_float("threshold", "Threshold",
                          "Euclidean embedding distance at or below "
                          "which a face matches an identity; -1 = the threshold stored in the "
-                         "gallery (siamese-enroll add --threshold), else in the model file",
+                         "gallery (siamese-enroll add --threshold), else the default for the "
+                         "gallery's size from the model's calibration (a stranger's face "
+                         "matches anyone at most 1% of the time)",
                          -1.0f, kMaxDistance, kDefaultThresholdProperty, playing));
   g_object_class_install_property(
       gobject_class, PROP_DEVICE,
@@ -217,6 +222,13 @@ void install_properties(GObjectClass* gobject_class) {
                           "device, precision and batch-size) share one loaded model and batch "
                           "their faces into one forward pass; unset = this element's own model",
                           nullptr, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_GALLERY_ERROR_TIMEOUT,
+      g_param_spec_uint("gallery-error-timeout", "Gallery error timeout",
+                        "Seconds the gallery may stay unreadable or untrusted (nobody is "
+                        "verified meanwhile, with a warning) before the element posts an "
+                        "error; 0 = never post an error, keep verifying nobody",
+                        0, kMaxGalleryErrorTimeoutS, kDefaultGalleryErrorTimeoutS, ready));
 }
 
 bool set_setting(Settings& s, guint prop_id, const GValue* value, std::string* refused) {
@@ -289,6 +301,9 @@ bool set_setting(Settings& s, guint prop_id, const GValue* value, std::string* r
     case PROP_MODEL_INSTANCE_ID:
       set_string(s.model_instance_id, value);
       break;
+    case PROP_GALLERY_ERROR_TIMEOUT:
+      s.gallery_error_timeout_s = static_cast<int>(g_value_get_uint(value));
+      break;
     default:
       return false;
   }
@@ -357,6 +372,9 @@ bool get_setting(const Settings& s, guint prop_id, GValue* value) {
       break;
     case PROP_MODEL_INSTANCE_ID:
       g_value_set_string(value, str(s.model_instance_id));
+      break;
+    case PROP_GALLERY_ERROR_TIMEOUT:
+      g_value_set_uint(value, static_cast<guint>(s.gallery_error_timeout_s));
       break;
     default:
       return false;

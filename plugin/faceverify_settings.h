@@ -39,6 +39,10 @@ constexpr const char* kDefaultConfirmFrames = "4/6";  // kDefaultConfirmCount/kD
 constexpr siamese::Precision kDefaultPrecision = siamese::Precision::kFloat32;
 constexpr const char* kDefaultModelInstanceId = "";  // "": this element's own model
 constexpr int kGalleryPollMs = 500;  // how often the gallery file is checked for changes
+// An unreadable or untrusted gallery verifies nobody at once; after this long the element also
+// posts an error, since a door that silently denies everyone needs someone to look at it.
+constexpr int kDefaultGalleryErrorTimeoutS = 10;
+constexpr int kMaxGalleryErrorTimeoutS = 86400;
 
 struct Settings {
   std::string model;
@@ -61,11 +65,12 @@ struct Settings {
   float margin = kDefaultMarginProperty;
   siamese::Precision precision = kDefaultPrecision;
   std::string model_instance_id = kDefaultModelInstanceId;
+  int gallery_error_timeout_s = kDefaultGalleryErrorTimeoutS;
 };
 
 /// The stream options these settings give when the threshold property is unset means
-/// default_threshold (the gallery's or the model's). Throws InputError for an invalid
-/// confirm-frames text.
+/// default_threshold (the gallery's stored one, else the default for its size, see
+/// threshold_policy.h). Throws InputError for an invalid confirm-frames text.
 inline StreamOptions stream_options_of(const Settings& s, float default_threshold) {
   StreamOptions o;
   o.detect_interval = s.detect_interval;

@@ -1,7 +1,12 @@
-// Keeps a gallery's Matcher current while a stream plays: a background thread polls
-// Gallery::change_counter() (cheap) every poll interval and, when it changes, loads the matrix
-// and swaps the shared Matcher atomically; a reload that fails keeps the previous matcher and
-// is reported once. GStreamer-free. Thread-safety: matcher() and reload() from any thread.
+// Keeps a gallery current while a stream plays, and fails closed. A background thread checks
+// every poll interval whether the file was replaced (device/inode: mv, rm + cp) or committed
+// to (Gallery::change_counter()), and then reads the new state through a FRESH connection
+// (Gallery::open_reader + snapshot: binding, threshold and rows in one transaction) and swaps
+// it in atomically. When the gallery cannot be read or trusted (missing, corrupt, rebuilt with
+// another model, a bad stored threshold) the watch serves an EMPTY gallery, so nobody is
+// verified, reports why, retries every poll, and reports a fatal error once it has stayed
+// untrusted for the error timeout. GStreamer-free. Thread-safety: view() and reload() from
+// any thread; the reporter is called from the polling thread or reload()'s caller.
 #pragma once
 
 #include <torch/types.h>
@@ -12,52 +17,79 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "siamese/gallery.h"
 #include "siamese/matcher.h"
 #include "siamese/model_file.h"
+#include "siamese/threshold_policy.h"
 
 namespace siamese::gst {
 
+/// One loaded state of the gallery, as the streaming thread uses it for a batch.
+struct GalleryView {
+  std::shared_ptr<const Matcher> matcher;  // never null; empty while untrusted
+  /// The threshold when none is set explicitly: the gallery's stored one, else the default
+  /// for this gallery's size (threshold_policy.h).
+  ThresholdChoice default_threshold;
+  bool trusted = true;
+  std::string problem;  // why it is not trusted ("" when trusted)
+  int64_t generation = 0;  // counts successful loads
+};
+
 class GalleryWatch {
  public:
-  /// Called from the polling thread (or reload()'s caller) with a message for the user.
-  using Reporter = std::function<void(bool ok, const std::string& message)>;
+  enum class Event {
+    kLoaded,     // a new state is served (also after recovering)
+    kUntrusted,  // the gallery cannot be trusted: nobody is verified until it can
+    kFatal,      // untrusted for longer than the error timeout (reported once per episode)
+  };
+  using Reporter = std::function<void(Event event, const std::string& message)>;
 
-  /// Opens the gallery bound to model and loads it: throws FileError or MismatchError naming
-  /// the file. poll <= 0 disables polling (reload() only).
-  GalleryWatch(const std::string& path, const ModelInfo& model, torch::Device device,
-               float threshold, std::chrono::milliseconds poll, Reporter report);
+  /// Opens and loads the gallery: throws FileError or MismatchError naming the file (a state
+  /// change must fail, not start with an empty gallery). poll <= 0 disables polling (reload()
+  /// only); error_after <= 0 never reports kFatal.
+  GalleryWatch(std::string path, const ModelInfo& model, torch::Device device,
+               std::chrono::milliseconds poll, std::chrono::milliseconds error_after,
+               Reporter report);
   /// Stops the polling thread.
   ~GalleryWatch();
   GalleryWatch(const GalleryWatch&) = delete;
   GalleryWatch& operator=(const GalleryWatch&) = delete;
 
-  /// The current matcher (never null); keep the pointer for one batch.
-  std::shared_ptr<const Matcher> matcher() const;
-  /// Reloads now; on failure keeps the previous matcher, reports and returns false.
+  /// The current state (never null); keep the pointer for one batch.
+  std::shared_ptr<const GalleryView> view() const;
+  /// Reads the gallery again now through a fresh connection; returns false (and serves an
+  /// empty, untrusted gallery) when that fails.
   bool reload();
-  /// Number of successful loads (1 after construction).
-  int64_t generation() const;
 
  private:
-  std::shared_ptr<const Matcher> load_locked();  // throws
+  // Loads through a fresh connection; throws. Caller holds mutex_.
+  void load_locked();
+  // Serves the empty gallery and reports (once per distinct problem). Caller holds mutex_.
+  void distrust_locked(const std::string& problem, std::string& message);
+  // Whether the file changed since it was loaded. Caller holds mutex_.
+  bool changed_locked();
   void poll_loop(std::chrono::milliseconds poll);
+  void report(Event event, const std::string& message);
 
-  ModelInfo model_;
-  torch::Device device_;
-  float threshold_;
-  Reporter report_;
+  const std::string path_;
+  const ModelInfo model_;
+  const torch::Device device_;
+  const std::chrono::milliseconds error_after_;
+  const Reporter report_;
 
-  mutable std::mutex gallery_mutex_;  // guards gallery_, last_counter_, failed_counter_
-  Gallery gallery_;
+  mutable std::mutex mutex_;  // guards everything below but view_
+  std::optional<Gallery> gallery_;  // the connection that is polled; none while untrusted
   int64_t last_counter_ = 0;
-  int64_t failed_counter_ = -1;
   int64_t generation_ = 0;
+  std::string problem_;  // the last reported problem ("" when trusted)
+  std::chrono::steady_clock::time_point untrusted_since_;
+  bool fatal_reported_ = false;
 
-  std::shared_ptr<const Matcher> matcher_;  // atomic_load / atomic_store only
+  std::shared_ptr<const GalleryView> view_;  // atomic_load / atomic_store only
 
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

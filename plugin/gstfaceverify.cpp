@@ -35,7 +35,7 @@ struct State {
   std::unique_ptr<siamese::StreamVerifier> verifier;
   std::unique_ptr<sg::GalleryWatch> watch;
   std::shared_ptr<sg::SharedEmbedder> shared;  // model-instance-id set: the shared model
-  float default_threshold = 1.0f;  // threshold property unset: the gallery's, else the model's
+  float model_threshold = 1.0f;  // threshold property unset and no gallery: the model's
   bool use_upstream = false;
   int batch_frames = 1;
   GstVideoInfo info{};
@@ -106,16 +106,27 @@ static void gst_face_verify_get_property(GObject* object, guint prop_id, GValue*
 
 // ---- start / stop: heavy loading and error translation ---------------------------------
 
-static void report_reload(GstFaceVerify* self, const std::string& path, bool ok,
-                          const std::string& message) {
-  if (ok) {
-    GST_INFO_OBJECT(self, "%s", message.c_str());
-  } else {
-    GST_ELEMENT_WARNING(self, RESOURCE, READ,
-                        ("Could not reload gallery \"%s\" (property \"gallery\"); keeping the "
-                         "previous gallery.",
+// From the gallery's polling thread (posting messages is thread-safe).
+static void report_gallery(GstFaceVerify* self, const std::string& path,
+                           sg::GalleryWatch::Event event, const std::string& message) {
+  switch (event) {
+    case sg::GalleryWatch::Event::kLoaded:
+      GST_INFO_OBJECT(self, "%s", message.c_str());
+      break;
+    case sg::GalleryWatch::Event::kUntrusted:
+      GST_ELEMENT_WARNING(self, RESOURCE, READ,
+                          ("Gallery \"%s\" (property \"gallery\") cannot be read or trusted; "
+                           "nobody is verified until it can.",
+                           path.c_str()),
+                          ("%s", message.c_str()));
+      break;
+    case sg::GalleryWatch::Event::kFatal:
+      GST_ELEMENT_ERROR(self, RESOURCE, READ,
+                        ("Gallery \"%s\" (property \"gallery\") stayed unreadable or untrusted "
+                         "for longer than gallery-error-timeout.",
                          path.c_str()),
                         ("%s", message.c_str()));
+      break;
   }
 }
 
@@ -153,7 +164,7 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
     return FALSE;
   }
   const siamese::ModelInfo info = model->info;
-  state->default_threshold = info.threshold;
+  state->model_threshold = info.threshold;
 
   siamese::StreamOptions options;
   try {
@@ -227,18 +238,23 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
   if (!s.gallery.empty()) {
     try {
       const std::string path = s.gallery;
-      // A threshold stored by `siamese-enroll add --threshold` suits this gallery (1:N over its
-      // size) better than the model's pair threshold; the property still overrides both.
-      if (const auto t = siamese::Gallery::open(path, info, /*create=*/false).threshold()) {
-        state->default_threshold = *t;
-        options = sg::stream_options_of(s, state->default_threshold);
+      state->watch = std::make_unique<sg::GalleryWatch>(
+          path, info, device, std::chrono::milliseconds(sg::kGalleryPollMs),
+          std::chrono::seconds(s.gallery_error_timeout_s),
+          [self, path](sg::GalleryWatch::Event event, const std::string& message) {
+            report_gallery(self, path, event, message);
+          });
+      const auto view = state->watch->view();
+      // Without the threshold property: the gallery's stored threshold, else the default
+      // for its size (threshold_policy.h), recomputed whenever the gallery is reloaded.
+      options = sg::stream_options_of(s, view->default_threshold.value);
+      if (!view->default_threshold.calibrated && s.threshold < 0.0f) {
+        GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
+                            ("Model \"%s\" has no false-accept calibration: strangers may be "
+                             "verified; set the \"threshold\" property or retrain.",
+                             s.model.c_str()),
+                            ("%s", view->default_threshold.description.c_str()));
       }
-      state->watch =
-          std::make_unique<sg::GalleryWatch>(path, info, device, options.decision.threshold,
-                                             std::chrono::milliseconds(sg::kGalleryPollMs),
-                                             [self, path](bool ok, const std::string& message) {
-                                               report_reload(self, path, ok, message);
-                                             });
     } catch (const siamese::MismatchError& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
                         ("Gallery \"%s\" (property \"gallery\") was not built with model \"%s\"; "
@@ -289,13 +305,18 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
   }
   GST_INFO_OBJECT(
       self,
-      "model %s on %s (threshold %.4f, margin %.4f, confirm %s), gallery %s "
+      "model %s on %s (threshold %.4f %s, margin %.4f, confirm %s), gallery %s "
       "(%lld embeddings), detector %s min-face-size %d scale-factor %.2f detect-interval %d "
       "reverify-interval %d, batch-size %d batch-frames %d, precision %s, preprocessing on %s, "
       "model-instance-id \"%s\"; model facts %s",
-      s.model.c_str(), device.str().c_str(), options.decision.threshold, options.decision.margin,
-      s.confirm_frames.c_str(), s.gallery.empty() ? "(none)" : s.gallery.c_str(),
-      state->watch ? static_cast<long long>(state->watch->matcher()->embedding_count()) : 0LL,
+      s.model.c_str(), device.str().c_str(), options.decision.threshold,
+      s.threshold >= 0.0f ? "set by the threshold property"
+      : state->watch      ? state->watch->view()->default_threshold.description.c_str()
+                          : "of the model",
+      options.decision.margin, s.confirm_frames.c_str(),
+      s.gallery.empty() ? "(none)" : s.gallery.c_str(),
+      state->watch ? static_cast<long long>(state->watch->view()->matcher->embedding_count())
+                   : 0LL,
       state->use_upstream ? "upstream" : "cascade", s.min_face_size, s.scale_factor,
       s.detect_interval, s.reverify_interval, s.batch_size, s.batch_frames,
       siamese::precision_name(s.precision), preprocessing.c_str(), s.model_instance_id.c_str(),
@@ -419,7 +440,10 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
   std::vector<std::vector<siamese::FaceResult>> faces(n);
   std::vector<std::vector<siamese::Decision>> changes(n);
   try {
-    st.verifier->set_options(sg::stream_options_of(s, st.default_threshold));
+    // One gallery state for the whole batch: its matcher and the threshold that goes with it.
+    const std::shared_ptr<const sg::GalleryView> gallery = st.watch ? st.watch->view() : nullptr;
+    st.verifier->set_options(sg::stream_options_of(
+        s, gallery ? gallery->default_threshold.value : st.model_threshold));
     MappedFrames mapped(n);
     std::vector<siamese::StreamFrame> inputs(n);
     for (size_t i = 0; i < n; ++i) {
@@ -429,9 +453,8 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
       inputs[i].time = static_cast<int64_t>(h.times.running_time);  // NONE -> -1
       if (h.use_upstream) inputs[i].boxes = h.upstream.boxes;
     }
-    const std::shared_ptr<const siamese::Matcher> matcher =
-        st.watch ? st.watch->matcher() : nullptr;
-    std::vector<siamese::FrameResult> results = st.verifier->process(inputs, matcher.get());
+    std::vector<siamese::FrameResult> results =
+        st.verifier->process(inputs, gallery ? gallery->matcher.get() : nullptr);
     for (size_t i = 0; i < n; ++i) {
       faces[i] = std::move(results[i].faces);
       changes[i] = std::move(results[i].changes);

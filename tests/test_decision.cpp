@@ -138,3 +138,37 @@ TEST_CASE("confirm-frames N/M parsing and validation", "[decision]") {
   CHECK_THROWS_AS(DecisionEngine(opts(2, 1)), siamese::InputError);
   CHECK_THROWS_AS(DecisionEngine(opts(1, 1, 1.0f, -0.5f)), siamese::InputError);
 }
+
+TEST_CASE("a person removed from the gallery loses a verification at once, with the reason",
+          "[decision]") {
+  DecisionEngine engine(opts(2, 3));
+  engine.observe(1, ev("alice", 0.3f), 0);
+  engine.observe(1, ev("alice", 0.3f), 1);
+  engine.observe(2, ev("bob", 0.3f), 0);
+  engine.observe(2, ev("bob", 0.3f), 1);
+  REQUIRE(engine.decision(1).verified());
+  REQUIRE(engine.decision(2).verified());
+
+  CHECK(engine.revoke_absent({"bob", "carol", "alice"}, 5).empty());  // nobody left
+  const auto changes = engine.revoke_absent({"carol", "bob"}, 7);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].track_id == 1);
+  CHECK(changes[0].state == DecisionState::kUnknown);
+  CHECK(changes[0].identity.empty());
+  CHECK(changes[0].reason == siamese::kReasonRevoked);
+  CHECK(changes[0].decided == 7);
+  CHECK(engine.decision(2).identity == "bob");
+  CHECK(engine.needs_evidence(1));
+
+  // Her old votes are gone: if she is enrolled again she needs N new ones, and the next
+  // decision change carries no revocation reason.
+  CHECK_FALSE(engine.observe(1, ev("alice", 0.3f), 8));
+  const auto back = engine.observe(1, ev("alice", 0.3f), 9);
+  REQUIRE(back);
+  CHECK(back->identity == "alice");
+  CHECK(back->reason.empty());
+
+  // An empty gallery (one that cannot be trusted) revokes everyone.
+  CHECK(engine.revoke_absent({}, 10).size() == 2);
+  CHECK_FALSE(engine.decision(2).verified());
+}

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "faceverify_harness.h"
 #include "gst_test_support.h"
 #include "siamese/detector.h"
 #include "siamese/stream_verifier.h"
@@ -36,79 +37,8 @@ using siamese::testing::MetaFace;
 
 namespace {
 
-using Props = std::vector<std::pair<std::string, std::string>>;
-
-/// faceverify inside a GstHarness, with a bus to collect its messages.
-class Harness {
- public:
-  explicit Harness(const Props& props) {
-    siamese::testing::gst_test_init();
-    element_ = gst_element_factory_make("faceverify", nullptr);
-    REQUIRE(element_ != nullptr);
-    for (const auto& [name, value] : props) {
-      gst_util_set_object_arg(G_OBJECT(element_), name.c_str(), value.c_str());
-    }
-    bus_ = gst_bus_new();
-    gst_element_set_bus(element_, bus_);
-    h_ = gst_harness_new_with_element(element_, "sink", "src");
-  }
-  ~Harness() {
-    for (GstStructure* s : pending_) gst_structure_free(s);
-    gst_harness_teardown(h_);
-    gst_object_unref(element_);
-    gst_object_unref(bus_);
-  }
-  GstHarness* operator->() const { return h_; }
-  GstHarness* get() const { return h_; }
-  GstElement* element() const { return element_; }
-
-  void set_caps(GstVideoFormat format, int width, int height) {
-    gst_harness_set_src_caps(h_, siamese::testing::video_caps(format, width, height));
-  }
-  GstFlowReturn push(GstBuffer* buffer) { return gst_harness_push(h_, buffer); }
-  /// Every buffer that came out so far.
-  std::vector<GstBuffer*> pull_all() {
-    std::vector<GstBuffer*> out;
-    while (GstBuffer* b = gst_harness_try_pull(h_)) out.push_back(b);
-    return out;
-  }
-  /// The element messages posted so far with this structure name (copies).
-  std::vector<GstStructure*> messages(const char* name) {
-    std::vector<GstStructure*> out;
-    while (GstMessage* m = gst_bus_pop_filtered(bus_, GST_MESSAGE_ELEMENT)) {
-      const GstStructure* s = gst_message_get_structure(m);
-      if (s != nullptr) pending_.push_back(gst_structure_copy(s));
-      gst_message_unref(m);
-    }
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if (gst_structure_has_name(*it, name)) {
-        out.push_back(*it);
-        it = pending_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    return out;
-  }
-  /// Warnings posted so far.
-  std::vector<std::string> warnings() {
-    std::vector<std::string> out;
-    while (GstMessage* m = gst_bus_pop_filtered(bus_, GST_MESSAGE_WARNING)) {
-      GError* e = nullptr;
-      gst_message_parse_warning(m, &e, nullptr);
-      out.push_back(e->message);
-      g_error_free(e);
-      gst_message_unref(m);
-    }
-    return out;
-  }
-
- private:
-  GstElement* element_ = nullptr;
-  GstBus* bus_ = nullptr;
-  GstHarness* h_ = nullptr;
-  std::vector<GstStructure*> pending_;
-};
+using siamese::testing::Harness;
+using siamese::testing::Props;
 
 void free_structures(std::vector<GstStructure*>& v) {
   for (GstStructure* s : v) gst_structure_free(s);
@@ -874,68 +804,6 @@ TEST_CASE("message modes: none, every-frame, on-change", "[gst]") {
     free_structures(frames);
     free_structures(decisions);
   }
-}
-
-TEST_CASE("the gallery is reloaded while playing, and a failed reload keeps the old one", "[gst]") {
-  SIAMESE_REQUIRE_ATT(att);
-  const std::string dir = siamese::testing::temp_dir("faceverify-reload");
-  const std::string model = siamese::testing::save_untrained_model(dir, "model.pt", 5);
-  const std::string gallery = dir + "/gallery.db";
-  const cv::Mat face = siamese::testing::att_face(att, 8, 4);
-  const cv::Mat other = siamese::testing::att_face(att, 9, 4);
-  const auto embed = [&](const cv::Mat& m) {
-    const siamese::ImageView v = siamese::view_of(m);
-    return siamese::testing::core_embeddings(model, v, {v.full_box()}, siamese::Framing::kExact);
-  };
-  siamese::testing::enroll(gallery, model, {"s9"}, embed(other));
-  const cv::Mat bgr = siamese::testing::compose(120, 130, {face}, {{8, 8}});
-  Harness harness({{"model", model},
-                   {"gallery", gallery},
-                   {"detector", "upstream"},
-                   {"confirm-frames", "1/1"},
-                   {"reverify-interval", "1"},
-                   {"device", "cpu"},
-                   {"threshold", "0.001"}});
-  harness.set_caps(GST_VIDEO_FORMAT_BGRx, bgr.cols, bgr.rows);
-  int frame = 0;
-  const auto identity_now = [&]() {
-    GstBuffer* b = upstream_frame(bgr, frame++);
-    REQUIRE(harness.push(b) == GST_FLOW_OK);
-    GstBuffer* out = gst_harness_pull(harness.get());
-    const auto faces = siamese::testing::meta_faces(out);
-    gst_buffer_unref(out);
-    REQUIRE(faces.size() == 1);
-    return faces[0].identity;
-  };
-  CHECK(identity_now().empty());  // s8 not enrolled yet
-
-  // Enroll s8 from another process's point of view: a separate connection commits.
-  siamese::testing::enroll(gallery, model, {"s8"}, embed(face));
-  std::string identity;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (identity.empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    identity = identity_now();
-  }
-  CHECK(identity == "s8");  // recognised without restarting (polled every 0.5 s)
-
-  // The action signal reloads on demand.
-  gboolean ok = FALSE;
-  g_signal_emit_by_name(harness.element(), "reload-gallery", &ok);
-  CHECK(ok);
-
-  // Rebinding the file to another model makes reloads fail: the previous gallery stays.
-  const std::string other_model = siamese::testing::save_untrained_model(dir, "other.pt", 6);
-  {
-    siamese::Gallery g = siamese::Gallery::open_unbound(gallery, true);
-    g.rebind(siamese::load_model(other_model).info, {});
-  }
-  g_signal_emit_by_name(harness.element(), "reload-gallery", &ok);
-  CHECK_FALSE(ok);
-  const auto warnings = harness.warnings();
-  REQUIRE_FALSE(warnings.empty());
-  CHECK(warnings[0].find("gallery") != std::string::npos);
-  CHECK(identity_now() == "s8");
 }
 
 TEST_CASE("without the threshold property the gallery's stored threshold decides", "[gst]") {

@@ -203,6 +203,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
       info.validation.tar_at_far_1e4 = with_cross.figures.tar_at_far_1e4;
       info.validation.threshold_at_far_1e4 = with_cross.figures.threshold_at_far_1e4;
       info.validation.impostor_pairs = with_cross.figures.impostor_pairs;
+      info.validation.impostor_tail = with_cross.figures.impostor_tail;
     }
     std::ostringstream origin;
     origin << options.origin << (options.origin.empty() ? "" : "; ") << "epoch " << epoch

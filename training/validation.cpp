@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <set>
 
 namespace siamese::training {
@@ -13,6 +14,17 @@ void read_far_1e4(Validation& v) {
   v.figures.threshold_at_far_1e4 = p.threshold;
   v.figures.impostor_pairs =
       static_cast<int64_t>(v.scores.distance.size()) - v.scores.genuine_count();
+  // The lowest impostor distances size the default threshold to a gallery.
+  std::vector<float> impostors;
+  impostors.reserve(static_cast<size_t>(v.figures.impostor_pairs));
+  for (size_t i = 0; i < v.scores.distance.size(); ++i) {
+    if (!v.scores.genuine[i]) impostors.push_back(static_cast<float>(v.scores.distance[i]));
+  }
+  const size_t keep = std::min<size_t>(impostors.size(), kImpostorTailSize);
+  std::partial_sort(impostors.begin(), impostors.begin() + static_cast<std::ptrdiff_t>(keep),
+                    impostors.end());
+  impostors.resize(keep);
+  v.figures.impostor_tail = std::move(impostors);
 }
 
 }  // namespace

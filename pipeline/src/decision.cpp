@@ -1,5 +1,6 @@
 #include "siamese/decision.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -102,6 +103,7 @@ std::optional<Decision> DecisionEngine::observe(int64_t track_id, const Evidence
 
   const DecisionState old_state = d.state;
   const std::string old_identity = d.identity;
+  d.reason.clear();
   const bool full = track.window.size() >= m;
   bool keep = false;
   if (d.state == DecisionState::kVerified) {
@@ -140,6 +142,29 @@ Decision DecisionEngine::decision(int64_t track_id) const {
 bool DecisionEngine::needs_evidence(int64_t track_id) const {
   const auto it = tracks_.find(track_id);
   return it == tracks_.end() || it->second.decision.state != DecisionState::kVerified;
+}
+
+std::vector<Decision> DecisionEngine::revoke_absent(std::vector<std::string> present,
+                                                    int64_t time) {
+  std::sort(present.begin(), present.end());
+  const auto absent = [&present](const std::string& name) {
+    return !name.empty() && !std::binary_search(present.begin(), present.end(), name);
+  };
+  std::vector<Decision> changes;
+  for (auto& [id, track] : tracks_) {
+    for (std::string& vote : track.window) {
+      if (absent(vote)) vote.clear();
+    }
+    Decision& d = track.decision;
+    if (d.state != DecisionState::kVerified || !absent(d.identity)) continue;
+    d.state = DecisionState::kUnknown;
+    d.identity.clear();
+    d.votes = 0;
+    d.decided = time;
+    d.reason = kReasonRevoked;
+    changes.push_back(d);
+  }
+  return changes;
 }
 
 void DecisionEngine::forget(int64_t track_id) { tracks_.erase(track_id); }

@@ -1,6 +1,7 @@
 #include "siamese/gallery.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <ctime>
 #include <map>
 #include <set>
@@ -18,6 +20,8 @@
 #include "siamese/text_safety.h"
 
 namespace siamese {
+
+namespace fs = std::filesystem;
 
 namespace internal {
 namespace {
@@ -209,11 +213,9 @@ void create_private_file(const std::string& path) {
   ::close(fd);
 }
 
-sqlite3* open_db(const std::string& path, bool writable) {
+sqlite3* open_connection(const std::string& name, int flags, const std::string& path) {
   sqlite3* db = nullptr;
-  const int flags = (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
-                    SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(name.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close_v2(db);
     throw FileError(path, "cannot open gallery: " + msg);
@@ -221,6 +223,66 @@ sqlite3* open_db(const std::string& path, bool writable) {
   sqlite3_busy_timeout(db, kGalleryBusyTimeoutMs);
   sqlite3_extended_result_codes(db, 1);
   return db;
+}
+
+// Whether a read on the connection works (a WAL file needs its -shm, which a read-only
+// connection cannot create in a folder it cannot write).
+bool can_read(sqlite3* db) {
+  return sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) ==
+         SQLITE_OK;
+}
+
+// "file:" URI of a path (RFC 3986 escapes for the characters SQLite's URI parser reads).
+std::string file_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (const unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      uri += buf;
+    } else {
+      uri += static_cast<char>(c);
+    }
+  }
+  return uri;
+}
+
+off_t file_size_or_zero(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+sqlite3* open_db(const std::string& path, bool writable) {
+  if (writable) return open_connection(path, SQLITE_OPEN_READWRITE, path);
+  sqlite3* db = open_connection(path, SQLITE_OPEN_READONLY, path);
+  if (can_read(db)) return db;
+  const int code = sqlite3_extended_errcode(db) & 0xff;
+  const std::string msg = sqlite3_errmsg(db);
+  sqlite3_close_v2(db);
+  if (code != SQLITE_CANTOPEN && code != SQLITE_READONLY) {
+    throw FileError(path, "cannot read gallery: " + msg);
+  }
+  // A WAL gallery in a folder this user cannot write: SQLite cannot create its -shm. Every
+  // committed change is in the main file once the -wal is empty (checkpointed); then it can
+  // be read as immutable. Changes are picked up by reopening (the file's stat changes).
+  if (file_size_or_zero(path + "-wal") > 0) {
+    throw FileError(path, "cannot read gallery: its folder is not writable by this user and " +
+                              path + "-wal holds changes not yet in the gallery file (" + msg +
+                              "); give this user write access to the folder, or let a writer "
+                              "checkpoint it (any siamese-enroll command does on exit)");
+  }
+  db = open_connection(file_uri(path) + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                       path);
+  if (!can_read(db)) {
+    const std::string again = sqlite3_errmsg(db);
+    sqlite3_close_v2(db);
+    throw FileError(path, "cannot read gallery: " + again);
+  }
+  return db;
+}
+
+FileIdentity identity_before_open(const std::string& path) {
+  return file_identity_of(path).value_or(FileIdentity{});
 }
 
 bool has_schema(sqlite3* db, const std::string& path) {
@@ -338,9 +400,58 @@ uint64_t mix_stat(uint64_t h, const std::string& file) {
 
 }  // namespace
 
+std::optional<FileIdentity> file_identity_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
 void Gallery::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
-Gallery::Gallery(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+Gallery::Gallery(std::string path, sqlite3* db, FileIdentity identity)
+    : path_(std::move(path)), db_(db), file_identity_(identity) {}
+
+void Gallery::check_schema_version() const {
+  const int version = std::atoi(fact("schema_version").c_str());
+  if (version < 1 || version > kGallerySchemaVersion) {
+    throw FileError(path_, "gallery schema version " + std::to_string(version) +
+                               " is not supported (this build reads version " +
+                               std::to_string(kGallerySchemaVersion) + ")");
+  }
+}
+
+namespace {
+
+// Throws MismatchError unless the gallery's binding is this model's.
+void check_binding(const std::string& path, const std::string& stored, int stored_size,
+                   const std::string& stored_metric, const ModelInfo& model) {
+  if (stored == model.fingerprint && stored_size == model.embedding_size &&
+      stored_metric == model.metric) {
+    return;
+  }
+  throw MismatchError("gallery " + path + " was built with model fingerprint " + stored +
+                      " (embedding size " + std::to_string(stored_size) + ", " + stored_metric +
+                      "), but the model in use has fingerprint " + model.fingerprint +
+                      " (embedding size " + std::to_string(model.embedding_size) + ", " +
+                      model.metric +
+                      "); use the model that built it, a new gallery, or re-embed with "
+                      "`siamese-enroll add --rebuild`");
+}
+
+// A stored threshold as a distance; a value a door must not trust throws.
+std::optional<float> parse_threshold(const std::string& path, const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const float t = std::strtof(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !std::isfinite(t) || t < 0.0f) {
+    throw FileError(path, "the gallery's stored threshold \"" + text +
+                              "\" is not a finite distance >= 0; set one with `siamese-enroll "
+                              "add --gallery ... --threshold T`");
+  }
+  return t;
+}
+
+}  // namespace
 
 Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool create) {
   check_model(model);
@@ -352,23 +463,29 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
   if (exists && S_ISDIR(st.st_mode)) throw FileError(path, "is a folder, not a gallery file");
   if (!exists) create_private_file(path);
 
-  Gallery g(path, open_db(path, true));
+  const FileIdentity identity = identity_before_open(path);  // before opening: see file_identity()
+  Gallery g(path, open_db(path, true), identity);
   sqlite3* db = g.db_.get();
   exec(db, path, "PRAGMA foreign_keys = ON");
   if (create) {
+    // Refuse a foreign database before changing anything in it (journal mode included).
+    if (!has_schema(db, path)) {
+      Statement q(db, path, "SELECT (SELECT application_id FROM pragma_application_id), "
+                            "(SELECT count(*) FROM sqlite_master)");
+      q.step();
+      const int64_t app_id = q.integer(0);
+      if (q.integer(1) > 0 || (app_id != 0 && app_id != kApplicationId)) {
+        throw FileError(path, "not a siamese gallery (a SQLite database of something else)");
+      }
+    }
     // journal_mode is persistent in the file; it cannot change inside a transaction.
     enable_wal(db, path);
     Transaction tx(db, path);
     if (!has_schema(db, path)) {
-      int64_t app_id = 0, tables = 0;
-      {
-        Statement q(db, path, "SELECT (SELECT application_id FROM pragma_application_id), "
-                              "(SELECT count(*) FROM sqlite_master)");
-        q.step();
-        app_id = q.integer(0);
-        tables = q.integer(1);
-      }
-      if (tables > 0 || (app_id != 0 && app_id != kApplicationId)) {
+      // Another process may have created a foreign table since the check above.
+      Statement q(db, path, "SELECT count(*) FROM sqlite_master");
+      q.step();
+      if (q.integer(0) > 0) {
         throw FileError(path, "not a siamese gallery (a SQLite database of something else)");
       }
       exec(db, path, kSchema);
@@ -379,27 +496,11 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
       write_binding(db, path, model);
     }
     tx.commit();
-    ++g.own_commits_;
+    g.after_commit();
   }
   if (!has_schema(db, path)) throw FileError(path, "not a siamese gallery (no facts table)");
-  const int version = std::atoi(g.fact("schema_version").c_str());
-  if (version < 1 || version > kGallerySchemaVersion) {
-    throw FileError(path, "gallery schema version " + std::to_string(version) +
-                              " is not supported (this build reads version " +
-                              std::to_string(kGallerySchemaVersion) + ")");
-  }
-  const std::string stored = g.model_fingerprint();
-  const int stored_size = g.embedding_size();
-  if (stored != model.fingerprint || stored_size != model.embedding_size ||
-      g.metric() != model.metric) {
-    throw MismatchError("gallery " + path + " was built with model fingerprint " + stored +
-                        " (embedding size " + std::to_string(stored_size) + ", " + g.metric() +
-                        "), but the model in use has fingerprint " + model.fingerprint +
-                        " (embedding size " + std::to_string(model.embedding_size) + ", " +
-                        model.metric +
-                        "); use the model that built it, a new gallery, or re-embed with "
-                        "`siamese-enroll add --rebuild`");
-  }
+  g.check_schema_version();
+  check_binding(path, g.model_fingerprint(), g.embedding_size(), g.metric(), model);
   return g;
 }
 
@@ -407,17 +508,39 @@ Gallery Gallery::open_unbound(const std::string& path, bool writable) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw FileError(path, "no such gallery");
   if (S_ISDIR(st.st_mode)) throw FileError(path, "is a folder, not a gallery file");
-  Gallery g(path, open_db(path, writable));
-  exec(g.db_.get(), path, "PRAGMA foreign_keys = ON");
+  Gallery g(path, open_db(path, writable), FileIdentity{static_cast<uint64_t>(st.st_dev),
+                                                        static_cast<uint64_t>(st.st_ino)});
+  if (writable) exec(g.db_.get(), path, "PRAGMA foreign_keys = ON");
   if (!has_schema(g.db_.get(), path)) {
     throw FileError(path, "not a siamese gallery (no facts table)");
   }
-  const int version = std::atoi(g.fact("schema_version").c_str());
-  if (version < 1 || version > kGallerySchemaVersion) {
-    throw FileError(path, "gallery schema version " + std::to_string(version) +
-                              " is not supported");
-  }
+  g.check_schema_version();
   return g;
+}
+
+Gallery Gallery::open_reader(const std::string& path, const ModelInfo& model) {
+  check_model(model);
+  // Where this user may write, the connection is opened read-write (and made query-only) so
+  // that SQLite can keep the WAL in order: when the last connection to a file closes, it
+  // checkpoints the WAL into that file and deletes it, so that a file moved into the
+  // gallery's place is never read with the -wal of the one it replaced.
+  const std::string folder = fs::path(path).has_parent_path()
+                                 ? fs::path(path).parent_path().string()
+                                 : std::string(".");
+  const bool can_write = ::access(path.c_str(), W_OK) == 0 && ::access(folder.c_str(), W_OK) == 0;
+  Gallery g = open_unbound(path, can_write);
+  if (can_write) exec(g.db_.get(), path, "PRAGMA query_only = 1");
+  check_binding(path, g.model_fingerprint(), g.embedding_size(), g.metric(), model);
+  return g;
+}
+
+void Gallery::after_commit() {
+  ++own_commits_;
+  // Move the change into the gallery file and empty the -wal, so that the file alone holds
+  // the gallery: a copy or rename of it carries every change, and readers that cannot write
+  // the folder can read it. Readers only delay this; when one holds it up, the next commit
+  // (or the last connection's close) finishes it.
+  sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
 }
 
 std::string Gallery::fact(const std::string& key) const {
@@ -431,11 +554,7 @@ int Gallery::embedding_size() const { return std::atoi(fact("embedding_size").c_
 std::string Gallery::metric() const { return fact("metric"); }
 std::string Gallery::created() const { return fact("created"); }
 
-std::optional<float> Gallery::threshold() const {
-  const std::string t = fact("threshold");
-  if (t.empty()) return std::nullopt;
-  return std::strtof(t.c_str(), nullptr);
-}
+std::optional<float> Gallery::threshold() const { return parse_threshold(path_, fact("threshold")); }
 
 void Gallery::set_threshold(std::optional<float> threshold) {
   if (threshold && !(std::isfinite(*threshold) && *threshold >= 0.0f)) {
@@ -450,7 +569,7 @@ void Gallery::set_threshold(std::optional<float> threshold) {
     del.run();
   }
   tx.commit();
-  ++own_commits_;
+  after_commit();
 }
 
 void Gallery::enroll(const std::string& name, const std::vector<EnrollmentSample>& samples,
@@ -478,7 +597,7 @@ void Gallery::enroll_batch(const std::vector<IdentitySamples>& identities, bool 
     insert_samples(db, path_, id, samples, now, rows);
   }
   tx.commit();
-  ++own_commits_;
+  after_commit();
 }
 
 void Gallery::remove(const std::string& name) {
@@ -492,7 +611,7 @@ void Gallery::remove(const std::string& name) {
   Statement del(db_.get(), path_, "DELETE FROM identities WHERE id = ?1");
   del.bind(1, id).run();
   tx.commit();
-  ++own_commits_;
+  after_commit();
 }
 
 void Gallery::rename(const std::string& old_name, const std::string& new_name) {
@@ -513,7 +632,7 @@ void Gallery::rename(const std::string& old_name, const std::string& new_name) {
   Statement upd(db_.get(), path_, "UPDATE identities SET name = ?1, updated = ?2 WHERE name = ?3");
   upd.bind(1, new_name).bind(2, now_utc()).bind(3, old_name).run();
   tx.commit();
-  ++own_commits_;
+  after_commit();
 }
 
 void Gallery::rebind(const ModelInfo& model,
@@ -555,7 +674,7 @@ void Gallery::rebind(const ModelInfo& model,
     insert_samples(db, path_, id, copy, now, rows);
   }
   tx.commit();
-  ++own_commits_;
+  after_commit();
 }
 
 std::vector<IdentityRecord> Gallery::identities() const {
@@ -589,14 +708,26 @@ std::vector<StoredSample> Gallery::samples() const {
   return out;
 }
 
-GalleryMatrix Gallery::load_matrix() const {
+GalleryMatrix Gallery::load_matrix() const { return snapshot().matrix; }
+
+GallerySnapshot Gallery::snapshot() const {
   // One read transaction: the facts and the rows come from the same committed state.
   exec(db_.get(), path_, "BEGIN");
   struct EndRead {
     sqlite3* db;
     ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
   } end_read{db_.get()};
-  const int size = embedding_size();
+  check_schema_version();
+  GallerySnapshot snap;
+  snap.model_fingerprint = model_fingerprint();
+  snap.embedding_size = embedding_size();
+  snap.metric = metric();
+  snap.threshold = threshold();
+  const int size = snap.embedding_size;
+  if (size <= 0 || size > kMaxGalleryEmbeddingSize) {
+    throw FileError(path_, "the gallery's embedding size " + std::to_string(size) +
+                               " is outside 1.." + std::to_string(kMaxGalleryEmbeddingSize));
+  }
   Statement q(db_.get(), path_,
               "SELECT i.id, i.name, e.vector FROM embeddings e "
               "JOIN identities i ON i.id = e.identity_id ORDER BY i.name, e.id");
@@ -624,7 +755,11 @@ GalleryMatrix Gallery::load_matrix() const {
   const auto rows = static_cast<int64_t>(owners.size());
   m.embeddings = torch::from_blob(values.data(), {rows, size}, torch::kFloat32).clone();
   m.owners = torch::from_blob(owners.data(), {rows}, torch::kInt64).clone();
-  return m;
+  if (rows > 0 && !torch::isfinite(m.embeddings).all().item<bool>()) {
+    throw FileError(path_, "the gallery holds an embedding with a non-finite value");
+  }
+  snap.matrix = std::move(m);
+  return snap;
 }
 
 int64_t Gallery::change_counter() const {

@@ -49,6 +49,7 @@ json to_json(const ModelInfo& info) {
                       {"tar_at_far_1e-4", info.validation.tar_at_far_1e4},
                       {"threshold_at_far_1e-4", info.validation.threshold_at_far_1e4},
                       {"impostor_pairs", info.validation.impostor_pairs},
+                      {"impostor_tail", info.validation.impostor_tail},
                       {"accuracy", info.validation.accuracy},
                       {"identities", info.validation.identities},
                       {"pairs", info.validation.pairs}}},
@@ -113,6 +114,25 @@ ModelInfo read_facts(const json& j, const std::string& path) {
   }
 }
 
+// The impostor tail as stored; a tampered one (too long, unsorted, not finite, negative) is
+// refused: the default gallery threshold is read from it.
+std::vector<float> read_impostor_tail(const json& validation, const std::string& path) {
+  const auto it = validation.find("impostor_tail");
+  if (it == validation.end() || it->is_null()) return {};
+  if (!it->is_array() || it->size() > static_cast<size_t>(kImpostorTailSize)) {
+    throw FileError(path, "model fact validation.impostor_tail must be a list of at most " +
+                              std::to_string(kImpostorTailSize) + " distances");
+  }
+  std::vector<float> tail = it->get<std::vector<float>>();
+  for (size_t i = 0; i < tail.size(); ++i) {
+    if (!std::isfinite(tail[i]) || tail[i] < 0.0f || (i > 0 && tail[i] < tail[i - 1])) {
+      throw FileError(path, "model fact validation.impostor_tail must hold ascending finite "
+                            "distances >= 0");
+    }
+  }
+  return tail;
+}
+
 // Reads our own metadata and also the facts of a TorchScript export (seed_baseline.py writes
 // "arch" as a string and scale/mean/std at the top level).
 ModelInfo from_json(const json& j, const std::string& path) {
@@ -155,6 +175,7 @@ ModelInfo from_json(const json& j, const std::string& path) {
     info.validation.tar_at_far_1e4 = value_or<double>(v, "tar_at_far_1e-4", 0.0);
     info.validation.threshold_at_far_1e4 = value_or<double>(v, "threshold_at_far_1e-4", -1.0);
     info.validation.impostor_pairs = value_or<int64_t>(v, "impostor_pairs", 0);
+    info.validation.impostor_tail = read_impostor_tail(v, path);
     info.validation.accuracy = value_or<double>(v, "accuracy", 0.0);
     info.validation.identities = value_or<int>(v, "identities", 0);
     info.validation.pairs = value_or<int64_t>(v, "pairs", 0);

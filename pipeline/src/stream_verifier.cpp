@@ -79,6 +79,14 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
                                                  const Matcher* matcher) {
   std::vector<FrameResult> results(frames.size());
   std::vector<std::vector<int64_t>> expired(frames.size());
+  // A person removed from the gallery (or a gallery that can no longer be trusted, passed as
+  // an empty one) loses a verification at once, not at the track's next re-check.
+  static const std::vector<std::string> kNoNames;
+  const std::vector<std::string>& names = matcher != nullptr ? matcher->names() : kNoNames;
+  if (names != gallery_names_) {
+    if (!frames.empty()) results[0].changes = decisions_.revoke_absent(names, frames[0].time);
+    gallery_names_ = names;
+  }
   // (frame, face) of every face to embed, in frame order: one batch for all of them.
   std::vector<std::pair<size_t, size_t>> to_embed;
 

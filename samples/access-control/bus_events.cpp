@@ -48,6 +48,7 @@ std::optional<DecisionEvent> decision_event(const GstStructure* s) {
   e.identity = string_field(s, "identity");
   e.distance = double_field(s, "distance");
   e.running_time = time_field(s, "running-time");
+  e.reason = string_field(s, "reason");
   return e;
 }
 

@@ -25,6 +25,7 @@ std::vector<DoorAction> DoorPolicy::on_decision(const DecisionEvent& e) {
   Track& t = track(e.track_id, e.running_time);
   const bool verified = e.state == "verified" && !e.identity.empty();
   t.verified = verified;
+  if (verified) t.identity = e.identity;
   t.distance = e.distance;
   DoorAction record{DoorAction::Kind::kDecision,
                     e.track_id,
@@ -33,6 +34,15 @@ std::vector<DoorAction> DoorPolicy::on_decision(const DecisionEvent& e) {
                     e.running_time,
                     e.state};
   actions.push_back(record);
+  if (!verified && e.reason == "revoked") {
+    // The person was removed from the gallery while in view: the grant no longer stands.
+    t.granted = false;
+    t.denied = true;
+    ++denials_;
+    actions.push_back(
+        {DoorAction::Kind::kDeny, e.track_id, t.identity.empty() ? kUnknown : t.identity,
+         e.distance, e.running_time, "revoke"});
+  }
   if (verified && !t.granted) {  // once per track, even if it was denied while still unsure
     t.granted = true;
     ++grants_;

@@ -1,6 +1,7 @@
 // What a door controller does with faceverify's output, free of GStreamer: grant once per
 // track when the element verifies it, deny (and alert) once when a track stays unverified for
-// deny_after seconds, and record every decision change. Times are the stream's running time in
+// deny_after seconds, deny at once ("revoke") a track whose person was removed from the
+// gallery, and record every decision change. Times are the stream's running time in
 // nanoseconds, so a run over a file is reproducible. Thread-safety: one DoorPolicy per stream.
 #pragma once
 
@@ -18,6 +19,7 @@ struct DecisionEvent {
   std::string identity;  // "" unless verified
   double distance = 0.0;
   int64_t running_time = 0;  // when it was decided, ns
+  std::string reason;        // "revoked": the identity left the gallery
 };
 
 /// One face of a "faceverify" frame message.
@@ -42,7 +44,7 @@ struct DoorAction {
   std::string identity;  // the verified identity; "unknown" for deny and non-verified decisions
   double distance = 0.0;
   int64_t running_time = 0;  // ns
-  std::string decision;      // "grant", "deny", or the element's state for kDecision
+  std::string decision;      // "grant", "deny", "revoke", or the element's state for kDecision
 };
 
 class DoorPolicy {
@@ -50,7 +52,8 @@ class DoorPolicy {
   /// deny_after_s: seconds a track may stay unverified before it is denied (>= 0).
   explicit DoorPolicy(double deny_after_s);
 
-  /// A decision change: records it, and grants when a track is verified for the first time.
+  /// A decision change: records it, grants when a track is verified for the first time, and
+  /// denies ("revoke") a granted track whose identity left the gallery.
   std::vector<DoorAction> on_decision(const DecisionEvent& event);
   /// A frame: notes which tracks are present; denies those unverified for too long.
   std::vector<DoorAction> on_frame(const FrameEvent& event);
@@ -66,6 +69,7 @@ class DoorPolicy {
     bool denied = false;
     bool verified = false;
     double distance = 0.0;
+    std::string identity;  // the last identity it was verified as
   };
   Track& track(int64_t id, int64_t now);
 

@@ -53,6 +53,11 @@ std::string describe(const ss::DoorAction& a, const std::string& camera, bool se
           << std::setprecision(3) << a.distance << ")";
       break;
     case ss::DoorAction::Kind::kDeny:
+      if (a.decision == "revoke") {
+        out << "DENY  track " << a.track_id << ": " << a.identity
+            << " is no longer in the gallery -- ALERT";
+        break;
+      }
       out << "DENY  track " << a.track_id << ": not verified in time (";
       if (std::isfinite(a.distance)) {
         out << "nearest distance " << std::setprecision(3) << a.distance;

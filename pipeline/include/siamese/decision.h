@@ -77,8 +77,14 @@ struct Decision {
   int64_t first_seen = 0;  // caller's time of the track's first embedding
   int64_t decided = 0;     // caller's time of the last change of state or identity
   int votes = 0;           // votes for `identity` (or the leading identity) in the window
+  // Why the last change was not the votes' doing: "revoked" when the verified identity left
+  // the gallery (removed, renamed, or the gallery could not be trusted); "" otherwise.
+  std::string reason;
   bool verified() const { return state == DecisionState::kVerified; }
 };
+
+/// Decision::reason of a verification withdrawn because the identity left the gallery.
+constexpr const char* kReasonRevoked = "revoked";
 
 class DecisionEngine {
  public:
@@ -93,6 +99,10 @@ class DecisionEngine {
   /// True while a track has no verified identity (pending, or unknown so far): it still needs
   /// evidence, so the stream embeds it at every measured box, not only when a re-check is due.
   bool needs_evidence(int64_t track_id) const;
+  /// Withdraws every verified decision whose identity is not in `present` (any order):
+  /// that person is no longer enrolled. Their votes go too, so they cannot come back without
+  /// new evidence. Returns the changed decisions (state unknown, reason kReasonRevoked).
+  std::vector<Decision> revoke_absent(std::vector<std::string> present, int64_t time);
   /// Drops a track (it left the picture).
   void forget(int64_t track_id);
   /// Drops every track.

@@ -2,10 +2,10 @@
 // embeddings, bound to the model that made them (fingerprint, embedding size, metric).
 // Every change is one transaction (BEGIN IMMEDIATE; writers wait up to kGalleryBusyTimeoutMs
 // for each other). Thread-safety: one Gallery per thread; several processes may open the same
-// file (SQLite locking; readers see the last committed state).
+// file (SQLite locking; readers see the last committed state). A reader that must follow the
+// file while it changes (the element) keeps one Gallery, polls change_counter() and
+// file_identity_of(), and reads each new state through a fresh open_reader() + snapshot().
 #pragma once
-
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <memory>
@@ -17,10 +17,13 @@
 #include "siamese/matcher.h"
 #include "siamese/model_file.h"
 
+struct sqlite3;
+
 namespace siamese {
 
 constexpr int kGallerySchemaVersion = 1;
 constexpr int kGalleryBusyTimeoutMs = 30000;  // how long a writer waits for another one
+constexpr int kMaxGalleryEmbeddingSize = 65536;  // a stored size above this is a corrupt file
 
 /// One embedding to enroll and the file it came from.
 struct EnrollmentSample {
@@ -40,6 +43,27 @@ struct IdentityRecord {
   int embedding_count = 0;
 };
 
+/// Where a file lives on disk: a file replaced by another (mv, rm + cp) has another identity.
+struct FileIdentity {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  bool operator==(const FileIdentity& o) const { return device == o.device && inode == o.inode; }
+  bool operator!=(const FileIdentity& o) const { return !(*this == o); }
+};
+
+/// The identity of the file at path now; nullopt when it does not exist (no throw).
+std::optional<FileIdentity> file_identity_of(const std::string& path);
+
+/// Everything a reader matches against, read in ONE transaction so the binding, the threshold
+/// and the rows always come from the same committed state.
+struct GallerySnapshot {
+  GalleryMatrix matrix;
+  std::string model_fingerprint;
+  int embedding_size = 0;
+  std::string metric;
+  std::optional<float> threshold;  // set by `siamese-enroll add --threshold`, validated
+};
+
 struct StoredSample {
   std::string identity;
   std::string source_file;
@@ -56,6 +80,10 @@ class Gallery {
   /// Opens without checking a model (list, remove, rename, --rebuild); read-only unless
   /// writable. Throws FileError naming the path for a missing or foreign file.
   static Gallery open_unbound(const std::string& path, bool writable);
+  /// Opens read-only for matching and checks the binding (schema, model): needs no write access
+  /// to the file; in a folder this user cannot write, a fully checkpointed gallery is read as
+  /// immutable. Throws FileError naming the path, MismatchError naming both fingerprints.
+  static Gallery open_reader(const std::string& path, const ModelInfo& model);
 
   /// Adds the samples to identity `name`; with replace, the identity's old samples go in the
   /// same transaction (re-enrollment is atomic). Throws and leaves the file unchanged on error.
@@ -81,6 +109,9 @@ class Gallery {
   std::vector<StoredSample> samples() const;
   /// Every embedding as one matrix for the Matcher (one consistent read; CPU float32).
   GalleryMatrix load_matrix() const;
+  /// The binding, the threshold and every embedding in one read transaction; re-checks the
+  /// schema version. Throws FileError naming the path (corrupt rows, bad threshold).
+  GallerySnapshot snapshot() const;
 
   /// The fingerprint of the model the gallery is bound to (16 hex digits).
   std::string model_fingerprint() const;
@@ -91,8 +122,12 @@ class Gallery {
   /// ISO 8601 UTC time the gallery was created.
   std::string created() const;
   /// The threshold set by `siamese-enroll add --threshold`, if any (overrides the model's).
+  /// Throws FileError naming the path when the stored value is not a finite distance >= 0.
   std::optional<float> threshold() const;
   const std::string& path() const { return path_; }
+  /// The file this connection reads (stat-ed before opening, so a replacement racing the open
+  /// shows as a changed identity, never as an unchanged one).
+  const FileIdentity& file_identity() const { return file_identity_; }
   /// Changes whenever any connection commits (PRAGMA data_version + file stat): cheap to poll.
   /// data_version covers other connections, a local count our own commits, and the stat of
   /// the file and its -wal (inode, size, mtime) a gallery file replaced by another one.
@@ -103,13 +138,16 @@ class Gallery {
   ~Gallery() = default;
 
  private:
-  Gallery(std::string path, sqlite3* db);
+  Gallery(std::string path, sqlite3* db, FileIdentity identity);
   struct Closer {
     void operator()(sqlite3* db) const;
   };
   std::string fact(const std::string& key) const;
+  void check_schema_version() const;
+  void after_commit();
   std::string path_;
   std::unique_ptr<sqlite3, Closer> db_;
+  FileIdentity file_identity_;
   int64_t own_commits_ = 0;
 };
 

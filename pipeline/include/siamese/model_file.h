@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "siamese/model.h"
 #include "siamese/preprocess.h"
@@ -18,6 +19,7 @@ constexpr const char* kDefaultMetric = "euclidean";
 /// is read: they would allocate a network far beyond any face model's).
 constexpr int kMaxBaseChannels = 128;
 constexpr int kMaxEmbeddingSize = 4096;
+constexpr int kImpostorTailSize = 1024;
 
 /// Verification figures measured on validation identities when the model was trained.
 struct ValidationFigures {
@@ -33,6 +35,9 @@ struct ValidationFigures {
   double tar_at_far_1e4 = 0.0;
   double threshold_at_far_1e4 = -1.0;  // -1: not recorded (older files)
   int64_t impostor_pairs = 0;
+  // The smallest impostor distances among those impostor_pairs, ascending (at most
+  // kImpostorTailSize): sizes the default threshold to a gallery (threshold_policy.h).
+  std::vector<float> impostor_tail;
   double accuracy = 0.0;        // at the calibrated threshold
   int identities = 0;
   int64_t pairs = 0;

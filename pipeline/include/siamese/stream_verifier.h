@@ -82,8 +82,10 @@ class StreamVerifier {
   bool gpu_preprocessing() const { return gpu_ != nullptr; }
 
   /// Analyses frames in order; their faces are embedded together in one batch (chunks of the
-  /// embedder's batch size). matcher may be null (no gallery: every face unknown). Throws
-  /// siamese::Error or c10::Error on failure.
+  /// embedder's batch size). matcher may be null (no gallery: every face unknown). When the
+  /// matcher's identities differ from the previous batch's, tracks verified as someone no
+  /// longer there are revoked first (reported on the first frame). Throws siamese::Error or
+  /// c10::Error on failure.
   std::vector<FrameResult> process(const std::vector<StreamFrame>& frames, const Matcher* matcher);
 
   /// Applies new options from the next batch on (tracks and decisions are kept).
@@ -108,6 +110,7 @@ class StreamVerifier {
   torch::Tensor track_template(int64_t track_id, const torch::Tensor& embedding);
 
   std::map<int64_t, torch::Tensor> templates_;  // track id -> its latest embeddings [K,E]
+  std::vector<std::string> gallery_names_;      // the identities of the last batch's gallery
   int64_t frame_count_ = 0;
   int64_t embedded_count_ = 0;
   torch::Tensor batch_;  // reused input tensor
