@@ -57,7 +57,8 @@ int run_list(const Args& args) {
     return 0;
   }
   // Names and paths as escaped text: a name someone else stored may hold control characters.
-  std::cout << "gallery " << escape_for_display(path) << ": model " << gallery.model_fingerprint() << ", embedding size "
+  std::cout << "gallery " << escape_for_display(path) << ": model "
+            << gallery.model_fingerprint() << ", embedding size "
             << gallery.embedding_size() << ", " << gallery.metric() << ", threshold ";
   if (in_force) {
     std::cout << in_force->value << " (" << in_force->description << ")\n";
