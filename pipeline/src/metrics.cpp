@@ -161,4 +161,16 @@ std::vector<std::pair<double, double>> roc_curve(const PairScores& s) {
   return out;
 }
 
+MeanAndError mean_and_standard_error(const std::vector<double>& values) {
+  if (values.empty()) throw InputError("mean_and_standard_error: no values");
+  const double n = static_cast<double>(values.size());
+  MeanAndError out;
+  out.mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
+  if (values.size() < 2) return out;
+  double squares = 0.0;
+  for (double v : values) squares += (v - out.mean) * (v - out.mean);
+  out.standard_error = std::sqrt(squares / (n - 1.0)) / std::sqrt(n);
+  return out;
+}
+
 }  // namespace siamese

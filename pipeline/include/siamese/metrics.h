@@ -41,4 +41,14 @@ double accuracy_at(const PairScores& scores, double threshold, bool balanced = f
 /// Points of the ROC curve (FAR, TAR), one per distinct threshold, for plots.
 std::vector<std::pair<double, double>> roc_curve(const PairScores& scores);
 
+/// A mean and its standard error.
+struct MeanAndError {
+  double mean = 0.0;
+  double standard_error = 0.0;  // sample standard deviation (n - 1 in the divisor) / sqrt(n)
+};
+
+/// The mean of values and its standard error, as the LFW protocol reports its ten folds
+/// (0 for one value). Throws InputError when values is empty.
+MeanAndError mean_and_standard_error(const std::vector<double>& values);
+
 }  // namespace siamese
