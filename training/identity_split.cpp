@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "siamese/errors.h"
 #include "siamese/log.h"
+#include "siamese/text_safety.h"
 
 namespace siamese::training {
 namespace {
@@ -44,6 +47,8 @@ std::vector<std::string> all_but(const ImageFolder& folder, const std::vector<st
   }
   return kept;
 }
+
+constexpr std::uintmax_t kMaxIdentitiesFileBytes = 16u << 20;
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -92,6 +97,39 @@ std::vector<std::string> parse_identity_list(const std::string& list,
   return names;
 }
 
+std::vector<std::string> read_identities_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw FileError(path, "no such identities file");
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (ec || size > kMaxIdentitiesFileBytes) {
+    throw FileError(path, "identities file larger than 16 MiB (or of unknown size)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, "cannot be read");
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::string name = trim(line);
+    if (name.empty() || name[0] == '#') continue;
+    try {
+      check_identity_name(name);
+    } catch (const InputError& e) {
+      throw FileError(path, "line " + std::to_string(number) + ": " + e.what());
+    }
+    if (!seen.insert(name).second) {
+      throw FileError(path, "line " + std::to_string(number) + ": identity '" +
+                                escape_for_display(name) + "' is listed twice");
+    }
+    names.push_back(name);
+  }
+  if (names.empty()) throw FileError(path, "names no identity");
+  return names;
+}
+
 int default_validation_count(int identities) {
   if (identities < 5) return 0;
   return std::max(2, (identities + 2) / 5);
@@ -104,6 +142,30 @@ DataSplit split_identities(const SplitOptions& options) {
       options.identities.empty() ? data.identities
                                  : parse_identity_list(options.identities, data.identities,
                                                        "--identities");
+  if (!options.identities_from_file.empty()) {
+    if (!options.identities.empty()) {
+      throw InputError("--identities and --identities-file cannot be combined");
+    }
+    const std::set<std::string> present(data.identities.begin(), data.identities.end());
+    for (const auto& name : options.identities_from_file) {
+      if (!present.count(name)) {
+        throw InputError("--identities-file: identity '" + escape_for_display(name) +
+                         "' is not a subfolder of " + options.data);
+      }
+    }
+    train_names = options.identities_from_file;
+  }
+  if (!options.exclude.empty()) {
+    const std::set<std::string> drop(options.exclude.begin(), options.exclude.end());
+    std::vector<std::string> kept;
+    for (const auto& name : train_names) {
+      if (!drop.count(name)) kept.push_back(name);
+    }
+    train_names = std::move(kept);
+  }
+  // Image files per identity: only identities with two or more give genuine validation pairs.
+  std::map<std::string, int> files;
+  for (const auto& item : data.images) ++files[data.identities[item.identity]];
   std::vector<std::string> val_names;
   ImageFolder val_source = data;
   const bool separate = !options.val_data.empty();
@@ -117,22 +179,43 @@ DataSplit split_identities(const SplitOptions& options) {
   } else if (!options.val_identities_list.empty()) {
     val_names = parse_identity_list(options.val_identities_list, data.identities,
                                     "--val-identities-list");
-    if (options.identities.empty()) train_names = all_but(data, val_names);
+    if (options.identities.empty() && options.identities_from_file.empty()) {
+      ImageFolder remaining;
+      remaining.identities = train_names;
+      train_names = all_but(remaining, val_names);
+    }
     split.note = "validation identities " + join(val_names) + " (--val-identities-list)";
   } else {
+    std::vector<std::string> paired;  // identities with two or more image files
+    for (const auto& name : train_names) {
+      if (files[name] >= 2) paired.push_back(name);
+    }
     const int count = options.val_identities >= 0
                           ? options.val_identities
-                          : default_validation_count(static_cast<int>(train_names.size()));
+                          : default_validation_count(static_cast<int>(paired.size()));
     if (count > 0) {
-      if (count > static_cast<int>(train_names.size()) - 2) {
+      if (count > static_cast<int>(paired.size()) ||
+          count > static_cast<int>(train_names.size()) - 2) {
         throw InputError("--val-identities " + std::to_string(count) + ": only " +
+                         std::to_string(paired.size()) + " of the " +
                          std::to_string(train_names.size()) + " identities in " + options.data +
-                         "; at least two must remain for training");
+                         " have two or more images, and at least two identities must remain "
+                         "for training");
       }
-      // The last identities in natural order are held out: predictable and easy to repeat.
-      val_names.assign(train_names.end() - count, train_names.end());
-      train_names.resize(train_names.size() - count);
-      split.note = "validation identities " + join(val_names) + " held out of " + options.data;
+      // The last identities (with two or more images) in natural order are held out:
+      // predictable and easy to repeat.
+      val_names.assign(paired.end() - count, paired.end());
+      const std::set<std::string> held(val_names.begin(), val_names.end());
+      std::vector<std::string> kept;
+      for (const auto& name : train_names) {
+        if (!held.count(name)) kept.push_back(name);
+      }
+      train_names = std::move(kept);
+      split.note = "validation identities " +
+                   (val_names.size() <= 12 ? join(val_names)
+                                           : val_names.front() + " .. " + val_names.back() +
+                                                 " (" + std::to_string(val_names.size()) + ")") +
+                   " held out of " + options.data;
     } else {
       split.note = "no validation identities: the threshold is calibrated on training identities";
     }

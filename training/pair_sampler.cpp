@@ -24,6 +24,9 @@ PairSampler::PairSampler(std::vector<int> labels, uint64_t seed)
     identity_slot_[i] = slot_of[labels_[i]];
     same_[identity_slot_[i]].push_back(static_cast<int64_t>(i));
   }
+  for (size_t i = 0; i < labels_.size(); ++i) {
+    if (same_[identity_slot_[i]].size() >= 2) paired_.push_back(static_cast<int64_t>(i));
+  }
   for (size_t s = 0; s < same_.size(); ++s) {
     for (size_t i = 0; i < labels_.size(); ++i) {
       if (identity_slot_[i] != static_cast<int>(s)) others_[s].push_back(static_cast<int64_t>(i));
@@ -42,9 +45,15 @@ PairBatch PairSampler::pairs(int64_t n) {
   batch.different.reserve(n);
   const auto count = static_cast<int64_t>(labels_.size());
   for (int64_t k = 0; k < n; ++k) {
-    const int64_t a = uniform(count);
-    const int slot = identity_slot_[a];
+    int64_t a = uniform(count);
     const bool same = uniform(2) == 1;
+    // A person with one image (LFW has thousands) gives no genuine pair but itself: the first
+    // member of a genuine pair is then drawn among the images that have a partner. Data without
+    // such people draws exactly as before.
+    if (same && same_[identity_slot_[a]].size() < 2 && !paired_.empty()) {
+      a = paired_[uniform(static_cast<int64_t>(paired_.size()))];
+    }
+    const int slot = identity_slot_[a];
     const auto& pool = same ? same_[slot] : others_[slot];
     const int64_t b = pool[uniform(static_cast<int64_t>(pool.size()))];
     batch.first.push_back(a);

@@ -1,6 +1,7 @@
 // Draws training pairs and triplets by the seed's rule: a random first image; with probability
 // 0.5 a second image of the same identity (possibly the same image), otherwise one of another
-// identity. Seeded std::mt19937, so a run is repeatable. Thread-safety: one sampler per thread.
+// identity; a genuine pair starts from an image whose identity has another one, when any has.
+// Seeded std::mt19937, so a run is repeatable. Thread-safety: one sampler per thread.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,7 @@ class PairSampler {
   std::vector<std::vector<int64_t>> same_;    // per image position of its identity: members
   std::vector<std::vector<int64_t>> others_;  // per identity: images of every other identity
   std::vector<int> identity_slot_;            // image -> index into same_/others_
+  std::vector<int64_t> paired_;               // images whose identity has two or more
   std::mt19937 rng_;
 };
 

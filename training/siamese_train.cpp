@@ -8,12 +8,15 @@
 #include "checkpoint.h"
 #include "cli_args.h"
 #include "crop_calibration.h"
+#include "fine_tune.h"
 #include "identity_split.h"
+#include "lfw_pairs.h"
 #include "malloc_tuning.h"
 #include "progress.h"
 #include "siamese/device.h"
 #include "siamese/errors.h"
 #include "siamese/log.h"
+#include "siamese/model_file.h"
 #include "trainer.h"
 
 namespace {
@@ -32,9 +35,16 @@ identities (never seen in training).
 data:
   --data DIR                training images, one subfolder per identity
   --identities LIST         use only these identities of DIR, e.g. "s11-s40" or "s1,s2,s7"
+  --identities-file FILE    use only the identities named in FILE, one per line
+  --exclude-pairs FILE      leave out every person named in an LFW pairs file (pairs.txt), so
+                            the model can be tested on its pairs (siamese-eval --pairs)
+  --min-images N            skip identities with fewer usable images (default 2; 1 keeps
+                            people with one image: they give impostor pairs, and a genuine
+                            pair is drawn from a person with two or more)
   --val-data DIR            validation identities from another folder
-  --val-identities N        hold the last N identities of the training ones out for validation
-                            (default: a fifth, at least 2; 0 = none: calibrate on training)
+  --val-identities N        hold the last N identities (of those with two or more images) out
+                            for validation (default: a fifth of those, at least 2; 0 = none:
+                            calibrate on training)
   --val-identities-list L   validation identities of DIR (or of --val-data), e.g. "s31-s40"
   --detect                  train on face-detector crops (each image placed on a larger
                             background) instead of whole pre-cropped images
@@ -62,7 +72,22 @@ optimisation:
                             mean, in validation and wherever it is used (default: on for
                             default, off for seed as the seed computes)
   --seed N                  seed of weights, pair draws and augmentation (default 0)
-  --resume CKPT             continue from a checkpoint (written beside MODEL as MODEL.ckpt)
+  --resume CKPT             continue from a checkpoint (written beside MODEL as MODEL.ckpt;
+                            give the same --init and --freeze again)
+fine-tuning:
+  --init MODEL              start from MODEL's weights (a siamese-train or siamese-import model
+                            file of any architecture: seed, default, dlib-resnet); its
+                            architecture, input (size, channels, normalisation) and crop
+                            policy are kept, and its flip-average unless given. The initial
+                            weights are validated first (epoch 0): an epoch must beat them on
+                            the validation identities to replace them in MODEL. Defaults
+                            change: --lr 1e-5 for dlib-resnet, 5e-5 for the others;
+                            --epochs 5; --weight-decay 0; and the early layers are frozen
+  --freeze N                keep the first N layers frozen (0 = train them all)
+  --freeze-until LAYER      keep the layers before LAYER frozen (default with --init:
+                            conv256_down for dlib-resnet, features.6 for default, fc.0 for
+                            seed: the last stage and the head train). Frozen layers get no
+                            gradient and their BatchNorm/scale layers stay in eval mode
 machine and output:
   --device auto|cpu|cuda[:N]  (default auto)
   --threads N               CPU threads of LibTorch (default: LibTorch's choice)
@@ -83,7 +108,8 @@ void on_sigint(int) {
 }
 
 const std::vector<st::FlagSpec> kFlags = {
-    {"data"}, {"out"}, {"identities"}, {"val-data"}, {"val-identities"},
+    {"data"}, {"out"}, {"identities"}, {"identities-file"}, {"exclude-pairs"}, {"min-images"},
+    {"init"}, {"freeze"}, {"freeze-until"}, {"val-data"}, {"val-identities"},
     {"val-identities-list"}, {"detect", false}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
     {"batch-size"}, {"lr"}, {"weight-decay"}, {"schedule"}, {"mining"}, {"augment", false},
     {"no-augment", false}, {"flip-average", false}, {"no-flip-average", false}, {"seed"}, {"resume"}, {"device"}, {"threads"}, {"plots"},
@@ -120,10 +146,36 @@ int run(int argc, char** argv) {
     throw st::UsageError("--val-identities N cannot be combined with --val-data or "
                          "--val-identities-list");
   }
-  const std::string arch = args.choice("arch", "default", {"seed", "default"});
+  if (args.has("identities-file")) {
+    split_options.identities_from_file = st::read_identities_file(args.text("identities-file"));
+  }
+  std::string excluded_note;
+  if (args.has("exclude-pairs")) {
+    const st::LfwPairs pairs = st::read_lfw_pairs(args.text("exclude-pairs"));
+    split_options.exclude = st::lfw_people(pairs);
+    excluded_note = std::to_string(split_options.exclude.size()) + " people of " +
+                    args.text("exclude-pairs") + " left out";
+  }
+  const int min_images = static_cast<int>(args.integer("min-images", 2, 1, 1000000));
+
+  // --init: the architecture, input and crop policy of a model file, its weights to start from.
+  siamese::ModelInfo init_info;
+  const bool fine_tune = args.has("init");
+  if (fine_tune) {
+    o.init = args.text("init");
+    init_info = siamese::load_model(o.init).info;  // FileError naming the file if it is none
+    if (args.has("arch") && args.text("arch") != init_info.arch.arch) {
+      throw st::UsageError("--arch " + args.text("arch") + " contradicts --init " + o.init +
+                           " (arch " + init_info.arch.arch + ")");
+    }
+  } else if (args.has("freeze") || args.has("freeze-until")) {
+    throw st::UsageError("--freeze and --freeze-until need --init (a model to fine-tune)");
+  }
+  const std::string arch =
+      fine_tune ? init_info.arch.arch : args.choice("arch", "default", {"seed", "default"});
   const bool seed_arch = arch == "seed";
-  o.arch.set_arch(arch);
-  if (seed_arch) o.arch.set_embedding_size(5);
+  o.arch = fine_tune ? init_info.arch : o.arch.set_arch(arch);
+  if (seed_arch && !fine_tune) o.arch.set_embedding_size(5);
   try {
     o.loss = st::parse_loss_kind(args.choice("loss", "contrastive", {"contrastive", "triplet"}));
   } catch (const siamese::InputError& e) {
@@ -133,13 +185,17 @@ int run(int argc, char** argv) {
   const double margin_default = triplet ? (seed_arch ? 1.0 : st::kDefaultTripletMargin)
                                         : (seed_arch ? st::kSeedMargin : st::kDefaultArchMargin);
   o.margin = args.number("margin", margin_default, 0.0, 1e6);
-  o.epochs = static_cast<int>(
-      args.integer("epochs", seed_arch ? st::kSeedEpochs : st::kDefaultArchEpochs, 1, 1000000));
+  o.epochs = static_cast<int>(args.integer(
+      "epochs",
+      fine_tune ? st::kFineTuneEpochs : seed_arch ? st::kSeedEpochs : st::kDefaultArchEpochs, 1,
+      1000000));
   o.batch_size = static_cast<int>(args.integer("batch-size", st::kDefaultTrainBatch, 1, 65536));
-  o.lr = args.number("lr", st::kDefaultLearningRate, 0.0, 10.0);
+  o.lr = args.number("lr",
+                     fine_tune ? st::fine_tune_learning_rate(arch) : st::kDefaultLearningRate,
+                     0.0, 10.0);
   o.weight_decay = args.has("weight-decay")
                        ? args.number("weight-decay", 0.0, -1e-300, 1.0)
-                       : (seed_arch ? 0.0 : st::kDefaultArchWeightDecay);
+                       : (seed_arch || fine_tune ? 0.0 : st::kDefaultArchWeightDecay);
   o.schedule = args.choice("schedule", seed_arch ? "constant" : "cosine",
                            {"constant", "cosine"}) == "cosine"
                    ? st::LrSchedule::kCosine
@@ -151,7 +207,9 @@ int run(int argc, char** argv) {
   if (args.has("flip-average") && args.has("no-flip-average")) {
     throw st::UsageError("--flip-average and --no-flip-average contradict each other");
   }
-  o.flip_average = args.has("flip-average") || (!seed_arch && !args.has("no-flip-average"));
+  o.flip_average = args.has("flip-average") ||
+                   (fine_tune ? init_info.flip_average && !args.has("no-flip-average")
+                              : !seed_arch && !args.has("no-flip-average"));
   const std::string mining = args.choice("mining", seed_arch || triplet ? "none" : "hard",
                                          {"none", "all", "hard"});
   o.mining = mining == "all"    ? st::PairMining::kBatchAll
@@ -172,11 +230,43 @@ int run(int argc, char** argv) {
   }
   siamese::set_cpu_threads(threads);
 
+  if (fine_tune) {
+    if (args.has("freeze") && args.has("freeze-until")) {
+      throw st::UsageError("--freeze and --freeze-until contradict each other");
+    }
+    siamese::Network probe = siamese::Network::create(o.arch);
+    try {
+      o.freeze = args.has("freeze")
+                     ? static_cast<int>(args.integer("freeze", 0, 0, 1000000))
+                     : st::layers_before(probe, args.text("freeze-until",
+                                                          st::default_freeze_until(arch)),
+                                         "--freeze-until");
+      st::freeze_layers(probe, o.freeze);  // checks the count
+    } catch (const siamese::InputError& e) {
+      throw st::UsageError(e.what());
+    }
+    const auto layers = st::network_layers(probe);
+    std::cout << "init: " << o.init << " (arch " << arch << ", fingerprint "
+              << init_info.fingerprint << "); frozen: " << o.freeze << " of " << layers.size()
+              << " layers"
+              << (o.freeze > 0 ? " (" + layers.front().name + " .. " +
+                                     layers[static_cast<size_t>(o.freeze - 1)].name + ")"
+                               : std::string())
+              << "\n";
+    o.licence = init_info.licence;
+  }
+
   // Data: identities split into training and validation, each image decoded once.
   const st::DataSplit split = st::split_identities(split_options);
-  o.spec = siamese::default_input_spec(o.arch);
+  if (!excluded_note.empty()) std::cout << "identities: " << excluded_note << "\n";
+  o.spec = fine_tune ? init_info.input : siamese::default_input_spec(o.arch);
   if (!o.resume.empty()) {
     o.spec = st::read_checkpoint_state(o.resume).spec;
+  } else if (fine_tune) {
+    std::cout << "input: the init model's, " << o.spec.channels << "x" << o.spec.height << "x"
+              << o.spec.width << ", crop policy " << o.spec.crop.scale_width << ","
+              << o.spec.crop.scale_height << "," << o.spec.crop.shift_y
+              << (detect ? " (detector crops, --detect)" : " (whole images)") << "\n";
   } else if (detect) {
     std::cout << "framing: detector boxes (--detect), crop policy identity\n";
   } else {
@@ -192,11 +282,14 @@ int run(int argc, char** argv) {
   st::DatasetOptions data_options;
   data_options.spec = o.spec;
   data_options.detect = detect;
+  data_options.min_images_per_identity = min_images;
   const st::FaceDataset train = st::load_dataset(split.train, data_options);
   st::report_skipped(train, "training data " + split.train.root);
   st::FaceDataset validation;
   if (!split.validation.identities.empty()) {
-    validation = st::load_dataset(split.validation, data_options);
+    st::DatasetOptions validation_options = data_options;
+    validation_options.min_images_per_identity = 2;  // the others give no genuine pair
+    validation = st::load_dataset(split.validation, validation_options);
     st::report_skipped(validation, "validation data " + split.validation.root);
   } else {
     siamese::log(siamese::LogLevel::kWarning,
@@ -218,7 +311,13 @@ int run(int argc, char** argv) {
   std::ostringstream origin;
   origin << kProgram << " --arch " << arch << " on " << split.train.root << " ("
          << train.identities.size() << " identities, " << train.size() << " images"
-         << (detect ? ", detector crops" : "") << ")";
+         << (detect ? ", detector crops" : "")
+         << (excluded_note.empty() ? "" : ", " + excluded_note) << ")";
+  if (fine_tune) {
+    origin << "; fine-tuned from " << o.init << " (fingerprint " << init_info.fingerprint
+           << ", origin: " << init_info.origin << "), " << o.freeze << " layers frozen, lr "
+           << o.lr;
+  }
   o.origin = origin.str();
   o.stop = &g_stop;
   std::signal(SIGINT, on_sigint);
@@ -235,6 +334,12 @@ int run(int argc, char** argv) {
   };
   auto on_epoch = [&](const st::EpochRecord& r) {
     bar.finish();
+    if (r.epoch == 0) {
+      std::cout << "epoch 0 (the --init weights)  val " << figures_text(r.validation, r.threshold)
+                << std::endl;
+      bar.start("epoch 1/" + std::to_string(o.epochs), static_cast<long>(train.size()));
+      return;
+    }
     std::cout << "epoch " << r.epoch << "/" << o.epochs << "  loss " << fixed(r.loss, 4) << "  "
               << fixed(r.seconds, 1) << " s  " << fixed(r.pairs_per_s, 0) << " pairs/s";
     if (r.validated) std::cout << "  val " << figures_text(r.validation, r.threshold);
@@ -246,8 +351,10 @@ int run(int argc, char** argv) {
             static_cast<long>(train.size()));
   const st::TrainSummary s = st::train(o, train, validation, on_batch, on_epoch);
   bar.finish();
-  if (s.best_epoch > 0) {
-    std::cout << "wrote " << o.out << " (epoch " << s.best_epoch << ", "
+  if (!s.model.fingerprint.empty()) {
+    std::cout << "wrote " << o.out << " (epoch " << s.best_epoch
+              << (fine_tune && s.best_epoch == 0 ? ": no epoch beat the --init weights" : "")
+              << ", "
               << (validation.size() > 0 ? "validation " : "training identities ")
               << figures_text(s.model.validation, s.model.threshold) << ", fingerprint "
               << s.model.fingerprint << ")\n";

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "checkpoint.h"
+#include "fine_tune.h"
 #include "pair_sampler.h"
 #include "plots.h"
 #include "siamese/errors.h"
@@ -48,6 +49,26 @@ void check_options(const TrainerOptions& o) {
   if (!(o.lr > 0)) throw InputError("--lr must be positive");
   if (!(o.margin > 0)) throw InputError("--margin must be positive");
   if (o.out.empty()) throw InputError("--out: a model file is needed");
+}
+
+bool same_input(const InputSpec& a, const InputSpec& b) {
+  return a.width == b.width && a.height == b.height && a.channels == b.channels &&
+         a.scale == b.scale && a.mean == b.mean && a.std == b.std && a.crop == b.crop;
+}
+
+// The init model must be what the caller prepared the data for: its architecture, its input.
+void check_init_fits(const TrainerOptions& o, const ModelInfo& init) {
+  if (init.arch.arch != o.arch.arch || init.arch.embedding_size != o.arch.embedding_size ||
+      (o.arch.arch == "default" && init.arch.base_channels != o.arch.base_channels)) {
+    throw InputError("--init " + o.init + ": the model is arch '" + init.arch.arch + "' (" +
+                     std::to_string(init.arch.embedding_size) + "-D), not the '" + o.arch.arch +
+                     "' (" + std::to_string(o.arch.embedding_size) + "-D) being trained");
+  }
+  if (!same_input(init.input, o.spec)) {
+    throw InputError("--init " + o.init +
+                     ": the training images were prepared for another input (size, channels, "
+                     "normalisation or crop policy) than the model's");
+  }
 }
 
 // Every image, or an even spread of kMaxValidationImages of them (all pairs grow as N^2).
@@ -128,7 +149,19 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
 
   torch::manual_seed(options.seed);
   Network net = Network::create(state.arch);
+  const bool from_init = !options.init.empty() && options.resume.empty();
+  if (from_init) {
+    LoadedModel init = load_model(options.init);
+    if (init.network.is_script()) {
+      throw InputError("--init " + options.init + ": a TorchScript module cannot be fine-tuned");
+    }
+    check_init_fits(options, init.info);
+    net = init.network;
+  }
   net.to(device);
+  // Frozen layers get no gradient, so Adam (which skips parameters without one) never moves
+  // them, and --resume restores an optimizer of the same parameter list.
+  const FrozenLayers frozen = freeze_layers(net, options.freeze);
   torch::optim::Adam adam(net.parameters(), torch::optim::AdamOptions(options.lr)
                                                 .weight_decay(options.weight_decay));
   PairSampler sampler(train_data.labels, options.seed);
@@ -137,7 +170,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     sampler.set_state(state.sampler_state);
     // The best-so-far counts only when the model file still holds that model.
     bool kept = false;
-    if (state.best_epoch > 0 && std::filesystem::exists(options.out)) {
+    if (!state.best_fingerprint.empty() && std::filesystem::exists(options.out)) {
       try {
         kept = load_model(options.out).info.fingerprint == state.best_fingerprint;
       } catch (const Error&) {
@@ -187,6 +220,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
   info.input = spec;
   info.normalized = state.arch.arch == "default";
   info.flip_average = options.flip_average;
+  info.licence = options.licence;
   const EmbeddingRule rule = embedding_rule(info);
 
   auto write_model = [&](const Validation& v, int epoch) {
@@ -207,7 +241,8 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     }
     std::ostringstream origin;
     origin << options.origin << (options.origin.empty() ? "" : "; ") << "epoch " << epoch
-           << " of " << options.epochs << ", " << state.loss << " loss margin " << state.margin
+           << (epoch == 0 ? " (the initial weights)" : "") << " of " << options.epochs << ", "
+           << state.loss << " loss margin " << state.margin
            << (options.mining == PairMining::kBatchHard  ? " (batch-hard pairs)"
                : options.mining == PairMining::kBatchAll ? " (all pairs of a batch)"
                                                          : "")
@@ -218,6 +253,24 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     summary.model = info;
   };
 
+  if (from_init && has_validation) {
+    // Epoch 0: the initial weights, validated like an epoch; an epoch must beat them to be kept.
+    const Validation v = validate(net, validation, device, rule);
+    EpochRecord record;
+    record.epoch = 0;
+    record.validated = true;
+    record.validation = v.figures;
+    record.threshold = v.threshold;
+    record.best = true;
+    state.best_eer = v.figures.eer;
+    state.best_auc = v.figures.auc;
+    state.best_epoch = 0;
+    write_model(v, 0);
+    state.best_fingerprint = summary.model.fingerprint;
+    summary.initial = record;
+    if (on_epoch) on_epoch(record);
+  }
+
   auto last_checkpoint = Clock::now();
   int epoch = state.epoch;
   while (epoch < options.epochs) {
@@ -225,6 +278,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     const double lr = learning_rate(options, epoch);
     set_learning_rate(adam, lr);
     net.train(true);
+    keep_frozen_in_eval(frozen);  // their BatchNorm statistics stay as they are
     const auto t0 = Clock::now();
     double loss_sum = 0.0;
     long done = 0;
@@ -330,7 +384,8 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     if (!summary.history.empty()) summary.history.back().best = true;
   }
   summary.best_epoch = state.best_epoch;
-  if (summary.best_epoch > 0 && summary.model.fingerprint.empty() && std::filesystem::exists(options.out)) {
+  if (!state.best_fingerprint.empty() && summary.model.fingerprint.empty() &&
+      std::filesystem::exists(options.out)) {
     summary.model = load_model(options.out).info;
   }
   return summary;

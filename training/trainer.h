@@ -1,7 +1,10 @@
 // The training loop of siamese-train: pairs (or triplets) by the seed's rule through ONE shared
 // network (both members in one forward pass), Adam, validation after every epoch, the best
 // model by validation EER written with its calibrated threshold, checkpoints for --resume, and
-// the plots. Thread-safety: one train() call per thread; callbacks run on the calling thread.
+// the plots. Fine-tuning (--init) starts from a model file's weights, with its first layers
+// frozen, and validates those weights first (epoch 0), so a run that only makes the network
+// worse on held-out people writes the initial weights back.
+// Thread-safety: one train() call per thread; callbacks run on the calling thread.
 #pragma once
 
 #include <torch/types.h>
@@ -57,13 +60,17 @@ struct TrainerOptions {
   std::string resume;      // checkpoint to continue from ("" = fresh start)
   std::string plots_dir;   // "" = no plots
   std::string origin;      // recorded in the model file (program, data)
+  std::string licence;     // recorded in the model file (an --init model's, carried over)
+  std::string init;        // model file whose weights training starts from ("" = fresh)
+  int freeze = 0;          // the first layers (fine_tune.h's network_layers) kept frozen
   double checkpoint_interval_s = kCheckpointIntervalS;
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT): stop after this epoch
 };
 
 struct TrainSummary {
   std::vector<EpochRecord> history;
-  int best_epoch = 0;
+  int best_epoch = 0;     // 0 with init: the initial weights stayed best (or nothing written)
+  EpochRecord initial;    // with init and validation: the initial weights' figures (epoch 0)
   ModelInfo model;        // as written to the model file
   std::string checkpoint;
   bool interrupted = false;
@@ -71,13 +78,16 @@ struct TrainSummary {
 
 /// Called during an epoch: pairs done, pairs in the epoch, running mean loss, pairs per second.
 using BatchCallback = std::function<void(long done, long total, double loss, double pairs_per_s)>;
-/// Called after each epoch (validation included).
+/// Called after each epoch (validation included); with init, first for epoch 0 (the initial
+/// weights, validated before any training).
 using EpochCallback = std::function<void(const EpochRecord&)>;
 
 /// Trains on train, validates on validation (no identities = on the training identities, and
-/// then the last epoch is kept), writes the model file and checkpoints. Throws FileError
-/// naming a file that cannot be written or a checkpoint that cannot be resumed, InputError for
-/// bad options.
+/// then the last epoch is kept), writes the model file and checkpoints. With init, the network
+/// starts from that model file (its architecture and input spec must be options.arch and
+/// options.spec) with its first `freeze` layers frozen. Throws FileError naming a file that
+/// cannot be read or written or a checkpoint that cannot be resumed, InputError for bad
+/// options or an init model that does not fit them.
 TrainSummary train(const TrainerOptions& options, const FaceDataset& train,
                    const FaceDataset& validation, const BatchCallback& on_batch = {},
                    const EpochCallback& on_epoch = {});
