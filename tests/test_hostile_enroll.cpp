@@ -200,7 +200,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("--keep-crops writes every crop inside its folder, whatever the names in the gallery",
+TEST_CASE("keep-crops writes every crop inside its folder, whatever the names in the gallery",
           "[enrollment][cli][hostile]") {
   const std::string dir = siamese::testing::temp_dir("hostile-crops");
   const std::string model = make_model(dir);
