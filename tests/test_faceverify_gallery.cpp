@@ -115,7 +115,7 @@ bool any_contains(const std::vector<std::string>& texts, const std::string& part
 
 }  // namespace
 
-TEST_CASE("a gallery replaced while playing is read afresh; a removed person loses access",
+TEST_CASE("a gallery replaced while playing is read afresh and a removed person loses access",
           "[gst][gallery]") {
   SIAMESE_REQUIRE_ATT(att);
   Door door(att, siamese::testing::temp_dir("faceverify-replace"));
