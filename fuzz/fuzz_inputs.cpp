@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -18,6 +19,7 @@
 #include "siamese/matcher.h"
 #include "siamese/model.h"
 #include "siamese/model_file.h"
+#include "siamese/tfjs_import.h"
 
 namespace siamese::fuzz {
 
@@ -26,6 +28,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int64_t kMaxForwardValues = 3 * 256 * 256;  // larger stated inputs: facts only
+constexpr const char* kShardMarker = "\n#shard\n";     // tfjs input: manifest, marker, shard
+constexpr const char* kShardName = "group1-shard1of1.bin";
 
 // A broken promise of a reader (not a refusal): the fuzzer reports it as a crash.
 [[noreturn]] void finding(const std::string& what) { throw std::logic_error("finding: " + what); }
@@ -199,14 +203,43 @@ Outcome feed_bus_json(const Scratch&, const uint8_t* data, size_t size) {
     const samples::BusLine parsed = samples::parse_bus_line(line);
     if (parsed.kind != samples::BusLine::Kind::kMessage) continue;
     const std::string text = samples::bus_json_text(parsed.json);
+    bool object = false;
     try {
-      (void)nlohmann::json::parse(text);
+      object = nlohmann::json::parse(text).is_object();
     } catch (const nlohmann::json::exception& e) {
       finding("siamese-bus-json printed a line that is not JSON (" + std::string(e.what()) + ")");
     }
+    if (!object) finding("siamese-bus-json printed a JSON line that is not an object");
     outcome.accepted = true;
   }
   return outcome;
+}
+
+Outcome feed_tfjs_manifest(const Scratch& scratch, const uint8_t* data, size_t size) {
+  const std::string bytes(reinterpret_cast<const char*>(data), size);
+  const size_t marker = bytes.find(kShardMarker);
+  const std::string manifest = bytes.substr(0, marker);
+  remove_files(scratch, {kShardName});
+  if (marker != std::string::npos) {
+    const std::string shard = bytes.substr(marker + std::strlen(kShardMarker));
+    scratch.write(kShardName, reinterpret_cast<const uint8_t*>(shard.data()), shard.size());
+  }
+  const std::string path = scratch.write(
+      "model-weights_manifest.json", reinterpret_cast<const uint8_t*>(manifest.data()),
+      manifest.size());
+  try {
+    const TfjsWeights weights = read_tfjs_weights(path);
+    for (const TfjsTensor& t : weights.tensors) {
+      if (!t.values.defined() || t.values.sizes().vec() != t.shape ||
+          t.values.scalar_type() != torch::kFloat32) {
+        finding("tensor " + t.name + " does not have the manifest's shape");
+      }
+      if (weights.find(t.name) == nullptr) finding("find() misses tensor " + t.name);
+    }
+    return Outcome{true, ""};
+  } catch (const Error& e) {
+    return refused(e);
+  }
 }
 
 const std::vector<Target>& targets() {
@@ -215,6 +248,7 @@ const std::vector<Target>& targets() {
       {"gallery", feed_gallery},
       {"image", feed_image},
       {"bus_json", feed_bus_json},
+      {"tfjs_manifest", feed_tfjs_manifest},
   };
   return all;
 }
@@ -308,6 +342,23 @@ std::vector<std::pair<std::string, std::string>> seed_inputs(const std::string& 
         "first-seen=(guint64)400000000, running-time=(guint64)480000000;\n"
         "Got message #74 from element \"queue0\" (state-changed): no message details\n"
         "Execution ended after 0:01:02.500000000\n");
+  } else if (target == "tfjs_manifest") {
+    // float32 [2,3], uint8 [4] (scale and min) and float16 [2]: 24 + 4 + 4 bytes in one shard.
+    std::string shard(32, '\0');
+    const float f[6] = {0.5f, -1.0f, 2.0f, 0.0f, 3.25f, -0.125f};
+    std::memcpy(&shard[0], f, sizeof f);
+    const unsigned char q[4] = {0, 1, 128, 255};
+    std::memcpy(&shard[24], q, sizeof q);
+    const uint16_t h[2] = {0x3c00, 0xc000};  // 1.0, -2.0
+    std::memcpy(&shard[28], h, sizeof h);
+    seeds.emplace_back(
+        "manifest-and-shard.txt",
+        std::string(R"([{"paths": ["group1-shard1of1.bin"], "weights": [
+  {"name": "conv/filters", "shape": [2, 3], "dtype": "float32"},
+  {"name": "conv/bias", "shape": [4], "dtype": "float32",
+   "quantization": {"dtype": "uint8", "scale": 0.01, "min": -1.0}},
+  {"name": "fc/weights", "shape": [2], "dtype": "float32", "quantization": {"dtype": "float16"}}
+]}])") + kShardMarker + shard);
   } else {
     (void)target_named(target);  // throws for an unknown name
   }

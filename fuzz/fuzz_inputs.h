@@ -56,6 +56,11 @@ Outcome feed_image(const Scratch& scratch, const uint8_t* data, size_t size);
 /// every printed line must parse back as JSON. Needs gst_init. Never refuses.
 Outcome feed_bus_json(const Scratch& scratch, const uint8_t* data, size_t size);
 
+/// The bytes as a TensorFlow.js weights manifest and its one shard, split at the first line
+/// "#shard" (manifest before it, the bytes of group1-shard1of1.bin after): read_tfjs_weights.
+/// siamese::Error refuses; a tensor that contradicts the manifest is a finding.
+Outcome feed_tfjs_manifest(const Scratch& scratch, const uint8_t* data, size_t size);
+
 /// Every target, in a fixed order.
 const std::vector<Target>& targets();
 

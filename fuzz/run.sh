@@ -6,7 +6,7 @@
 # the normal build). Installs clang and libFuzzer with apt-get when they are missing.
 #
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]   (default 60 s; targets: model_file gallery image
-#                                             bus_json; default all)
+#                                             bus_json tfjs_manifest; default all)
 # Environment: SIAMESE_FUZZ_BUILD_DIR (default build-fuzz/), SIAMESE_FUZZ_JOBS (build jobs,
 #   default nproc). The corpus grows run after run in BUILD/fuzz-corpus/TARGET.
 set -euo pipefail
@@ -14,7 +14,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SIAMESE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 seconds="${1:-60}"
 [ $# -eq 0 ] || shift
-all_targets=(model_file gallery image bus_json)
+all_targets=(model_file gallery image bus_json tfjs_manifest)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 die() { echo "fuzz/run.sh: $*" >&2; exit 1; }
@@ -87,7 +87,8 @@ EOF
 fi
 
 # 4. Run each target; fork mode keeps going after a finding and writes each one as an artifact.
-declare -A max_len=([model_file]=131072 [gallery]=65536 [image]=16384 [bus_json]=65536)
+declare -A max_len=([model_file]=131072 [gallery]=65536 [image]=16384 [bus_json]=65536
+                    [tfjs_manifest]=16384)
 report="$build/fuzz-report.txt"
 printf '%-11s %12s %8s %8s %8s  %s\n' target executions exec/s corpus found "new inputs" >"$report"
 for t in "${targets[@]}"; do

@@ -74,6 +74,10 @@ TEST_CASE("Fuzz regressions and seeds: siamese-bus-json lines", "[core][fuzz]") 
   replay("bus_json");
 }
 
+TEST_CASE("Fuzz regressions and seeds: tfjs weights manifests", "[core][fuzz]") {
+  replay("tfjs_manifest");
+}
+
 TEST_CASE("Fuzz targets are named as their regression folders", "[core][fuzz]") {
   for (const sf::Target& t : sf::targets()) CHECK(&sf::target_named(t.name) == &t);
   CHECK_THROWS_WITH(sf::target_named("nope"), Catch::Contains("model_file"));

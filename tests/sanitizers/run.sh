@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The sanitizer stage of tests/run.sh: builds the test executables of labels core, enrollment
+# and gst (target siamese_sanitizer_tests) with AddressSanitizer and UndefinedBehaviorSanitizer
+# into $SIAMESE_BUILD_DIR-asan (default build-asan/), and runs `ctest -L 'core|enrollment|gst'
+# -LE slow` there. Any UBSan report fails its test (halt_on_error=1); leaks are reported, less
+# those allocated by third-party libraries (lsan.supp, next to this file).
+# Usage: tests/sanitizers/run.sh [build|test|all] [extra ctest arguments]   (after setup.sh)
+#   build: configure and build only (tests/run.sh runs it while the first stage tests);
+#   test: run the tests of a build made before; all (default): both.
+# Environment: SIAMESE_CMAKE_ARGS (as for tests/setup.sh), SIAMESE_ASAN_BUILD_DIR.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="${SIAMESE_ASAN_BUILD_DIR:-${SIAMESE_BUILD_DIR:-$root/build}-asan}"
+mode=all
+case "${1:-}" in build | test | all) mode="$1"; shift ;; esac
+start=$SECONDS
+
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+if [ "$mode" != test ] && [ ! -f "$build/CMakeCache.txt" ]; then
+  # No samples, no CUDA kernels: what labels core, enrollment and gst need, and no more.
+  # -O1 -g1: about a third of the compile time of -O2 -g; reports keep their line numbers.
+  # shellcheck disable=SC2086
+  cmake -S "$root" -B "$build" "${generator[@]}" ${SIAMESE_CMAKE_ARGS:-} \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
+    -DSIAMESE_SANITIZE=ON -DSIAMESE_BUILD_SAMPLES=OFF \
+    -DSIAMESE_CUDA_KERNELS=OFF
+fi
+if [ "$mode" != test ]; then
+  cmake --build "$build" -j "$(nproc)" --target siamese_sanitizer_tests
+  echo "sanitizer stage: build $((SECONDS - start)) s"
+fi
+[ "$mode" != build ] || exit 0
+[ -f "$build/CMakeCache.txt" ] || { echo "sanitizer stage: $build is not built" >&2; exit 1; }
+tested=$SECONDS
+
+export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$here/ubsan.supp"
+export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
+
+# The gst tools the gst tests run load our instrumented plugin, so they need the ASan runtime
+# first: wrappers on PATH preload it. Leaks are not checked in these third-party programs.
+cxx="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")"
+runtime="$("$cxx" -print-file-name=libasan.so)"
+[ -f "$runtime" ] || runtime="$("$cxx" -print-file-name=libclang_rt.asan-x86_64.so)"
+[ -f "$runtime" ] || { echo "sanitizer stage: no ASan runtime for $cxx" >&2; exit 1; }
+wrappers="$build/sanitizer-bin"
+mkdir -p "$wrappers"
+for tool in gst-launch-1.0 gst-inspect-1.0; do
+  real="$(command -v "$tool")" || continue
+  printf '#!/bin/sh\nLD_PRELOAD=%s ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" exec %s "$@"\n' \
+    "$runtime" "$real" >"$wrappers/$tool"
+  chmod +x "$wrappers/$tool"
+done
+export PATH="$wrappers:$PATH"
+cd "$build"
+status=0
+ctest --output-on-failure --timeout 1800 -L 'core|enrollment|gst' -LE slow "$@" || status=$?
+echo "sanitizer stage: tests $((SECONDS - tested)) s"
+exit "$status"
