@@ -130,8 +130,8 @@ TEST_CASE("network_layers lists the layers that hold state, in forward order", "
 }
 
 TEST_CASE(
-    "--init starts from the model's weights: epoch 0 validates them; frozen layers and "
-    "their BatchNorm statistics do not change",
+    "fine-tuning starts from the init model's weights: epoch 0 validates them, and frozen "
+    "layers and their BatchNorm statistics do not change",
     "[training]") {
   const std::string root = face_folder("fine-tune", 8, 4);
   const std::string init = siamese::testing::temp_dir("fine-tune-init") + "/init.pt";
@@ -195,7 +195,7 @@ TEST_CASE(
 
 TEST_CASE(
     "siamese-train --init keeps the init model's input and crop policy and records its "
-    "origin; a file that is not a model is refused by name",
+    "origin, and refuses a file that is not a model by name",
     "[training]") {
   const std::string root = face_folder("fine-tune-cli", 6, 3);
   const std::string dir = siamese::testing::temp_dir("fine-tune-cli-out");
@@ -252,7 +252,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a genuine pair starts from a person with another image; people with one image give "
+    "a genuine pair starts from a person with another image, and people with one image give "
     "impostor pairs",
     "[training]") {
   // Two images of person 0, one each of 1..8.
