@@ -4,13 +4,14 @@
 # build-asan/ (tests/sanitizers/run.sh) while the first stage tests (its tests mostly keep one
 # core busy). Both stages run; the status is the first failure's.
 # Usage: tests/run.sh [extra ctest arguments for the first stage, e.g. -L core or -LE slow]
-# Environment: SIAMESE_SANITIZE_STAGE=0 skips the sanitizer stage (quick local runs; CI runs it).
+# Environment: SIAMESE_SANITIZE_STAGE=1 runs the sanitizer stage. Off by default until its
+# cost and result are measured from a clean clone on a fresh 2-core machine (issue 11).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/tests/setup.sh"
 build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
 export SIAMESE_ASAN_BUILD_DIR="${SIAMESE_ASAN_BUILD_DIR:-$build-asan}"
-sanitize="${SIAMESE_SANITIZE_STAGE:-1}"
+sanitize="${SIAMESE_SANITIZE_STAGE:-0}"
 if [ "$sanitize" != 0 ]; then
   echo "tests/run.sh: building the sanitizer stage meanwhile (log: $build/sanitizer-build.log)"
   "$root/tests/sanitizers/run.sh" build >"$build/sanitizer-build.log" 2>&1 &
