@@ -92,6 +92,11 @@ rm -f "$out"/gallery.db* "$out"/with.db* "$out"/without.db* "$out"/audit.db*
 cp "$demo_out/gallery.db" "$out/with.db"  # the demo checkpoints: the file holds everything
 "${enroll[@]}" list --gallery "$out/with.db" | grep -w "$subject" >/dev/null ||
   die "$subject is not enrolled in $demo_out/gallery.db"
+# A rebuild clears the stored threshold (it belonged to the old model): give it back.
+stored="$("${enroll[@]}" list --gallery "$out/with.db" --json | python3 -c \
+  'import json, sys; t = json.loads(sys.stdin.readline()).get("threshold"); print("" if t is None else repr(t))')"
+rebuild_threshold=()
+[ -z "$stored" ] || rebuild_threshold=(--threshold "$stored")
 cp "$out/with.db" "$out/without.db"
 "${enroll[@]}" remove --gallery "$out/without.db" "$subject" >/dev/null
 cp "$out/with.db" "$out/gallery.db"
@@ -163,7 +168,7 @@ change() {  # KIND
         status=$? ;;
     rebuild)
       "${enroll[@]}" add --model "$model" --gallery "$out/gallery.db" --rebuild \
-        --threshold strict "${face_flags[@]}" >>"$out/enroll.log" 2>&1 || status=$? ;;
+        "${rebuild_threshold[@]}" "${face_flags[@]}" >>"$out/enroll.log" 2>&1 || status=$? ;;
     replace-without)
       expect=absent
       { cp "$out/without.db" "$out/gallery.db.new" &&
