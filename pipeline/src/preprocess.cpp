@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "region.h"
 #include "resample.h"
 #include "siamese/errors.h"
 
@@ -48,8 +49,10 @@ inline void yuv_to_rgb(int y, int u, int v, uchar* rgb) {
   rgb[2] = clamp8((c + 2066 * d + 512) >> 10);
 }
 
-// The pixels of rect (inside the frame) as a gray (CV_8UC1) or RGB (CV_8UC3) Mat. A gray
-// request on GRAY8/I420/NV12 is a header on the luma plane: no copy, no conversion.
+}  // namespace
+
+namespace detail {
+
 cv::Mat read_region(const ImageView& v, const cv::Rect& rect, int channels) {
   const bool yuv = v.format == PixelFormat::kI420 || v.format == PixelFormat::kNV12;
   if (channels == 1 && v.has_luma_plane()) {
@@ -94,6 +97,10 @@ cv::Mat read_region(const ImageView& v, const cv::Rect& rect, int channels) {
   return out;
 }
 
+}  // namespace detail
+
+namespace {
+
 // One face into dst (channels x height x width floats).
 void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec, Framing framing,
                     float* dst) {
@@ -118,7 +125,7 @@ void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec
                      ") lies outside the " + std::to_string(view.width) + "x" +
                      std::to_string(view.height) + " frame");
   }
-  cv::Mat pixels = read_region(view, inside, spec.channels);
+  cv::Mat pixels = detail::read_region(view, inside, spec.channels);
   if (inside != wanted) {
     cv::Mat padded;
     cv::copyMakeBorder(pixels, padded, inside.y - wanted.y,

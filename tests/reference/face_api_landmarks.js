@@ -1,0 +1,273 @@
+#!/usr/bin/env node
+// Reference 68-point landmarks of @vladmandic/face-api 1.7.15's landmark networks
+// (FaceLandmark68Net and FaceLandmark68TinyNet), computed by the package's own JavaScript
+// (dist/face-api.js with its bundled tfjs, CPU backend) from the cache tests/fetch_weights.sh
+// fills. Its output is tests/fixtures/face_api_landmarks.json (numbers only), which
+// tests/test_face_landmarks.cpp compares with the C++ import (points within 0.5 px).
+//
+// Each case is an image and a face box; face-api crops the box (extractFaceTensors), pads it to
+// a square, resizes it to 112x112 and maps the points back (detectLandmarks); the fixture holds
+// the points in image pixels. Images (the C++ test rebuilds or reads the same pixels):
+//   synthetic-N  the drawn 150x150 face of tests/reference/face_api_embeddings.js, seed N
+//   att:sK/F     an AT&T face (PGM, byte for byte), gray copied to R, G and B
+//   lfw:NAME     an LFW photo (250x250 JPEG), decoded by jpeg-js (--jpeg-js DIR: a folder whose
+//                node_modules holds jpeg-js 0.4.4); the C++ test decodes it with OpenCV, whose
+//                bytes may differ by a level or two: the fixture records each image's FNV-1a 32
+//                hash so the test can say whether both sides saw the same pixels
+//
+// Usage: node tests/reference/face_api_landmarks.js [--weights DIR] [--att DIR] [--lfw DIR]
+//          [--jpeg-js DIR] [--out FILE]
+// DIR defaults: $SIAMESE_WEIGHTS_DIR, else ${XDG_CACHE_HOME:-$HOME/.cache}/gst-siamese/
+// face-api-1.7.15; AT&T: $SIAMESE_DATA, else ../shared/data/att_faces; LFW: $SIAMESE_LFW, else
+// ../shared/data/lfw beside the repository. Without --jpeg-js the LFW cases are left out.
+'use strict';
+
+const crypto = require('crypto');
+const fs = require('fs');
+const Module = require('module');
+const os = require('os');
+const path = require('path');
+
+const kVersion = '1.7.15';
+const kSide = 150;
+const root = path.resolve(__dirname, '..', '..');
+// [image, [x, y, width, height]]: whole images, square and non-square boxes inside them.
+const kCases = [
+  ['synthetic-0', [0, 0, 150, 150]],
+  ['synthetic-1', [20, 25, 110, 110]],
+  ['synthetic-2', [10, 5, 130, 140]],
+  ['att:s1/1.pgm', [0, 0, 92, 112]],
+  ['att:s2/1.pgm', [4, 14, 84, 84]],
+  ['att:s3/5.pgm', [0, 10, 92, 92]],
+  ['att:s7/3.pgm', [6, 8, 80, 96]],
+  ['lfw:Aaron_Eckhart/Aaron_Eckhart_0001.jpg', [65, 65, 120, 120]],
+  ['lfw:Abdullah_Gul/Abdullah_Gul_0001.jpg', [60, 55, 130, 140]],
+  ['lfw:George_W_Bush/George_W_Bush_0002.jpg', [70, 70, 110, 110]],
+  ['lfw:Serena_Williams/Serena_Williams_0001.jpg', [50, 50, 150, 150]],
+];
+
+function die(message) {
+  process.stderr.write(`face_api_landmarks: error: ${message}\n`);
+  process.exit(1);
+}
+
+function parseArgs(argv) {
+  const args = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) die(`${a} needs a value`);
+      i += 1;
+      return argv[i];
+    };
+    if (a === '--weights') args.weights = value();
+    else if (a === '--att') args.att = value();
+    else if (a === '--lfw') args.lfw = value();
+    else if (a === '--jpeg-js') args.jpegJs = value();
+    else if (a === '--out') args.out = value();
+    else die(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+function weightsDir(args) {
+  if (args.weights) return args.weights;
+  if (process.env.SIAMESE_WEIGHTS_DIR) return process.env.SIAMESE_WEIGHTS_DIR;
+  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(cache, 'gst-siamese', `face-api-${kVersion}`);
+}
+
+function dataDir(given, env, name) {
+  if (given) return given;
+  if (process.env[env]) return process.env[env];
+  return path.resolve(root, '..', 'shared', 'data', name);
+}
+
+// The cached files this script reads must match the sha256 pinned in the repository.
+function verifyPinned(dir, files) {
+  const pinned = new Map();
+  const sums = path.join(root, 'pipeline', 'weights', `face-api-${kVersion}.sha256`);
+  for (const line of fs.readFileSync(sums, 'utf8').split('\n')) {
+    const m = line.match(/^([0-9a-f]{64})\s+\*?(.+)$/);
+    if (m) pinned.set(m[2], m[1]);
+  }
+  for (const f of files) {
+    const file = path.join(dir, f);
+    if (!fs.existsSync(file)) die(`${file}: missing: fetch the pinned package with tests/fetch_weights.sh`);
+    const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    if (sha !== pinned.get(f)) {
+      die(`${file}: sha256 ${sha} differs from the pinned ${pinned.get(f)}: run tests/fetch_weights.sh`);
+    }
+  }
+}
+
+// Loads dist/face-api.js (an IIFE bundle with tfjs inside). Its bundler replaced node's "util"
+// by an empty shim, so tfjs's node platform fails with "TextEncoder is not a constructor":
+// the shim is pointed at require("util") here, in memory (the cached file is not changed).
+function loadFaceApi(dir) {
+  const file = path.join(dir, 'dist', 'face-api.js');
+  let src = fs.readFileSync(file, 'utf8');
+  const use = src.match(/this\.util=([A-Za-z_$][\w$]*)\(\),this\.textEncoder=new this\.util\.TextEncoder/);
+  if (!use) die(`${file}: cannot find tfjs's util use to patch (another build of face-api?)`);
+  const shim = use[1].replace(/\$/g, '\\$');
+  const decl = new RegExp(`([,;\\s])${shim}=[A-Za-z_$][\\w$]*\\(\\(\\)=>\\{\\}\\)`);
+  if (!decl.test(src)) die(`${file}: cannot find the empty util shim to patch`);
+  src = src.replace(decl, (all, before) => `${before}${use[1]}=()=>require("util")`);
+  src += '\nmodule.exports = faceapi;\n';
+  const mod = new Module(file, module);
+  mod.filename = file;
+  mod.paths = Module._nodeModulePaths(path.dirname(file));
+  mod._compile(src, file);
+  return mod.exports;
+}
+
+function clamp8(v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+
+// A drawn face, HWC RGB bytes; integer arithmetic only (test_pretrained.cpp repeats it).
+function syntheticFace(seed) {
+  const px = new Uint8Array(kSide * kSide * 3);
+  const cx = 73 + (seed % 5);
+  const cy = 77 + (seed % 3);
+  const ax = 42 + (seed % 7);
+  const ay = 56 + (seed % 4);
+  for (let y = 0; y < kSide; y += 1) {
+    for (let x = 0; x < kSide; x += 1) {
+      let r = (40 + x + 13 * seed) % 256;
+      let g = (90 + y + 29 * seed) % 256;
+      let b = (150 + ((x + y) >> 1) + 7 * seed) % 256;
+      const dx = x - cx;
+      const dy = y - cy;
+      if (dx * dx * ay * ay + dy * dy * ax * ax <= ax * ax * ay * ay) {
+        r = clamp8(205 - (y >> 3) + 3 * seed);
+        g = clamp8(165 - (y >> 3) + seed);
+        b = clamp8(135 - ((dx * dx) >> 6));
+        const ey = y - (cy - 14);
+        for (const ex of [cx - 17, cx + 17]) {
+          if ((x - ex) * (x - ex) + 2 * ey * ey <= 40) { r = 40; g = 30; b = 25 + seed; }
+        }
+        if (Math.abs(dx) <= 14 && y >= cy + 24 && y <= cy + 28) { r = 150; g = 50; b = 60; }
+        if (Math.abs(dx) <= 2 && y >= cy - 5 && y <= cy + 10) { r = 170; g = 120; b = 100; }
+      }
+      const i = (y * kSide + x) * 3;
+      px[i] = r;
+      px[i + 1] = g;
+      px[i + 2] = b;
+    }
+  }
+  return px;
+}
+
+// An 8-bit binary PGM: width, height and its pixel bytes.
+function readPgm(file) {
+  const buf = fs.readFileSync(file);
+  const fields = [];
+  let i = 0;
+  while (fields.length < 4) {
+    while (i < buf.length && /\s/.test(String.fromCharCode(buf[i]))) i += 1;
+    if (buf[i] === 0x23) { // '#' comment to the end of the line
+      while (i < buf.length && buf[i] !== 0x0a) i += 1;
+      continue;
+    }
+    let token = '';
+    while (i < buf.length && !/\s/.test(String.fromCharCode(buf[i]))) token += String.fromCharCode(buf[i++]);
+    if (!token) die(`${file}: truncated PGM header`);
+    fields.push(token);
+  }
+  i += 1; // the single whitespace after maxval
+  const [magic, w, h, max] = [fields[0], Number(fields[1]), Number(fields[2]), Number(fields[3])];
+  if (magic !== 'P5' || max !== 255 || buf.length < i + w * h) die(`${file}: not an 8-bit binary PGM`);
+  return { width: w, height: h, data: buf.subarray(i, i + w * h) };
+}
+
+function fnv1a32(bytes) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i += 1) {
+    h ^= bytes[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+
+// The pixels of one image name: { width, height, data: HWC RGB bytes }.
+function loadImage(name, args) {
+  if (name.startsWith('synthetic-')) {
+    return { width: kSide, height: kSide, data: syntheticFace(Number(name.slice(10))) };
+  }
+  if (name.startsWith('att:')) {
+    const file = path.join(dataDir(args.att, 'SIAMESE_DATA', 'att_faces'), name.slice(4));
+    if (!fs.existsSync(file)) die(`${file}: AT&T face not found (set SIAMESE_DATA or pass --att)`);
+    const img = readPgm(file);
+    const data = new Uint8Array(img.width * img.height * 3);
+    for (let i = 0; i < img.width * img.height; i += 1) {
+      data[3 * i] = img.data[i];
+      data[3 * i + 1] = img.data[i];
+      data[3 * i + 2] = img.data[i];
+    }
+    return { width: img.width, height: img.height, data };
+  }
+  if (name.startsWith('lfw:')) {
+    if (!args.jpegJs) return null;
+    const jpeg = require(require.resolve('jpeg-js', { paths: [args.jpegJs] }));
+    const file = path.join(dataDir(args.lfw, 'SIAMESE_LFW', 'lfw'), name.slice(4));
+    if (!fs.existsSync(file)) die(`${file}: LFW photo not found (set SIAMESE_LFW or pass --lfw)`);
+    const img = jpeg.decode(fs.readFileSync(file), { useTArray: true, formatAsRGBA: false });
+    return { width: img.width, height: img.height, data: img.data };
+  }
+  die(`unknown image ${name}`);
+  return null;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = weightsDir(args);
+  verifyPinned(dir, ['dist/face-api.js', 'model/face_landmark_68_model-weights_manifest.json',
+    'model/face_landmark_68_model.bin', 'model/face_landmark_68_tiny_model-weights_manifest.json',
+    'model/face_landmark_68_tiny_model.bin']);
+  const faceapi = loadFaceApi(dir);
+  const { tf } = faceapi;
+  await tf.setBackend('cpu');
+  await tf.ready();
+  const nets = { full: faceapi.nets.faceLandmark68Net, tiny: faceapi.nets.faceLandmark68TinyNet };
+  await nets.full.loadFromDisk(path.join(dir, 'model'));
+  await nets.tiny.loadFromDisk(path.join(dir, 'model'));
+
+  const cases = [];
+  const images = new Map();
+  for (const [name, box] of kCases) {
+    if (!images.has(name)) images.set(name, loadImage(name, args));
+    const img = images.get(name);
+    if (!img) continue;
+    const [x, y, w, h] = box;
+    if (x < 0 || y < 0 || x + w > img.width || y + h > img.height) die(`${name}: box leaves the image`);
+    const tensor = tf.tensor3d(Float32Array.from(img.data), [img.height, img.width, 3], 'float32');
+    const [face] = await faceapi.extractFaceTensors(tensor, [new faceapi.Rect(x, y, w, h)]);
+    const entry = { image: name, width: img.width, height: img.height, fnv1a32: fnv1a32(img.data), box };
+    for (const [kind, net] of Object.entries(nets)) {
+      const marks = await net.detectLandmarks(face);
+      // Positions are in the crop's pixels; the crop starts at the box's corner.
+      entry[kind] = marks.positions.map((p) => [+(p.x + x).toFixed(4), +(p.y + y).toFixed(4)]);
+    }
+    face.dispose();
+    tensor.dispose();
+    cases.push(entry);
+  }
+  const fixture = {
+    description: 'Landmarks (68 points, image pixels) of @vladmandic/face-api\'s FaceLandmark68Net (full) and FaceLandmark68TinyNet (tiny), computed by face-api\'s JavaScript for the images and boxes of tests/reference/face_api_landmarks.js',
+    generated_by: 'node tests/reference/face_api_landmarks.js --jpeg-js DIR --out tests/fixtures/face_api_landmarks.json',
+    package: `@vladmandic/face-api ${kVersion} dist/face-api.js`,
+    tfjs: tf.version_core,
+    backend: tf.getBackend(),
+    node: process.version,
+    jpeg_decoder: args.jpegJs ? 'jpeg-js 0.4.4' : null,
+    cases,
+  };
+  const text = `${JSON.stringify(fixture, null, 1).replace(
+    /\[\s*(-?\d[\d.e+-]*(?:,\s*-?\d[\d.e+-]*)*)\s*\]/g,
+    (all, list) => `[${list.split(/,\s*/).join(', ')}]`,
+  )}\n`;
+  if (args.out) fs.writeFileSync(args.out, text);
+  else process.stdout.write(text);
+}
+
+main().catch((e) => die(e && e.stack ? e.stack : String(e)));
