@@ -1,22 +1,25 @@
-// Face detection with OpenCV cascades (Haar by default, LBP optional), run on a downscaled
-// grayscale copy of the frame for speed; boxes come back in full-frame pixels.
+// Face detection: OpenCV cascades (Haar by default, LBP optional) run on a downscaled grayscale
+// copy of the frame, or the CNN (face-api's TinyFaceDetector, tiny_face_detector.h) on the whole
+// frame; boxes come back in full-frame pixels, framed alike (see kCnnBoxScale).
 // Thread-safety: one FaceDetector per thread (cv::CascadeClassifier is not reentrant).
 #pragma once
 
 #include <opencv2/objdetect.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "siamese/image_view.h"
+#include "siamese/tiny_face_detector.h"
 
 namespace siamese {
 
 constexpr int kDefaultMinFaceSize = 60;  // pixels of the full frame
 
 struct DetectorOptions {
-  std::string kind = "haar";  // "haar" | "lbp"
-  std::string cascade_file;   // empty = the opencv-data cascade of that kind
+  std::string kind = "haar";  // "haar" | "lbp" | "cnn"
+  std::string cascade_file;   // empty = the opencv-data cascade of that kind (cascades only)
   int min_face_size = kDefaultMinFaceSize;
   double scale_factor = 1.1;  // cascade pyramid step; 1.25 (facedetect's) halves the cost, boxes jitter more
   // Overlapping hits needed for a face; at 4 alt2 missed AT&T faces on darker backgrounds.
@@ -24,11 +27,32 @@ struct DetectorOptions {
   /// The smallest face is shrunk to about this many pixels before detection (cascade window
   /// is 24 px); 0 = detect at full resolution.
   int detect_face_size = 36;
+  // The CNN only: its score threshold (0, 1), input size (a multiple of 32), weights folder
+  // (empty = face_api_cache_dir()) and device.
+  double threshold = kDefaultDetectorThreshold;
+  int input_size = kDefaultDetectorInputSize;
+  std::string weights_dir;
+  torch::Device device = torch::kCPU;
 
   DetectorOptions& set_kind(std::string k) { kind = std::move(k); return *this; }
   DetectorOptions& set_cascade_file(std::string f) { cascade_file = std::move(f); return *this; }
   DetectorOptions& set_min_face_size(int n) { min_face_size = n; return *this; }
+  DetectorOptions& set_threshold(double t) { threshold = t; return *this; }
+  DetectorOptions& set_input_size(int n) { input_size = n; return *this; }
+  DetectorOptions& set_weights_dir(std::string d) { weights_dir = std::move(d); return *this; }
+  DetectorOptions& set_device(torch::Device d) { device = d; return *this; }
 };
+
+/// The detector kinds DetectorOptions::kind accepts, as flags and properties spell them.
+constexpr const char* kDetectorKinds = "haar, lbp, cnn";
+
+/// The CNN's boxes, framed as the cascades frame faces (the models' crop policies were measured on
+/// Haar boxes): a square of kCnnBoxScale times the mean of the CNN box's sides, its centre moved
+/// down by kCnnBoxShiftY of that mean (identity until measured on LFW).
+constexpr double kCnnBoxScale = 1.0;
+constexpr double kCnnBoxShiftY = 0.0;
+/// A CNN detection as a cascade-framed box (see kCnnBoxScale), not clipped.
+Box cascade_framed_box(const FaceDetection& d);
 
 /// A pre-cropped face (a head photo without margin, such as the AT&T images) leaves a cascade no
 /// room to find it; shown as a camera would show it, centred on a mid-gray background
@@ -53,28 +77,39 @@ cv::Mat place_on_background(const cv::Mat& image, cv::Point* offset = nullptr);
 /// box around it, whose crop would shrink the face to half the model's input.
 std::vector<Box> drop_enclosing_boxes(std::vector<Box> boxes);
 
-/// The opencv-data cascade file for "haar" or "lbp"; throws InputError for other kinds.
+/// The opencv-data cascade file for "haar" or "lbp"; throws InputError for other kinds (naming
+/// the kinds, kDetectorKinds).
 std::string default_cascade_file(const std::string& kind);
 
 class FaceDetector {
  public:
-  /// Loads the cascade; throws FileError naming the file when it is missing or not a cascade.
+  /// Loads the cascade, or the CNN's weights; throws FileError naming the file when it is missing
+  /// or not a cascade (for the CNN: missing or altered, with how to fetch it), InputError for an
+  /// unknown kind or a CNN option out of bounds.
   explicit FaceDetector(DetectorOptions options);
 
-  /// Faces in the frame, largest first, in full-frame pixels (see drop_enclosing_boxes).
+  /// Faces in the frame, largest first, in full-frame pixels (see drop_enclosing_boxes), at
+  /// least min_face_size wide; CNN boxes cascade-framed and clipped to the frame.
   std::vector<Box> detect(const ImageView& view);
+  /// detect() for each frame; the CNN runs one forward pass for all of them.
+  std::vector<std::vector<Box>> detect(const std::vector<ImageView>& views);
 
   const DetectorOptions& options() const { return options_; }
+  bool is_cnn() const { return cnn_ != nullptr; }
 
  private:
+  std::vector<Box> cnn_boxes(const std::vector<FaceDetection>& found, const ImageView& view) const;
+
   DetectorOptions options_;
   cv::CascadeClassifier cascade_;
+  std::unique_ptr<TinyFaceDetector> cnn_;
   cv::Mat small_, gray_;  // reused between frames: no per-frame allocation
 };
 
 /// The faces of a pre-cropped image searched placed on the background: placed receives that
 /// picture (offset, optional, the image's corner in it) and the boxes, in placed's pixels and
-/// largest first, are those whose centre lies on the image.
+/// largest first, are those whose centre lies on the image. The CNN searches the image as it is
+/// first (it needs no margin around a face) and places it only when it finds nothing there.
 std::vector<Box> detect_placed(FaceDetector& detector, const cv::Mat& image, cv::Mat& placed,
                                cv::Point* offset = nullptr);
 

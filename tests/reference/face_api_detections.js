@@ -1,0 +1,277 @@
+#!/usr/bin/env node
+// Reference detections of @vladmandic/face-api 1.7.15's TinyFaceDetector, computed by the
+// package's own JavaScript (dist/face-api.js with the tfjs it bundles, CPU backend) from the
+// cache that tests/fetch_weights.sh fills. Its output is tests/fixtures/face_api_detections.json,
+// which tests/test_tiny_face_detector.cpp compares with the C++ detector (boxes within 1.5 px or
+// IoU >= 0.95, scores within 0.01).
+//
+// Both sides detect on the SAME RGB uint8 frames, built by integer arithmetic that
+// test_tiny_face_detector.cpp repeats exactly (no JPEG decoder on either side); face-api pads
+// each frame to a square and resizes it itself, so the comparison covers that preprocessing too:
+//   synthetic-N  drawn heads (hair, face, eyes, brows, nose, mouth) on a gradient, several sizes
+//   att:sK/F     an AT&T face (PGM, read byte for byte) placed as siamese::place_on_background
+//                places it: centred on mid-gray (128) three times its size, gray copied to R, G, B
+// Each frame's FNV-1a 32 hash of its HWC bytes is recorded, so a test can tell a different input
+// from a different detector. The raw network output of one frame is recorded as well.
+//
+// Usage: node tests/reference/face_api_detections.js [--weights DIR] [--att DIR] [--out FILE]
+// DIR defaults: $SIAMESE_WEIGHTS_DIR, else ${XDG_CACHE_HOME:-$HOME/.cache}/gst-siamese/
+// face-api-1.7.15; AT&T: $SIAMESE_DATA, else ../shared/data/att_faces beside the repository.
+'use strict';
+
+const crypto = require('crypto');
+const fs = require('fs');
+const Module = require('module');
+const os = require('os');
+const path = require('path');
+
+const kVersion = '1.7.15';
+const root = path.resolve(__dirname, '..', '..');
+const kInputSizes = [416, 320, 224];
+const kScoreThreshold = 0.2;
+const kAttFiles = ['s1/1.pgm', 's2/1.pgm', 's5/3.pgm', 's10/7.pgm', 's21/4.pgm', 's34/9.pgm'];
+// width, height, background seed, heads {cx, cy, ax (half width), ay (half height)}
+const kSynthetic = [
+  { w: 640, h: 480, seed: 0, heads: [{ cx: 200, cy: 220, ax: 70, ay: 92 }, { cx: 470, cy: 260, ax: 40, ay: 52 }] },
+  { w: 300, h: 500, seed: 1, heads: [{ cx: 150, cy: 210, ax: 85, ay: 110 }] },
+  { w: 385, h: 289, seed: 2, heads: [{ cx: 120, cy: 140, ax: 50, ay: 64 }, { cx: 290, cy: 150, ax: 36, ay: 46 }] },
+];
+
+function die(message) {
+  process.stderr.write(`face_api_detections: error: ${message}\n`);
+  process.exit(1);
+}
+
+function parseArgs(argv) {
+  const args = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    if (i + 1 >= argv.length) die(`${a} needs a value`);
+    if (a === '--weights') args.weights = argv[++i];
+    else if (a === '--att') args.att = argv[++i];
+    else if (a === '--out') args.out = argv[++i];
+    else die(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+function weightsDir(args) {
+  if (args.weights) return args.weights;
+  if (process.env.SIAMESE_WEIGHTS_DIR) return process.env.SIAMESE_WEIGHTS_DIR;
+  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(cache, 'gst-siamese', `face-api-${kVersion}`);
+}
+
+function attDir(args) {
+  if (args.att) return args.att;
+  if (process.env.SIAMESE_DATA) return process.env.SIAMESE_DATA;
+  return path.resolve(root, '..', 'shared', 'data', 'att_faces');
+}
+
+// The cached files this script reads must match the sha256 pinned in the repository.
+function verifyPinned(dir, files) {
+  const pinned = new Map();
+  const sums = path.join(root, 'pipeline', 'weights', `face-api-${kVersion}.sha256`);
+  for (const line of fs.readFileSync(sums, 'utf8').split('\n')) {
+    const m = line.match(/^([0-9a-f]{64})\s+\*?(.+)$/);
+    if (m) pinned.set(m[2], m[1]);
+  }
+  for (const f of files) {
+    const file = path.join(dir, f);
+    if (!fs.existsSync(file)) die(`${file}: missing: fetch the pinned package with tests/fetch_weights.sh`);
+    const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    if (sha !== pinned.get(f)) {
+      die(`${file}: sha256 ${sha} differs from the pinned ${pinned.get(f)}: run tests/fetch_weights.sh`);
+    }
+  }
+}
+
+// Loads dist/face-api.js as tests/reference/face_api_embeddings.js does (its empty "util" shim
+// pointed at require("util") in memory; the cached file is not changed).
+function loadFaceApi(dir) {
+  const file = path.join(dir, 'dist', 'face-api.js');
+  let src = fs.readFileSync(file, 'utf8');
+  const use = src.match(/this\.util=([A-Za-z_$][\w$]*)\(\),this\.textEncoder=new this\.util\.TextEncoder/);
+  if (!use) die(`${file}: cannot find tfjs's util use to patch (another build of face-api?)`);
+  const shim = use[1].replace(/\$/g, '\\$');
+  const decl = new RegExp(`([,;\\s])${shim}=[A-Za-z_$][\\w$]*\\(\\(\\)=>\\{\\}\\)`);
+  if (!decl.test(src)) die(`${file}: cannot find the empty util shim to patch`);
+  src = src.replace(decl, (all, before) => `${before}${use[1]}=()=>require("util")`);
+  src += '\nmodule.exports = faceapi;\n';
+  const mod = new Module(file, module);
+  mod.filename = file;
+  mod.paths = Module._nodeModulePaths(path.dirname(file));
+  mod._compile(src, file);
+  return mod.exports;
+}
+
+function clamp8(v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+function idiv(a, b) { return Math.trunc(a / b); } // C++ integer division
+
+function inEllipse(x, y, cx, cy, ax, ay) {
+  const dx = x - cx;
+  const dy = y - cy;
+  return dx * dx * ay * ay + dy * dy * ax * ax <= ax * ax * ay * ay;
+}
+
+// Drawn heads on a gradient, HWC RGB bytes; integer arithmetic only (the C++ test repeats it).
+function syntheticFrame(spec) {
+  const { w, h, seed, heads } = spec;
+  const px = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y += 1) {
+    for (let x = 0; x < w; x += 1) {
+      let r = (30 + idiv(x * 5, 8) + 17 * seed) % 256;
+      let g = (60 + idiv(y * 3, 4) + 31 * seed) % 256;
+      let b = (120 + idiv(x + y, 4) + 5 * seed) % 256;
+      for (const { cx, cy, ax, ay } of heads) {
+        if (inEllipse(x, y, cx, cy - idiv(ay, 6), idiv(ax * 9, 8), idiv(ay * 9, 8))) {
+          r = 60; g = 42; b = 30; // hair
+        }
+        if (y >= cy - idiv(ay, 3) && inEllipse(x, y, cx, cy, ax, ay)) {
+          const shade = idiv((y - cy) * 24, ay);
+          r = clamp8(214 - shade);
+          g = clamp8(170 - shade);
+          b = clamp8(140 - shade - idiv(Math.abs(x - cx) * 20, ax));
+          const eyeY = cy - idiv(ay, 6);
+          for (const ex of [cx - idiv(ax * 2, 5), cx + idiv(ax * 2, 5)]) {
+            if (inEllipse(x, y, ex, eyeY, idiv(ax, 5), idiv(ay, 14))) { r = 235; g = 235; b = 230; }
+            if (inEllipse(x, y, ex, eyeY, idiv(ax, 12), idiv(ay, 14))) { r = 45; g = 35; b = 30; }
+            if (Math.abs(x - ex) <= idiv(ax, 5) && y >= eyeY - idiv(ay, 6) && y <= eyeY - idiv(ay, 8)) {
+              r = 70; g = 50; b = 40; // brow
+            }
+          }
+          if (Math.abs(x - cx) <= idiv(ax, 14) && y >= eyeY && y <= cy + idiv(ay, 5)) {
+            r = clamp8(r - 30); g = clamp8(g - 35); b = clamp8(b - 35); // nose
+          }
+          if (inEllipse(x, y, cx, cy + idiv(ay * 2, 5), idiv(ax, 3), idiv(ay, 12))) {
+            r = 160; g = 60; b = 65; // mouth
+          }
+        }
+      }
+      const i = (y * w + x) * 3;
+      px[i] = r;
+      px[i + 1] = g;
+      px[i + 2] = b;
+    }
+  }
+  return px;
+}
+
+// An 8-bit binary PGM: width, height and its pixel bytes.
+function readPgm(file) {
+  const buf = fs.readFileSync(file);
+  const fields = [];
+  let i = 0;
+  while (fields.length < 4) {
+    while (i < buf.length && /\s/.test(String.fromCharCode(buf[i]))) i += 1;
+    if (buf[i] === 0x23) {
+      while (i < buf.length && buf[i] !== 0x0a) i += 1;
+      continue;
+    }
+    let token = '';
+    while (i < buf.length && !/\s/.test(String.fromCharCode(buf[i]))) token += String.fromCharCode(buf[i++]);
+    if (!token) die(`${file}: truncated PGM header`);
+    fields.push(token);
+  }
+  i += 1;
+  const [magic, w, h, max] = [fields[0], Number(fields[1]), Number(fields[2]), Number(fields[3])];
+  if (magic !== 'P5' || max !== 255 || buf.length < i + w * h) die(`${file}: not an 8-bit binary PGM`);
+  return { width: w, height: h, data: buf.subarray(i, i + w * h) };
+}
+
+// place_on_background: a margin of the image's size on each side, mid-gray 128.
+function attPlaced(file) {
+  const img = readPgm(file);
+  const w = img.width * 3;
+  const h = img.height * 3;
+  const px = new Uint8Array(w * h * 3).fill(128);
+  for (let y = 0; y < img.height; y += 1) {
+    for (let x = 0; x < img.width; x += 1) {
+      const v = img.data[y * img.width + x];
+      const i = ((y + img.height) * w + x + img.width) * 3;
+      px[i] = v;
+      px[i + 1] = v;
+      px[i + 2] = v;
+    }
+  }
+  return { w, h, px };
+}
+
+function fnv1a32(bytes) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i += 1) {
+    h ^= bytes[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+function round6(v) { return Math.round(v * 1e6) / 1e6; }
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = weightsDir(args);
+  verifyPinned(dir, ['dist/face-api.js', 'model/tiny_face_detector_model-weights_manifest.json', 'model/tiny_face_detector_model.bin']);
+  const faceapi = loadFaceApi(dir);
+  const { tf } = faceapi;
+  await tf.setBackend('cpu');
+  await tf.ready();
+  const net = faceapi.nets.tinyFaceDetector;
+  await net.loadFromDisk(path.join(dir, 'model'));
+
+  const frames = kSynthetic.map((s, i) => ({ name: `synthetic-${i}`, kind: 'synthetic', index: i, w: s.w, h: s.h, px: syntheticFrame(s) }));
+  const att = attDir(args);
+  for (const f of kAttFiles) {
+    const file = path.join(att, f);
+    if (!fs.existsSync(file)) die(`${file}: AT&T face not found (set SIAMESE_DATA or pass --att)`);
+    const { w, h, px } = attPlaced(file);
+    frames.push({ name: `att:${f}`, kind: 'att', file: f, w, h, px });
+  }
+
+  const entries = [];
+  for (const f of frames) {
+    const tensor = tf.tensor3d(Float32Array.from(f.px), [f.h, f.w, 3], 'float32');
+    const entry = { name: f.name, kind: f.kind };
+    if (f.kind === 'synthetic') entry.index = f.index;
+    else entry.file = f.file;
+    Object.assign(entry, { width: f.w, height: f.h, fnv1a32: fnv1a32(f.px), detections: {} });
+    for (const inputSize of kInputSizes) {
+      const options = new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: kScoreThreshold });
+      const found = await net.locateFaces(tensor, options);
+      entry.detections[inputSize] = found.map((d) => ({
+        x: round6(d.box.x), y: round6(d.box.y), width: round6(d.box.width), height: round6(d.box.height), score: round6(d.score),
+      }));
+    }
+    entries.push(entry);
+    tensor.dispose();
+  }
+
+  // The raw head output [1, S, S, 25] of the first frame at the smallest input size.
+  const rawSize = kInputSizes[kInputSizes.length - 1];
+  const first = tf.tensor3d(Float32Array.from(frames[0].px), [frames[0].h, frames[0].w, 3], 'float32');
+  const out = net.forwardInput(await faceapi.toNetInput(first), rawSize);
+  const raw = { frame: frames[0].name, input_size: rawSize, shape: out.shape, values: Array.from(await out.data()).map(round6) };
+  out.dispose();
+  first.dispose();
+
+  const fixture = {
+    description: 'Detections of @vladmandic/face-api\'s TinyFaceDetector computed by face-api\'s JavaScript (locateFaces, box in frame pixels, score); frames are RGB uint8 images defined in tests/reference/face_api_detections.js and repeated by tests/test_tiny_face_detector.cpp',
+    generated_by: 'node tests/reference/face_api_detections.js --out tests/fixtures/face_api_detections.json',
+    package: `@vladmandic/face-api ${kVersion} dist/face-api.js`,
+    tfjs: tf.version_core,
+    backend: tf.getBackend(),
+    node: process.version,
+    score_threshold: kScoreThreshold,
+    input_sizes: kInputSizes,
+    frames: entries,
+    raw_output: raw,
+  };
+  const text = `${JSON.stringify(fixture, null, 1).replace(
+    /\[\s*(-?\d[\d.e+-]*(?:,\s*-?\d[\d.e+-]*)*)\s*\]/g,
+    (all, list) => `[${list.split(/,\s*/).join(', ')}]`,
+  )}\n`;
+  if (args.out) fs.writeFileSync(args.out, text);
+  else process.stdout.write(text);
+}
+
+main().catch((e) => die(e && e.stack ? e.stack : String(e)));
