@@ -36,7 +36,10 @@ json to_json(const ModelInfo& info) {
                  {"scale", in.scale}, {"mean", in.mean}, {"std", in.std},
                  {"crop", {{"scale_width", in.crop.scale_width},
                            {"scale_height", in.crop.scale_height},
-                           {"shift_y", in.crop.shift_y}}}}},
+                           {"shift_y", in.crop.shift_y},
+                           {"align", align_name(in.crop.align)},
+                           {"align_padding", in.crop.align_padding},
+                           {"align_shift_y", in.crop.align_shift_y}}}}},
       {"resize", "bilinear, antialiased (PIL-compatible)"},
       {"embedding_size", info.embedding_size},
       {"normalized", info.normalized},
@@ -174,6 +177,11 @@ ModelInfo from_json(const json& j, const std::string& path) {
   info.input.crop.scale_width = value_or<float>(crop, "scale_width", 1.0f);
   info.input.crop.scale_height = value_or<float>(crop, "scale_height", 1.0f);
   info.input.crop.shift_y = value_or<float>(crop, "shift_y", 0.0f);
+  // Files from before alignment (issue 13) have none: they are read as "none".
+  info.input.crop.align =
+      parse_align(value_or<std::string>(crop, "align", "none"), "model fact input.crop.align");
+  info.input.crop.align_padding = value_or<float>(crop, "align_padding", 0.25f);
+  info.input.crop.align_shift_y = value_or<float>(crop, "align_shift_y", 0.0f);
   info.embedding_size = value_or<int>(j, "embedding_size", 0);
   info.normalized = value_or<bool>(j, "normalized", false);
   info.flip_average = value_or<bool>(j, "flip_average", false);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "region.h"
+#include "siamese/face_align.h"
 #include "resample.h"
 #include "siamese/errors.h"
 
@@ -101,21 +102,8 @@ cv::Mat read_region(const ImageView& v, const cv::Rect& rect, int channels) {
 
 namespace {
 
-// One face into dst (channels x height x width floats).
-void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec, Framing framing,
-                    float* dst) {
-  if (box.width <= 0 || box.height <= 0) {
-    throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
-                     " is empty");
-  }
-  // A box from a file (a gallery's recorded box) or an upstream meta may claim any size; what
-  // is read and padded stays within kMaxBoxToFrame times the frame (times the crop scale).
-  if (box.width > kMaxBoxToFrame * static_cast<int64_t>(view.width) ||
-      box.height > kMaxBoxToFrame * static_cast<int64_t>(view.height)) {
-    throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
-                     " is larger than " + std::to_string(kMaxBoxToFrame) + " times the " +
-                     std::to_string(view.width) + "x" + std::to_string(view.height) + " frame");
-  }
+// The framed region of box (crop policy), resized to the input with PIL's antialiased bilinear.
+cv::Mat framed_face(const ImageView& view, const Box& box, const InputSpec& spec, Framing framing) {
   const Box region = framed_region(box, spec.crop, framing);
   const cv::Rect frame(0, 0, view.width, view.height);
   const cv::Rect wanted(region.x, region.y, region.width, region.height);
@@ -136,6 +124,89 @@ void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec
   }
   cv::Mat resized;
   detail::resize_antialiased(pixels, spec.width, spec.height, resized);
+  return resized;
+}
+
+// The face of points warped onto spec's template (input_to_frame), as dlib's extract_image_chip
+// cuts its chips: bilinear, from a copy shrunk first when the face is over 1.5 times the input's
+// scale (no aliasing); outside the frame the border pixels are repeated.
+cv::Mat aligned_face(const ImageView& view, const FivePoints& points, const InputSpec& spec) {
+  for (const Point2f& p : points.points) {
+    if (!std::isfinite(p.x) || !std::isfinite(p.y)) {
+      throw InputError("face landmarks are not finite numbers");
+    }
+  }
+  Similarity to_frame = input_to_frame(points, spec);
+  const double scale = to_frame.scale();
+  if (!(scale > 0) || scale * std::max(spec.width, spec.height) >
+                          kMaxBoxToFrame * static_cast<double>(std::max(view.width, view.height))) {
+    throw InputError("face landmarks span more than " + std::to_string(kMaxBoxToFrame) +
+                     " times the " + std::to_string(view.width) + "x" +
+                     std::to_string(view.height) + " frame");
+  }
+  // The frame pixels the input covers (its corners mapped), one pixel of margin for bilinear.
+  float x0 = 1e30f, y0 = 1e30f, x1 = -1e30f, y1 = -1e30f;
+  for (const Point2f& c : {Point2f{0, 0}, Point2f{static_cast<float>(spec.width - 1), 0},
+                           Point2f{0, static_cast<float>(spec.height - 1)},
+                           Point2f{static_cast<float>(spec.width - 1),
+                                   static_cast<float>(spec.height - 1)}}) {
+    const Point2f q = to_frame.apply(c);
+    x0 = std::min(x0, q.x), y0 = std::min(y0, q.y), x1 = std::max(x1, q.x), y1 = std::max(y1, q.y);
+  }
+  const cv::Rect wanted(static_cast<int>(std::floor(x0)) - 1, static_cast<int>(std::floor(y0)) - 1,
+                        static_cast<int>(std::ceil(x1) - std::floor(x0)) + 3,
+                        static_cast<int>(std::ceil(y1) - std::floor(y0)) + 3);
+  const cv::Rect inside = wanted & cv::Rect(0, 0, view.width, view.height);
+  if (inside.empty()) throw InputError("face landmarks lie outside the frame");
+  cv::Mat pixels = detail::read_region(view, inside, spec.channels);
+  // Into the region's coordinates.
+  to_frame.tx -= inside.x;
+  to_frame.ty -= inside.y;
+  if (scale > 1.5) {  // shrink by the scale first, as dlib's chips go through a pyramid
+    const int w = std::max(1, static_cast<int>(std::lround(pixels.cols / scale)));
+    const int h = std::max(1, static_cast<int>(std::lround(pixels.rows / scale)));
+    cv::Mat small;
+    cv::resize(pixels, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    const double sx = static_cast<double>(w) / pixels.cols, sy = static_cast<double>(h) / pixels.rows;
+    // Pixel centres: small = (big + 0.5) * s - 0.5; the similarity stays one for sx ~ sy.
+    const double s = (sx + sy) / 2;
+    to_frame.a *= s, to_frame.b *= s;
+    to_frame.tx = (to_frame.tx + 0.5) * s - 0.5;
+    to_frame.ty = (to_frame.ty + 0.5) * s - 0.5;
+    pixels = small;
+  }
+  const cv::Matx23d m(to_frame.a, -to_frame.b, to_frame.tx, to_frame.b, to_frame.a, to_frame.ty);
+  cv::Mat out;
+  cv::warpAffine(pixels, out, m, cv::Size(spec.width, spec.height),
+                 cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+  return out;
+}
+
+// One face into dst (channels x height x width floats); points: its five landmarks, or null.
+void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec, Framing framing,
+                    const FivePoints* points, float* dst) {
+  if (box.width <= 0 || box.height <= 0) {
+    throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
+                     " is empty");
+  }
+  // A box from a file (a gallery's recorded box) or an upstream meta may claim any size; what
+  // is read and padded stays within kMaxBoxToFrame times the frame (times the crop scale).
+  if (box.width > kMaxBoxToFrame * static_cast<int64_t>(view.width) ||
+      box.height > kMaxBoxToFrame * static_cast<int64_t>(view.height)) {
+    throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
+                     " is larger than " + std::to_string(kMaxBoxToFrame) + " times the " +
+                     std::to_string(view.width) + "x" + std::to_string(view.height) + " frame");
+  }
+  cv::Mat resized;
+  if (framing == Framing::kDetectorBox && spec.crop.align != Align::kNone) {
+    if (!points) {
+      throw InputError(std::string("the model's crop policy aligns faces (align = ") +
+                       align_name(spec.crop.align) + "): each face box needs its landmarks");
+    }
+    resized = aligned_face(view, *points, spec);
+  } else {
+    resized = framed_face(view, box, spec, framing);
+  }
   const int plane = spec.width * spec.height;
   for (int c = 0; c < spec.channels; ++c) {
     const float mul = spec.scale / spec.std[c];
@@ -187,6 +258,21 @@ void check_input_spec(const InputSpec& spec) {
   bounded("input.crop.scale_width", spec.crop.scale_width, kMinCropScale, kMaxCropScale);
   bounded("input.crop.scale_height", spec.crop.scale_height, kMinCropScale, kMaxCropScale);
   bounded("input.crop.shift_y", spec.crop.shift_y, -kMaxCropShift, kMaxCropShift);
+  if (spec.crop.align != Align::kNone && spec.crop.align != Align::kLandmarks68) {
+    refuse("input.crop.align", static_cast<int>(spec.crop.align), "none or landmarks68");
+  }
+  bounded("input.crop.align_padding", spec.crop.align_padding, 0.0, kMaxAlignPadding);
+  bounded("input.crop.align_shift_y", spec.crop.align_shift_y, -kMaxCropShift, kMaxCropShift);
+}
+
+const char* align_name(Align align) {
+  return align == Align::kLandmarks68 ? "landmarks68" : "none";
+}
+
+Align parse_align(const std::string& name, const std::string& what) {
+  if (name == "none") return Align::kNone;
+  if (name == "landmarks68") return Align::kLandmarks68;
+  throw InputError(what + ": '" + name + "' is not an alignment (none or landmarks68)");
 }
 
 Box framed_region(const Box& box, const CropPolicy& crop, Framing framing) {
@@ -206,7 +292,17 @@ torch::Tensor make_batch_tensor(int64_t n, const InputSpec& spec, bool pin) {
 
 void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
                      Framing framing, torch::Tensor& out, int64_t first) {
+  preprocess_into(view, boxes, spec, framing, out, first, {});
+}
+
+void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
+                     Framing framing, torch::Tensor& out, int64_t first,
+                     const std::vector<FivePoints>& points) {
   check_input_spec(spec);
+  if (!points.empty() && points.size() != boxes.size()) {
+    throw InputError("preprocess_into: " + std::to_string(points.size()) +
+                     " sets of landmarks for " + std::to_string(boxes.size()) + " face boxes");
+  }
   view.validate();
   const int64_t n = static_cast<int64_t>(boxes.size());
   if (!out.defined() || out.dim() != 4 || out.scalar_type() != torch::kFloat32 ||
@@ -220,7 +316,8 @@ void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const
   const int64_t face_floats = static_cast<int64_t>(spec.channels) * spec.height * spec.width;
   float* base = out.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
-    preprocess_one(view, boxes[i], spec, framing, base + (first + i) * face_floats);
+    preprocess_one(view, boxes[i], spec, framing, points.empty() ? nullptr : &points[i],
+                   base + (first + i) * face_floats);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "siamese/face_points.h"
 #include "siamese/image_view.h"
 #include "siamese/tfjs_import.h"
 
@@ -21,12 +22,6 @@ constexpr int kLandmarkCount = 68;
 constexpr const char* kLandmarkManifest = "model/face_landmark_68_model-weights_manifest.json";
 constexpr const char* kLandmarkTinyManifest =
     "model/face_landmark_68_tiny_model-weights_manifest.json";
-
-/// A point in pixels of the full frame (x right, y down; pixel centres at integers).
-struct Point2f {
-  float x = 0.0f;
-  float y = 0.0f;
-};
 
 /// The 68 points of the iBUG 300-W mark-up (0-16 jaw, 17-26 brows, 27-35 nose, 36-41 and 42-47
 /// the eyes on the image's left and right, 48-67 mouth), in frame pixels.

@@ -8,18 +8,38 @@
 #include <string>
 #include <vector>
 
+#include "siamese/face_points.h"
 #include "siamese/image_view.h"
 
 namespace siamese {
 
+/// Whether faces are cut out along their landmarks: none (the detector box, framed by the crop
+/// policy) or landmarks68 (face-api's 68-point network; eye centres, nose tip and mouth corners
+/// mapped by a least-squares similarity onto the model's template, see face_align.h).
+enum class Align { kNone, kLandmarks68 };
+
+/// "none" or "landmarks68".
+const char* align_name(Align align);
+/// Parses "none" / "landmarks68"; throws InputError naming what (e.g. "--align") otherwise.
+Align parse_align(const std::string& name, const std::string& what);
+
 /// How a detector box (OpenCV's brows-to-chin square) is grown to the framing the model was
 /// trained on. The centre moves by shift_y * box height (negative = up); the size is multiplied.
+/// With align on, the face is cut out along its landmarks instead: the template is dlib's mean
+/// face (eye centres, nose tip, mouth corners) with align_padding of margin on each side (dlib's
+/// get_face_chip_details padding: 0.25 for its 150x150 chips), moved down by align_shift_y of
+/// the crop's height.
 struct CropPolicy {
   float scale_width = 1.0f;
   float scale_height = 1.0f;
   float shift_y = 0.0f;
+  Align align = Align::kNone;
+  float align_padding = 0.25f;
+  float align_shift_y = 0.0f;
   bool operator==(const CropPolicy& o) const {
-    return scale_width == o.scale_width && scale_height == o.scale_height && shift_y == o.shift_y;
+    return scale_width == o.scale_width && scale_height == o.scale_height &&
+           shift_y == o.shift_y && align == o.align && align_padding == o.align_padding &&
+           align_shift_y == o.align_shift_y;
   }
 };
 
@@ -45,6 +65,7 @@ constexpr float kMaxInputStd = 1000.0f;
 constexpr float kMinCropScale = 0.25f;       // CropPolicy scale_width / scale_height bounds
 constexpr float kMaxCropScale = 4.0f;
 constexpr float kMaxCropShift = 1.0f;        // |shift_y|, in box heights
+constexpr float kMaxAlignPadding = 2.0f;     // align_padding in [0, 2]; |align_shift_y| <= 1
 /// A face box may be at most this many times the frame's width and height (larger ones, from
 /// a tampered gallery or an upstream meta, are refused before anything is padded).
 constexpr int kMaxBoxToFrame = 2;
@@ -70,8 +91,17 @@ torch::Tensor preprocess(const ImageView& view, const Box& box, const InputSpec&
 
 /// Batch form: writes face i into out[first + i]; out is a contiguous float CPU tensor
 /// [N, channels, height, width] (e.g. from make_batch_tensor) so no per-face allocation remains.
+/// A detector box of a model whose crop policy aligns needs its landmarks: throws InputError
+/// (use the form with points).
 void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
                      Framing framing, torch::Tensor& out, int64_t first = 0);
+
+/// The same with each face's five points (points.size() == boxes.size(), or empty for a model
+/// that does not align): with spec.crop.align on and kDetectorBox framing, face i is the
+/// similarity warp of its points onto the template (face_align.h); otherwise as above.
+void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
+                     Framing framing, torch::Tensor& out, int64_t first,
+                     const std::vector<FivePoints>& points);
 
 /// Batch form returning a new tensor [boxes.size(), channels, height, width].
 torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
