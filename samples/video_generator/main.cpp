@@ -1,5 +1,10 @@
-// siamese-render-walk: renders AT&T faces walking across a textured 640x480 backdrop (one or
-// two at once) into an MJPG AVI, with a ground-truth file. Deterministic in --seed.
+// siamese-render-walk: renders faces (AT&T's grey ones, or LFW's colour photos cut to their
+// middle) walking across a textured 640x480 backdrop (one or two at once) into an MJPG AVI,
+// with a ground-truth file. Deterministic in --seed.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -21,13 +26,15 @@ constexpr const char* kProgram = "siamese-render-walk";
 constexpr const char* kUsage =
     R"(usage: siamese-render-walk --data DIR --people LIST --out VIDEO.avi --truth FILE [options]
 
-Renders faces from DIR (one subfolder per identity, e.g. the AT&T faces) walking across a
-textured backdrop, one or two at once, into an MJPG AVI, and writes the ground truth: per frame
-the box and identity of every face ("s3", or "stranger:s21" for the --strangers).
+Renders faces from DIR (one subfolder per identity, e.g. the AT&T faces or LFW) walking across
+a textured backdrop, one or two at once, into an MJPG AVI, and writes the ground truth: per
+frame the box and identity of every face ("s3", or "stranger:s21" for the --strangers).
 
-  --data DIR              identity folders (e.g. ../shared/data/att_faces)
-  --people LIST           identities shown under their name, e.g. "s1-s10"
-  --images LIST           which images of each person, by file stem (default 1-10), e.g. "6-10"
+  --data DIR              identity folders (e.g. ../shared/data/att_faces or ../shared/data/lfw)
+  --people LIST           identities shown under their name, e.g. "s1-s10" or
+                          "Colin_Powell,Tony_Blair"
+  --images LIST           which images of each person, by file stem (default 1-10), e.g. "6-10";
+                          a number N also finds LFW's PERSON/PERSON_000N.jpg
   --strangers LIST        identities shown as strangers (never enrolled), e.g. "s21-s30"
   --stranger-images LIST  which images of each stranger (default: --images)
   --out VIDEO.avi         the video to write (MJPG in AVI)
@@ -40,14 +47,33 @@ the box and identity of every face ("s3", or "stranger:s21" for the --strangers)
   --min-face PX, --max-face PX   face height range (default 120, 190)
   --image-period S        a walker shows its next image after S seconds (default 0.6)
   --width PX, --height PX frame size (default 640x480)
+  --centre-crop F          show the middle F of each image's width and height (default 1: the
+                          whole image); 0.6 for LFW's 250x250 photos, whose face fills their
+                          middle: the truth box is the shown part, as with AT&T's images
   --quality Q             JPEG quality 1-100 (default 90)
+Images are shown in colour (grey images stay grey).
   --seed N                the same seed gives the same video and truth (default 0)
 )";
 
-// DIR/label/stem.ext for the first image extension that exists.
+bool all_digits(const std::string& text) {
+  if (text.empty() || text.size() > 4) return false;
+  for (char c : text) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// DIR/label/stem.ext for the first image extension that exists; for a number N, also LFW's
+// naming DIR/label/label_000N.jpg.
 std::string find_image(const fs::path& data, const std::string& label, const std::string& stem) {
   for (const char* ext : {".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".ppm"}) {
     if (fs::exists(data / label / (stem + ext))) return label + "/" + stem + ext;
+  }
+  if (all_digits(stem)) {
+    char number[8];
+    std::snprintf(number, sizeof number, "_%04d", std::stoi(stem));
+    const std::string lfw = label + number + ".jpg";
+    if (fs::exists(data / label / lfw)) return label + "/" + lfw;
   }
   throw std::runtime_error((data / label / stem).string() + ".pgm: no such image (--data, " +
                            "--images)");
@@ -82,7 +108,8 @@ int run(int argc, char** argv) {
                         {{"data"},  {"people"}, {"images"},   {"strangers"}, {"stranger-images"},
                          {"out"},   {"truth"},  {"fps"},      {"segment"},   {"seconds"},
                          {"gap"},   {"pairs"},  {"min-face"}, {"max-face"},  {"image-period"},
-                         {"width"}, {"height"}, {"quality"},  {"seed"},      {"help", false}});
+                         {"width"}, {"height"}, {"quality"},  {"seed"},      {"centre-crop"},
+                         {"help", false}});
   if (flags.has("help")) {
     std::cout << kUsage;
     return 0;
@@ -106,14 +133,18 @@ int run(int argc, char** argv) {
   o.image_period_s = flags.number("image-period", o.image_period_s, 0.01, 3600);
   o.seed = static_cast<uint64_t>(flags.integer("seed", 0, 0, 2147483647L));
   const int quality = static_cast<int>(flags.integer("quality", 90, 1, 100));
+  const double centre_crop = flags.number("centre-crop", 1.0, 0.05, 1.0);
 
   const std::vector<ss::Cast> cast = make_cast(flags, data);
   std::map<std::string, cv::Mat> faces;  // decoded once
   for (const auto& c : cast) {
     for (const auto& rel : c.images) {
-      cv::Mat img = cv::imread((data / rel).string(), cv::IMREAD_GRAYSCALE);
+      // Colour as stored (a grey image becomes three equal channels, as it was drawn before).
+      cv::Mat img = cv::imread((data / rel).string(), cv::IMREAD_COLOR);
       if (img.empty()) throw std::runtime_error((data / rel).string() + ": cannot read the image");
-      faces[rel] = img;
+      const int w = std::max(1, static_cast<int>(std::lround(img.cols * centre_crop)));
+      const int h = std::max(1, static_cast<int>(std::lround(img.rows * centre_crop)));
+      faces[rel] = img(cv::Rect((img.cols - w) / 2, (img.rows - h) / 2, w, h)).clone();
     }
   }
   o.face_aspect = static_cast<double>(faces.begin()->second.cols) / faces.begin()->second.rows;
@@ -142,7 +173,7 @@ int run(int argc, char** argv) {
   const std::vector<int> jpeg_params{cv::IMWRITE_JPEG_QUALITY, quality};
   std::vector<unsigned char> jpeg;
   const cv::Mat background = ss::make_background(o.width, o.height, o.seed);
-  cv::Mat frame, scaled, colour;
+  cv::Mat frame, scaled;
   for (int f = 0; f < plan.frame_count; ++f) {
     background.copyTo(frame);
     for (const ss::Walker& w : plan.walkers) {
@@ -151,8 +182,7 @@ int run(int argc, char** argv) {
       const cv::Mat& face = faces.at(w.images[static_cast<size_t>(ss::image_at(w, o, f))]);
       cv::resize(face, scaled, cv::Size(r.width, r.height), 0, 0,
                  r.height < face.rows ? cv::INTER_AREA : cv::INTER_LINEAR);
-      cv::cvtColor(scaled, colour, cv::COLOR_GRAY2BGR);
-      colour.copyTo(frame(cv::Rect(r.x, r.y, r.width, r.height)));
+      scaled.copyTo(frame(cv::Rect(r.x, r.y, r.width, r.height)));
     }
     cv::imencode(".jpg", frame, jpeg, jpeg_params);
     writer.write(jpeg);
