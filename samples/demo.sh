@@ -1,22 +1,49 @@
 #!/usr/bin/env bash
 # The demo: from a fresh Debian 12 machine to a working access-control pipeline, in minutes on
-# 2 CPU cores. Sets up and builds, trains the default model on the AT&T faces s11..s40, enrolls
-# s1..s10 from five images each, renders a video of the other images of s1..s10 and of strangers
-# walking past, runs it through faceverify ! faceverifyoverlay into an annotated video, and
-# prints what the element decided against the ground truth.
+# 2 CPU cores. Sets up and builds, makes the model (by default imports dlib's pretrained face
+# ResNet from the pinned face-api package and calibrates its low false-accept tail on LFW people
+# outside View 2's pairs; or trains the default architecture on the AT&T faces s11..s40),
+# enrolls s1..s10 from five images each, renders a video of the other images of s1..s10 and of
+# strangers walking past, runs it through faceverify ! faceverifyoverlay into an annotated
+# video, and prints what the element decided against the ground truth.
 #
-# Usage: samples/demo.sh [OUTPUT_DIR]        (default: ./demo-out; safe to run again)
-# Environment: SIAMESE_DATA (the AT&T faces), SIAMESE_BUILD_DIR (default build/),
+# Usage: samples/demo.sh [--model-source dlib|train] [OUTPUT_DIR]
+#   (default: dlib, ./demo-out; safe to run again)
+#   dlib   siamese-import face-api (weights fetched once by tests/fetch_weights.sh; no training).
+#          Calibrated on LFW ($SIAMESE_LFW, else ../shared/data/lfw) less the people of its
+#          pairs.txt, else, without LFW, on the AT&T people s11-s20,s31-s40 (never in the walk).
+#          Without the weights (offline), the demo says so and trains instead.
+#   train  the from-scratch path: siamese-train --arch default on AT&T s11..s40 (~10 min)
+# Environment: SIAMESE_DEMO_MODEL=dlib|train (as --model-source), SIAMESE_DATA (the AT&T faces),
+#   SIAMESE_LFW (LFW, for dlib's calibration), SIAMESE_BUILD_DIR (default build/),
 #   SIAMESE_SKIP_SETUP=1 (skip step 1: packages and build already done), SIAMESE_DEMO_SEED,
 #   SIAMESE_DEMO_CHECK=1 (exit 3 unless every person is verified and no stranger accepted;
 #   SIAMESE_DEMO_MIN_VERIFIED=N and SIAMESE_DEMO_MAX_ACCEPTED=N relax it).
 # Exit status: 0 done, 1 error, 3 check failed, 77 the AT&T faces are missing.
-# Nothing is written outside OUTPUT_DIR and the build folder.
+# Nothing is written outside OUTPUT_DIR, the build folder and the weights cache (~/.cache).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SIAMESE_BUILD_DIR:-$root/build}"
-out="${1:-$PWD/demo-out}"
+source_model="${SIAMESE_DEMO_MODEL:-dlib}"
+out_arg=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model-source) [ $# -ge 2 ] || { echo "demo: --model-source needs dlib or train" >&2; exit 2; }
+                    source_model="$2"; shift 2 ;;
+    --model-source=*) source_model="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "demo: unknown option $1 (see samples/demo.sh --help)" >&2; exit 2 ;;
+    *) [ -z "$out_arg" ] || { echo "demo: more than one OUTPUT_DIR" >&2; exit 2; }
+       out_arg="$1"; shift ;;
+  esac
+done
+case "$source_model" in
+  dlib|train) ;;
+  *) echo "demo: --model-source (or SIAMESE_DEMO_MODEL) must be dlib or train, not '$source_model'" >&2
+     exit 2 ;;
+esac
+out="${out_arg:-$PWD/demo-out}"
 seed="${SIAMESE_DEMO_SEED:-7}"
 start=$SECONDS
 
@@ -32,7 +59,7 @@ fi
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 bin="$build/bin"
-for program in siamese-train siamese-enroll siamese-render-walk siamese-bus-json \
+for program in siamese-train siamese-import siamese-enroll siamese-render-walk siamese-bus-json \
                siamese-demo-summary siamese-contact-sheet; do
   [ -x "$bin/$program" ] || { echo "demo: $bin/$program is missing; build first" >&2; exit 1; }
 done
@@ -65,12 +92,35 @@ EOF
 fi
 echo "using $data"
 
-# 3. Train the default architecture on s11..s40; its last fifth (s35..s40) is held out of
-#    training to calibrate the threshold. s1..s10 are never seen in training. --detect: on the
-#    faces as the element will see them, cropped from the cascade's boxes.
-step "3/7 train the default model on s11..s40 (validation identities: s35..s40)"
-"$bin/siamese-train" --data "$data" --identities s11-s40 --val-identities 6 --detect \
-  --out "$out/model.pt" --plots "$out/training" --seed 0
+# 3. The model, written to model.pt either way.
+rm -rf "$out/training"
+if [ "$source_model" = dlib ] && ! "$root/tests/fetch_weights.sh"; then
+  echo "demo: warning: the pretrained weights are not cached and could not be fetched" \
+       "(offline?); training the default model instead (--model-source train)" >&2
+  source_model=train
+fi
+if [ "$source_model" = dlib ]; then
+  # dlib's face ResNet as imported: no training. The package records no low false-accept
+  # calibration, so siamese-import measures one (the impostor tail that sizes the default
+  # threshold to the gallery) on faces the demo never shows: LFW people outside View 2's pairs.
+  lfw="${SIAMESE_LFW:-$root/../shared/data/lfw}"
+  if [ -f "$lfw/pairs.txt" ]; then
+    lfw="$(cd "$lfw" && pwd)"
+    calibration=(--calibrate "$lfw" --exclude-pairs "$lfw/pairs.txt")
+  else
+    echo "demo: LFW not found (SIAMESE_LFW); calibrating on AT&T s11-s20,s31-s40 instead"
+    calibration=(--calibrate "$data" --calibrate-identities s11-s20,s31-s40)
+  fi
+  step "3/7 import dlib's face ResNet (face-api 1.7.15) and calibrate it"
+  "$bin/siamese-import" face-api --out "$out/model.pt" "${calibration[@]}"
+else
+  # Train the default architecture on s11..s40; its last fifth (s35..s40) is held out of
+  # training to calibrate the threshold. s1..s10 are never seen in training. --detect: on the
+  # faces as the element will see them, cropped from the cascade's boxes.
+  step "3/7 train the default model on s11..s40 (validation identities: s35..s40)"
+  "$bin/siamese-train" --data "$data" --identities s11-s40 --val-identities 6 --detect \
+    --out "$out/model.pt" --plots "$out/training" --seed 0
+fi
 
 # 4. Enroll s1..s10 from images 1-5, found by the element's detector (so enrolled and live
 #    faces are framed alike). No --threshold: the default is sized to the gallery (every live
@@ -116,8 +166,8 @@ fi
 
 cat <<EOF
 
-Done in $((SECONDS - start)) s. Everything is in $out:
-  model.pt, training/         the trained model and its plots (pairs, loss, ROC, distances)
+Done in $((SECONDS - start)) s (model: $source_model). Everything is in $out:
+  model.pt                    the model (train: its plots in training/)
   gallery.db                  the enrollment gallery (s1..s10, images 1-5)
   walk.avi, walk-truth.json   the rendered video and its ground truth
   annotated.avi               the video as faceverify ! faceverifyoverlay drew it
