@@ -63,7 +63,8 @@ void attach_face_metas(GstBuffer* buffer, const std::vector<FaceResult>& faces,
   }
 }
 
-GstStructure* frame_message_structure(const FrameTimes& t, const std::vector<FaceResult>& faces) {
+GstStructure* frame_message_structure(const FrameTimes& t, int64_t gallery_generation,
+                                      const std::vector<FaceResult>& faces) {
   GValue list = G_VALUE_INIT;
   gst_value_list_init(&list, static_cast<guint>(faces.size()));
   for (const FaceResult& f : faces) {
@@ -75,12 +76,14 @@ GstStructure* frame_message_structure(const FrameTimes& t, const std::vector<Fac
   GstStructure* s =
       gst_structure_new(kFrameMessageName, "timestamp", G_TYPE_UINT64, t.timestamp, "stream-time",
                         G_TYPE_UINT64, t.stream_time, "running-time", G_TYPE_UINT64, t.running_time,
-                        "duration", G_TYPE_UINT64, t.duration, nullptr);
+                        "duration", G_TYPE_UINT64, t.duration, "gallery-generation",
+                        G_TYPE_INT64, static_cast<gint64>(gallery_generation), nullptr);
   gst_structure_take_value(s, "faces", &list);
   return s;
 }
 
-GstStructure* decision_message_structure(const Decision& d, const FrameTimes& t) {
+GstStructure* decision_message_structure(const Decision& d, const FrameTimes& t,
+                                         int64_t gallery_generation) {
   return gst_structure_new(
       kDecisionMessageName, "track-id", G_TYPE_INT64, static_cast<gint64>(d.track_id), "identity",
       G_TYPE_STRING, d.identity.c_str(), "state", G_TYPE_STRING, decision_state_name(d.state),
@@ -88,7 +91,8 @@ GstStructure* decision_message_structure(const Decision& d, const FrameTimes& t)
       static_cast<double>(d.distance), "margin", G_TYPE_DOUBLE, static_cast<double>(d.margin),
       "votes", G_TYPE_INT, d.votes, "first-seen", G_TYPE_UINT64, clock_time_of(d.first_seen),
       "running-time", G_TYPE_UINT64, clock_time_of(d.decided), "timestamp", G_TYPE_UINT64,
-      t.timestamp, "reason", G_TYPE_STRING, d.reason.c_str(), nullptr);
+      t.timestamp, "reason", G_TYPE_STRING, d.reason.c_str(), "gallery-generation", G_TYPE_INT64,
+      static_cast<gint64>(gallery_generation), nullptr);
 }
 
 std::string decision_signature(const std::vector<FaceResult>& faces) {

@@ -41,12 +41,15 @@ void attach_face_metas(GstBuffer* buffer, const std::vector<FaceResult>& faces,
 
 /// The "faceverify" param structure of one face (caller owns it).
 GstStructure* face_structure(const char* name, const FaceResult& face);
-/// The per-frame message body: timestamp, stream-time, running-time, duration, faces.
-GstStructure* frame_message_structure(const FrameTimes& times,
+/// The per-frame message body: timestamp, stream-time, running-time, duration,
+/// gallery-generation (the gallery state the faces were matched against: 1 for the one loaded
+/// at start, +1 for each reload; 0 without a gallery), faces.
+GstStructure* frame_message_structure(const FrameTimes& times, int64_t gallery_generation,
                                       const std::vector<FaceResult>& faces);
 /// The decision-change message body: track-id, identity, state, verified, distance, margin,
-/// first-seen, running-time (when decided), timestamp.
-GstStructure* decision_message_structure(const Decision& decision, const FrameTimes& times);
+/// votes, first-seen, running-time (when decided), timestamp, reason, gallery-generation.
+GstStructure* decision_message_structure(const Decision& decision, const FrameTimes& times,
+                                         int64_t gallery_generation);
 
 /// A text summarising the faces' tracks and decisions; differs when any of them changed
 /// (message=on-change).

@@ -439,9 +439,11 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
   const size_t n = st.held.size();
   std::vector<std::vector<siamese::FaceResult>> faces(n);
   std::vector<std::vector<siamese::Decision>> changes(n);
+  int64_t generation = 0;  // of the gallery state this batch is matched against
   try {
     // One gallery state for the whole batch: its matcher and the threshold that goes with it.
     const std::shared_ptr<const sg::GalleryView> gallery = st.watch ? st.watch->view() : nullptr;
+    if (gallery) generation = gallery->generation;
     st.verifier->set_options(sg::stream_options_of(
         s, gallery ? gallery->default_threshold.value : st.model_threshold));
     MappedFrames mapped(n);
@@ -471,11 +473,11 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
     sg::attach_face_metas(h.buffer, faces[i], h.use_upstream ? &h.upstream : nullptr);
     if (s.message != sg::MessageMode::kNone) {
       for (const siamese::Decision& d : changes[i]) {
-        post(self, sg::decision_message_structure(d, h.times));
+        post(self, sg::decision_message_structure(d, h.times, generation));
       }
       std::string signature = sg::decision_signature(faces[i]);
       if (s.message == sg::MessageMode::kEveryFrame || signature != st.last_signature) {
-        post(self, sg::frame_message_structure(h.times, faces[i]));
+        post(self, sg::frame_message_structure(h.times, generation, faces[i]));
       }
       st.last_signature = std::move(signature);
     }

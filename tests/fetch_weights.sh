@@ -7,11 +7,14 @@
 # Files: the face recognition, tiny face detector and 68-landmark networks (model/), the
 # package's browser/node bundle with its tfjs (dist/face-api.js, for
 # tests/reference/face_api_embeddings.js), LICENSE and package.json.
+# Installed as siamese-fetch-weights (cmake --install), it reads the checksums from
+# PREFIX/share/gst-siamese/weights/ instead.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 package="@vladmandic/face-api"
 version="1.7.15"
-sums="$root/pipeline/weights/face-api-$version.sha256"
+sums="$here/../pipeline/weights/face-api-$version.sha256"
+[ -f "$sums" ] || sums="$here/../share/gst-siamese/weights/face-api-$version.sha256"
 dest="${SIAMESE_WEIGHTS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gst-siamese/face-api-$version}"
 
 [ -f "$sums" ] || { echo "fetch_weights: error: $sums is missing" >&2; exit 1; }

@@ -83,13 +83,17 @@ class Door {
     }
     return identity;
   }
-  /// The "reason" fields of the decision messages posted so far.
-  std::vector<std::string> decision_reasons() {
+  /// The "reason" fields of the decision messages posted so far; generations (optional)
+  /// receives their "gallery-generation" fields.
+  std::vector<std::string> decision_reasons(std::vector<gint64>* generations = nullptr) {
     std::vector<std::string> out;
     auto messages = harness_->messages("faceverify-decision");
     for (GstStructure* s : messages) {
       const gchar* r = gst_structure_get_string(s, "reason");
       out.push_back(r ? r : "");
+      gint64 generation = -1;
+      gst_structure_get_int64(s, "gallery-generation", &generation);
+      if (generations) generations->push_back(generation);
       gst_structure_free(s);
     }
     return out;
@@ -127,7 +131,14 @@ TEST_CASE("a gallery replaced while playing is read afresh and a removed person 
     siamese::Gallery::open(door.gallery(), siamese::load_model(door.model()).info, false)
         .remove("s8");
     CHECK(door.await("") == "");
-    CHECK(any_contains(door.decision_reasons(), "revoked"));
+    // The revocation names the gallery state that made it: the one loaded at start is 1.
+    std::vector<gint64> generations;
+    const auto reasons = door.decision_reasons(&generations);
+    REQUIRE(any_contains(reasons, "revoked"));
+    CHECK(generations.front() == 1);  // verified against the gallery loaded at start
+    for (size_t i = 0; i < reasons.size(); ++i) {
+      if (reasons[i] == "revoked") CHECK(generations[i] == 2);
+    }
   }
   SECTION("mv new.db gallery.db (rename over)") {
     fs::rename(door.make_gallery(door.dir() + "/new.db", {"s9"}), door.gallery());

@@ -17,6 +17,7 @@
 
 #include "gallery_hooks.h"
 #include "siamese/errors.h"
+#include "siamese/sqlite_db.h"
 #include "siamese/text_safety.h"
 
 namespace siamese {
@@ -33,6 +34,10 @@ GalleryRowHook set_gallery_row_hook(GalleryRowHook hook) { return g_row_hook.exc
 }  // namespace internal
 
 namespace {
+
+using sql::exec;
+using sql::Statement;
+using sql::Transaction;
 
 // Marks the file as ours ("SIAG") so a foreign SQLite database is refused by name.
 constexpr int32_t kApplicationId = 0x53494147;
@@ -65,165 +70,7 @@ CREATE TABLE embeddings (
 CREATE INDEX embeddings_by_identity ON embeddings(identity_id);
 )sql";
 
-std::string now_utc() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 const char* framing_name(Framing f) { return f == Framing::kDetectorBox ? "detector" : "exact"; }
-
-std::string sqlite_error(sqlite3* db, const std::string& what) {
-  const int code = sqlite3_extended_errcode(db);
-  std::string msg = what + ": " + sqlite3_errmsg(db);
-  if ((code & 0xff) == SQLITE_BUSY) {
-    msg += " (another process held the gallery for more than " +
-           std::to_string(kGalleryBusyTimeoutMs / 1000) + " s)";
-  } else if ((code & 0xff) == SQLITE_NOTADB) {
-    msg = "not a siamese gallery (SQLite: " + std::string(sqlite3_errmsg(db)) + ")";
-  }
-  return msg;
-}
-
-// One prepared statement; every failure becomes a FileError naming the gallery.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& path, const char* sql) : db_(db), path_(path) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-      throw FileError(path_, sqlite_error(db_, "cannot prepare query"));
-    }
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& bind(int i, const std::string& v) {
-    check(sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Statement& bind(int i, int64_t v) {
-    check(sqlite3_bind_int64(stmt_, i, v));
-    return *this;
-  }
-  Statement& bind_blob(int i, const void* data, size_t bytes) {
-    check(sqlite3_bind_blob64(stmt_, i, data, bytes, SQLITE_TRANSIENT));
-    return *this;
-  }
-  /// true while a row is available.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw FileError(path_, sqlite_error(db_, "query failed"));
-  }
-  void run() {
-    while (step()) {
-    }
-    sqlite3_reset(stmt_);
-  }
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? reinterpret_cast<const char*>(p) : "";
-  }
-  const void* blob(int col) const { return sqlite3_column_blob(stmt_, col); }
-  int bytes(int col) const { return sqlite3_column_bytes(stmt_, col); }
-  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) throw FileError(path_, sqlite_error(db_, "cannot bind value"));
-  }
-  sqlite3* db_;
-  const std::string& path_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void exec(sqlite3* db, const std::string& path, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    sqlite3_free(err);
-    throw FileError(path, sqlite_error(db, std::string("cannot run ") + sql));
-  }
-}
-
-// Switches the file to WAL. The mode is stored in the file, so only the first opener changes
-// it; SQLite answers a mode change that meets another connection with SQLITE_BUSY at once,
-// without the busy handler, so two enrollments starting together retry here up to the timeout.
-void enable_wal(sqlite3* db, const std::string& path) {
-  constexpr int kRetryMs = 5;
-  for (int waited_ms = 0;; waited_ms += kRetryMs) {
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr);
-    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-    const bool is_wal = rc == SQLITE_ROW &&
-                        sqlite3_stricmp(reinterpret_cast<const char*>(
-                                            sqlite3_column_text(stmt, 0)), "wal") == 0;
-    sqlite3_finalize(stmt);
-    if (is_wal) return;
-    if (rc == SQLITE_ROW) {  // SQLite kept the old mode: WAL needs shared memory (not NFS)
-      throw FileError(path, "cannot switch the gallery to WAL; keep galleries on a local disk");
-    }
-    const bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-    if (!busy || waited_ms >= kGalleryBusyTimeoutMs) {
-      throw FileError(path, sqlite_error(db, "cannot switch the gallery to WAL"));
-    }
-    sqlite3_sleep(kRetryMs);
-  }
-}
-
-// BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted (an exception).
-class Transaction {
- public:
-  Transaction(sqlite3* db, const std::string& path) : db_(db), path_(path) {
-    exec(db_, path_, "BEGIN IMMEDIATE");
-  }
-  ~Transaction() {
-    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  void commit() {
-    exec(db_, path_, "COMMIT");
-    open_ = false;
-  }
-
- private:
-  sqlite3* db_;
-  const std::string& path_;
-  bool open_ = true;
-};
-
-// Creates an empty file readable by its owner only, before SQLite writes anything to it (the
-// -wal and -shm files SQLite creates later copy this mode). An existing file is left alone.
-void create_private_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return;  // another process created it first: fine
-    throw FileError(path, std::string("cannot create gallery: ") + std::strerror(errno));
-  }
-  ::fchmod(fd, 0600);  // the umask may only remove bits, but be explicit
-  ::close(fd);
-}
-
-sqlite3* open_connection(const std::string& name, int flags, const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(name.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-    const std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close_v2(db);
-    throw FileError(path, "cannot open gallery: " + msg);
-  }
-  sqlite3_busy_timeout(db, kGalleryBusyTimeoutMs);
-  sqlite3_extended_result_codes(db, 1);
-  return db;
-}
 
 // Whether a read on the connection works (a WAL file needs its -shm, which a read-only
 // connection cannot create in a folder it cannot write).
@@ -252,13 +99,19 @@ off_t file_size_or_zero(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
 }
 
-sqlite3* open_db(const std::string& path, bool writable) {
-  if (writable) return open_connection(path, SQLITE_OPEN_READWRITE, path);
-  sqlite3* db = open_connection(path, SQLITE_OPEN_READONLY, path);
-  if (can_read(db)) return db;
-  const int code = sqlite3_extended_errcode(db) & 0xff;
-  const std::string msg = sqlite3_errmsg(db);
-  sqlite3_close_v2(db);
+// How the gallery's errors name it, and how long a writer waits for another one.
+sql::FileRef gallery_file(const std::string& path) {
+  return sql::FileRef{path, "siamese gallery", kGalleryBusyTimeoutMs};
+}
+
+sql::Connection open_db(const sql::FileRef& file, bool writable) {
+  const std::string& path = file.path;
+  if (writable) return sql::open_connection(path, SQLITE_OPEN_READWRITE, file);
+  sql::Connection db = sql::open_connection(path, SQLITE_OPEN_READONLY, file);
+  if (can_read(db.get())) return db;
+  const int code = sqlite3_extended_errcode(db.get()) & 0xff;
+  const std::string msg = sqlite3_errmsg(db.get());
+  db.reset();
   if (code != SQLITE_CANTOPEN && code != SQLITE_READONLY) {
     throw FileError(path, "cannot read gallery: " + msg);
   }
@@ -271,12 +124,10 @@ sqlite3* open_db(const std::string& path, bool writable) {
                               "); give this user write access to the folder, or let a writer "
                               "checkpoint it (any siamese-enroll command does on exit)");
   }
-  db = open_connection(file_uri(path) + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-                       path);
-  if (!can_read(db)) {
-    const std::string again = sqlite3_errmsg(db);
-    sqlite3_close_v2(db);
-    throw FileError(path, "cannot read gallery: " + again);
+  db = sql::open_connection(file_uri(path) + "?immutable=1",
+                            SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, file);
+  if (!can_read(db.get())) {
+    throw FileError(path, "cannot read gallery: " + std::string(sqlite3_errmsg(db.get())));
   }
   return db;
 }
@@ -285,22 +136,22 @@ FileIdentity identity_before_open(const std::string& path) {
   return file_identity_of(path).value_or(FileIdentity{});
 }
 
-bool has_schema(sqlite3* db, const std::string& path) {
-  Statement q(db, path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='facts'");
+bool has_schema(sqlite3* db, const sql::FileRef& file) {
+  Statement q(db, file, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='facts'");
   q.step();
   return q.integer(0) > 0;
 }
 
-void put_fact(sqlite3* db, const std::string& path, const std::string& key,
+void put_fact(sqlite3* db, const sql::FileRef& file, const std::string& key,
               const std::string& value) {
-  Statement q(db, path, "INSERT OR REPLACE INTO facts(key, value) VALUES (?1, ?2)");
+  Statement q(db, file, "INSERT OR REPLACE INTO facts(key, value) VALUES (?1, ?2)");
   q.bind(1, key).bind(2, value).run();
 }
 
-void write_binding(sqlite3* db, const std::string& path, const ModelInfo& model) {
-  put_fact(db, path, "model_fingerprint", model.fingerprint);
-  put_fact(db, path, "embedding_size", std::to_string(model.embedding_size));
-  put_fact(db, path, "metric", model.metric);
+void write_binding(sqlite3* db, const sql::FileRef& file, const ModelInfo& model) {
+  put_fact(db, file, "model_fingerprint", model.fingerprint);
+  put_fact(db, file, "embedding_size", std::to_string(model.embedding_size));
+  put_fact(db, file, "metric", model.metric);
 }
 
 std::string float_text(float v) {
@@ -339,23 +190,23 @@ void check_samples(const std::string& path, const std::string& name,
 }
 
 // The id of identity `name`, inserting it when absent; updates its `updated` time.
-int64_t upsert_identity(sqlite3* db, const std::string& path, const std::string& name,
+int64_t upsert_identity(sqlite3* db, const sql::FileRef& file, const std::string& name,
                         const std::string& now) {
-  Statement ins(db, path,
+  Statement ins(db, file,
                 "INSERT INTO identities(name, created, updated) VALUES (?1, ?2, ?2) "
                 "ON CONFLICT(name) DO UPDATE SET updated = excluded.updated");
   ins.bind(1, name).bind(2, now).run();
-  Statement sel(db, path, "SELECT id FROM identities WHERE name = ?1");
+  Statement sel(db, file, "SELECT id FROM identities WHERE name = ?1");
   sel.bind(1, name);
   sel.step();
   return sel.integer(0);
 }
 
 // Writes the rows of one identity; calls the test hook after each row.
-void insert_samples(sqlite3* db, const std::string& path, int64_t identity_id,
+void insert_samples(sqlite3* db, const sql::FileRef& file, int64_t identity_id,
                     const std::vector<EnrollmentSample>& samples, const std::string& now,
                     int64_t& rows_written) {
-  Statement ins(db, path,
+  Statement ins(db, file,
                 "INSERT INTO embeddings(identity_id, source_file, box_x, box_y, box_w, box_h, "
                 "framing, enrolled, vector) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   for (const auto& s : samples) {
@@ -375,8 +226,8 @@ void insert_samples(sqlite3* db, const std::string& path, int64_t identity_id,
   }
 }
 
-void delete_identity_samples(sqlite3* db, const std::string& path, int64_t identity_id) {
-  Statement del(db, path, "DELETE FROM embeddings WHERE identity_id = ?1");
+void delete_identity_samples(sqlite3* db, const sql::FileRef& file, int64_t identity_id) {
+  Statement del(db, file, "DELETE FROM embeddings WHERE identity_id = ?1");
   del.bind(1, identity_id).run();
 }
 
@@ -406,15 +257,13 @@ std::optional<FileIdentity> file_identity_of(const std::string& path) {
   return FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
 }
 
-void Gallery::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-
-Gallery::Gallery(std::string path, sqlite3* db, FileIdentity identity)
-    : path_(std::move(path)), db_(db), file_identity_(identity) {}
+Gallery::Gallery(sql::FileRef file, sql::Connection db, FileIdentity identity)
+    : file_(std::move(file)), db_(std::move(db)), file_identity_(identity) {}
 
 void Gallery::check_schema_version() const {
   const int version = std::atoi(fact("schema_version").c_str());
   if (version < 1 || version > kGallerySchemaVersion) {
-    throw FileError(path_, "gallery schema version " + std::to_string(version) +
+    throw FileError(file_.path, "gallery schema version " + std::to_string(version) +
                                " is not supported (this build reads version " +
                                std::to_string(kGallerySchemaVersion) + ")");
   }
@@ -461,16 +310,17 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
     throw FileError(path, "no such gallery (create it with `siamese-enroll add`)");
   }
   if (exists && S_ISDIR(st.st_mode)) throw FileError(path, "is a folder, not a gallery file");
-  if (!exists) create_private_file(path);
+  const sql::FileRef file = gallery_file(path);
+  if (!exists) sql::create_private_file(file, sql::Links::kFollow);
 
   const FileIdentity identity = identity_before_open(path);  // before opening: see file_identity()
-  Gallery g(path, open_db(path, true), identity);
+  Gallery g(file, open_db(file, true), identity);
   sqlite3* db = g.db_.get();
-  exec(db, path, "PRAGMA foreign_keys = ON");
+  exec(db, file, "PRAGMA foreign_keys = ON");
   if (create) {
     // Refuse a foreign database before changing anything in it (journal mode included).
-    if (!has_schema(db, path)) {
-      Statement q(db, path, "SELECT (SELECT application_id FROM pragma_application_id), "
+    if (!has_schema(db, file)) {
+      Statement q(db, file, "SELECT (SELECT application_id FROM pragma_application_id), "
                             "(SELECT count(*) FROM sqlite_master)");
       q.step();
       const int64_t app_id = q.integer(0);
@@ -479,26 +329,26 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
       }
     }
     // journal_mode is persistent in the file; it cannot change inside a transaction.
-    enable_wal(db, path);
-    Transaction tx(db, path);
-    if (!has_schema(db, path)) {
+    sql::enable_wal(db, file);
+    Transaction tx(db, file);
+    if (!has_schema(db, file)) {
       // Another process may have created a foreign table since the check above.
-      Statement q(db, path, "SELECT count(*) FROM sqlite_master");
+      Statement q(db, file, "SELECT count(*) FROM sqlite_master");
       q.step();
       if (q.integer(0) > 0) {
         throw FileError(path, "not a siamese gallery (a SQLite database of something else)");
       }
-      exec(db, path, kSchema);
-      exec(db, path, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
-      exec(db, path, ("PRAGMA user_version = " + std::to_string(kGallerySchemaVersion)).c_str());
-      put_fact(db, path, "schema_version", std::to_string(kGallerySchemaVersion));
-      put_fact(db, path, "created", now_utc());
-      write_binding(db, path, model);
+      exec(db, file, kSchema);
+      exec(db, file, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+      exec(db, file, ("PRAGMA user_version = " + std::to_string(kGallerySchemaVersion)).c_str());
+      put_fact(db, file, "schema_version", std::to_string(kGallerySchemaVersion));
+      put_fact(db, file, "created", sql::utc_now_iso8601());
+      write_binding(db, file, model);
     }
     tx.commit();
     g.after_commit();
   }
-  if (!has_schema(db, path)) throw FileError(path, "not a siamese gallery (no facts table)");
+  if (!has_schema(db, file)) throw FileError(path, "not a siamese gallery (no facts table)");
   g.check_schema_version();
   check_binding(path, g.model_fingerprint(), g.embedding_size(), g.metric(), model);
   return g;
@@ -508,10 +358,11 @@ Gallery Gallery::open_unbound(const std::string& path, bool writable) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw FileError(path, "no such gallery");
   if (S_ISDIR(st.st_mode)) throw FileError(path, "is a folder, not a gallery file");
-  Gallery g(path, open_db(path, writable), FileIdentity{static_cast<uint64_t>(st.st_dev),
+  const sql::FileRef file = gallery_file(path);
+  Gallery g(file, open_db(file, writable), FileIdentity{static_cast<uint64_t>(st.st_dev),
                                                         static_cast<uint64_t>(st.st_ino)});
-  if (writable) exec(g.db_.get(), path, "PRAGMA foreign_keys = ON");
-  if (!has_schema(g.db_.get(), path)) {
+  if (writable) exec(g.db_.get(), file, "PRAGMA foreign_keys = ON");
+  if (!has_schema(g.db_.get(), file)) {
     throw FileError(path, "not a siamese gallery (no facts table)");
   }
   g.check_schema_version();
@@ -529,7 +380,7 @@ Gallery Gallery::open_reader(const std::string& path, const ModelInfo& model) {
                                  : std::string(".");
   const bool can_write = ::access(path.c_str(), W_OK) == 0 && ::access(folder.c_str(), W_OK) == 0;
   Gallery g = open_unbound(path, can_write);
-  if (can_write) exec(g.db_.get(), path, "PRAGMA query_only = 1");
+  if (can_write) exec(g.db_.get(), g.file_, "PRAGMA query_only = 1");
   check_binding(path, g.model_fingerprint(), g.embedding_size(), g.metric(), model);
   return g;
 }
@@ -544,7 +395,7 @@ void Gallery::after_commit() {
 }
 
 std::string Gallery::fact(const std::string& key) const {
-  Statement q(db_.get(), path_, "SELECT value FROM facts WHERE key = ?1");
+  Statement q(db_.get(), file_, "SELECT value FROM facts WHERE key = ?1");
   q.bind(1, key);
   return q.step() ? q.text(0) : std::string();
 }
@@ -554,18 +405,18 @@ int Gallery::embedding_size() const { return std::atoi(fact("embedding_size").c_
 std::string Gallery::metric() const { return fact("metric"); }
 std::string Gallery::created() const { return fact("created"); }
 
-std::optional<float> Gallery::threshold() const { return parse_threshold(path_, fact("threshold")); }
+std::optional<float> Gallery::threshold() const { return parse_threshold(file_.path, fact("threshold")); }
 
 void Gallery::set_threshold(std::optional<float> threshold) {
   if (threshold && !(std::isfinite(*threshold) && *threshold >= 0.0f)) {
-    throw InputError("gallery " + path_ + ": threshold must be a finite distance >= 0, not " +
+    throw InputError("gallery " + file_.path + ": threshold must be a finite distance >= 0, not " +
                      float_text(*threshold));
   }
-  Transaction tx(db_.get(), path_);
+  Transaction tx(db_.get(), file_);
   if (threshold) {
-    put_fact(db_.get(), path_, "threshold", float_text(*threshold));
+    put_fact(db_.get(), file_, "threshold", float_text(*threshold));
   } else {
-    Statement del(db_.get(), path_, "DELETE FROM facts WHERE key = 'threshold'");
+    Statement del(db_.get(), file_, "DELETE FROM facts WHERE key = 'threshold'");
     del.run();
   }
   tx.commit();
@@ -581,34 +432,34 @@ void Gallery::enroll_batch(const std::vector<IdentitySamples>& identities, bool 
   const int size = embedding_size();
   for (const auto& [name, samples] : identities) {
     check_name(name);
-    if (samples.empty()) throw InputError("gallery " + path_ + ": no samples for '" + name + "'");
-    check_samples(path_, name, samples, size);
+    if (samples.empty()) throw InputError("gallery " + file_.path + ": no samples for '" + name + "'");
+    check_samples(file_.path, name, samples, size);
   }
   sqlite3* db = db_.get();
-  const std::string now = now_utc();
-  Transaction tx(db, path_);
+  const std::string now = sql::utc_now_iso8601();
+  Transaction tx(db, file_);
   // Re-read under the write lock: a rebind by another process may have changed the binding.
-  if (embedding_size() != size) throw MismatchError("gallery " + path_ + " was rebound meanwhile");
+  if (embedding_size() != size) throw MismatchError("gallery " + file_.path + " was rebound meanwhile");
   std::set<std::string> replaced;
   int64_t rows = 0;
   for (const auto& [name, samples] : identities) {
-    const int64_t id = upsert_identity(db, path_, name, now);
-    if (replace && replaced.insert(name).second) delete_identity_samples(db, path_, id);
-    insert_samples(db, path_, id, samples, now, rows);
+    const int64_t id = upsert_identity(db, file_, name, now);
+    if (replace && replaced.insert(name).second) delete_identity_samples(db, file_, id);
+    insert_samples(db, file_, id, samples, now, rows);
   }
   tx.commit();
   after_commit();
 }
 
 void Gallery::remove(const std::string& name) {
-  Transaction tx(db_.get(), path_);
-  Statement sel(db_.get(), path_, "SELECT id FROM identities WHERE name = ?1");
+  Transaction tx(db_.get(), file_);
+  Statement sel(db_.get(), file_, "SELECT id FROM identities WHERE name = ?1");
   sel.bind(1, name);
-  if (!sel.step()) throw InputError("gallery " + path_ + ": no identity named '" + name + "'");
+  if (!sel.step()) throw InputError("gallery " + file_.path + ": no identity named '" + name + "'");
   const int64_t id = sel.integer(0);
   sel.reset();  // a statement still stepping would block the COMMIT
-  delete_identity_samples(db_.get(), path_, id);
-  Statement del(db_.get(), path_, "DELETE FROM identities WHERE id = ?1");
+  delete_identity_samples(db_.get(), file_, id);
+  Statement del(db_.get(), file_, "DELETE FROM identities WHERE id = ?1");
   del.bind(1, id).run();
   tx.commit();
   after_commit();
@@ -616,21 +467,21 @@ void Gallery::remove(const std::string& name) {
 
 void Gallery::rename(const std::string& old_name, const std::string& new_name) {
   check_name(new_name);
-  Transaction tx(db_.get(), path_);
-  Statement sel(db_.get(), path_, "SELECT count(*) FROM identities WHERE name = ?1");
+  Transaction tx(db_.get(), file_);
+  Statement sel(db_.get(), file_, "SELECT count(*) FROM identities WHERE name = ?1");
   sel.bind(1, old_name);
   sel.step();
   if (sel.integer(0) == 0) {
-    throw InputError("gallery " + path_ + ": no identity named '" + old_name + "'");
+    throw InputError("gallery " + file_.path + ": no identity named '" + old_name + "'");
   }
   sel.reset();
   sel.bind(1, new_name);
   sel.step();
   const bool taken = sel.integer(0) > 0;
   sel.reset();
-  if (taken) throw InputError("gallery " + path_ + ": identity '" + new_name + "' already exists");
-  Statement upd(db_.get(), path_, "UPDATE identities SET name = ?1, updated = ?2 WHERE name = ?3");
-  upd.bind(1, new_name).bind(2, now_utc()).bind(3, old_name).run();
+  if (taken) throw InputError("gallery " + file_.path + ": identity '" + new_name + "' already exists");
+  Statement upd(db_.get(), file_, "UPDATE identities SET name = ?1, updated = ?2 WHERE name = ?3");
+  upd.bind(1, new_name).bind(2, sql::utc_now_iso8601()).bind(3, old_name).run();
   tx.commit();
   after_commit();
 }
@@ -642,43 +493,43 @@ void Gallery::rebind(const ModelInfo& model,
   std::map<std::string, std::vector<const EnrollmentSample*>> wanted;
   for (const auto& [name, samples] : identities) {
     check_name(name);
-    check_samples(path_, name, samples, model.embedding_size);
+    check_samples(file_.path, name, samples, model.embedding_size);
     for (const auto& s : samples) wanted[name].push_back(&s);
   }
   sqlite3* db = db_.get();
-  const std::string now = now_utc();
-  Transaction tx(db, path_);
-  exec(db, path_, "DELETE FROM embeddings");
+  const std::string now = sql::utc_now_iso8601();
+  Transaction tx(db, file_);
+  exec(db, file_, "DELETE FROM embeddings");
   // Keep the rows (and creation times) of identities that stay; drop the others.
   std::vector<std::string> existing;
   {
-    Statement sel(db, path_, "SELECT name FROM identities");
+    Statement sel(db, file_, "SELECT name FROM identities");
     while (sel.step()) existing.push_back(sel.text(0));
   }
-  Statement del(db, path_, "DELETE FROM identities WHERE name = ?1");
+  Statement del(db, file_, "DELETE FROM identities WHERE name = ?1");
   for (const auto& name : existing) {
     if (wanted.count(name) == 0) {
       del.reset();
       del.bind(1, name).run();
     }
   }
-  write_binding(db, path_, model);
-  Statement clear(db, path_, "DELETE FROM facts WHERE key = 'threshold'");
+  write_binding(db, file_, model);
+  Statement clear(db, file_, "DELETE FROM facts WHERE key = 'threshold'");
   clear.run();
   int64_t rows = 0;
   for (const auto& [name, samples] : wanted) {
     std::vector<EnrollmentSample> copy;
     copy.reserve(samples.size());
     for (const auto* s : samples) copy.push_back(*s);
-    const int64_t id = upsert_identity(db, path_, name, now);
-    insert_samples(db, path_, id, copy, now, rows);
+    const int64_t id = upsert_identity(db, file_, name, now);
+    insert_samples(db, file_, id, copy, now, rows);
   }
   tx.commit();
   after_commit();
 }
 
 std::vector<IdentityRecord> Gallery::identities() const {
-  Statement q(db_.get(), path_,
+  Statement q(db_.get(), file_,
               "SELECT i.name, i.created, i.updated, "
               "(SELECT count(*) FROM embeddings e WHERE e.identity_id = i.id) "
               "FROM identities i ORDER BY i.name");
@@ -690,7 +541,7 @@ std::vector<IdentityRecord> Gallery::identities() const {
 }
 
 std::vector<StoredSample> Gallery::samples() const {
-  Statement q(db_.get(), path_,
+  Statement q(db_.get(), file_,
               "SELECT i.name, e.source_file, e.enrolled, e.box_x, e.box_y, e.box_w, e.box_h, "
               "e.framing FROM embeddings e JOIN identities i ON i.id = e.identity_id "
               "ORDER BY i.name, e.id");
@@ -712,7 +563,7 @@ GalleryMatrix Gallery::load_matrix() const { return snapshot().matrix; }
 
 GallerySnapshot Gallery::snapshot() const {
   // One read transaction: the facts and the rows come from the same committed state.
-  exec(db_.get(), path_, "BEGIN");
+  exec(db_.get(), file_, "BEGIN");
   struct EndRead {
     sqlite3* db;
     ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
@@ -725,10 +576,10 @@ GallerySnapshot Gallery::snapshot() const {
   snap.threshold = threshold();
   const int size = snap.embedding_size;
   if (size <= 0 || size > kMaxGalleryEmbeddingSize) {
-    throw FileError(path_, "the gallery's embedding size " + std::to_string(size) +
+    throw FileError(file_.path, "the gallery's embedding size " + std::to_string(size) +
                                " is outside 1.." + std::to_string(kMaxGalleryEmbeddingSize));
   }
-  Statement q(db_.get(), path_,
+  Statement q(db_.get(), file_,
               "SELECT i.id, i.name, e.vector FROM embeddings e "
               "JOIN identities i ON i.id = e.identity_id ORDER BY i.name, e.id");
   GalleryMatrix m;
@@ -743,7 +594,7 @@ GallerySnapshot Gallery::snapshot() const {
     }
     const int bytes = q.bytes(2);
     if (bytes != size * static_cast<int>(sizeof(float))) {
-      throw FileError(path_, "corrupt embedding of '" + q.text(1) + "': " +
+      throw FileError(file_.path, "corrupt embedding of '" + q.text(1) + "': " +
                                  std::to_string(bytes) + " bytes, expected " +
                                  std::to_string(size * sizeof(float)));
     }
@@ -756,7 +607,7 @@ GallerySnapshot Gallery::snapshot() const {
   m.embeddings = torch::from_blob(values.data(), {rows, size}, torch::kFloat32).clone();
   m.owners = torch::from_blob(owners.data(), {rows}, torch::kInt64).clone();
   if (rows > 0 && !torch::isfinite(m.embeddings).all().item<bool>()) {
-    throw FileError(path_, "the gallery holds an embedding with a non-finite value");
+    throw FileError(file_.path, "the gallery holds an embedding with a non-finite value");
   }
   snap.matrix = std::move(m);
   return snap;
@@ -765,13 +616,13 @@ GallerySnapshot Gallery::snapshot() const {
 int64_t Gallery::change_counter() const {
   uint64_t h = 14695981039346656037ull;
   {
-    Statement q(db_.get(), path_, "PRAGMA data_version");
+    Statement q(db_.get(), file_, "PRAGMA data_version");
     q.step();
     h = mix(h, static_cast<uint64_t>(q.integer(0)));
   }
   h = mix(h, static_cast<uint64_t>(own_commits_));
-  h = mix_stat(h, path_);
-  h = mix_stat(h, path_ + "-wal");
+  h = mix_stat(h, file_.path);
+  h = mix_stat(h, file_.path + "-wal");
   return static_cast<int64_t>(h & 0x7fffffffffffffffull);
 }
 

@@ -119,7 +119,7 @@ class Controller {
 
  private:
   void act(const std::string& camera, const ss::DoorAction& a) {
-    const std::string now = ss::utc_now_iso8601();
+    const std::string now = siamese::sql::utc_now_iso8601(/*milliseconds=*/true);
     log_.append(now, camera, a);
     if (a.kind == ss::DoorAction::Kind::kGrant) grant_.run(a, now);
     if (a.kind == ss::DoorAction::Kind::kDeny) deny_.run(a, now);

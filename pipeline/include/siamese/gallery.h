@@ -16,8 +16,7 @@
 
 #include "siamese/matcher.h"
 #include "siamese/model_file.h"
-
-struct sqlite3;
+#include "siamese/sqlite_db.h"
 
 namespace siamese {
 
@@ -124,7 +123,7 @@ class Gallery {
   /// The threshold set by `siamese-enroll add --threshold`, if any (overrides the model's).
   /// Throws FileError naming the path when the stored value is not a finite distance >= 0.
   std::optional<float> threshold() const;
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_.path; }
   /// The file this connection reads (stat-ed before opening, so a replacement racing the open
   /// shows as a changed identity, never as an unchanged one).
   const FileIdentity& file_identity() const { return file_identity_; }
@@ -138,15 +137,12 @@ class Gallery {
   ~Gallery() = default;
 
  private:
-  Gallery(std::string path, sqlite3* db, FileIdentity identity);
-  struct Closer {
-    void operator()(sqlite3* db) const;
-  };
+  Gallery(sql::FileRef file, sql::Connection db, FileIdentity identity);
   std::string fact(const std::string& key) const;
   void check_schema_version() const;
   void after_commit();
-  std::string path_;
-  std::unique_ptr<sqlite3, Closer> db_;
+  sql::FileRef file_;  // the path, and how errors name the file
+  sql::Connection db_;
   FileIdentity file_identity_;
   int64_t own_commits_ = 0;
 };
