@@ -9,7 +9,8 @@ namespace siamese::enroll {
 namespace {
 
 const std::vector<std::string> kModelFlags = {"--model", "--device", "--batch-size", "--threads"};
-const std::vector<std::string> kFaceFlags = {"--detector", "--detector-file", "--min-face-size"};
+const std::vector<std::string> kFaceFlags = {"--detector", "--detector-file", "--min-face-size",
+                                             "--detector-threshold", "--detector-input-size"};
 
 std::vector<std::string> join(std::initializer_list<std::vector<std::string>> parts) {
   std::vector<std::string> out;
@@ -82,8 +83,12 @@ std::string usage_text() {
       "                       otherwise each subfolder of DIR is an identity\n"
       "  --no-detect          each image is already a cropped face (e.g. the AT&T faces)\n"
       "  --largest-face       take the largest face of an image with several faces\n"
-      "  --detector KIND      haar (default) or lbp: the opencv-data cascades\n"
+      "  --detector KIND      haar (default) or lbp: the opencv-data cascades; cnn: face-api's\n"
+      "                       TinyFaceDetector on --device (tests/fetch_weights.sh), which\n"
+      "                       searches photos as they are (head crops on a background)\n"
       "  --detector-file F    a cascade XML file instead of the default\n"
+      "  --detector-threshold T  cnn: the score a face needs, in (0, 1) (default 0.5)\n"
+      "  --detector-input-size N cnn: its input side, a multiple of 32 (default 416)\n"
       "  --min-face-size PX   smallest face to detect, pixels (default 60)\n"
       "  --threshold T        Euclidean distance at or below which a face is verified;\n"
       "                       add: stored as the gallery's threshold (loosening it is up to\n"

@@ -40,9 +40,25 @@ FaceSource make_face_source(const Args& args, int channels) {
   options.detector.set_kind(args.value_or("--detector", "haar"))
       .set_cascade_file(args.value_or("--detector-file", ""))
       .set_min_face_size(args.int_value("--min-face-size", kDefaultMinFaceSize, 1, 100000));
-  if (options.detect && options.detector.kind != "haar" && options.detector.kind != "lbp") {
-    throw UsageError(args.command() + ": --detector must be haar or lbp, not '" +
-                     options.detector.kind + "'");
+  const std::string& kind = options.detector.kind;
+  if (options.detect && kind != "haar" && kind != "lbp" && kind != "cnn") {
+    throw UsageError(args.command() + ": --detector must be haar, lbp or cnn, not '" + kind + "'");
+  }
+  if (const auto t = args.float_value("--detector-threshold", 0.0f)) {
+    options.detector.set_threshold(*t);
+  }
+  options.detector.set_input_size(args.int_value("--detector-input-size",
+                                                 kDefaultDetectorInputSize, kMinDetectorInputSize,
+                                                 kMaxDetectorInputSize));
+  try {
+    check_tiny_face_detector_options(TinyFaceDetectorOptions()
+                                         .set_input_size(options.detector.input_size)
+                                         .set_score_threshold(options.detector.threshold));
+  } catch (const InputError& e) {
+    throw UsageError(args.command() + ": --" + e.what());
+  }
+  if (options.detect && kind == "cnn") {
+    options.detector.set_device(resolve_device(args.value_or("--device", "auto")));
   }
   return FaceSource(options, channels);
 }

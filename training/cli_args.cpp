@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "siamese/errors.h"
+
 namespace siamese::training {
 
 CliArgs::CliArgs(int argc, const char* const* argv, const std::vector<FlagSpec>& flags) {
@@ -81,6 +83,24 @@ std::string CliArgs::choice(const std::string& name, const std::string& fallback
     list += (list.empty() ? "" : ", ") + c;
   }
   throw UsageError("--" + name + ": '" + v + "' is not one of " + list);
+}
+
+DetectorOptions detector_options_of(const CliArgs& args, torch::Device device) {
+  DetectorOptions options;
+  options.set_kind(args.choice("detector", "haar", {"haar", "lbp", "cnn"}));
+  options.set_threshold(args.number("detector-threshold", kDefaultDetectorThreshold, 0.0, 1.0))
+      .set_input_size(static_cast<int>(args.integer("detector-input-size",
+                                                    kDefaultDetectorInputSize,
+                                                    kMinDetectorInputSize, kMaxDetectorInputSize)))
+      .set_device(device);
+  try {
+    check_tiny_face_detector_options(TinyFaceDetectorOptions()
+                                         .set_input_size(options.input_size)
+                                         .set_score_threshold(options.threshold));
+  } catch (const InputError& e) {
+    throw UsageError(std::string("--") + e.what());
+  }
+  return options;
 }
 
 }  // namespace siamese::training

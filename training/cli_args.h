@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "siamese/detector.h"
+
 namespace siamese::training {
 
 /// A wrong command line: unknown flag, missing or malformed value, conflicting flags.
@@ -42,5 +44,9 @@ class CliArgs {
  private:
   std::map<std::string, std::string> values_;
 };
+
+/// The detector that --detector haar|lbp|cnn, --detector-threshold T and --detector-input-size N
+/// choose (flags shared with siamese-enroll), the CNN on device; UsageError naming a bad value.
+DetectorOptions detector_options_of(const CliArgs& args, torch::Device device);
 
 }  // namespace siamese::training

@@ -22,15 +22,18 @@ double median(std::vector<double> v) {
 std::optional<Box> PlacedFaceDetector::detect(const cv::Mat& image, cv::Mat& frame,
                                               cv::Point& offset) {
   const int min_size = std::max(20, std::min(image.cols, image.rows) / 3);
-  auto& detector = detectors_[min_size];
+  // One CNN for every size (its cost does not depend on the minimum; boxes are filtered below).
+  const bool cnn = options_.kind == "cnn";
+  auto& detector = detectors_[cnn ? 0 : min_size];
   if (!detector) {
-    DetectorOptions options;
-    options.set_min_face_size(min_size);
+    DetectorOptions options = options_;
+    options.set_min_face_size(cnn ? 1 : min_size);
     detector = std::make_unique<FaceDetector>(options);
   }
-  const std::vector<Box> faces = detect_placed(*detector, image, frame, &offset);
-  if (faces.empty()) return std::nullopt;
-  return faces.front();
+  for (const Box& b : detect_placed(*detector, image, frame, &offset)) {
+    if (b.width >= min_size) return b;  // largest first
+  }
+  return std::nullopt;
 }
 
 CropPolicy fallback_crop_policy() {

@@ -18,15 +18,19 @@
 namespace siamese::training {
 
 
-/// Runs the Haar detector on images placed on the background, with a minimum face size of a
-/// third of the image's smaller side (detectors are cached per minimum size).
+/// Runs the detector (Haar unless options say otherwise) on images placed on the background, with
+/// a minimum face size of a third of the image's smaller side (cascades are cached per minimum
+/// size; the CNN searches the image as it is first, see detect_placed).
 class PlacedFaceDetector {
  public:
+  explicit PlacedFaceDetector(DetectorOptions options = {}) : options_(std::move(options)) {}
+
   /// The largest face whose centre lies on the image, in pixels of frame (the placed image);
   /// nullopt when none is found. frame and offset receive the placed image and its corner.
   std::optional<Box> detect(const cv::Mat& image, cv::Mat& frame, cv::Point& offset);
 
  private:
+  DetectorOptions options_;
   std::map<int, std::unique_ptr<FaceDetector>> detectors_;
 };
 

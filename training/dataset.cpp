@@ -21,7 +21,7 @@ FaceDataset load_dataset(const ImageFolder& folder, const DatasetOptions& option
   data.identities = folder.identities;
   for (const auto& s : folder.skipped) data.skipped.push_back(s);
 
-  PlacedFaceDetector detector;
+  PlacedFaceDetector detector(options.detector);
   std::vector<torch::Tensor> faces;
   faces.reserve(folder.images.size());
   std::vector<int> labels;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "siamese/detector.h"
 #include "siamese/image_io.h"
 #include "siamese/preprocess.h"
 
@@ -27,6 +28,7 @@ struct FaceDataset {
 struct DatasetOptions {
   InputSpec spec;
   bool detect = false;  // detect the face on a larger background; else the whole image
+  DetectorOptions detector;  // with detect: --detector, --detector-threshold, ...
   /// An identity left with fewer usable images than this is skipped with a warning.
   int min_images_per_identity = 2;
 };

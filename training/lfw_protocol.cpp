@@ -58,7 +58,7 @@ LfwEvaluation evaluate_lfw(Embedder& embedder, const LfwPairs& pairs, const std:
 
   LfwEvaluation out;
   out.images = static_cast<int64_t>(paths.size());
-  PlacedFaceDetector detector;
+  PlacedFaceDetector detector(options.detector);
   std::vector<torch::Tensor> parts;
   std::vector<double> box_sides;
   const int64_t n = out.images;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lfw_pairs.h"
+#include "siamese/detector.h"
 #include "siamese/embedder.h"
 #include "siamese/metrics.h"
 
@@ -28,6 +29,7 @@ Box lfw_centre_box(int width, int height);
 
 struct LfwEvalOptions {
   bool detect = false;  // detector crops (as siamese-train --detect); else whole images
+  DetectorOptions detector;  // with detect: --detector, --detector-threshold, ...
   /// Called after each chunk of images: images embedded so far, images in all.
   std::function<void(int64_t done, int64_t total)> progress;
   int chunk = 128;  // images decoded and embedded at a time (bounds memory)

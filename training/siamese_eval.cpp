@@ -46,6 +46,11 @@ centre) as if the detector had found it; their number is printed.
   --detect                  place each image on a background, detect the face and crop it with
                             the model's crop policy (as the element does) instead of using the
                             whole image
+  --detector haar|lbp|cnn   with --detect: the face detector (default haar; cnn: face-api's
+                            TinyFaceDetector, which searches photos as they are and places
+                            only head crops on a background; needs tests/fetch_weights.sh)
+  --detector-threshold T    cnn: the score a face needs, in (0, 1) (default 0.5)
+  --detector-input-size N   cnn: its input side, a multiple of 32 (default 416; 320, 224 faster)
   --json                    print one JSON object: auc, eer, tar_at_far_1e-2 (and -1e-4, with
                             their thresholds; 1e-4 needs 10,000 impostor pairs: see
                             impostor_pairs), accuracy, threshold, pairs; with --pairs:
@@ -63,7 +68,8 @@ Exit status: 0 done, 1 error (model, data, device), 2 usage error.
 
 const std::vector<st::FlagSpec> kFlags = {
     {"model"},  {"data"},    {"identities"}, {"pairs"}, {"detect", false}, {"json", false},
-    {"roc"},    {"device"},  {"threads"},    {"batch-size"}, {"help", false}};
+    {"roc"},    {"device"},  {"threads"},    {"batch-size"}, {"help", false},
+    {"detector"}, {"detector-threshold"}, {"detector-input-size"}};
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -82,6 +88,7 @@ int run_lfw(const st::CliArgs& args, siamese::LoadedModel model, torch::Device d
   siamese::Embedder embedder(std::move(model), device, batch);
   st::LfwEvalOptions options;
   options.detect = args.has("detect");
+  options.detector = st::detector_options_of(args, device);
   int64_t shown = 0;
   options.progress = [&](int64_t done, int64_t total) {
     if (done * 10 / total > shown * 10 / total || done == total) {
@@ -194,6 +201,7 @@ int run(int argc, char** argv) {
   st::DatasetOptions data_options;
   data_options.spec = model.info.input;
   data_options.detect = args.has("detect");
+  data_options.detector = st::detector_options_of(args, device);
   const st::FaceDataset data = st::load_dataset(folder, data_options);
   st::report_skipped(data, data_dir);
 

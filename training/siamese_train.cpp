@@ -48,6 +48,11 @@ data:
   --val-identities-list L   validation identities of DIR (or of --val-data), e.g. "s31-s40"
   --detect                  train on face-detector crops (each image placed on a larger
                             background) instead of whole pre-cropped images
+  --detector haar|lbp|cnn   with --detect: the face detector (default haar; cnn: face-api's
+                            TinyFaceDetector, which searches photos as they are and places
+                            only head crops on a background; needs tests/fetch_weights.sh)
+  --detector-threshold T    cnn: the score a face needs, in (0, 1) (default 0.5)
+  --detector-input-size N   cnn: its input side, a multiple of 32 (default 416; 320, 224 faster)
 model and loss:
   --out MODEL               the model file to write (the best epoch by validation EER)
   --arch seed|default       seed: the seed's network (1x100x100 -> 5); default: a compact
@@ -110,7 +115,8 @@ void on_sigint(int) {
 const std::vector<st::FlagSpec> kFlags = {
     {"data"}, {"out"}, {"identities"}, {"identities-file"}, {"exclude-pairs"}, {"min-images"},
     {"init"}, {"freeze"}, {"freeze-until"}, {"val-data"}, {"val-identities"},
-    {"val-identities-list"}, {"detect", false}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
+    {"val-identities-list"}, {"detect", false}, {"detector"}, {"detector-threshold"},
+    {"detector-input-size"}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
     {"batch-size"}, {"lr"}, {"weight-decay"}, {"schedule"}, {"mining"}, {"augment", false},
     {"no-augment", false}, {"flip-average", false}, {"no-flip-average", false}, {"seed"}, {"resume"}, {"device"}, {"threads"}, {"plots"},
     {"help", false}};
@@ -282,6 +288,7 @@ int run(int argc, char** argv) {
   st::DatasetOptions data_options;
   data_options.spec = o.spec;
   data_options.detect = detect;
+  data_options.detector = st::detector_options_of(args, o.device);
   data_options.min_images_per_identity = min_images;
   const st::FaceDataset train = st::load_dataset(split.train, data_options);
   st::report_skipped(train, "training data " + split.train.root);
