@@ -97,12 +97,12 @@ TEST_CASE("siamese-import --calibrate names what is wrong with its input", "[cor
     return;
   }
   const std::string tmp = siamese::testing::temp_dir("import-calibration-bad");
-  ImportRun r = run_import(tmp, "face-api '" + weights + "' --out '" + tmp +
-                                    "/x.pt' --exclude-pairs pairs.txt");
+  ImportRun r = run_import(
+      tmp, "face-api '" + weights + "' --out '" + tmp + "/x.pt' --exclude-pairs pairs.txt");
   CHECK(r.status == 2);
   CHECK(contains(r.output, "need --calibrate DIR"));
-  r = run_import(tmp, "face-api '" + weights + "' --out '" + tmp + "/x.pt' --calibrate '" + tmp +
-                          "/absent'");
+  r = run_import(
+      tmp, "face-api '" + weights + "' --out '" + tmp + "/x.pt' --calibrate '" + tmp + "/absent'");
   CHECK(r.status == 1);
   CHECK(contains(r.output, tmp + "/absent"));
   CHECK_FALSE(fs::exists(tmp + "/x.pt"));

@@ -173,7 +173,8 @@ namespace {
 // $SIAMESE_LFW, else ../shared/data/lfw beside the source tree; "" when absent.
 std::string lfw_dir() {
   const char* env = std::getenv("SIAMESE_LFW");
-  const std::string dir = env && *env ? env : std::string(SIAMESE_SOURCE_DIR) + "/../shared/data/lfw";
+  const std::string dir =
+      env && *env ? env : std::string(SIAMESE_SOURCE_DIR) + "/../shared/data/lfw";
   return fs::exists(fs::path(dir) / "Colin_Powell" / "Colin_Powell_0006.jpg") ? dir : "";
 }
 
@@ -188,10 +189,29 @@ TEST_CASE("siamese-render-walk shows LFW's colour photos, cut to their middle", 
   const std::string dir = siamese::testing::temp_dir("render_lfw");
   const std::string bin = program_path("siamese-render-walk");
   // People walk with photos 6-8 (LFW's Name_0006.jpg ..); 1-5 would be their enrolled ones.
-  auto r = run_program({bin, "--data", lfw, "--people", "Colin_Powell,Tony_Blair", "--images",
-                        "6-8", "--strangers", "George_W_Bush", "--stranger-images", "1-3",
-                        "--centre-crop", "0.6", "--fps", "10", "--segment", "2", "--seed", "3",
-                        "--out", dir + "/walk.avi", "--truth", dir + "/walk.json"});
+  auto r = run_program({bin,
+                        "--data",
+                        lfw,
+                        "--people",
+                        "Colin_Powell,Tony_Blair",
+                        "--images",
+                        "6-8",
+                        "--strangers",
+                        "George_W_Bush",
+                        "--stranger-images",
+                        "1-3",
+                        "--centre-crop",
+                        "0.6",
+                        "--fps",
+                        "10",
+                        "--segment",
+                        "2",
+                        "--seed",
+                        "3",
+                        "--out",
+                        dir + "/walk.avi",
+                        "--truth",
+                        dir + "/walk.json"});
   INFO(r.output);
   REQUIRE(r.status == 0);
   const nlohmann::json truth = nlohmann::json::parse(slurp(dir + "/walk.json"));
@@ -250,8 +270,8 @@ TEST_CASE("siamese-render-walk shows LFW's colour photos, cut to their middle", 
                    dir + "/x.avi", "--truth", dir + "/x.json"});
   CHECK(r.status == 1);
   CHECK(r.output.find("Colin_Powell/9999") != std::string::npos);
-  r = run_program({bin, "--data", lfw, "--people", "Colin_Powell", "--centre-crop", "1.5",
-                   "--out", dir + "/x.avi", "--truth", dir + "/x.json"});
+  r = run_program({bin, "--data", lfw, "--people", "Colin_Powell", "--centre-crop", "1.5", "--out",
+                   dir + "/x.avi", "--truth", dir + "/x.json"});
   CHECK(r.status == 2);
   CHECK(r.output.find("--centre-crop") != std::string::npos);
 }

@@ -60,13 +60,9 @@ gallery falls back to the pair threshold 0.6 and says so):
 Exit status: 0 done, 1 error (missing or altered weights, unwritable file), 2 usage error.
 )";
 
-const std::vector<st::FlagSpec> kFlags = {{"out"},
-                                          {"crop"},
-                                          {"align"},
-                                          {"calibrate"},
-                                          {"calibrate-identities"},
-                                          {"exclude-pairs"},
-                                          {"help", false}};
+const std::vector<st::FlagSpec> kFlags = {
+    {"out"},           {"crop"},       {"align"}, {"calibrate"}, {"calibrate-identities"},
+    {"exclude-pairs"}, {"help", false}};
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -107,20 +103,19 @@ void calibrate(siamese::Network& network, siamese::ModelInfo& info, const std::s
               << siamese::escape_for_display(data.skipped.front().path) << ": "
               << data.skipped.front().reason << ")\n";
   }
-  const st::Validation v = st::validate(network, data, torch::kCPU,
-                                        siamese::embedding_rule(info), info.threshold);
+  const st::Validation v =
+      st::validate(network, data, torch::kCPU, siamese::embedding_rule(info), info.threshold);
   if (v.figures.impostor_pairs < 1000) {
     throw siamese::InputError("--calibrate " + dir + ": only " +
                               std::to_string(v.figures.impostor_pairs) +
                               " impostor pairs; give at least 46 faces of different people");
   }
   info.validation = v.figures;
-  info.origin += "; impostor calibration (validation facts, impostor_tail): " +
-                 std::to_string(data.size()) + " faces of " +
-                 std::to_string(data.identities.size()) + " people of " + dir +
-                 (identities.empty() ? "" : " (" + identities + ")") + excluded +
-                 ", detector crops, " + std::to_string(v.figures.impostor_pairs) +
-                 " impostor pairs";
+  info.origin +=
+      "; impostor calibration (validation facts, impostor_tail): " + std::to_string(data.size()) +
+      " faces of " + std::to_string(data.identities.size()) + " people of " + dir +
+      (identities.empty() ? "" : " (" + identities + ")") + excluded + ", detector crops, " +
+      std::to_string(v.figures.impostor_pairs) + " impostor pairs";
   std::cout << "calibration: " << data.size() << " faces of " << data.identities.size()
             << " people, " << v.figures.impostor_pairs << " impostor pairs, "
             << v.figures.pairs - v.figures.impostor_pairs << " genuine; AUC "
