@@ -185,11 +185,22 @@ struct TinyFaceDetector::Net : nn::Module {
                             nn::Conv2d(nn::Conv2dOptions(512, kAnchors * kBoxEncoding, 1).bias(true)));
   }
 
+  // LibTorch's own CPU path for grouped (depthwise) convolutions loops over the channels, 10x
+  // slower than oneDNN here; oneDNN takes every convolution of this net on the CPU.
+  // pad: the module's own padding (1 for the depthwise convolutions, else 0).
+  static torch::Tensor conv(const torch::Tensor& x, nn::Conv2d& c, int64_t pad = 0) {
+    if (at::hasMKLDNN() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32) {
+      return at::mkldnn_convolution(x.contiguous(), c->weight, c->bias, {pad, pad}, {1, 1},
+                                    {1, 1}, c->options.groups());
+    }
+    return c->forward(x);
+  }
+
   torch::Tensor forward(torch::Tensor x) {
-    x = torch::leaky_relu(conv0->forward(x), kLeakySlope);
+    x = torch::leaky_relu(conv(x, conv0), kLeakySlope);
     x = torch::max_pool2d(x, 2, 2, 0, 1, /*ceil_mode=*/true);
     for (size_t i = 0; i < depthwise.size(); ++i) {
-      x = torch::leaky_relu(pointwise[i]->forward(depthwise[i]->forward(x)), kLeakySlope);
+      x = torch::leaky_relu(conv(conv(x, depthwise[i], 1), pointwise[i]), kLeakySlope);
       if (i + 1 < depthwise.size()) {
         x = torch::max_pool2d(x, 2, 2, 0, 1, /*ceil_mode=*/true);
       } else {
@@ -198,7 +209,7 @@ struct TinyFaceDetector::Net : nn::Module {
         x = torch::max_pool2d(x, 2, 1);
       }
     }
-    return conv8->forward(x);
+    return conv(x, conv8);
   }
 
   // Copies tfjs tensor `name` (layout HWIO, or HWC1 for depthwise filters) into p.

@@ -1,0 +1,243 @@
+// detect_bench: the face detectors (haar, lbp, cnn) on LFW and their speed.
+//   detect_bench [--lfw DIR] [--limit N] [--detectors haar,lbp,cnn,cnn320] [--threads 2]
+//                [--threshold 0.5] [--speed-seconds 3] [--no-accuracy] [--no-speed]
+// Accuracy, on every LFW photo as it is (250x250 deep-funneled, the face at the centre):
+//   centre box   the square of kLfwCentreBoxFraction (0.472) of the side at the image centre:
+//                the median Haar box measured on LFW (training/lfw_protocol.h)
+//   hit          the largest box whose centre lies within a quarter of the side of the image's
+//                centre has IoU >= 0.4 with the centre box
+//   other boxes  boxes that are not that hit, per image: background faces count too, so this
+//                is an upper bound on false boxes
+// Framing (cnn): over the photos where Haar and the raw CNN box both hit, the medians of Haar
+// side / mean CNN side and of (Haar centre y - CNN centre y) / mean CNN side: kCnnBoxScale and
+// kCnnBoxShiftY of siamese/detector.h.
+// Speed: 640x480 BGR frames (an LFW photo at the centre of a gray frame, as a camera shows one
+// person) at batch 1 and 8 frames; faces/s = frames/s x faces per frame (one), detectors
+// alternating round by round on --threads LibTorch/OpenCV threads.
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "siamese/detector.h"
+#include "siamese/device.h"
+#include "siamese/image_io.h"
+#include "siamese/tiny_face_detector.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr double kCentreFraction = 0.472;  // training/lfw_protocol.h kLfwCentreBoxFraction
+constexpr double kHitIou = 0.4;
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream s(text);
+  std::string item;
+  while (std::getline(s, item, ',')) out.push_back(item);
+  return out;
+}
+
+siamese::Box centre_box(int w, int h) {
+  const int side = static_cast<int>(std::lround(kCentreFraction * std::min(w, h)));
+  return siamese::Box{(w - side) / 2, (h - side) / 2, side, side};
+}
+
+// The hit box (largest near the centre with IoU >= 0.4), or -1.
+int hit_index(const std::vector<siamese::Box>& boxes, int w, int h) {
+  const siamese::Box centre = centre_box(w, h);
+  const double reach = 0.25 * std::min(w, h);
+  int best = -1;
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    const auto& b = boxes[i];
+    const double dx = b.x + b.width / 2.0 - w / 2.0, dy = b.y + b.height / 2.0 - h / 2.0;
+    if (std::abs(dx) > reach || std::abs(dy) > reach) continue;
+    if (best < 0 || b.area() > boxes[best].area()) best = static_cast<int>(i);
+  }
+  if (best >= 0 && siamese::box_iou(boxes[best], centre) < kHitIou) best = -1;
+  return best;
+}
+
+siamese::DetectorOptions options_of(const std::string& name, double threshold) {
+  siamese::DetectorOptions o;
+  if (name == "haar" || name == "lbp") return o.set_kind(name);
+  if (name.rfind("cnn", 0) == 0) {
+    const int size = name.size() > 3 ? std::stoi(name.substr(3)) : siamese::kDefaultDetectorInputSize;
+    return o.set_kind("cnn").set_input_size(size).set_threshold(threshold);
+  }
+  throw std::runtime_error("unknown detector " + name + " (haar, lbp, cnn, cnnNNN)");
+}
+
+std::vector<std::string> lfw_images(const std::string& dir, int limit) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().extension() == ".jpg") out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  if (limit > 0 && static_cast<int>(out.size()) > limit) {
+    std::vector<std::string> spread;  // evenly over the people, not the first names only
+    for (int i = 0; i < limit; ++i) spread.push_back(out[static_cast<size_t>(i) * out.size() / limit]);
+    out.swap(spread);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> a;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k == "--no-accuracy" || k == "--no-speed") {
+      a[k] = "1";
+    } else if (i + 1 < argc) {
+      a[k] = argv[++i];
+    } else {
+      std::cerr << "detect_bench: " << k << " needs a value\n";
+      return 2;
+    }
+  }
+  auto get = [&](const std::string& k, const std::string& d) { return a.count(k) ? a[k] : d; };
+  std::string lfw = get("--lfw", "");
+  if (lfw.empty()) {
+    const char* env = std::getenv("SIAMESE_LFW");
+    lfw = env ? env : "/work/shared/data/lfw";
+  }
+  const int limit = std::stoi(get("--limit", "0"));
+  const std::vector<std::string> names = split(get("--detectors", "haar,lbp,cnn"));
+  const int threads = std::stoi(get("--threads", "2"));
+  const double threshold = std::stod(get("--threshold", "0.5"));
+  const double seconds = std::stod(get("--speed-seconds", "3"));
+  siamese::set_cpu_threads(threads);
+  cv::setNumThreads(threads);
+
+  try {
+    std::vector<std::unique_ptr<siamese::FaceDetector>> detectors;
+    for (const auto& n : names) {
+      detectors.push_back(std::make_unique<siamese::FaceDetector>(options_of(n, threshold)));
+    }
+    const std::vector<std::string> images = lfw_images(lfw, limit);
+    if (images.empty()) throw std::runtime_error("no LFW photos under " + lfw);
+
+    if (!a.count("--no-accuracy")) {
+      std::vector<int64_t> hits(names.size(), 0), others(names.size(), 0), none(names.size(), 0);
+      std::vector<double> seconds_spent(names.size(), 0.0);
+      std::vector<double> scale, shift_y, shift_x;
+      siamese::TinyFaceDetector raw(siamese::TinyFaceDetectorOptions().set_score_threshold(threshold));
+      siamese::FaceDetector haar(siamese::DetectorOptions{});
+      for (size_t k = 0; k < images.size(); ++k) {
+        const cv::Mat image = siamese::read_image(images[k], 3);
+        const siamese::ImageView view = siamese::view_of(image);
+        for (size_t d = 0; d < detectors.size(); ++d) {
+          const auto t0 = Clock::now();
+          const std::vector<siamese::Box> boxes = detectors[d]->detect(view);
+          seconds_spent[d] += std::chrono::duration<double>(Clock::now() - t0).count();
+          const int hit = hit_index(boxes, image.cols, image.rows);
+          if (hit >= 0) ++hits[d];
+          if (boxes.empty()) ++none[d];
+          others[d] += static_cast<int64_t>(boxes.size()) - (hit >= 0 ? 1 : 0);
+        }
+        // Framing: Haar's hit beside the raw CNN box that overlaps it most.
+        const auto hb = haar.detect(view);
+        const int h = hit_index(hb, image.cols, image.rows);
+        if (h >= 0) {
+          double best_iou = 0.0;
+          siamese::FaceDetection best;
+          for (const auto& d : raw.detect(view)) {
+            const double iou = siamese::box_iou(hb[h], d.clipped_box(image.cols, image.rows));
+            if (iou > best_iou) best_iou = iou, best = d;
+          }
+          if (best_iou >= 0.3) {
+            const double mean_side = (best.width + best.height) / 2;
+            scale.push_back(hb[h].width / mean_side);
+            shift_y.push_back((hb[h].y + hb[h].height / 2.0 - best.y - best.height / 2) / mean_side);
+            shift_x.push_back((hb[h].x + hb[h].width / 2.0 - best.x - best.width / 2) / mean_side);
+          }
+        }
+        if ((k + 1) % 1000 == 0) std::cerr << (k + 1) << "/" << images.size() << " photos\n";
+      }
+      std::cout << "LFW detection: " << images.size() << " photos as they are (" << lfw
+                << "); hit = largest box near the centre with IoU >= 0.4 with the centre box "
+                   "(0.472 of the side)\n";
+      std::cout << std::fixed << std::setprecision(4);
+      for (size_t d = 0; d < names.size(); ++d) {
+        const double n = static_cast<double>(images.size());
+        std::cout << "  " << std::setw(7) << names[d] << ": hits " << hits[d] << " ("
+                  << 100.0 * hits[d] / n << "%), no box " << none[d] << ", other boxes per image "
+                  << others[d] / n << ", " << 1000.0 * seconds_spent[d] / n << " ms/photo\n";
+      }
+      std::cout << "CNN framing vs Haar over " << scale.size()
+                << " photos where both hit: Haar side / mean CNN side median " << median(scale)
+                << ", centre y shift (Haar - CNN) / mean CNN side median " << median(shift_y)
+                << ", centre x shift median " << median(shift_x) << "\n";
+    }
+
+    if (!a.count("--no-speed")) {
+      // 640x480 frames: an LFW photo at the centre of a gray frame.
+      std::vector<cv::Mat> frames;
+      for (size_t k = 0; k < 8; ++k) {
+        const cv::Mat photo = siamese::read_image(images[k * images.size() / 8], 3);
+        cv::Mat frame(480, 640, CV_8UC3, cv::Scalar::all(110));
+        photo.copyTo(frame(cv::Rect((640 - photo.cols) / 2, (480 - photo.rows) / 2, photo.cols,
+                                    photo.rows)));
+        frames.push_back(frame);
+      }
+      std::vector<siamese::ImageView> views;
+      for (const auto& f : frames) views.push_back(siamese::view_of(f));
+      std::cout << std::fixed;
+      std::cout << "Detector speed, 640x480 frames (one face each), " << threads
+                << " threads, detectors alternating, " << seconds << " s each per batch size:\n";
+      for (int batch : {1, 8}) {
+        std::vector<double> fps(names.size(), 0.0);
+        std::vector<double> faces(names.size(), 0.0);
+        for (int round = 0; round < 2; ++round) {
+          for (size_t d = 0; d < detectors.size(); ++d) {
+            detectors[d]->detect(std::vector<siamese::ImageView>(views.begin(), views.begin() + batch));
+            int64_t done = 0, found = 0;
+            const auto t0 = Clock::now();
+            double elapsed = 0.0;
+            do {
+              for (size_t start = 0; start < views.size(); start += batch) {
+                const std::vector<siamese::ImageView> part(views.begin() + start,
+                                                           views.begin() + start + batch);
+                for (const auto& boxes : detectors[d]->detect(part)) found += boxes.empty() ? 0 : 1;
+                done += batch;
+              }
+              elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+            } while (elapsed < seconds / 2);
+            fps[d] += done / elapsed / 2;
+            faces[d] += found / elapsed / 2;
+          }
+        }
+        for (size_t d = 0; d < names.size(); ++d) {
+          std::cout << "  batch " << batch << " " << std::setw(7) << names[d] << ": "
+                    << std::setprecision(1) << fps[d] << " frames/s, " << faces[d]
+                    << " faces/s found\n";
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "detect_bench: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
