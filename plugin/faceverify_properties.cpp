@@ -31,6 +31,8 @@ enum {
   PROP_PRECISION,
   PROP_MODEL_INSTANCE_ID,
   PROP_GALLERY_ERROR_TIMEOUT,
+  PROP_DETECTOR_THRESHOLD,
+  PROP_DETECTOR_INPUT_SIZE,
 };
 
 void set_string(std::string& field, const GValue* value) {
@@ -48,6 +50,9 @@ GType gst_face_verify_detector_get_type(void) {
        "lbp"},
       {static_cast<gint>(sg::DetectorKind::kUpstream),
        "\"face\" ROI metas attached by an upstream element", "upstream"},
+      {static_cast<gint>(sg::DetectorKind::kCnn),
+       "CNN (face-api's TinyFaceDetector, on the element's device; run tests/fetch_weights.sh)",
+       "cnn"},
       {0, nullptr, nullptr}};
   if (g_once_init_enter(&type)) {
     g_once_init_leave(&type, g_enum_register_static("GstFaceVerifyDetector", values));
@@ -134,13 +139,29 @@ void install_properties(GObjectClass* gobject_class) {
       gobject_class, PROP_DETECTOR,
       g_param_spec_enum("detector", "Detector",
                         "Face detector: OpenCV cascade (run on a "
-                        "downscaled gray image) or \"face\" ROI metas from upstream",
+                        "downscaled gray image), a CNN (on the element's device; frames of a "
+                        "batch-frames batch in one pass) or \"face\" ROI metas from upstream",
                         GST_TYPE_FACE_VERIFY_DETECTOR, static_cast<gint>(kDefaultDetector), ready));
   g_object_class_install_property(gobject_class, PROP_DETECTOR_FILE,
                                   g_param_spec_string("detector-file", "Detector file",
                                                       "Cascade XML file; unset = the "
                                                       "opencv-data cascade of the chosen detector",
                                                       nullptr, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_DETECTOR_THRESHOLD,
+      g_param_spec_double("detector-threshold", "Detector threshold",
+                          "detector=cnn: the score (0..1) a box needs to count as a face; "
+                          "lower finds more faces and more false ones (face-api's default 0.5)",
+                          kMinDetectorThresholdProperty, kMaxDetectorThresholdProperty,
+                          kDefaultDetectorThreshold, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_DETECTOR_INPUT_SIZE,
+      g_param_spec_int("detector-input-size", "Detector input size",
+                       "detector=cnn: the side in pixels of the square the frame is shrunk "
+                       "to, a multiple of 32 (416: faces down to ~25 px of it; 320 or 224: "
+                       "faster, larger faces only)",
+                       siamese::kMinDetectorInputSize, siamese::kMaxDetectorInputSize,
+                       kDefaultDetectorInputSize, ready));
   g_object_class_install_property(
       gobject_class, PROP_MIN_FACE_SIZE,
       g_param_spec_int("min-face-size", "Minimum face size",
@@ -260,6 +281,19 @@ bool set_setting(Settings& s, guint prop_id, const GValue* value, std::string* r
     case PROP_MIN_FACE_SIZE:
       s.min_face_size = g_value_get_int(value);
       break;
+    case PROP_DETECTOR_THRESHOLD:
+      s.detector_threshold = g_value_get_double(value);
+      break;
+    case PROP_DETECTOR_INPUT_SIZE: {
+      const int size = g_value_get_int(value);
+      if (size % 32 != 0) {
+        *refused = "ignoring detector-input-size " + std::to_string(size) +
+                   ": not a multiple of 32 (416, 320, 224, ...)";
+      } else {
+        s.detector_input_size = size;
+      }
+      break;
+    }
     case PROP_SCALE_FACTOR:
       s.scale_factor = g_value_get_double(value);
       break;
@@ -339,6 +373,12 @@ bool get_setting(const Settings& s, guint prop_id, GValue* value) {
       break;
     case PROP_MIN_FACE_SIZE:
       g_value_set_int(value, s.min_face_size);
+      break;
+    case PROP_DETECTOR_THRESHOLD:
+      g_value_set_double(value, s.detector_threshold);
+      break;
+    case PROP_DETECTOR_INPUT_SIZE:
+      g_value_set_int(value, s.detector_input_size);
       break;
     case PROP_SCALE_FACTOR:
       g_value_set_double(value, s.scale_factor);

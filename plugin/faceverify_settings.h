@@ -14,7 +14,7 @@
 namespace siamese::gst {
 
 enum class MessageMode { kNone = 0, kEveryFrame = 1, kOnChange = 2 };
-enum class DetectorKind { kHaar = 0, kLbp = 1, kUpstream = 2 };
+enum class DetectorKind { kHaar = 0, kLbp = 1, kUpstream = 2, kCnn = 3 };
 
 constexpr float kUseModelThreshold = -1.0f;  // threshold property: the gallery's, else the model's
 constexpr float kDefaultThresholdProperty = kUseModelThreshold;
@@ -29,6 +29,12 @@ constexpr DetectorKind kDefaultDetector = DetectorKind::kHaar;
 inline const double kDefaultScaleFactor = DetectorOptions{}.scale_factor;  // as siamese-enroll
 constexpr double kMinScaleFactor = 1.01;
 constexpr double kMaxScaleFactor = 2.0;
+// detector=cnn: its score threshold (a GParamSpec range is inclusive, the threshold's is not)
+// and input size (a multiple of 32; others are refused by set_property).
+constexpr double kDefaultDetectorThreshold = siamese::kDefaultDetectorThreshold;
+constexpr double kMinDetectorThresholdProperty = 0.01;
+constexpr double kMaxDetectorThresholdProperty = 0.99;
+constexpr int kDefaultDetectorInputSize = siamese::kDefaultDetectorInputSize;
 constexpr int kMinMinFaceSize = 8;
 constexpr int kMaxMinFaceSize = 4096;
 constexpr int kMaxInterval = 100000;
@@ -55,6 +61,8 @@ struct Settings {
   std::string detector_file;
   int min_face_size = kDefaultMinFaceSize;
   double scale_factor = kDefaultScaleFactor;
+  double detector_threshold = kDefaultDetectorThreshold;
+  int detector_input_size = kDefaultDetectorInputSize;
   int detect_interval = kDefaultDetectInterval;
   int reverify_interval = kDefaultReverifyInterval;
   int template_size = kDefaultTemplateSize;

@@ -179,19 +179,25 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
 
   std::unique_ptr<siamese::FaceDetector> detector;
   if (!state->use_upstream) {
-    const std::string kind = s.detector == sg::DetectorKind::kLbp ? "lbp" : "haar";
+    const bool cnn = s.detector == sg::DetectorKind::kCnn;
+    const std::string kind = cnn ? "cnn" : s.detector == sg::DetectorKind::kLbp ? "lbp" : "haar";
     std::string file = s.detector_file;
     try {
-      if (file.empty()) file = siamese::default_cascade_file(kind);
+      if (file.empty() && !cnn) file = siamese::default_cascade_file(kind);
       siamese::DetectorOptions detector_options;
       detector_options.set_kind(kind).set_cascade_file(file).set_min_face_size(s.min_face_size);
       detector_options.scale_factor = s.scale_factor;
+      detector_options.set_threshold(s.detector_threshold)
+          .set_input_size(s.detector_input_size)
+          .set_device(device);
       detector = std::make_unique<siamese::FaceDetector>(detector_options);
     } catch (const std::exception& e) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
-                        ("Could not load the %s face detector \"%s\" (property "
-                         "\"detector-file\").",
-                         kind.c_str(), file.c_str()),
+                        ("Could not load the %s face detector \"%s\" (properties "
+                         "\"detector\", %s).",
+                         kind.c_str(), cnn ? "face-api's tiny_face_detector_model" : file.c_str(),
+                         cnn ? "\"detector-threshold\", \"detector-input-size\", \"device\""
+                             : "\"detector-file\""),
                         ("%s", e.what()));
       return FALSE;
     }
@@ -317,7 +323,8 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
       s.gallery.empty() ? "(none)" : s.gallery.c_str(),
       state->watch ? static_cast<long long>(state->watch->view()->matcher->embedding_count())
                    : 0LL,
-      state->use_upstream ? "upstream" : "cascade", s.min_face_size, s.scale_factor,
+      state->use_upstream ? "upstream" : s.detector == sg::DetectorKind::kCnn ? "cnn" : "cascade",
+      s.min_face_size, s.scale_factor,
       s.detect_interval, s.reverify_interval, s.batch_size, s.batch_frames,
       siamese::precision_name(s.precision), preprocessing.c_str(), s.model_instance_id.c_str(),
       siamese::describe_model(info).c_str());

@@ -1,8 +1,12 @@
 #include "gstsiamese_elements.h"
 
-#include "gstfaceverifyoverlay.h"
+#include "gstfaceoverlay.h"
 #include "gstfaceverify.h"
 #include "log_bridge.h"
+
+#ifndef SIAMESE_VERSION
+#define SIAMESE_VERSION "0.0.0"
+#endif
 
 gboolean gst_siamese_register_elements(GstPlugin* plugin) {
   siamese::gst::install_log_bridge();
@@ -14,8 +18,7 @@ gboolean gst_siamese_register_elements(GstPlugin* plugin) {
 
 gboolean gst_siamese_register_static(void) {
   return gst_plugin_register_static(GST_VERSION_MAJOR, GST_VERSION_MINOR, "siamese",
-                                    SIAMESE_PLUGIN_DESCRIPTION, gst_siamese_register_elements,
-                                    SIAMESE_VERSION, SIAMESE_PLUGIN_LICENSE,
-                                    SIAMESE_PLUGIN_PACKAGE, SIAMESE_PLUGIN_PACKAGE,
-                                    SIAMESE_PACKAGE_ORIGIN);
+                                    "Siamese face verification (faceverify, faceverifyoverlay)",
+                                    gst_siamese_register_elements, SIAMESE_VERSION, "LGPL",
+                                    "gst-siamese", "gst-siamese", "https://example.invalid");
 }

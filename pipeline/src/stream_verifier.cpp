@@ -90,6 +90,22 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
   // (frame, face) of every face to embed, in frame order: one batch for all of them.
   std::vector<std::pair<size_t, size_t>> to_embed;
 
+  // The frames due for detection are searched together: the CNN detector runs one forward pass
+  // for all of them (the cascades one frame after another).
+  std::vector<ImageView> to_detect;
+  std::vector<std::vector<Box>> detections;
+  for (size_t f = 0; f < frames.size(); ++f) {
+    const int64_t count = frame_count_ + static_cast<int64_t>(f);
+    if (!frames[f].boxes && count % options_.detect_interval == 0) {
+      to_detect.push_back(frames[f].view);
+    }
+  }
+  if (!to_detect.empty()) {
+    if (!detector_) throw InputError("no face detector and no boxes given for a frame");
+    detections = detector_->detect(to_detect);
+  }
+  size_t next_detection = 0;
+
   for (size_t f = 0; f < frames.size(); ++f) {
     const StreamFrame& frame = frames[f];
     std::vector<TrackedFace> tracked;
@@ -97,8 +113,7 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
     if (frame.boxes) {
       tracked = tracker_.update(*frame.boxes);
     } else if (frame_count_ % options_.detect_interval == 0) {
-      if (!detector_) throw InputError("no face detector and no boxes given for a frame");
-      tracked = tracker_.update(detector_->detect(frame.view));
+      tracked = tracker_.update(detections[next_detection++]);
     } else {
       // Followed faces move on at their velocity; keep the part inside the frame.
       tracked = tracker_.predict();
