@@ -85,8 +85,11 @@ int run_compare(const Args& args) {
   const ImageFaces b = source.read(path_b);
   const Box box_a = face_of(a, path_a), box_b = face_of(b, path_b);
   torch::Tensor batch = make_batch_tensor(2, spec);
-  preprocess_into(view_of(a.image), {box_a}, spec, a.framing, batch, 0);
-  preprocess_into(view_of(b.image), {box_b}, spec, b.framing, batch, 1);
+  const ImageView view_a = view_of(a.image), view_b = view_of(b.image);
+  preprocess_into(view_a, {box_a}, spec, a.framing, batch, 0,
+                  embedder.face_points(view_a, {box_a}, a.framing));
+  preprocess_into(view_b, {box_b}, spec, b.framing, batch, 1,
+                  embedder.face_points(view_b, {box_b}, b.framing));
   const torch::Tensor emb = embedder.embed(batch);
   const float distance = (emb[0] - emb[1]).norm().item<float>();
   if (!std::isfinite(distance)) {

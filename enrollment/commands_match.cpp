@@ -44,8 +44,9 @@ bool read_faces(FaceSource& source, const std::string& path, ImageFaces& faces) 
 
 torch::Tensor embed_boxes(Embedder& embedder, const ImageFaces& faces,
                           const std::vector<Box>& boxes) {
-  const torch::Tensor batch =
-      preprocess_batch(view_of(faces.image), boxes, embedder.input_spec(), faces.framing);
+  const ImageView view = view_of(faces.image);
+  const torch::Tensor batch = preprocess_batch(view, boxes, embedder.input_spec(), faces.framing,
+                                               embedder.face_points(view, boxes, faces.framing));
   return embedder.embed_on_device(batch);
 }
 

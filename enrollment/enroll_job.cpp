@@ -92,7 +92,9 @@ EmbedOutcome embed_requests(const std::vector<EmbedRequest>& requests, FaceSourc
         outcome.skipped.push_back({request.path, reason});
       } else {
         const auto slot = static_cast<int64_t>(pending.size());
-        preprocess_into(view_of(faces.image), {*box}, spec, faces.framing, batch, slot);
+        const ImageView view = view_of(faces.image);
+        preprocess_into(view, {*box}, spec, faces.framing, batch, slot,
+                        embedder.face_points(view, {*box}, faces.framing));
         if (!options.keep_crops_dir.empty()) {
           write_crop(options.keep_crops_dir, request, batch[slot], spec);
         }

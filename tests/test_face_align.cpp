@@ -7,11 +7,13 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 
 #include "siamese/errors.h"
 #include "siamese/face_align.h"
 #include "siamese/model_file.h"
 #include "siamese/preprocess.h"
+#include "siamese/tracker.h"
 #include "test_support.h"
 
 using siamese::Align;
@@ -208,7 +210,8 @@ TEST_CASE("the model file keeps the crop policy's alignment; older files read as
   CHECK(loaded.info.input.crop.align_shift_y == Approx(-0.05f));
 
   // Facts without the align keys (as every file before issue 13) and with a bad value.
-  const auto save_with = [&](const std::string& name, const std::function<void(nlohmann::json&)>& f) {
+  const auto save_with = [&](const std::string& name,
+                             const std::function<void(nlohmann::json&)>& f) {
     info.fingerprint = siamese::fingerprint_of(net);
     nlohmann::json facts = nlohmann::json::parse(siamese::describe_model(info));
     f(facts);
@@ -235,4 +238,28 @@ TEST_CASE("the model file keeps the crop policy's alignment; older files read as
     CHECK(e.path() == bad);
     CHECK(std::string(e.what()).find("input.crop.align") != std::string::npos);
   }
+}
+
+TEST_CASE("tracks keep their landmarks between detections as they keep boxes", "[align]") {
+  siamese::FaceTracker tracker;
+  auto faces = tracker.update({Box{100, 100, 50, 50}});
+  REQUIRE(faces.size() == 1);
+  CHECK_FALSE(faces[0].has_points);
+  FivePoints p;
+  p.points = {Point2f{115, 120}, Point2f{135, 120}, Point2f{125, 130}, Point2f{117, 140},
+              Point2f{133, 140}};
+  tracker.set_points(faces[0].track_id, p, faces[0].box);
+  // Next detection 5 px right and 1.2 times the size: points follow the map between the boxes.
+  faces = tracker.update({Box{105, 100, 60, 60}});
+  REQUIRE(faces.size() == 1);
+  REQUIRE(faces[0].has_points);
+  CHECK(faces[0].points.points[0].x == Approx(105 + 15 * 1.2));
+  CHECK(faces[0].points.points[0].y == Approx(100 + 20 * 1.2));
+  // Between detections the box moves at its velocity (5 px per frame) and the points with it.
+  faces = tracker.predict();
+  REQUIRE(faces.size() == 1);
+  CHECK(faces[0].box.x == 110);
+  CHECK(faces[0].points.points[0].x == Approx(110 + 15 * 1.2));
+  CHECK(faces[0].points.points[4].x == Approx(110 + 33 * 1.2));
+  CHECK(faces[0].points.points[4].y == Approx(100 + 40 * 1.2));
 }

@@ -10,6 +10,7 @@
 
 #include "crop_calibration.h"
 #include "siamese/errors.h"
+#include "siamese/face_align.h"
 #include "siamese/log.h"
 
 namespace siamese::training {
@@ -22,6 +23,7 @@ FaceDataset load_dataset(const ImageFolder& folder, const DatasetOptions& option
   for (const auto& s : folder.skipped) data.skipped.push_back(s);
 
   PlacedFaceDetector detector(options.detector);
+  FaceAligner aligner(spec.crop, torch::kCPU);  // landmarks, for a model that aligns
   std::vector<torch::Tensor> faces;
   faces.reserve(folder.images.size());
   std::vector<int> labels;
@@ -39,7 +41,9 @@ FaceDataset load_dataset(const ImageFolder& folder, const DatasetOptions& option
           data.skipped.push_back({item.path, "no face found by the detector"});
           continue;
         }
-        face = preprocess(view_of(frame), *box, spec, Framing::kDetectorBox);
+        const ImageView frame_view = view_of(frame);
+        face = preprocess_batch(frame_view, {*box}, spec, Framing::kDetectorBox,
+                                aligner.points(frame_view, {*box}))[0];
       } else {
         const ImageView view = view_of(image);
         face = preprocess(view, view.full_box(), spec, Framing::kExact);

@@ -88,7 +88,9 @@ LfwEvaluation evaluate_lfw(Embedder& embedder, const LfwPairs& pairs, const std:
           centre.y += offset.y;
           box = centre;
         }
-        preprocess_into(view_of(frame), {*box}, spec, Framing::kDetectorBox, batch, j);
+        const ImageView frame_view = view_of(frame);
+        preprocess_into(frame_view, {*box}, spec, Framing::kDetectorBox, batch, j,
+                        embedder.face_points(frame_view, {*box}));
       } else {
         const ImageView view = view_of(image);
         preprocess_into(view, {view.full_box()}, spec, Framing::kExact, batch, j);

@@ -15,6 +15,7 @@
 #include "progress.h"
 #include "siamese/device.h"
 #include "siamese/errors.h"
+#include "siamese/face_align.h"
 #include "siamese/log.h"
 #include "siamese/model_file.h"
 #include "trainer.h"
@@ -48,6 +49,14 @@ data:
   --val-identities-list L   validation identities of DIR (or of --val-data), e.g. "s31-s40"
   --detect                  train on face-detector crops (each image placed on a larger
                             background) instead of whole pre-cropped images
+  --align none|landmarks68  with --detect: cut each face out along face-api's 68 landmarks (eye
+                            centres, nose tip, mouth corners onto the template) instead of
+                            framing the detector's box; recorded in the model's crop policy, so
+                            enrollment, eval and the element align alike (default: the --init
+                            model's, else none)
+  --align-padding P         the template's margin on each side, in face widths of dlib's mean
+                            face (default 0.25, dlib's 150x150 chip, for dlib-resnet; 0.35 for
+                            seed and default, about their detector crops' framing)
   --detector haar|lbp|cnn   with --detect: the face detector (default haar; cnn: face-api's
                             TinyFaceDetector, which searches photos as they are and places
                             only head crops on a background; needs tests/fetch_weights.sh)
@@ -119,7 +128,7 @@ const std::vector<st::FlagSpec> kFlags = {
     {"detector-input-size"}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
     {"batch-size"}, {"lr"}, {"weight-decay"}, {"schedule"}, {"mining"}, {"augment", false},
     {"no-augment", false}, {"flip-average", false}, {"no-flip-average", false}, {"seed"}, {"resume"}, {"device"}, {"threads"}, {"plots"},
-    {"help", false}};
+    {"align"}, {"align-padding"}, {"help", false}};
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -284,6 +293,25 @@ int run(int argc, char** argv) {
               << "/" << c.images_tried << " images placed on a background"
               << (c.fallback ? " (too few faces found: using the AT&T head-crop policy)" : "")
               << "\n";
+  }
+  if (args.has("align") || args.has("align-padding")) {
+    if (!detect) {
+      throw st::UsageError("--align needs --detect: faces are aligned in detector crops");
+    }
+    try {
+      if (args.has("align")) {
+        o.spec.crop.align = siamese::parse_align(args.text("align"), "--align");
+      }
+      const double padding = o.arch.arch == "dlib-resnet" ? siamese::kDlibAlignPadding
+                                                          : siamese::kNativeAlignPadding;
+      o.spec.crop.align_padding = static_cast<float>(
+          args.number("align-padding", padding, 0.0, siamese::kMaxAlignPadding));
+      siamese::check_input_spec(o.spec);
+    } catch (const siamese::InputError& e) {
+      throw st::UsageError(e.what());
+    }
+    std::cout << "alignment: " << siamese::align_name(o.spec.crop.align) << ", template padding "
+              << o.spec.crop.align_padding << "\n";
   }
   st::DatasetOptions data_options;
   data_options.spec = o.spec;

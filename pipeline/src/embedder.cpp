@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include "siamese/errors.h"
+#include "siamese/face_align.h"
 
 // Where LibTorch has CUDA (SIAMESE_TORCH_CUDA, set by pipeline/cuda/CMakeLists.txt), each
 // Embedder on a GPU runs its copies and forward passes on its own stream from LibTorch's pool,
@@ -72,6 +73,9 @@ Embedder::Embedder(LoadedModel model, torch::Device device, int batch_size, Prec
   }
   model_.network.train(false);
   model_.network.fold_batchnorm();  // after the device and precision conversions above
+  if (model_.info.input.crop.align != Align::kNone) {
+    aligner_ = std::make_shared<FaceAligner>(model_.info.input.crop, device_);
+  }
 #if SIAMESE_TORCH_CUDA
   if (device_.is_cuda()) cuda_ = std::make_shared<CudaState>(device_.index());
 #endif
@@ -155,8 +159,14 @@ torch::Tensor Embedder::embed_faces(const ImageView& view, const std::vector<Box
                                     Framing framing) {
   torch::Tensor batch = make_batch_tensor(static_cast<int64_t>(boxes.size()), input_spec(),
                                           device_.is_cuda());
-  preprocess_into(view, boxes, input_spec(), framing, batch, 0);
+  preprocess_into(view, boxes, input_spec(), framing, batch, 0, face_points(view, boxes, framing));
   return embed(batch);
+}
+
+std::vector<FivePoints> Embedder::face_points(const ImageView& view, const std::vector<Box>& boxes,
+                                              Framing framing) {
+  if (!aligner_ || framing == Framing::kExact) return {};
+  return aligner_->points(view, boxes);
 }
 
 void Embedder::warm_up() {

@@ -288,8 +288,8 @@ Box landmark_box(const Landmarks68& points) {
   const double side = std::max(1.0, static_cast<double>(std::max(x1 - x0, y1 - y0)));
   const double cx = (x0 + x1) / 2.0, cy = (y0 + y1) / 2.0;
   const int s = static_cast<int>(std::lround(side));
-  return Box{static_cast<int>(std::lround(cx - s / 2.0)), static_cast<int>(std::lround(cy - s / 2.0)),
-             s, s};
+  return Box{static_cast<int>(std::lround(cx - s / 2.0)),
+             static_cast<int>(std::lround(cy - s / 2.0)), s, s};
 }
 
 FaceLandmarker::FaceLandmarker(const std::string& dir, torch::Device device,

@@ -167,7 +167,8 @@ cv::Mat aligned_face(const ImageView& view, const FivePoints& points, const Inpu
     const int h = std::max(1, static_cast<int>(std::lround(pixels.rows / scale)));
     cv::Mat small;
     cv::resize(pixels, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-    const double sx = static_cast<double>(w) / pixels.cols, sy = static_cast<double>(h) / pixels.rows;
+    const double sx = static_cast<double>(w) / pixels.cols;
+    const double sy = static_cast<double>(h) / pixels.rows;
     // Pixel centres: small = (big + 0.5) * s - 0.5; the similarity stays one for sx ~ sy.
     const double s = (sx + sy) / 2;
     to_frame.a *= s, to_frame.b *= s;
@@ -323,8 +324,14 @@ void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const
 
 torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
                                const InputSpec& spec, Framing framing) {
+  return preprocess_batch(view, boxes, spec, framing, {});
+}
+
+torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
+                               const InputSpec& spec, Framing framing,
+                               const std::vector<FivePoints>& points) {
   torch::Tensor out = make_batch_tensor(static_cast<int64_t>(boxes.size()), spec);
-  preprocess_into(view, boxes, spec, framing, out, 0);
+  preprocess_into(view, boxes, spec, framing, out, 0, points);
   return out;
 }
 

@@ -39,7 +39,9 @@ StreamVerifier::StreamVerifier(std::shared_ptr<Embedder> embedder, EmbedFunction
 }
 
 void StreamVerifier::set_gpu_preprocessor(std::shared_ptr<GpuFacePreprocessor> gpu) {
-  gpu_ = std::move(gpu);
+  // The GPU crop kernels frame boxes; a model that aligns has its faces warped along their
+  // landmarks by the one CPU preprocessing function instead.
+  gpu_ = embedder_->aligns() ? nullptr : std::move(gpu);
 }
 
 void StreamVerifier::set_options(const StreamOptions& options) {
@@ -173,7 +175,14 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       if (gpu_) {
         gpu_parts.push_back(gpu_->preprocess(frames[f].view, boxes, Framing::kDetectorBox));
       } else {
-        preprocess_into(frames[f].view, boxes, spec, Framing::kDetectorBox, batch, first);
+        const std::vector<FivePoints> points = embedder_->face_points(frames[f].view, boxes);
+        preprocess_into(frames[f].view, boxes, spec, Framing::kDetectorBox, batch, first, points);
+        // Tracks keep the landmarks measured here and move them with their boxes.
+        for (size_t i = 0; i < points.size(); ++i) {
+          const size_t slot = static_cast<size_t>(first) + i;
+          const FaceResult& face = results[f].faces[to_embed[slot].second];
+          tracker_.set_points(face.track_id, points[i], face.box);
+        }
       }
     }
     if (gpu_) batch = gpu_parts.size() == 1 ? gpu_parts[0] : torch::cat(gpu_parts, 0);

@@ -29,6 +29,21 @@ void FaceTracker::reset() {
   frame_ = -1;
 }
 
+namespace {
+
+// Points measured at box `from` carried to box `to`: the map between the boxes (scale about
+// their corners, then the shift).
+void move_points(FivePoints& points, const Box& from, const Box& to) {
+  const float sx = from.width > 0 ? static_cast<float>(to.width) / from.width : 1.0f;
+  const float sy = from.height > 0 ? static_cast<float>(to.height) / from.height : 1.0f;
+  for (Point2f& p : points.points) {
+    p.x = to.x + (p.x - from.x) * sx;
+    p.y = to.y + (p.y - from.y) * sy;
+  }
+}
+
+}  // namespace
+
 Track* FaceTracker::find(int64_t id) {
   for (Track& t : tracks_) {
     if (t.id == id) return &t;
@@ -41,6 +56,8 @@ TrackedFace FaceTracker::face_of(const Track& track, bool is_new) const {
   face.track_id = track.id;
   face.box = track.box;
   face.is_new = is_new;
+  face.points = track.points;
+  face.has_points = track.has_points;
   if (track.last_embedded_frame < 0) {
     face.needs_embedding = true;
   } else {
@@ -106,6 +123,7 @@ std::vector<TrackedFace> FaceTracker::update(const std::vector<Box>& detections)
       track->vx = first ? vx : 0.5f * (track->vx + vx);
       track->vy = first ? vy : 0.5f * (track->vy + vy);
     }
+    if (track->has_points) move_points(track->points, track->box, det);
     track->box = det;
     track->seen = det;
     track->x = static_cast<float>(det.x);
@@ -132,11 +150,21 @@ std::vector<TrackedFace> FaceTracker::predict() {
     if (t.missed != 0) continue;
     t.x += t.vx;
     t.y += t.vy;
+    const Box before = t.box;
     t.box.x = static_cast<int>(std::lround(t.x));
     t.box.y = static_cast<int>(std::lround(t.y));
+    if (t.has_points) move_points(t.points, before, t.box);
     faces.push_back(face_of(t, false));
   }
   return faces;
+}
+
+void FaceTracker::set_points(int64_t id, const FivePoints& points, const Box& at) {
+  if (Track* t = find(id)) {
+    t->points = points;
+    move_points(t->points, at, t->box);
+    t->has_points = true;
+  }
 }
 
 void FaceTracker::mark_embedded(int64_t id) {

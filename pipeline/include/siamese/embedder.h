@@ -10,11 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "siamese/face_points.h"
 #include "siamese/model_file.h"
 
 namespace siamese {
 
 constexpr int kDefaultBatchSize = 32;
+
+class FaceAligner;  // face_align.h
 
 /// Arithmetic of the forward pass: fp32, or fp16 (half precision, CUDA only).
 enum class Precision { kFloat32, kFloat16 };
@@ -27,7 +30,8 @@ const char* precision_name(Precision precision);
 class Embedder {
  public:
   /// Moves the model to device (converted to half for fp16) and sets eval mode; batch_size
-  /// >= 1, fp16 only on CUDA (InputError naming batch-size / precision otherwise).
+  /// >= 1, fp16 only on CUDA (InputError naming batch-size / precision otherwise). A model
+  /// that aligns loads face-api's landmark network too (FileError naming its file when absent).
   Embedder(LoadedModel model, torch::Device device, int batch_size = kDefaultBatchSize,
            Precision precision = Precision::kFloat32);
 
@@ -36,8 +40,16 @@ class Embedder {
   /// inputs [N,C,H,W] -> embeddings [N,E] left on the embedder's device (for the matcher).
   torch::Tensor embed_on_device(const torch::Tensor& inputs);
   /// Preprocesses the boxes of one frame into one batch and embeds it: [boxes.size(), E] CPU.
+  /// A model that aligns gets each face's landmarks first (face_points).
   torch::Tensor embed_faces(const ImageView& view, const std::vector<Box>& boxes,
                             Framing framing);
+  /// The five points preprocess_into needs for these boxes when the model's crop policy aligns
+  /// (face-api's landmark network, on the embedder's device); empty when it does not align or
+  /// for exact framing (a pre-cropped image is used as it is).
+  std::vector<FivePoints> face_points(const ImageView& view, const std::vector<Box>& boxes,
+                                      Framing framing = Framing::kDetectorBox);
+  /// True when the model's faces are cut out along landmarks (crop policy align on).
+  bool aligns() const { return aligner_ != nullptr; }
 
   /// One forward pass of a full batch and of a single face (zeros), waited for: CUDA context,
   /// cuDNN choices and allocator caches are ready before the first real frame.
@@ -59,6 +71,7 @@ class Embedder {
   int batch_size_;
   Precision precision_;
   std::shared_ptr<CudaState> cuda_;
+  std::shared_ptr<FaceAligner> aligner_;  // set when the model aligns
 };
 
 }  // namespace siamese

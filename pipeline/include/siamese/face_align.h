@@ -16,6 +16,12 @@
 
 namespace siamese {
 
+/// Template margins (CropPolicy::align_padding): dlib's for its 150x150 chips, and the one
+/// siamese-train --align gives seed and default by default, about the framing of their
+/// detector crops (eye distance ~0.31 of the crop, as a Haar box grown x1.3 gives it).
+constexpr float kDlibAlignPadding = 0.25f;
+constexpr float kNativeAlignPadding = 0.35f;
+
 /// A similarity transform: x' = a x - b y + tx, y' = b x + a y + ty (rotation, uniform scale,
 /// shift; no reflection).
 struct Similarity {

@@ -106,6 +106,10 @@ void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const
 /// Batch form returning a new tensor [boxes.size(), channels, height, width].
 torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
                                const InputSpec& spec, Framing framing);
+/// The same with each face's five points (see preprocess_into with points).
+torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
+                               const InputSpec& spec, Framing framing,
+                               const std::vector<FivePoints>& points);
 
 /// An uninitialised float CPU tensor for n faces of this spec (pinned when pin is true).
 torch::Tensor make_batch_tensor(int64_t n, const InputSpec& spec, bool pin = false);

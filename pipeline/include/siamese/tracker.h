@@ -1,13 +1,15 @@
 // Follows faces across the frames of one stream by box overlap (IoU), gives each a track id
 // and says which tracks need a (new) embedding: new tracks, tracks embedded more than
 // reverify_interval frames ago, and faces that grew markedly since their last embedding.
-// Between detections (detect-interval) boxes move on at their last measured velocity.
+// Between detections (detect-interval) boxes move on at their last measured velocity, and a
+// track's facial landmarks (set_points) move with its box.
 // Thread-safety: one FaceTracker per stream; not safe for concurrent calls.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "siamese/face_points.h"
 #include "siamese/image_view.h"
 
 namespace siamese {
@@ -56,6 +58,8 @@ struct Track {
   int64_t last_embedded_frame = -1;  // -1 = never embedded
   int embedded_area = 0;             // box area at the last embedding
   int missed = 0;                    // consecutive detection rounds without a match
+  FivePoints points;                 // landmarks at box (measured, then moved with the box)
+  bool has_points = false;
 };
 
 /// A face visible in the current frame.
@@ -64,6 +68,8 @@ struct TrackedFace {
   Box box;
   bool is_new = false;           // the track started on this frame
   bool needs_embedding = false;  // new, due for re-verification, or grown
+  FivePoints points;             // the track's landmarks at box, when it has them
+  bool has_points = false;
 };
 
 class FaceTracker {
@@ -79,6 +85,11 @@ class FaceTracker {
   std::vector<TrackedFace> predict();
   /// Records that track id was embedded on the current frame at its current box.
   void mark_embedded(int64_t id);
+  /// Records landmarks of track id measured in box `at` (a box the track had, e.g. on an earlier
+  /// frame of a batch), carried to its current box; later frames move them with the box: by its
+  /// shift between detections, and from one detected box to the next by the map between the
+  /// two boxes (shift and scale).
+  void set_points(int64_t id, const FivePoints& points, const Box& at);
 
   /// Ids of the tracks dropped by the last update() (to forget their decisions).
   const std::vector<int64_t>& expired() const { return expired_; }
