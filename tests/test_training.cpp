@@ -276,6 +276,38 @@ TEST_CASE("zero-strength augmentation leaves a batch unchanged, jitter keeps its
   CHECK_FALSE(torch::allclose(y, x, 1e-3, 1e-3));
 }
 
+TEST_CASE("colour jitter works in pixel units in every channel, whatever its normalisation",
+          "[training]") {
+  InputSpec spec;
+  spec.channels = 3;
+  spec.height = spec.width = 8;
+  spec.mean = {0.2f, 0.5f, 0.8f};
+  spec.std = {0.1f, 0.25f, 0.4f};
+  torch::Tensor gray = torch::empty({2, 3, 8, 8});  // pixel value 0.5 everywhere
+  for (int c = 0; c < 3; ++c) gray.select(1, c).fill_((0.5f - spec.mean[c]) / spec.std[c]);
+  AugmentOptions jitter;
+  jitter.flip = false;
+  jitter.max_shift = jitter.max_scale = jitter.max_rotate_deg = 0;
+  jitter.erase_probability = 0;
+  std::mt19937 rng(3);
+  SECTION("contrast turns around mid-gray in each channel") {
+    jitter.max_brightness = 0;
+    jitter.max_contrast = 0.5;
+    CHECK(torch::allclose(augment_batch(gray, spec, jitter, rng), gray, 1e-5, 1e-5));
+  }
+  SECTION("a brightness step is the same in pixel units in each channel") {
+    jitter.max_contrast = 0;
+    jitter.max_brightness = 0.2;
+    const torch::Tensor y = augment_batch(gray, spec, jitter, rng);
+    const auto mean = torch::tensor(spec.mean).view({1, 3, 1, 1});
+    const auto sd = torch::tensor(spec.std).view({1, 3, 1, 1});
+    const torch::Tensor pixels = y * sd + mean;  // back to pixel units
+    const torch::Tensor step = pixels - 0.5;
+    CHECK(step.abs().max().item<float>() > 1e-3f);  // it did move
+    CHECK(torch::allclose(step, step.select(1, 0).unsqueeze(1).expand_as(step), 1e-5, 1e-5));
+  }
+}
+
 TEST_CASE("crop calibration on AT&T maps the detector box onto the whole image", "[training]") {
   SIAMESE_REQUIRE_ATT(att);
   ImageFolder folder = scan_image_folder(att);
