@@ -130,204 +130,246 @@ static void report_gallery(GstFaceVerify* self, const std::string& path,
   }
 }
 
-static gboolean gst_face_verify_start(GstBaseTransform* trans) {
-  GstFaceVerify* self = GST_FACE_VERIFY(trans);
-  const sg::Settings s = copy_settings(self);
-  if (s.model.empty()) {
-    GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
-                      ("No model file given: set the \"model\" property."), (nullptr));
-    return FALSE;
-  }
-  auto state = std::make_unique<State>();
-  state->batch_frames = s.batch_frames;
-  state->use_upstream = s.detector == sg::DetectorKind::kUpstream;
-
-  // Each step names the property it failed on; no exception leaves this function.
-  torch::Device device(torch::kCPU);
-  try {
-    device = siamese::resolve_device(s.device);
-    siamese::set_cpu_threads(s.threads);
-  } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                      ("Cannot use device \"%s\" (property \"device\").", s.device.c_str()),
-                      ("%s", e.what()));
-    return FALSE;
-  }
-
+// What start() builds, step by step; published into self->state only when every step worked.
+struct StartContext {
+  GstFaceVerify* self;
+  const sg::Settings& s;
+  State& state;
+  torch::Device device{torch::kCPU};
   std::unique_ptr<siamese::LoadedModel> model;
-  try {
-    model = std::make_unique<siamese::LoadedModel>(siamese::load_model(s.model));
-  } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
-                      ("Could not load model file \"%s\" (property \"model\").", s.model.c_str()),
-                      ("%s", e.what()));
-    return FALSE;
-  }
-  const siamese::ModelInfo info = model->info;
-  state->model_threshold = info.threshold;
-
+  siamese::ModelInfo info;
   siamese::StreamOptions options;
+  std::unique_ptr<siamese::FaceDetector> detector;
+  std::unique_ptr<siamese::Embedder> embedder;          // this element's own, or
+  std::shared_ptr<siamese::Embedder> shared_embedder;  // the one under model-instance-id
+  std::string preprocessing = "cpu";
+};
+
+// Each step below posts an error naming the property it failed on and returns false; no
+// exception leaves them.
+
+static bool start_device(StartContext& c) {
+  if (c.s.model.empty()) {
+    GST_ELEMENT_ERROR(c.self, RESOURCE, NOT_FOUND,
+                      ("No model file given: set the \"model\" property."), (nullptr));
+    return false;
+  }
   try {
-    options = sg::stream_options_of(s, info.threshold);
+    c.device = siamese::resolve_device(c.s.device);
+    siamese::set_cpu_threads(c.s.threads);
   } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+    GST_ELEMENT_ERROR(c.self, RESOURCE, SETTINGS,
+                      ("Cannot use device \"%s\" (property \"device\").", c.s.device.c_str()),
+                      ("%s", e.what()));
+    return false;
+  }
+  if (c.s.precision == siamese::Precision::kFloat16 && !c.device.is_cuda()) {
+    GST_ELEMENT_ERROR(c.self, RESOURCE, SETTINGS,
+                      ("Precision fp16 needs a CUDA device (property \"precision\"; device "
+                       "\"%s\" resolved to %s).",
+                       c.s.device.c_str(), c.device.str().c_str()),
+                      (nullptr));
+    return false;
+  }
+  return true;
+}
+
+static bool start_model(StartContext& c) {
+  try {
+    c.model = std::make_unique<siamese::LoadedModel>(siamese::load_model(c.s.model));
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(c.self, RESOURCE, OPEN_READ,
+                      ("Could not load model file \"%s\" (property \"model\").", c.s.model.c_str()),
+                      ("%s", e.what()));
+    return false;
+  }
+  c.info = c.model->info;
+  c.state.model_threshold = c.info.threshold;
+  try {
+    c.options = sg::stream_options_of(c.s, c.info.threshold);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(c.self, RESOURCE, SETTINGS,
                       ("Invalid confirm-frames or margin (properties \"confirm-frames\", "
                        "\"margin\")."),
                       ("%s", e.what()));
-    return FALSE;
+    return false;
   }
+  return true;
+}
 
-  std::unique_ptr<siamese::FaceDetector> detector;
-  if (!state->use_upstream) {
-    const bool cnn = s.detector == sg::DetectorKind::kCnn;
-    const std::string kind = cnn ? "cnn" : s.detector == sg::DetectorKind::kLbp ? "lbp" : "haar";
-    std::string file = s.detector_file;
-    try {
-      if (file.empty() && !cnn) file = siamese::default_cascade_file(kind);
-      siamese::DetectorOptions detector_options;
-      detector_options.set_kind(kind).set_cascade_file(file).set_min_face_size(s.min_face_size);
-      detector_options.scale_factor = s.scale_factor;
-      detector_options.set_threshold(s.detector_threshold)
-          .set_input_size(s.detector_input_size)
-          .set_device(device);
-      detector = std::make_unique<siamese::FaceDetector>(detector_options);
-    } catch (const std::exception& e) {
-      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
-                        ("Could not load the %s face detector \"%s\" (properties "
-                         "\"detector\", %s).",
-                         kind.c_str(), cnn ? "face-api's tiny_face_detector_model" : file.c_str(),
-                         cnn ? "\"detector-threshold\", \"detector-input-size\", \"device\""
-                             : "\"detector-file\""),
-                        ("%s", e.what()));
-      return FALSE;
-    }
+static bool start_detector(StartContext& c) {
+  if (c.state.use_upstream) return true;
+  const sg::Settings& s = c.s;
+  const bool cnn = s.detector == sg::DetectorKind::kCnn;
+  const std::string kind = cnn ? "cnn" : s.detector == sg::DetectorKind::kLbp ? "lbp" : "haar";
+  std::string file = s.detector_file;
+  try {
+    if (file.empty() && !cnn) file = siamese::default_cascade_file(kind);
+    siamese::DetectorOptions detector_options;
+    detector_options.set_kind(kind).set_cascade_file(file).set_min_face_size(s.min_face_size);
+    detector_options.scale_factor = s.scale_factor;
+    detector_options.set_threshold(s.detector_threshold)
+        .set_input_size(s.detector_input_size)
+        .set_device(c.device);
+    c.detector = std::make_unique<siamese::FaceDetector>(detector_options);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(c.self, RESOURCE, OPEN_READ,
+                      ("Could not load the %s face detector \"%s\" (properties "
+                       "\"detector\", %s).",
+                       kind.c_str(), cnn ? "face-api's tiny_face_detector_model" : file.c_str(),
+                       cnn ? "\"detector-threshold\", \"detector-input-size\", \"device\""
+                           : "\"detector-file\""),
+                      ("%s", e.what()));
+    return false;
   }
+  return true;
+}
 
-  if (s.precision == siamese::Precision::kFloat16 && !device.is_cuda()) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                      ("Precision fp16 needs a CUDA device (property \"precision\"; device "
-                       "\"%s\" resolved to %s).",
-                       s.device.c_str(), device.str().c_str()),
-                      (nullptr));
-    return FALSE;
-  }
-
-  // The embedder: this element's own, or the one shared under model-instance-id. Either is
-  // warmed up here so that the first frame does not pay for CUDA/allocator set-up.
-  std::unique_ptr<siamese::Embedder> embedder;
-  std::shared_ptr<siamese::Embedder> shared_embedder;
-  auto make_embedder = [&]() {
-    auto e =
-        std::make_unique<siamese::Embedder>(std::move(*model), device, s.batch_size, s.precision);
+// The embedder: this element's own, or the one shared under model-instance-id. Either is
+// warmed up here so that the first frame does not pay for CUDA/allocator set-up.
+static bool start_embedder(StartContext& c) {
+  const sg::Settings& s = c.s;
+  auto make_embedder = [&c]() {
+    auto e = std::make_unique<siamese::Embedder>(std::move(*c.model), c.device, c.s.batch_size,
+                                                 c.s.precision);
     e->warm_up();
     return e;
   };
   try {
     if (s.model_instance_id.empty()) {
-      embedder = make_embedder();
+      c.embedder = make_embedder();
     } else {
-      const sg::SharedModelKey key{s.model_instance_id, s.model, device.str(),
+      const sg::SharedModelKey key{s.model_instance_id, s.model, c.device.str(),
                                    siamese::precision_name(s.precision), s.batch_size};
-      state->shared = sg::acquire_shared_embedder(key, make_embedder);
-      state->shared->add_user();
-      shared_embedder = state->shared->embedder();
+      c.state.shared = sg::acquire_shared_embedder(key, make_embedder);
+      c.state.shared->add_user();
+      c.shared_embedder = c.state.shared->embedder();
     }
   } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+    GST_ELEMENT_ERROR(c.self, RESOURCE, SETTINGS,
                       ("Could not prepare model \"%s\" on device \"%s\" (properties \"model\", "
                        "\"device\", \"precision\", \"model-instance-id\").",
                        s.model.c_str(), s.device.c_str()),
                       ("%s", e.what()));
-    return FALSE;
+    return false;
   }
+  return true;
+}
 
-  if (!s.gallery.empty()) {
-    try {
-      const std::string path = s.gallery;
-      state->watch = std::make_unique<sg::GalleryWatch>(
-          path, info, device, std::chrono::milliseconds(sg::kGalleryPollMs),
-          std::chrono::seconds(s.gallery_error_timeout_s),
-          [self, path](sg::GalleryWatch::Event event, const std::string& message) {
-            report_gallery(self, path, event, message);
-          });
-      const auto view = state->watch->view();
-      // Without the threshold property: the gallery's stored threshold, else the default
-      // for its size (threshold_policy.h), recomputed whenever the gallery is reloaded.
-      options = sg::stream_options_of(s, view->default_threshold.value);
-      if (!view->default_threshold.calibrated && s.threshold < 0.0f) {
-        GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
-                            ("Model \"%s\" has no false-accept calibration: strangers may be "
-                             "verified; set the \"threshold\" property or retrain.",
-                             s.model.c_str()),
-                            ("%s", view->default_threshold.description.c_str()));
-      }
-    } catch (const siamese::MismatchError& e) {
-      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                        ("Gallery \"%s\" (property \"gallery\") was not built with model \"%s\"; "
-                         "re-enroll with this model or use siamese-enroll --rebuild.",
-                         s.gallery.c_str(), s.model.c_str()),
-                        ("%s", e.what()));
-      return FALSE;
-    } catch (const std::exception& e) {
-      GST_ELEMENT_ERROR(
-          self, RESOURCE, OPEN_READ,
-          ("Could not open gallery \"%s\" (property \"gallery\").", s.gallery.c_str()),
-          ("%s", e.what()));
-      return FALSE;
-    }
-  }
-
+static bool start_gallery(StartContext& c) {
+  const sg::Settings& s = c.s;
+  if (s.gallery.empty()) return true;
+  GstFaceVerify* self = c.self;
   try {
-    if (state->shared) {
-      std::shared_ptr<sg::SharedEmbedder> shared = state->shared;
-      state->verifier = std::make_unique<siamese::StreamVerifier>(
-          shared_embedder, [shared](const torch::Tensor& inputs) { return shared->embed(inputs); },
-          std::move(detector), options);
+    const std::string path = s.gallery;
+    c.state.watch = std::make_unique<sg::GalleryWatch>(
+        path, c.info, c.device, std::chrono::milliseconds(sg::kGalleryPollMs),
+        std::chrono::seconds(s.gallery_error_timeout_s),
+        [self, path](sg::GalleryWatch::Event event, const std::string& message) {
+          report_gallery(self, path, event, message);
+        });
+    const auto view = c.state.watch->view();
+    // Without the threshold property: the gallery's stored threshold, else the default for its
+    // size (threshold_policy.h), recomputed whenever the gallery is reloaded.
+    c.options = sg::stream_options_of(s, view->default_threshold.value);
+    if (!view->default_threshold.calibrated && s.threshold < 0.0f) {
+      GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
+                          ("Model \"%s\" has no false-accept calibration: strangers may be "
+                           "verified; set the \"threshold\" property or retrain.",
+                           s.model.c_str()),
+                          ("%s", view->default_threshold.description.c_str()));
+    }
+  } catch (const siamese::MismatchError& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                      ("Gallery \"%s\" (property \"gallery\") was not built with model \"%s\"; "
+                       "re-enroll with this model or use siamese-enroll --rebuild.",
+                       s.gallery.c_str(), s.model.c_str()),
+                      ("%s", e.what()));
+    return false;
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(
+        self, RESOURCE, OPEN_READ,
+        ("Could not open gallery \"%s\" (property \"gallery\").", s.gallery.c_str()),
+        ("%s", e.what()));
+    return false;
+  }
+  return true;
+}
+
+static bool start_verifier(StartContext& c) {
+  try {
+    if (c.state.shared) {
+      std::shared_ptr<sg::SharedEmbedder> shared = c.state.shared;
+      c.state.verifier = std::make_unique<siamese::StreamVerifier>(
+          c.shared_embedder,
+          [shared](const torch::Tensor& inputs) { return shared->embed(inputs); },
+          std::move(c.detector), c.options);
     } else {
-      state->verifier = std::make_unique<siamese::StreamVerifier>(std::move(embedder),
-                                                                  std::move(detector), options);
+      c.state.verifier = std::make_unique<siamese::StreamVerifier>(
+          std::move(c.embedder), std::move(c.detector), c.options);
     }
   } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid faceverify settings."), ("%s", e.what()));
-    return FALSE;
+    GST_ELEMENT_ERROR(c.self, RESOURCE, SETTINGS, ("Invalid faceverify settings."),
+                      ("%s", e.what()));
+    return false;
   }
+  return true;
+}
 
-  // Faces are cropped on the GPU where the kernels are built; else on the CPU into pinned
-  // memory, copied asynchronously by the embedder.
-  std::string preprocessing = "cpu";
-  if (device.is_cuda()) {
-    if (siamese::GpuFacePreprocessor::available()) {
-      try {
-        state->verifier->set_gpu_preprocessor(std::make_shared<siamese::GpuFacePreprocessor>(
-            state->verifier->embedder().input_spec(), device));
-        preprocessing = "gpu";
-      } catch (const std::exception& e) {
-        GST_WARNING_OBJECT(self, "GPU preprocessing unavailable, using the CPU: %s", e.what());
-      }
-    } else {
-      GST_INFO_OBJECT(self, "GPU preprocessing unavailable, using the CPU: %s",
-                      siamese::GpuFacePreprocessor::unavailable_reason().c_str());
-    }
+// Faces are cropped on the GPU where the kernels are built; else on the CPU into pinned
+// memory, copied asynchronously by the embedder. Never fails: the CPU path always works.
+static void start_gpu_preprocessing(StartContext& c) {
+  if (!c.device.is_cuda()) return;
+  if (!siamese::GpuFacePreprocessor::available()) {
+    GST_INFO_OBJECT(c.self, "GPU preprocessing unavailable, using the CPU: %s",
+                    siamese::GpuFacePreprocessor::unavailable_reason().c_str());
+    return;
   }
+  try {
+    c.state.verifier->set_gpu_preprocessor(std::make_shared<siamese::GpuFacePreprocessor>(
+        c.state.verifier->embedder().input_spec(), c.device));
+    c.preprocessing = "gpu";
+  } catch (const std::exception& e) {
+    GST_WARNING_OBJECT(c.self, "GPU preprocessing unavailable, using the CPU: %s", e.what());
+  }
+}
+
+static void log_start(const StartContext& c) {
+  const sg::Settings& s = c.s;
+  const State& state = c.state;
   GST_INFO_OBJECT(
-      self,
+      c.self,
       "model %s on %s (threshold %.4f %s, margin %.4f, confirm %s), gallery %s "
       "(%lld embeddings), detector %s min-face-size %d scale-factor %.2f detect-interval %d "
       "reverify-interval %d, batch-size %d batch-frames %d, precision %s, preprocessing on %s, "
       "model-instance-id \"%s\"; model facts %s",
-      s.model.c_str(), device.str().c_str(), options.decision.threshold,
+      s.model.c_str(), c.device.str().c_str(), c.options.decision.threshold,
       s.threshold >= 0.0f ? "set by the threshold property"
-      : state->watch      ? state->watch->view()->default_threshold.description.c_str()
+      : state.watch       ? state.watch->view()->default_threshold.description.c_str()
                           : "of the model",
-      options.decision.margin, s.confirm_frames.c_str(),
+      c.options.decision.margin, s.confirm_frames.c_str(),
       s.gallery.empty() ? "(none)" : s.gallery.c_str(),
-      state->watch ? static_cast<long long>(state->watch->view()->matcher->embedding_count())
-                   : 0LL,
-      state->use_upstream ? "upstream" : s.detector == sg::DetectorKind::kCnn ? "cnn" : "cascade",
-      s.min_face_size, s.scale_factor,
-      s.detect_interval, s.reverify_interval, s.batch_size, s.batch_frames,
-      siamese::precision_name(s.precision), preprocessing.c_str(), s.model_instance_id.c_str(),
-      siamese::describe_model(info).c_str());
+      state.watch ? static_cast<long long>(state.watch->view()->matcher->embedding_count())
+                  : 0LL,
+      state.use_upstream ? "upstream" : s.detector == sg::DetectorKind::kCnn ? "cnn" : "cascade",
+      s.min_face_size, s.scale_factor, s.detect_interval, s.reverify_interval, s.batch_size,
+      s.batch_frames, siamese::precision_name(s.precision), c.preprocessing.c_str(),
+      s.model_instance_id.c_str(), siamese::describe_model(c.info).c_str());
+}
+
+static gboolean gst_face_verify_start(GstBaseTransform* trans) {
+  GstFaceVerify* self = GST_FACE_VERIFY(trans);
+  const sg::Settings s = copy_settings(self);
+  auto state = std::make_unique<State>();
+  state->batch_frames = s.batch_frames;
+  state->use_upstream = s.detector == sg::DetectorKind::kUpstream;
+  StartContext c{self, s, *state};
+  if (!(start_device(c) && start_model(c) && start_detector(c) && start_embedder(c) &&
+        start_gallery(c) && start_verifier(c))) {
+    return FALSE;
+  }
+  start_gpu_preprocessing(c);
+  log_start(c);
 
   std::lock_guard<std::mutex> lock(*self->state_mutex);
   delete self->state;
