@@ -1,12 +1,8 @@
 #include "gstsiamese_elements.h"
 
-#include "gstfaceoverlay.h"
+#include "gstfaceverifyoverlay.h"
 #include "gstfaceverify.h"
 #include "log_bridge.h"
-
-#ifndef SIAMESE_VERSION
-#define SIAMESE_VERSION "0.0.0"
-#endif
 
 gboolean gst_siamese_register_elements(GstPlugin* plugin) {
   siamese::gst::install_log_bridge();
@@ -18,7 +14,8 @@ gboolean gst_siamese_register_elements(GstPlugin* plugin) {
 
 gboolean gst_siamese_register_static(void) {
   return gst_plugin_register_static(GST_VERSION_MAJOR, GST_VERSION_MINOR, "siamese",
-                                    "Siamese face verification (faceverify, faceverifyoverlay)",
-                                    gst_siamese_register_elements, SIAMESE_VERSION, "LGPL",
-                                    "gst-siamese", "gst-siamese", "https://example.invalid");
+                                    SIAMESE_PLUGIN_DESCRIPTION, gst_siamese_register_elements,
+                                    SIAMESE_VERSION, SIAMESE_PLUGIN_LICENSE,
+                                    SIAMESE_PLUGIN_PACKAGE, SIAMESE_PLUGIN_PACKAGE,
+                                    SIAMESE_PACKAGE_ORIGIN);
 }

@@ -1,6 +1,29 @@
 // faceverifyoverlay: draws faceverify's results. Reads every "face" ROI meta of a frame and its
 // "faceverify" param structure; metas without one (another detector's) are drawn unverified.
-#include "gstfaceoverlay.h"
+
+/**
+ * SECTION:element-faceverifyoverlay
+ * @title: faceverifyoverlay
+ * @see_also: faceverify
+ *
+ * Draws the results faceverify attached to each frame: for every "face"
+ * #GstVideoRegionOfInterestMeta a box and a label, the identity and distance when the face is
+ * verified (green), "unknown" or "pending" when not (red); on GRAY8 white and black. Faces
+ * found by another element (ROI metas without a "faceverify" structure) are drawn unverified.
+ * It draws in place on the formats faceverify accepts, so it sits right after it.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! faceverify model=m.pt gallery=g.db ! \
+ *     faceverifyoverlay ! videoconvert ! autovideosink
+ * ]| A camera with the decisions drawn on it.
+ * |[
+ * gst-launch-1.0 filesrc location=walk.avi ! decodebin ! videoconvert ! \
+ *     faceverify model=m.pt gallery=g.db ! faceverifyoverlay thickness=3 ! videoconvert ! \
+ *     x264enc ! mp4mux ! filesink location=annotated.mp4
+ * ]| A file annotated into another file.
+ */
+#include "gstfaceverifyoverlay.h"
 
 #include <gst/video/video.h>
 
@@ -64,24 +87,15 @@ static GstFlowReturn gst_face_verify_overlay_transform_frame_ip(GstVideoFilter* 
   GST_OBJECT_LOCK(self);
   const int thickness = self->thickness;
   GST_OBJECT_UNLOCK(self);
-  const GQuark face = g_quark_from_static_string(sg::kRoiType);
-  const int width = GST_VIDEO_FRAME_WIDTH(frame);
-  const int height = GST_VIDEO_FRAME_HEIGHT(frame);
-  gpointer state = nullptr;
-  while (GstMeta* meta = gst_buffer_iterate_meta_filtered(
-             frame->buffer, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
-    auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
-    if (roi->roi_type != face) continue;
-    // Clip to the frame: OpenCV clips drawing, but the chroma planes need sane coordinates.
-    const int x0 = std::min(static_cast<int>(roi->x), width);
-    const int y0 = std::min(static_cast<int>(roi->y), height);
-    const int x1 = std::min(static_cast<int>(roi->x + roi->w), width);
-    const int y1 = std::min(static_cast<int>(roi->y + roi->h), height);
-    if (x1 <= x0 || y1 <= y0) continue;
+  // The same "face" ROI metas, clipped to the frame, as faceverify reads from upstream: OpenCV
+  // clips drawing, but the chroma planes need sane coordinates.
+  const sg::UpstreamFaces faces =
+      sg::upstream_faces(frame->buffer, GST_VIDEO_FRAME_WIDTH(frame), GST_VIDEO_FRAME_HEIGHT(frame));
+  for (size_t i = 0; i < faces.boxes.size(); ++i) {
     bool verified = false;
-    const std::string label =
-        label_of(gst_video_region_of_interest_meta_get_param(roi, sg::kParamName), &verified);
-    if (!sg::draw_labelled_box(*frame, siamese::Box{x0, y0, x1 - x0, y1 - y0}, label,
+    const std::string label = label_of(
+        gst_video_region_of_interest_meta_get_param(faces.metas[i], sg::kParamName), &verified);
+    if (!sg::draw_labelled_box(*frame, faces.boxes[i], label,
                                verified ? sg::kVerifiedColor : sg::kUnverifiedColor, thickness)) {
       GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Cannot draw on this video format."),
                         ("%s", gst_video_format_to_string(GST_VIDEO_FRAME_FORMAT(frame))));
@@ -140,11 +154,9 @@ static void gst_face_verify_overlay_class_init(GstFaceVerifyOverlayClass* klass)
                                                 GST_PARAM_MUTABLE_PLAYING)));
 
   gst_element_class_set_static_metadata(
-      element_class, "Face overlay", "Filter/Effect/Video",
-      "Draws the \"face\" ROI metas of faceverify: box, identity or \"unknown\", distance; "
-      "green when verified, red when not (GRAY8: white / black). Example:\n"
-      "  gst-launch-1.0 v4l2src ! videoconvert ! faceverify model=m.pt gallery=g.db ! "
-      "faceverifyoverlay ! videoconvert ! autovideosink",
+      element_class, "Face verification overlay", "Filter/Effect/Video",
+      "Draws faceverify's results on each frame: box, identity and distance of every face, "
+      "green when verified, red when not",
       "gst-siamese project");
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
