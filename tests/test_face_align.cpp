@@ -162,7 +162,7 @@ TEST_CASE("five points: eye centres, nose tip and mouth corners of the 68", "[al
   CHECK(f.points[4].x == 54.0f);
 }
 
-TEST_CASE("a model that aligns needs landmarks; one that does not ignores the align path",
+TEST_CASE("a model that aligns needs landmarks, one that does not ignores the align path",
           "[align]") {
   siamese::InputSpec spec = dlib_like_spec();
   cv::Mat frame(200, 200, CV_8UC3, cv::Scalar(90, 90, 90));
@@ -188,7 +188,7 @@ TEST_CASE("a model that aligns needs landmarks; one that does not ignores the al
   CHECK_THROWS_WITH(siamese::parse_align("eyes", "--align"), Catch::Contains("--align"));
 }
 
-TEST_CASE("the model file keeps the crop policy's alignment; older files read as none",
+TEST_CASE("the model file keeps the crop policy's alignment, older files read as none",
           "[align][model-file]") {
   const std::string dir = siamese::testing::temp_dir("align-model");
   const siamese::ArchOptions arch;
