@@ -5,9 +5,9 @@
 # core busy). Both stages run; the status is the first failure's.
 # Usage: tests/run.sh [extra ctest arguments for the first stage, e.g. -L core or -LE slow]
 # Environment: SIAMESE_SANITIZE_STAGE=1 runs the sanitizer stage. Measured from a clean clone
-# (README: the whole .ci/run took 2162 s with it here) it still fails on one fuzz regression, a model file whose
-# weights LibTorch's loader stores in fewer bytes than it declares (issue 11); off by default
-# until that is fixed, so that CI stays green.
+# (README: the whole .ci/run took 2162 s with it here), it still fails on one fuzz regression,
+# a model file whose weights LibTorch's loader stores in fewer bytes than it declares
+# (issue 11); off by default until that is fixed, so that CI stays green.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/tests/setup.sh"
