@@ -109,13 +109,6 @@ torch::Tensor FaceLandmarkNetImpl::forward(torch::Tensor x) {
 
 namespace {
 
-std::string shape_text(torch::IntArrayRef shape) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? "," : "") << shape[i];
-  s << "]";
-  return s.str();
-}
 
 struct TfjsSource {
   std::string name;
@@ -148,35 +141,14 @@ std::string how_to_fetch(const std::string& dir) {
 }  // namespace
 
 void load_face_api_landmark_weights(FaceLandmarkNetImpl& net, const TfjsWeights& weights) {
-  const std::string& path = weights.manifest_path;
   const std::string arch = net.tiny() ? "face_landmark_68_tiny" : "face_landmark_68";
   torch::NoGradGuard no_grad;
   std::set<std::string> used;
   for (auto& p : net.named_parameters()) {
     const TfjsSource source = tfjs_source(p.key());
-    const TfjsTensor* t = weights.find(source.name);
-    if (!t) {
-      throw FileError(path, "tensor '" + source.name + "' is missing (" + arch + " needs it for " +
-                                p.key() + ")");
-    }
-    used.insert(t->name);
-    std::vector<int64_t> expected(p.value().sizes().begin(), p.value().sizes().end());
-    if (!source.to_torch.empty()) {
-      std::vector<int64_t> in_file(expected.size());
-      for (size_t i = 0; i < expected.size(); ++i) in_file[source.to_torch[i]] = expected[i];
-      expected = in_file;
-    }
-    if (t->shape != expected) {
-      throw FileError(path, "tensor '" + t->name + "' has shape " + shape_text(t->shape) + ", " +
-                                arch + " expects " + shape_text(expected));
-    }
-    p.value().copy_(source.to_torch.empty() ? t->values : t->values.permute(source.to_torch));
+    copy_tfjs_tensor(weights, source.name, source.to_torch, p.value(), arch, p.key(), used);
   }
-  for (const auto& t : weights.tensors) {
-    if (!used.count(t.name)) {
-      throw FileError(path, "tensor '" + t.name + "' is not part of " + arch);
-    }
-  }
+  check_every_tfjs_tensor_used(weights, used, arch);
 }
 
 FaceLandmarkNet import_face_api_landmarks(const std::string& dir, bool tiny, bool verify) {

@@ -150,13 +150,6 @@ int64_t dlib_resnet_flops(int side) {
 
 namespace {
 
-std::string shape_text(torch::IntArrayRef shape) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? "," : "") << shape[i];
-  s << "]";
-  return s.str();
-}
 
 // A parameter's tfjs name and the permutation from the tfjs layout to ours (empty: none).
 struct TfjsSource {
@@ -193,37 +186,14 @@ TfjsSource tfjs_source(const std::string& param) {
 }  // namespace
 
 void load_face_api_weights(DlibResNetImpl& net, const TfjsWeights& weights) {
-  const std::string& path = weights.manifest_path;
   torch::NoGradGuard no_grad;
   std::set<std::string> used;
   for (auto& p : net.named_parameters()) {
     const TfjsSource source = tfjs_source(p.key());
-    const TfjsTensor* t = weights.find(source.name);
-    if (!t) {
-      throw FileError(path, "tensor '" + source.name + "' is missing (dlib-resnet needs it for " +
-                                p.key() + ")");
-    }
-    used.insert(t->name);
-    // The shape the file must give: ours, in the file's layout.
-    std::vector<int64_t> expected(p.value().sizes().begin(), p.value().sizes().end());
-    if (!source.to_torch.empty()) {
-      std::vector<int64_t> in_file(expected.size());
-      for (size_t i = 0; i < expected.size(); ++i) in_file[source.to_torch[i]] = expected[i];
-      expected = in_file;
-    }
-    if (t->shape != expected) {
-      throw FileError(path, "tensor '" + t->name + "' has shape " + shape_text(t->shape) +
-                                ", dlib-resnet expects " + shape_text(expected));
-    }
-    const torch::Tensor value =
-        source.to_torch.empty() ? t->values : t->values.permute(source.to_torch);
-    p.value().copy_(value);
+    copy_tfjs_tensor(weights, source.name, source.to_torch, p.value(), "dlib-resnet", p.key(),
+                     used);
   }
-  for (const auto& t : weights.tensors) {
-    if (!used.count(t.name)) {
-      throw FileError(path, "tensor '" + t.name + "' is not part of dlib-resnet");
-    }
-  }
+  check_every_tfjs_tensor_used(weights, used, "dlib-resnet");
 }
 
 }  // namespace siamese

@@ -1,5 +1,7 @@
 #include "siamese/tfjs_import.h"
 
+#include <torch/torch.h>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -307,6 +309,53 @@ TfjsWeights read_tfjs_weights(const std::string& manifest_path, const TfjsLimits
     out.shard_bytes += total;
   }
   return out;
+}
+
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::ostringstream s;
+  s << "[";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? "," : "") << shape[i];
+  s << "]";
+  return s.str();
+}
+
+}  // namespace
+
+void copy_tfjs_tensor(const TfjsWeights& weights, const std::string& name,
+                      const std::vector<int64_t>& to_torch, torch::Tensor param,
+                      const std::string& network, const std::string& purpose,
+                      std::set<std::string>& used) {
+  const TfjsTensor* t = weights.find(name);
+  if (!t) {
+    throw FileError(weights.manifest_path, "tensor '" + name + "' is missing (" + network +
+                                               " needs it for " + purpose + ")");
+  }
+  used.insert(t->name);
+  // The shape the file must give: param's, in the file's layout.
+  std::vector<int64_t> expected(param.sizes().begin(), param.sizes().end());
+  if (!to_torch.empty()) {
+    std::vector<int64_t> in_file(expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) in_file[to_torch[i]] = expected[i];
+    expected = in_file;
+  }
+  if (t->shape != expected) {
+    throw FileError(weights.manifest_path, "tensor '" + t->name + "' has shape " +
+                                               shape_text(t->shape) + ", " + network +
+                                               " expects " + shape_text(expected));
+  }
+  torch::NoGradGuard no_grad;
+  param.copy_(to_torch.empty() ? t->values : t->values.permute(to_torch));
+}
+
+void check_every_tfjs_tensor_used(const TfjsWeights& weights, const std::set<std::string>& used,
+                                  const std::string& network) {
+  for (const auto& t : weights.tensors) {
+    if (!used.count(t.name)) {
+      throw FileError(weights.manifest_path, "tensor '" + t.name + "' is not part of " + network);
+    }
+  }
 }
 
 }  // namespace siamese

@@ -42,13 +42,6 @@ struct Separable {
 constexpr Separable kSeparable[] = {
     {"conv1", 16, 32}, {"conv2", 32, 64}, {"conv3", 64, 128}, {"conv4", 128, 256}, {"conv5", 256, 512}};
 
-std::string shape_text(torch::IntArrayRef shape) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? "," : "") << shape[i];
-  s << "]";
-  return s.str();
-}
 
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
@@ -215,21 +208,7 @@ struct TinyFaceDetector::Net : nn::Module {
   // Copies tfjs tensor `name` (layout HWIO, or HWC1 for depthwise filters) into p.
   static void load(torch::Tensor p, const TfjsWeights& w, const std::string& name,
                    std::vector<int64_t> to_torch, std::set<std::string>& used) {
-    const TfjsTensor* t = w.find(name);
-    if (!t) throw FileError(w.manifest_path, "tensor '" + name + "' is missing");
-    used.insert(name);
-    std::vector<int64_t> expected(p.sizes().begin(), p.sizes().end());
-    if (!to_torch.empty()) {
-      std::vector<int64_t> in_file(expected.size());
-      for (size_t i = 0; i < expected.size(); ++i) in_file[to_torch[i]] = expected[i];
-      expected = in_file;
-    }
-    if (t->shape != expected) {
-      throw FileError(w.manifest_path, "tensor '" + name + "' has shape " + shape_text(t->shape) +
-                                           ", the tiny face detector expects " +
-                                           shape_text(expected));
-    }
-    p.copy_(to_torch.empty() ? t->values : t->values.permute(to_torch));
+    copy_tfjs_tensor(w, name, to_torch, p, "the tiny face detector", name, used);
   }
 
   void load(const TfjsWeights& w) {
@@ -247,11 +226,7 @@ struct TinyFaceDetector::Net : nn::Module {
     }
     load(conv8->weight, w, "conv8/filters", hwio, used);
     load(conv8->bias, w, "conv8/bias", {}, used);
-    for (const auto& t : w.tensors) {
-      if (!used.count(t.name)) {
-        throw FileError(w.manifest_path, "tensor '" + t.name + "' is not part of the tiny face detector");
-      }
-    }
+    check_every_tfjs_tensor_used(w, used, "the tiny face detector");
   }
 };
 

@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,19 @@ struct TfjsLimits {
 /// FileError naming the manifest or the shard, and the tensor, for a missing, corrupt,
 /// truncated or oversized file, an unknown dtype or a shape out of bounds.
 TfjsWeights read_tfjs_weights(const std::string& manifest_path, const TfjsLimits& limits = {});
+
+/// Copies tensor `name` of weights into param (torch layout = the tfjs tensor permuted by
+/// to_torch; empty: as it is) and adds name to used. Throws FileError naming the manifest and
+/// the tensor when it is missing ("NETWORK needs it for PURPOSE") or its shape is not param's in
+/// the file's layout ("NETWORK expects [...]").
+void copy_tfjs_tensor(const TfjsWeights& weights, const std::string& name,
+                      const std::vector<int64_t>& to_torch, torch::Tensor param,
+                      const std::string& network, const std::string& purpose,
+                      std::set<std::string>& used);
+
+/// Throws FileError naming the manifest and the first tensor not in used ("is not part of
+/// NETWORK"): a file with extra tensors is not the network it claims to be.
+void check_every_tfjs_tensor_used(const TfjsWeights& weights, const std::set<std::string>& used,
+                                  const std::string& network);
 
 }  // namespace siamese
