@@ -2,6 +2,7 @@
 // lines, decompression bombs and truncated images, tampered model facts and weights, temporary
 // files planted as symbolic links, an absurd CUDA device index. Each case failed before its fix.
 #include <unistd.h>
+#include <caffe2/serialize/inline_container.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -334,6 +335,37 @@ TEST_CASE("tampered model facts are refused, naming the file and the fact", "[co
   }
   // The untampered file loads.
   CHECK_NOTHROW(siamese::load_model(save_tampered(dir, "honest", [](json&) {})));
+}
+
+// A copy of the zip at `from` with the first weight record cut to `keep` bytes: the pickle still
+// declares the full tensor, as the fuzzer's crash-fingerprint-reads-past-short-storage does.
+// Returns whether a record was cut.
+bool copy_with_short_weights(const std::string& from, const std::string& to, size_t keep) {
+  caffe2::serialize::PyTorchStreamReader reader(from);
+  caffe2::serialize::PyTorchStreamWriter writer(to);
+  bool cut = false;
+  for (const std::string& name : reader.getAllRecords()) {
+    if (name == ".data/version" || name == "version") continue;  // the writer adds its own
+    auto [data, size] = reader.getRecord(name);
+    const bool weights = name.rfind("data/", 0) == 0 && size > keep;
+    writer.writeRecord(name, data.get(), weights && !cut ? keep : size);
+    cut = cut || weights;
+  }
+  writer.writeEndOfFile();
+  return cut;
+}
+
+TEST_CASE("weights stored in fewer bytes than they declare are refused before use",
+          "[core][hostile]") {
+  const std::string dir = siamese::testing::temp_dir("hostile-short");
+  const std::string honest = save_tampered(dir, "honest", [](nlohmann::json&) {});
+  const std::string cut = dir + "/cut.pt";
+  REQUIRE(copy_with_short_weights(honest, cut, 64));
+  CHECK_THAT(load_error(cut), Catch::Contains("holds 64") && Catch::Contains("corrupt file"));
+  // The same records, uncut, still load: the copy itself changes nothing.
+  const std::string copied = dir + "/copied.pt";
+  REQUIRE_FALSE(copy_with_short_weights(honest, copied, size_t(1) << 40));
+  CHECK_NOTHROW(siamese::load_model(copied));
 }
 
 TEST_CASE("saving a model never writes through a planted temporary-file link", "[core][hostile]") {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <vector>
 
 namespace siamese::testing {
 
@@ -18,13 +19,31 @@ std::string att_faces_dir() {
   return fs::is_directory(beside / "s1") ? fs::weakly_canonical(beside).string() : std::string();
 }
 
+namespace {
+std::vector<std::string>& temp_dirs_of_this_process() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+}  // namespace
+
 std::string temp_dir(const std::string& tag) {
   static std::random_device rd;
   const fs::path dir = fs::path(SIAMESE_BINARY_DIR) / "test-tmp" /
                        (tag + "-" + std::to_string(rd()));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  temp_dirs_of_this_process().push_back(dir.string());
   return dir.string();
+}
+
+const std::vector<std::string>& created_temp_dirs() { return temp_dirs_of_this_process(); }
+
+void remove_temp_dirs() {
+  for (const std::string& dir : temp_dirs_of_this_process()) {
+    std::error_code ignored;  // best effort: a folder a test already removed is fine
+    fs::remove_all(dir, ignored);
+  }
+  temp_dirs_of_this_process().clear();
 }
 
 cv::Mat synthetic_gray(int width, int height, int seed) {

@@ -6,6 +6,7 @@
 #include <torch/cuda.h>
 
 #include <string>
+#include <vector>
 
 namespace siamese::testing {
 
@@ -37,8 +38,13 @@ std::string att_faces_dir();
   SIAMESE_REQUIRE_GPU(::torch::cuda::is_available(),                                    \
                       "no usable CUDA device (no GPU or driver, or a LibTorch without CUDA)")
 
-/// A fresh empty folder under the build tree, removed at exit of the test process.
+/// A fresh empty folder under the build tree, removed at exit of the test process when its
+/// tests passed (test_main.cpp).
 std::string temp_dir(const std::string& tag);
+
+/// The folders temp_dir made in this process, and their removal.
+const std::vector<std::string>& created_temp_dirs();
+void remove_temp_dirs();
 
 /// A deterministic synthetic gray image (smooth gradients plus a pattern keyed by seed).
 cv::Mat synthetic_gray(int width, int height, int seed);

@@ -1,5 +1,6 @@
 // gpu_bench: the GPU figures of tests/gpu/run.sh, from one run on one CUDA device.
-//  1. embeddings/s at batch 1..256, fp32 and fp16, `default` and `seed` architectures, both
+//  1. embeddings/s at batch 1..256, fp32 and fp16, `default`, `seed` and `dlib-resnet` (the
+//     real-faces network of the demo) architectures, both
 //     end to end (pinned host batch in, CPU embeddings out) and on device (batch already there);
 //  2. per-frame latency (median, p99) of 8 faces on a 1920x1080 NV12 frame: upload + crop kernel
 //     + embed + match against a gallery, next to the CPU-crop path;
@@ -23,6 +24,7 @@
 #include "siamese/device.h"
 #include "siamese/embedder.h"
 #include "siamese/errors.h"
+#include "siamese/face_resnet.h"
 #include "siamese/gpu_preprocess.h"
 #include "siamese/matcher.h"
 #include "siamese/model_file.h"
@@ -48,6 +50,7 @@ siamese::LoadedModel fresh_model(const std::string& arch) {
   siamese::ArchOptions opts;
   opts.set_arch(arch);
   if (arch == "seed") opts.set_embedding_size(5);
+  if (arch == siamese::kDlibResNetArch) opts.set_embedding_size(128);
   siamese::LoadedModel m{siamese::ModelInfo{}, siamese::Network::create(opts), ""};
   m.info.arch = opts;
   m.info.input = siamese::default_input_spec(opts);
@@ -135,7 +138,7 @@ void print_throughput(const Options& opt, torch::Device device) {
   const std::vector<int64_t> batches = opt.quick
                                            ? std::vector<int64_t>{1, 8, 64, 256}
                                            : std::vector<int64_t>{1, 2, 4, 8, 16, 32, 64, 128, 256};
-  for (const std::string arch : {"default", "seed"}) {
+  for (const std::string arch : {"default", "seed", "dlib-resnet"}) {
     std::printf(
         "\nEmbeddings/s, arch %s (E2E: pinned host batch -> CPU embeddings; DEV: on device)\n",
         arch.c_str());
@@ -236,9 +239,9 @@ void print_streams(const Options& opt, torch::Device device) {
 
 void print_agreement(torch::Device device) {
   std::printf("\nfp16 vs fp32 on 64 GPU crops (pairwise distances; threshold = median fp32)\n");
-  std::printf("%-8s %8s %12s %14s %8s\n", "arch", "pairs", "median d", "max |d16-d32|", "flips");
+  std::printf("%-12s %8s %12s %14s %8s\n", "arch", "pairs", "median d", "max |d16-d32|", "flips");
   const TestFrame frame = make_frame(9);
-  for (const std::string arch : {"default", "seed"}) {
+  for (const std::string arch : {"default", "seed", "dlib-resnet"}) {
     siamese::Embedder e32(fresh_model(arch), device, 64, siamese::Precision::kFloat32);
     siamese::Embedder e16(fresh_model(arch), device, 64, siamese::Precision::kFloat16);
     siamese::GpuFacePreprocessor gpu(e32.input_spec(), device);
@@ -252,7 +255,7 @@ void print_agreement(torch::Device device) {
     const torch::Tensor db = torch::cdist(b, b).index({iu[0], iu[1]});
     const float t = da.median().item<float>();
     const int64_t flips = ((da <= t) != (db <= t)).sum().item<int64_t>();
-    std::printf("%-8s %8lld %12.4f %14.5f %8lld\n", arch.c_str(),
+    std::printf("%-12s %8lld %12.4f %14.5f %8lld\n", arch.c_str(),
                 static_cast<long long>(da.numel()), t, (da - db).abs().max().item<float>(),
                 static_cast<long long>(flips));
   }
