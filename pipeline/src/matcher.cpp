@@ -2,6 +2,7 @@
 
 #include <c10/core/InferenceMode.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,8 +20,17 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // thread only, around that one call.
 class QuietWarnings : public c10::WarningHandler {
  public:
+#if TORCH_VERSION_MAJOR >= 2  // a CUDA LibTorch of pip's torch (tests/gpu/run.sh)
+  void process(const c10::Warning&) override {}
+#else
   void process(const c10::SourceLocation&, const std::string&, const bool) override {}
+#endif
 };
+#if TORCH_VERSION_MAJOR >= 2
+using WarningHandlerGuard = c10::WarningUtils::WarningHandlerGuard;
+#else
+using WarningHandlerGuard = c10::Warning::WarningHandlerGuard;
+#endif
 
 std::string shape_of(const torch::Tensor& t) {
   std::string s = "[";
@@ -76,7 +86,7 @@ torch::Tensor Matcher::identity_distances(const torch::Tensor& queries) const {
   const int64_t m = embeddings_.size(0);
   auto per_identity = torch::full({n, identities}, kInf, options);
   static QuietWarnings quiet;  // stateless
-  const c10::Warning::WarningHandlerGuard guard(&quiet);  // thread-local in 1.13
+  const WarningHandlerGuard guard(&quiet);  // thread-local
   per_identity.scatter_reduce_(1, owners_.unsqueeze(0).expand({n, m}), d2, "amin",
                                /*include_self=*/true);
   return per_identity.sqrt_();

@@ -95,7 +95,9 @@ grep -E "^-- siamese:|Caffe2|CUDA" "$build/configure.log" | head -20
 [[ $rc == 0 ]] || { tail -40 "$build/configure.log"; die "configure failed (log: $build/configure.log)"; }
 
 step "build test_cuda gpu_bench"
-timeout "${SIAMESE_GPU_BUILD_TIMEOUT:-360}" cmake --build "$build" --target test_cuda gpu_bench -j"$(nproc)" > "$build/build.log" 2>&1
+keep_going=(); [[ ${#generator[@]} -gt 0 ]] && keep_going=(-- -k 0)  # every error in one run
+timeout "${SIAMESE_GPU_BUILD_TIMEOUT:-360}" cmake --build "$build" --target test_cuda gpu_bench \
+  -j"$(nproc)" "${keep_going[@]}" > "$build/build.log" 2>&1
 rc=$?
 [[ $rc == 0 ]] || { grep -E "error|Error" -A3 "$build/build.log" | head -60; die "build failed (log: $build/build.log)"; }
 echo "built in $((SECONDS - t_start)) s"
