@@ -25,22 +25,19 @@
 // as samples/bench/dlib_bench.cpp writes them).
 'use strict';
 
-const crypto = require('crypto');
+const common = require('./face_api_common');
+
+common.setToolName('face_api_embeddings');
+const {
+  kVersion, weightsDir, attDir, verifyPinned, loadFaceApi, clamp8, readPgm, fnv1a32, die,
+} = common;
+
 const fs = require('fs');
-const Module = require('module');
-const os = require('os');
 const path = require('path');
 
-const kVersion = '1.7.15';
 const kSide = 150;
-const root = path.resolve(__dirname, '..', '..');
 const kSyntheticSeeds = [0, 1, 2];
 const kAttFiles = ['s1/1.pgm', 's1/2.pgm', 's2/1.pgm', 's3/5.pgm'];
-
-function die(message) {
-  process.stderr.write(`face_api_embeddings: error: ${message}\n`);
-  process.exit(1);
-}
 
 function parseArgs(argv) {
   const args = { bench: false, batches: [1, 8, 32], seconds: 2 };
@@ -64,59 +61,6 @@ function parseArgs(argv) {
   if (!(args.seconds > 0)) die('--seconds: a positive number');
   return args;
 }
-
-function weightsDir(args) {
-  if (args.weights) return args.weights;
-  if (process.env.SIAMESE_WEIGHTS_DIR) return process.env.SIAMESE_WEIGHTS_DIR;
-  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cache, 'gst-siamese', `face-api-${kVersion}`);
-}
-
-function attDir(args) {
-  if (args.att) return args.att;
-  if (process.env.SIAMESE_DATA) return process.env.SIAMESE_DATA;
-  return path.resolve(root, '..', 'shared', 'data', 'att_faces');
-}
-
-// The cached files this script reads must match the sha256 pinned in the repository.
-function verifyPinned(dir, files) {
-  const pinned = new Map();
-  const sums = path.join(root, 'pipeline', 'weights', `face-api-${kVersion}.sha256`);
-  for (const line of fs.readFileSync(sums, 'utf8').split('\n')) {
-    const m = line.match(/^([0-9a-f]{64})\s+\*?(.+)$/);
-    if (m) pinned.set(m[2], m[1]);
-  }
-  for (const f of files) {
-    const file = path.join(dir, f);
-    if (!fs.existsSync(file)) die(`${file}: missing: fetch the pinned package with tests/fetch_weights.sh`);
-    const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-    if (sha !== pinned.get(f)) {
-      die(`${file}: sha256 ${sha} differs from the pinned ${pinned.get(f)}: run tests/fetch_weights.sh`);
-    }
-  }
-}
-
-// Loads dist/face-api.js (an IIFE bundle with tfjs inside). Its bundler replaced node's "util"
-// by an empty shim, so tfjs's node platform fails with "TextEncoder is not a constructor":
-// the shim is pointed at require("util") here, in memory (the cached file is not changed).
-function loadFaceApi(dir) {
-  const file = path.join(dir, 'dist', 'face-api.js');
-  let src = fs.readFileSync(file, 'utf8');
-  const use = src.match(/this\.util=([A-Za-z_$][\w$]*)\(\),this\.textEncoder=new this\.util\.TextEncoder/);
-  if (!use) die(`${file}: cannot find tfjs's util use to patch (another build of face-api?)`);
-  const shim = use[1].replace(/\$/g, '\\$');
-  const decl = new RegExp(`([,;\\s])${shim}=[A-Za-z_$][\\w$]*\\(\\(\\)=>\\{\\}\\)`);
-  if (!decl.test(src)) die(`${file}: cannot find the empty util shim to patch`);
-  src = src.replace(decl, (all, before) => `${before}${use[1]}=()=>require("util")`);
-  src += '\nmodule.exports = faceapi;\n';
-  const mod = new Module(file, module);
-  mod.filename = file;
-  mod.paths = Module._nodeModulePaths(path.dirname(file));
-  mod._compile(src, file);
-  return mod.exports;
-}
-
-function clamp8(v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
 
 // A drawn face, HWC RGB bytes; integer arithmetic only (test_pretrained.cpp repeats it).
 function syntheticFace(seed) {
@@ -152,28 +96,6 @@ function syntheticFace(seed) {
   return px;
 }
 
-// An 8-bit binary PGM: width, height and its pixel bytes.
-function readPgm(file) {
-  const buf = fs.readFileSync(file);
-  const fields = [];
-  let i = 0;
-  while (fields.length < 4) {
-    while (i < buf.length && /\s/.test(String.fromCharCode(buf[i]))) i += 1;
-    if (buf[i] === 0x23) { // '#' comment to the end of the line
-      while (i < buf.length && buf[i] !== 0x0a) i += 1;
-      continue;
-    }
-    let token = '';
-    while (i < buf.length && !/\s/.test(String.fromCharCode(buf[i]))) token += String.fromCharCode(buf[i++]);
-    if (!token) die(`${file}: truncated PGM header`);
-    fields.push(token);
-  }
-  i += 1; // the single whitespace after maxval
-  const [magic, w, h, max] = [fields[0], Number(fields[1]), Number(fields[2]), Number(fields[3])];
-  if (magic !== 'P5' || max !== 255 || buf.length < i + w * h) die(`${file}: not an 8-bit binary PGM`);
-  return { width: w, height: h, data: buf.subarray(i, i + w * h) };
-}
-
 function attFace(file) {
   const img = readPgm(file);
   const side = Math.min(img.width, img.height);
@@ -191,15 +113,6 @@ function attFace(file) {
     }
   }
   return px;
-}
-
-function fnv1a32(bytes) {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i += 1) {
-    h ^= bytes[i];
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
 }
 
 function buildInputs(args) {
