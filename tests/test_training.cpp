@@ -444,6 +444,8 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
     CHECK(json.contains(key));
   }
   CHECK(json["pairs"].get<int>() == 80 * 79 / 2);
+  CHECK(json["identities"].get<int>() == 8);
+  CHECK_FALSE(json.contains("impostor_tail"));  // the model file keeps that, not the report
   CHECK(json["auc"].get<double>() == Approx(v.figures.auc).margin(1e-6));
 }
 

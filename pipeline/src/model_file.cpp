@@ -26,6 +26,24 @@ using nlohmann::json;
 constexpr const char* kMetaKey = "siamese_meta";
 constexpr const char* kScriptFactsName = "siamese.json";
 
+}  // namespace
+
+json validation_json(const ValidationFigures& v) {
+  return json{{"auc", v.auc},
+              {"eer", v.eer},
+              {"tar_at_far_1e-2", v.tar_at_far_1e2},
+              {"threshold_at_far_1e-2", v.threshold_at_far_1e2},
+              {"tar_at_far_1e-4", v.tar_at_far_1e4},
+              {"threshold_at_far_1e-4", v.threshold_at_far_1e4},
+              {"impostor_pairs", v.impostor_pairs},
+              {"impostor_tail", v.impostor_tail},
+              {"accuracy", v.accuracy},
+              {"identities", v.identities},
+              {"pairs", v.pairs}};
+}
+
+namespace {
+
 json to_json(const ModelInfo& info) {
   const InputSpec& in = info.input;
   return json{
@@ -47,16 +65,7 @@ json to_json(const ModelInfo& info) {
       {"flip_average", info.flip_average},
       {"metric", info.metric},
       {"threshold", info.threshold},
-      {"validation", {{"auc", info.validation.auc}, {"eer", info.validation.eer},
-                      {"tar_at_far_1e-2", info.validation.tar_at_far_1e2},
-                      {"threshold_at_far_1e-2", info.validation.threshold_at_far_1e2},
-                      {"tar_at_far_1e-4", info.validation.tar_at_far_1e4},
-                      {"threshold_at_far_1e-4", info.validation.threshold_at_far_1e4},
-                      {"impostor_pairs", info.validation.impostor_pairs},
-                      {"impostor_tail", info.validation.impostor_tail},
-                      {"accuracy", info.validation.accuracy},
-                      {"identities", info.validation.identities},
-                      {"pairs", info.validation.pairs}}},
+      {"validation", validation_json(info.validation)},
       {"fingerprint", info.fingerprint},
       {"origin", info.origin},
       {"licence", info.licence},

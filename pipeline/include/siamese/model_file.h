@@ -5,6 +5,8 @@
 // or a JSON sidecar "<file>.json". Thread-safety: free functions, no shared state.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <string>
 #include <vector>
 
@@ -42,6 +44,9 @@ struct ValidationFigures {
   int identities = 0;
   int64_t pairs = 0;
 };
+
+/// The figures under the JSON keys of a model file's "validation" facts (also siamese-eval's).
+nlohmann::json validation_json(const ValidationFigures& figures);
 
 struct ModelInfo {
   int format_version = kModelFormatVersion;
