@@ -275,3 +275,291 @@ TEST_CASE("siamese-render-walk shows LFW's colour photos, cut to their middle", 
   CHECK(r.status == 2);
   CHECK(r.output.find("--centre-crop") != std::string::npos);
 }
+
+namespace {
+
+// A short AT&T walk (3 walkers, one at a time, 5 fps) under conditions ("" for none).
+siamese::testing::RunResult render_conditions(const std::string& data, const std::string& dir,
+                                              const std::string& conditions, int seed = 4) {
+  fs::create_directories(dir);
+  std::vector<std::string> args{program_path("siamese-render-walk"),
+                                "--data",
+                                data,
+                                "--people",
+                                "s1-s2",
+                                "--images",
+                                "6-7",
+                                "--strangers",
+                                "s21",
+                                "--fps",
+                                "5",
+                                "--segment",
+                                "1.6",
+                                "--pairs",
+                                "0",
+                                "--seed",
+                                std::to_string(seed),
+                                "--out",
+                                dir + "/walk.avi",
+                                "--truth",
+                                dir + "/walk.json"};
+  if (!conditions.empty()) {
+    args.push_back("--condition");
+    args.push_back(conditions);
+  }
+  return run_program(args);
+}
+
+std::vector<cv::Mat> read_frames(const std::string& video_path) {
+  cv::VideoCapture video(video_path, cv::CAP_OPENCV_MJPEG);
+  std::vector<cv::Mat> frames;
+  cv::Mat frame;
+  while (video.read(frame)) frames.push_back(frame.clone());
+  return frames;
+}
+
+struct ShownFace {
+  int frame = 0;
+  cv::Rect box;
+  std::string image;
+  nlohmann::json walker;  // the truth's walker entry
+};
+
+std::vector<ShownFace> shown_faces(const nlohmann::json& truth) {
+  std::vector<ShownFace> out;
+  for (const auto& f : truth.at("frames")) {
+    for (const auto& face : f.at("faces")) {
+      out.push_back({f.at("frame").get<int>(),
+                     cv::Rect(face.at("x"), face.at("y"), face.at("width"), face.at("height")),
+                     face.at("image").get<std::string>(),
+                     truth.at("walkers").at(face.at("walker").get<size_t>())});
+    }
+  }
+  return out;
+}
+
+double mean_gray(const cv::Mat& bgr) {
+  cv::Mat gray;
+  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  return cv::mean(gray)[0];
+}
+
+}  // namespace
+
+TEST_CASE("siamese-render-walk's conditions are deterministic and change the frames", "[samples]") {
+  SIAMESE_REQUIRE_ATT(data);
+  const std::string dir = siamese::testing::temp_dir("render_conditions");
+  REQUIRE(render_conditions(data, dir + "/plain", "").status == 0);
+  REQUIRE(render_conditions(data, dir + "/none", "none").status == 0);
+  const nlohmann::json plain_truth = nlohmann::json::parse(slurp(dir + "/plain/walk.json"));
+  CHECK_FALSE(plain_truth.contains("conditions"));  // the plain walk's truth as it always was
+  CHECK(slurp(dir + "/none/walk.avi") == slurp(dir + "/plain/walk.avi"));
+  CHECK(slurp(dir + "/none/walk.json") == slurp(dir + "/plain/walk.json"));
+  for (const std::string condition :
+       {"rotate", "blur", "lowlight", "sidelight", "noise", "jpeg", "small", "occlusion"}) {
+    INFO(condition);
+    for (const char* run : {"a", "b"}) {
+      const auto r = render_conditions(data, dir + "/" + condition + "-" + run, condition);
+      INFO(r.output);
+      REQUIRE(r.status == 0);
+    }
+    const std::string a = dir + "/" + condition + "-a/walk", b = dir + "/" + condition + "-b/walk";
+    CHECK(slurp(a + ".avi") == slurp(b + ".avi"));
+    CHECK(slurp(a + ".json") == slurp(b + ".json"));
+    CHECK(slurp(a + ".avi") != slurp(dir + "/plain/walk.avi"));
+    const nlohmann::json truth = nlohmann::json::parse(slurp(a + ".json"));
+    CHECK(truth.at("conditions") == nlohmann::json::array({condition}));
+    // The walk's script is the plain walk's (small alone changes the faces' sizes).
+    CHECK(truth.at("frame_count") == plain_truth.at("frame_count"));
+    if (condition != "small") CHECK(truth.at("frames") == plain_truth.at("frames"));
+  }
+  // Another seed: other angles, sides and occluders.
+  REQUIRE(render_conditions(data, dir + "/all-5", "all", 5).status == 0);
+  REQUIRE(render_conditions(data, dir + "/all-6", "all", 6).status == 0);
+  const auto w5 = nlohmann::json::parse(slurp(dir + "/all-5/walk.json")).at("walkers");
+  const auto w6 = nlohmann::json::parse(slurp(dir + "/all-6/walk.json")).at("walkers");
+  CHECK(w5.at(0).at("angle") != w6.at(0).at("angle"));
+}
+
+TEST_CASE("siamese-render-walk's conditions do what its help says", "[samples]") {
+  SIAMESE_REQUIRE_ATT(data);
+  const std::string dir = siamese::testing::temp_dir("render_condition_effects");
+  REQUIRE(render_conditions(data, dir + "/plain", "").status == 0);
+  const nlohmann::json truth = nlohmann::json::parse(slurp(dir + "/plain/walk.json"));
+  const std::vector<cv::Mat> plain = read_frames(dir + "/plain/walk.avi");
+  REQUIRE(plain.size() == truth.at("frame_count").get<size_t>());
+  const std::vector<ShownFace> faces = shown_faces(truth);
+  REQUIRE(faces.size() > 10);
+  auto render = [&](const std::string& condition) {
+    const auto r = render_conditions(data, dir + "/" + condition, condition);
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    std::vector<cv::Mat> frames = read_frames(dir + "/" + condition + "/walk.avi");
+    REQUIRE(frames.size() == plain.size());
+    return frames;
+  };
+
+  SECTION("lowlight: a quarter of the light") {
+    const auto frames = render("lowlight");
+    for (size_t f = 0; f < frames.size(); f += 3) {
+      const double ratio = mean_gray(frames[f]) / mean_gray(plain[f]);
+      CHECK(ratio > 0.22);
+      CHECK(ratio < 0.28);
+    }
+  }
+  SECTION("blur: edges are softened") {
+    const auto frames = render("blur");
+    for (size_t f = 0; f < frames.size(); f += 3) {
+      cv::Mat g0, g1, l0, l1;
+      cv::cvtColor(plain[f], g0, cv::COLOR_BGR2GRAY);
+      cv::cvtColor(frames[f], g1, cv::COLOR_BGR2GRAY);
+      cv::Laplacian(g0, l0, CV_32F);
+      cv::Laplacian(g1, l1, CV_32F);
+      CHECK(cv::mean(cv::abs(l1))[0] < 0.4 * cv::mean(cv::abs(l0))[0]);
+      CHECK(std::abs(cv::mean(g1)[0] - cv::mean(g0)[0]) < 2.0);  // light unchanged
+    }
+  }
+  SECTION("noise: Gaussian, sigma 10, new on every frame") {
+    const auto frames = render("noise");
+    cv::Mat previous;
+    for (size_t f = 0; f < frames.size(); f += 2) {
+      cv::Mat d0, d1;
+      frames[f].convertTo(d0, CV_32F);
+      plain[f].convertTo(d1, CV_32F);
+      const cv::Mat diff = d0 - d1;
+      cv::Scalar mean, sd;
+      cv::meanStdDev(diff.reshape(1), mean, sd);
+      CHECK(std::abs(mean[0]) < 1.0);
+      CHECK(sd[0] > 6.0);  // 10 before the encoder smooths some of it
+      CHECK(sd[0] < 12.0);
+      if (!previous.empty()) CHECK(cv::norm(previous, diff) > 0);
+      previous = diff;
+    }
+  }
+  SECTION("jpeg: coarse coding") {
+    const auto frames = render("jpeg");
+    CHECK(slurp(dir + "/jpeg/walk.avi").size() < slurp(dir + "/plain/walk.avi").size() / 3);
+    for (size_t f = 0; f < frames.size(); f += 3) {
+      cv::Mat diff;
+      cv::absdiff(frames[f], plain[f], diff);
+      CHECK(cv::mean(diff)[0] > 1.0);
+      CHECK(cv::mean(diff)[0] < 12.0);
+    }
+  }
+  SECTION("small: faces 40-60 px, still the photos") {
+    const auto frames = render("small");
+    const nlohmann::json small = nlohmann::json::parse(slurp(dir + "/small/walk.json"));
+    int checked = 0;
+    for (const ShownFace& s : shown_faces(small)) {
+      CHECK(s.box.height >= 40 * 0.95);
+      CHECK(s.box.height <= 60 * 1.05);
+      cv::Mat gray, expected, diff;
+      cv::cvtColor(frames[static_cast<size_t>(s.frame)](s.box), gray, cv::COLOR_BGR2GRAY);
+      cv::resize(cv::imread(data + "/" + s.image, cv::IMREAD_GRAYSCALE), expected, s.box.size(), 0,
+                 0, cv::INTER_AREA);
+      cv::absdiff(gray, expected, diff);
+      CHECK(cv::mean(diff)[0] < 8.0);
+      ++checked;
+    }
+    CHECK(checked > 10);
+  }
+  SECTION("rotate: each walker's photo turned by 5-25 degrees") {
+    const auto frames = render("rotate");
+    const nlohmann::json turned = nlohmann::json::parse(slurp(dir + "/rotate/walk.json"));
+    for (const auto& w : turned.at("walkers")) {
+      const double angle = w.at("angle");
+      CHECK(std::abs(angle) >= 5.0);
+      CHECK(std::abs(angle) <= 25.0);
+    }
+    int checked = 0;
+    for (const auto& f : turned.at("frames")) {
+      for (const auto& face : f.at("faces")) {
+        const cv::Rect box(face.at("x"), face.at("y"), face.at("width"), face.at("height"));
+        const double angle = turned.at("walkers").at(face.at("walker").get<size_t>()).at("angle");
+        const cv::Mat source =
+            cv::imread(data + "/" + face.at("image").get<std::string>(), cv::IMREAD_GRAYSCALE);
+        cv::Mat rotated, upright, as_turned, gray, d1, d2;
+        const cv::Point2f centre((source.cols - 1) / 2.0F, (source.rows - 1) / 2.0F);
+        cv::warpAffine(source, rotated, cv::getRotationMatrix2D(centre, angle, 1.0), source.size(),
+                       cv::INTER_LINEAR, cv::BORDER_REFLECT_101);
+        cv::resize(rotated, as_turned, box.size());
+        cv::resize(source, upright, box.size());
+        cv::cvtColor(frames[f.at("frame").get<size_t>()](box), gray, cv::COLOR_BGR2GRAY);
+        cv::absdiff(gray, as_turned, d1);
+        cv::absdiff(gray, upright, d2);
+        CHECK(cv::mean(d1)[0] < 6.0);                  // the photo, turned by the truth's angle
+        CHECK(cv::mean(d2)[0] > cv::mean(d1)[0] + 3);  // and not the upright photo
+        ++checked;
+      }
+    }
+    CHECK(checked > 10);
+  }
+  SECTION("sidelight: bright on the lit side, dark on the other") {
+    const auto frames = render("sidelight");
+    const nlohmann::json lit = nlohmann::json::parse(slurp(dir + "/sidelight/walk.json"));
+    std::set<std::string> sides;
+    for (const ShownFace& s : shown_faces(lit)) {
+      const std::string side = s.walker.at("light");
+      sides.insert(side);
+      const int third = s.box.width / 3;
+      const cv::Rect left(s.box.x, s.box.y, third, s.box.height);
+      const cv::Rect right(s.box.x + s.box.width - third, s.box.y, third, s.box.height);
+      const cv::Mat& now = frames[static_cast<size_t>(s.frame)];
+      const cv::Mat& before = plain[static_cast<size_t>(s.frame)];
+      const double lit_gain = mean_gray(now(side == "left" ? left : right)) /
+                              mean_gray(before(side == "left" ? left : right));
+      const double dark_gain = mean_gray(now(side == "left" ? right : left)) /
+                               mean_gray(before(side == "left" ? right : left));
+      CHECK(lit_gain > 1.15);  // 1.6 at the edge, 1.38 at the third's middle, less where white
+      CHECK(dark_gain < 0.6);  // 0.52 at the third's middle
+      // Outside the face the light is as it was.
+      const cv::Rect above(s.box.x, std::max(0, s.box.y - 12), s.box.width, 8);
+      if (s.box.y >= 12) CHECK(std::abs(mean_gray(now(above)) - mean_gray(before(above))) < 3.0);
+    }
+    CHECK(sides.size() >= 1);
+  }
+  SECTION("occlusion: a dark bar across the eyes or a skin-toned hand") {
+    const auto frames = render("occlusion");
+    const nlohmann::json covered = nlohmann::json::parse(slurp(dir + "/occlusion/walk.json"));
+    int checked = 0;
+    for (const ShownFace& s : shown_faces(covered)) {
+      const auto& o = s.walker.at("occluder");
+      const std::string kind = o.at("kind");
+      REQUIRE((kind == "bar" || kind == "hand"));
+      // The middle of the occluder (well inside its edges and the JPEG blocks around them).
+      const double cx =
+          s.box.x + (o.at("x").get<double>() + o.at("width").get<double>() / 2) * s.box.width;
+      const double cy =
+          s.box.y + (o.at("y").get<double>() + o.at("height").get<double>() / 2) * s.box.height;
+      const int half_w =
+          std::max(2, static_cast<int>(o.at("width").get<double>() * s.box.width / 5));
+      const int half_h =
+          std::max(2, static_cast<int>(o.at("height").get<double>() * s.box.height / 5));
+      const cv::Rect middle(static_cast<int>(cx) - half_w, static_cast<int>(cy) - half_h,
+                            2 * half_w, 2 * half_h);
+      const cv::Scalar colour = cv::mean(frames[static_cast<size_t>(s.frame)](middle));
+      const cv::Scalar expected =
+          kind == "bar" ? cv::Scalar(35, 35, 38) : cv::Scalar(110, 145, 195);
+      for (int k = 0; k < 3; ++k) CHECK(std::abs(colour[k] - expected[k]) < 8.0);
+      ++checked;
+    }
+    CHECK(checked > 10);
+  }
+}
+
+TEST_CASE("siamese-render-walk refuses unknown or conflicting conditions", "[samples]") {
+  SIAMESE_REQUIRE_ATT(data);
+  const std::string dir = siamese::testing::temp_dir("render_condition_errors");
+  auto r = render_conditions(data, dir, "rotate,fog");
+  CHECK(r.status == 2);
+  CHECK(r.output.find("--condition") != std::string::npos);
+  CHECK(r.output.find("fog") != std::string::npos);
+  r = render_conditions(data, dir, "blur,blur");
+  CHECK(r.status == 2);
+  CHECK(r.output.find("twice") != std::string::npos);
+  r = run_program({program_path("siamese-render-walk"), "--data", data, "--people", "s1",
+                   "--condition", "small", "--min-face", "50", "--out", dir + "/x.avi", "--truth",
+                   dir + "/x.json"});
+  CHECK(r.status == 2);
+  CHECK(r.output.find("--min-face") != std::string::npos);
+}

@@ -1,6 +1,7 @@
 // siamese-render-walk: renders faces (AT&T's grey ones, or LFW's colour photos cut to their
 // middle) walking across a textured 640x480 backdrop (one or two at once) into an MJPG AVI,
-// with a ground-truth file. Deterministic in --seed.
+// with a ground-truth file, optionally under camera conditions (--condition). Deterministic in
+// --seed.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -13,6 +14,7 @@
 
 #include "avi_writer.h"
 #include "background.h"
+#include "conditions.h"
 #include "flags.h"
 #include "truth_file.h"
 #include "walk_plan.h"
@@ -53,6 +55,20 @@ frame the box and identity of every face ("s3", or "stranger:s21" for the --stra
   --quality Q             JPEG quality 1-100 (default 90)
 Images are shown in colour (grey images stay grey).
   --seed N                the same seed gives the same video and truth (default 0)
+  --condition LIST        camera conditions, comma-separated (default none; "all": every one):
+      rotate     each walker's photo turned about its centre by 5-25 degrees, either way
+      blur       defocus: the frame through a disc of radius 5 px
+      lowlight   the frame's pixel values times 0.25
+      sidelight  strong light from one side of each walker: the face times 1.6 at its lit edge,
+                 falling linearly to 0.3 at the other
+      noise      sensor noise: Gaussian, sigma 10 per pixel and channel, new on every frame
+      jpeg       JPEG quality at most 15 (blocking and ringing)
+      small      faces 40-60 px high (instead of --min-face/--max-face)
+      occlusion  over each walker's face a dark bar across the eyes (0.17 of the face's
+                 height) or a skin-toned hand-sized ellipse (0.45 x 0.5 of the face)
+    The random parts (angles, sides, occluders, noise) follow --seed; the frame changes run
+    blur, lowlight, noise, then the JPEG encoding. The truth's boxes stay the shown photo's
+    box; the JSON truth lists the conditions and each walker's angle, light side and occluder.
 )";
 
 bool all_digits(const std::string& text) {
@@ -109,7 +125,7 @@ int run(int argc, char** argv) {
                          {"out"},   {"truth"},  {"fps"},      {"segment"},   {"seconds"},
                          {"gap"},   {"pairs"},  {"min-face"}, {"max-face"},  {"image-period"},
                          {"width"}, {"height"}, {"quality"},  {"seed"},      {"centre-crop"},
-                         {"help", false}});
+                         {"condition"}, {"help", false}});
   if (flags.has("help")) {
     std::cout << kUsage;
     return 0;
@@ -134,14 +150,30 @@ int run(int argc, char** argv) {
   o.seed = static_cast<uint64_t>(flags.integer("seed", 0, 0, 2147483647L));
   const int quality = static_cast<int>(flags.integer("quality", 90, 1, 100));
   const double centre_crop = flags.number("centre-crop", 1.0, 0.05, 1.0);
+  ss::Conditions conditions;
+  try {
+    conditions = ss::parse_conditions(flags.text("condition"));
+  } catch (const std::invalid_argument& e) {
+    throw ss::UsageError(std::string("--condition: ") + e.what());
+  }
+  if (ss::has_condition(conditions, ss::Condition::kSmall)) {
+    if (flags.has("min-face") || flags.has("max-face")) {
+      throw ss::UsageError("--condition small sets the face heights: drop --min-face/--max-face");
+    }
+    o.min_face = ss::kSmallFaceMin;
+    o.max_face = ss::kSmallFaceMax;
+  }
+  const bool rotate = ss::has_condition(conditions, ss::Condition::kRotate);
 
   const std::vector<ss::Cast> cast = make_cast(flags, data);
-  std::map<std::string, cv::Mat> faces;  // decoded once
+  std::map<std::string, cv::Mat> faces;      // decoded once
+  std::map<std::string, cv::Mat> originals;  // rotate: the whole images, to turn then cut
   for (const auto& c : cast) {
     for (const auto& rel : c.images) {
       // Colour as stored (a grey image becomes three equal channels, as it was drawn before).
       cv::Mat img = cv::imread((data / rel).string(), cv::IMREAD_COLOR);
       if (img.empty()) throw std::runtime_error((data / rel).string() + ": cannot read the image");
+      if (rotate) originals[rel] = img;
       const int w = std::max(1, static_cast<int>(std::lround(img.cols * centre_crop)));
       const int h = std::max(1, static_cast<int>(std::lround(img.rows * centre_crop)));
       faces[rel] = img(cv::Rect((img.cols - w) / 2, (img.rows - h) / 2, w, h)).clone();
@@ -169,33 +201,54 @@ int run(int argc, char** argv) {
     throw ss::UsageError(e.what());
   }
 
+  // Each walker's look under the conditions; under rotate, its photos turned once.
+  std::vector<ss::WalkerLook> looks;
+  std::map<std::pair<size_t, std::string>, cv::Mat> turned;
+  for (size_t i = 0; i < plan.walkers.size(); ++i) {
+    looks.push_back(ss::walker_look(conditions, o.seed, i));
+    if (!rotate) continue;
+    for (const auto& rel : plan.walkers[i].images) {
+      turned[{i, rel}] = ss::rotated_face(originals.at(rel), looks[i].angle_deg, centre_crop);
+    }
+  }
+
   ss::MjpegAviWriter writer(out, o.width, o.height, o.fps);
-  const std::vector<int> jpeg_params{cv::IMWRITE_JPEG_QUALITY, quality};
+  const std::vector<int> jpeg_params{cv::IMWRITE_JPEG_QUALITY,
+                                     ss::jpeg_quality(conditions, quality)};
   std::vector<unsigned char> jpeg;
   const cv::Mat background = ss::make_background(o.width, o.height, o.seed);
   cv::Mat frame, scaled;
   for (int f = 0; f < plan.frame_count; ++f) {
     background.copyTo(frame);
-    for (const ss::Walker& w : plan.walkers) {
+    for (size_t i = 0; i < plan.walkers.size(); ++i) {
+      const ss::Walker& w = plan.walkers[i];
       if (f < w.first_frame || f > w.last_frame) continue;
       const ss::Rect r = ss::box_at(w, o, f);
-      const cv::Mat& face = faces.at(w.images[static_cast<size_t>(ss::image_at(w, o, f))]);
+      const std::string& rel = w.images[static_cast<size_t>(ss::image_at(w, o, f))];
+      const cv::Mat& face = rotate ? turned.at({i, rel}) : faces.at(rel);
       cv::resize(face, scaled, cv::Size(r.width, r.height), 0, 0,
                  r.height < face.rows ? cv::INTER_AREA : cv::INTER_LINEAR);
+      if (!conditions.empty()) ss::dress_face(scaled, looks[i]);
       scaled.copyTo(frame(cv::Rect(r.x, r.y, r.width, r.height)));
     }
+    if (!conditions.empty()) ss::degrade_frame(frame, conditions, o.seed, f);
     cv::imencode(".jpg", frame, jpeg, jpeg_params);
     writer.write(jpeg);
   }
   writer.close();
-  ss::write_truth(truth, plan, fs::path(out).filename().string());
+  ss::write_truth(truth, plan, fs::path(out).filename().string(), conditions, looks);
 
   int strangers = 0;
   for (const auto& w : plan.walkers) strangers += w.stranger ? 1 : 0;
   std::cout << kProgram << ": wrote " << out << " (" << plan.frame_count << " frames, " << o.width
             << "x" << o.height << " at " << o.fps << " fps, "
             << plan.walkers.size() - static_cast<size_t>(strangers) << " people, " << strangers
-            << " strangers) and " << truth << "\n";
+            << " strangers";
+  if (!conditions.empty()) {
+    std::cout << "; under";
+    for (const auto c : conditions) std::cout << " " << ss::condition_name(c);
+  }
+  std::cout << ") and " << truth << "\n";
   return 0;
 }
 

@@ -32,10 +32,12 @@ void write_csv(std::ostream& out, const WalkPlan& plan) {
   }
 }
 
-nlohmann::json to_json(const WalkPlan& plan, const std::string& video) {
+nlohmann::json to_json(const WalkPlan& plan, const std::string& video,
+                       const Conditions& conditions, const std::vector<WalkerLook>& looks) {
   const WalkOptions& o = plan.options;
   nlohmann::json walkers = nlohmann::json::array();
-  for (const Walker& w : plan.walkers) {
+  for (size_t i = 0; i < plan.walkers.size(); ++i) {
+    const Walker& w = plan.walkers[i];
     walkers.push_back({{"identity", truth_identity(w)},
                        {"label", w.label},
                        {"stranger", w.stranger},
@@ -44,6 +46,19 @@ nlohmann::json to_json(const WalkPlan& plan, const std::string& video) {
                        {"lane", w.lane},
                        {"direction", w.direction},
                        {"images", w.images}});
+    if (conditions.empty() || i >= looks.size()) continue;  // the plain walk's truth as it was
+    const WalkerLook& look = looks[i];
+    nlohmann::json& entry = walkers.back();
+    if (has_condition(conditions, Condition::kRotate)) entry["angle"] = look.angle_deg;
+    if (look.light_side != 0) entry["light"] = look.light_side < 0 ? "left" : "right";
+    if (!look.occluder.kind.empty()) {
+      const Occluder& oc = look.occluder;
+      entry["occluder"] = {{"kind", oc.kind},
+                           {"x", oc.x},
+                           {"y", oc.y},
+                           {"width", oc.width},
+                           {"height", oc.height}};
+    }
   }
   nlohmann::json frames = nlohmann::json::array();
   for (int f = 0; f < plan.frame_count; ++f) {
@@ -62,14 +77,20 @@ nlohmann::json to_json(const WalkPlan& plan, const std::string& video) {
     }
     frames.push_back({{"frame", f}, {"time", frame_time(o, f)}, {"faces", std::move(faces)}});
   }
-  return {{"video", video},
-          {"width", o.width},
-          {"height", o.height},
-          {"fps", o.fps},
-          {"frame_count", plan.frame_count},
-          {"seed", o.seed},
-          {"walkers", std::move(walkers)},
-          {"frames", std::move(frames)}};
+  nlohmann::json truth = {{"video", video},
+                          {"width", o.width},
+                          {"height", o.height},
+                          {"fps", o.fps},
+                          {"frame_count", plan.frame_count},
+                          {"seed", o.seed},
+                          {"walkers", std::move(walkers)},
+                          {"frames", std::move(frames)}};
+  if (!conditions.empty()) {
+    nlohmann::json names = nlohmann::json::array();
+    for (const Condition c : conditions) names.push_back(condition_name(c));
+    truth["conditions"] = std::move(names);
+  }
+  return truth;
 }
 
 }  // namespace
@@ -78,13 +99,14 @@ std::string truth_identity(const Walker& walker) {
   return walker.stranger ? "stranger:" + walker.label : walker.label;
 }
 
-void write_truth(const std::string& path, const WalkPlan& plan, const std::string& video) {
+void write_truth(const std::string& path, const WalkPlan& plan, const std::string& video,
+                 const Conditions& conditions, const std::vector<WalkerLook>& looks) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw std::runtime_error(path + ": cannot write the truth file");
   if (ends_with(path, ".csv")) {
     write_csv(out, plan);
   } else {
-    out << to_json(plan, video).dump(1) << '\n';
+    out << to_json(plan, video, conditions, looks).dump(1) << '\n';
   }
   out.close();
   if (!out) throw std::runtime_error(path + ": write failed");
