@@ -1,6 +1,7 @@
 // detect_bench: the face detectors (haar, lbp, cnn) on LFW and their speed.
 //   detect_bench [--lfw DIR] [--limit N] [--detectors haar,lbp,cnn,cnn320] [--threads 2]
 //                [--threshold 0.5] [--speed-seconds 3] [--no-accuracy] [--no-speed]
+//                [--no-framing] [--misses FILE]
 // Accuracy, on every LFW photo as it is (250x250 deep-funneled, the face at the centre):
 //   centre box   the square of kLfwCentreBoxFraction (0.472) of the side at the image centre:
 //                the median Haar box measured on LFW (training/lfw_protocol.h)
@@ -8,9 +9,11 @@
 //                centre has IoU >= 0.4 with the centre box
 //   other boxes  boxes that are not that hit, per image: background faces count too, so this
 //                is an upper bound on false boxes
+//   --misses     writes FILE, a CSV line per photo a detector missed: its boxes, and the
+//                largest box near the centre with its IoU with the centre box (if any)
 // Framing (cnn): over the photos where Haar and the raw CNN box both hit, the medians of Haar
 // side / mean CNN side and of (Haar centre y - CNN centre y) / mean CNN side: kCnnBoxScale and
-// kCnnBoxShiftY of siamese/detector.h.
+// kCnnBoxShiftY of siamese/detector.h (--no-framing skips it: it runs Haar and the CNN again).
 // Speed: 640x480 BGR frames (an LFW photo at the centre of a gray frame, as a camera shows one
 // person) at batch 1 and 8 frames; faces/s = frames/s x faces per frame (one), detectors
 // alternating round by round on --threads LibTorch/OpenCV threads.
@@ -22,6 +25,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -62,8 +66,8 @@ siamese::Box centre_box(int w, int h) {
   return siamese::Box{(w - side) / 2, (h - side) / 2, side, side};
 }
 
-// The hit box (largest near the centre with IoU >= 0.4), or -1.
-int hit_index(const std::vector<siamese::Box>& boxes, int w, int h) {
+// The hit box (largest near the centre with IoU >= min_iou), or -1.
+int hit_index(const std::vector<siamese::Box>& boxes, int w, int h, double min_iou = kHitIou) {
   const siamese::Box centre = centre_box(w, h);
   const double reach = 0.25 * std::min(w, h);
   int best = -1;
@@ -73,7 +77,7 @@ int hit_index(const std::vector<siamese::Box>& boxes, int w, int h) {
     if (std::abs(dx) > reach || std::abs(dy) > reach) continue;
     if (best < 0 || b.area() > boxes[best].area()) best = static_cast<int>(i);
   }
-  if (best >= 0 && siamese::box_iou(boxes[best], centre) < kHitIou) best = -1;
+  if (best >= 0 && siamese::box_iou(boxes[best], centre) < min_iou) best = -1;
   return best;
 }
 
@@ -107,7 +111,7 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> a;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
-    if (k == "--no-accuracy" || k == "--no-speed") {
+    if (k == "--no-accuracy" || k == "--no-speed" || k == "--no-framing") {
       a[k] = "1";
     } else if (i + 1 < argc) {
       a[k] = argv[++i];
@@ -144,7 +148,15 @@ int main(int argc, char** argv) {
       std::vector<double> scale, shift_y, shift_x;
       siamese::TinyFaceDetector raw(siamese::TinyFaceDetectorOptions().set_score_threshold(threshold));
       siamese::FaceDetector haar(siamese::DetectorOptions{});
+      const bool framing = !a.count("--no-framing");
+      std::ofstream misses;
+      if (a.count("--misses")) {
+        misses.open(a["--misses"]);
+        if (!misses) throw std::runtime_error(a["--misses"] + ": cannot write (--misses)");
+        misses << "detector,photo,width,height,boxes,near_x,near_y,near_width,near_height,iou\n";
+      }
       for (size_t k = 0; k < images.size(); ++k) {
+        if (k > 0 && k % 1000 == 0) std::cerr << k << "/" << images.size() << " photos\n";
         const cv::Mat image = siamese::read_image(images[k], 3);
         const siamese::ImageView view = siamese::view_of(image);
         for (size_t d = 0; d < detectors.size(); ++d) {
@@ -154,8 +166,22 @@ int main(int argc, char** argv) {
           const int hit = hit_index(boxes, image.cols, image.rows);
           if (hit >= 0) ++hits[d];
           if (boxes.empty()) ++none[d];
+          if (hit < 0 && misses.is_open()) {
+            // The box that would have been the hit: the largest near the centre, any IoU.
+            const int near = hit_index(boxes, image.cols, image.rows, 0.0);
+            misses << names[d] << ',' << fs::relative(images[k], lfw).string() << ','
+                   << image.cols << ',' << image.rows << ',' << boxes.size();
+            if (near >= 0) {
+              const auto& b = boxes[static_cast<size_t>(near)];
+              misses << ',' << b.x << ',' << b.y << ',' << b.width << ',' << b.height << ','
+                     << siamese::box_iou(b, centre_box(image.cols, image.rows)) << '\n';
+            } else {
+              misses << ",,,,,\n";
+            }
+          }
           others[d] += static_cast<int64_t>(boxes.size()) - (hit >= 0 ? 1 : 0);
         }
+        if (!framing) continue;
         // Framing: Haar's hit beside the raw CNN box that overlaps it most.
         const auto hb = haar.detect(view);
         const int h = hit_index(hb, image.cols, image.rows);
@@ -173,7 +199,6 @@ int main(int argc, char** argv) {
             shift_x.push_back((hb[h].x + hb[h].width / 2.0 - best.x - best.width / 2) / mean_side);
           }
         }
-        if ((k + 1) % 1000 == 0) std::cerr << (k + 1) << "/" << images.size() << " photos\n";
       }
       std::cout << "LFW detection: " << images.size() << " photos as they are (" << lfw
                 << "); hit = largest box near the centre with IoU >= 0.4 with the centre box "
@@ -185,7 +210,7 @@ int main(int argc, char** argv) {
                   << 100.0 * hits[d] / n << "%), no box " << none[d] << ", other boxes per image "
                   << others[d] / n << ", " << 1000.0 * seconds_spent[d] / n << " ms/photo\n";
       }
-      std::cout << "CNN framing vs Haar over " << scale.size()
+      if (framing) std::cout << "CNN framing vs Haar over " << scale.size()
                 << " photos where both hit: Haar side / mean CNN side median " << median(scale)
                 << ", centre y shift (Haar - CNN) / mean CNN side median " << median(shift_y)
                 << ", centre x shift median " << median(shift_x) << "\n";
