@@ -8,13 +8,19 @@
 #include <optional>
 #include <string>
 
-#include "cli.h"
 #include "face_source.h"
+#include "siamese/cli_core_flags.h"
 #include "siamese/embedder.h"
 #include "siamese/gallery.h"
 #include "siamese/threshold_policy.h"
 
 namespace siamese::enroll {
+
+using cli::Args;
+using cli::UsageError;
+
+/// siamese-enroll's command line: its subcommands, their flags and the --help text.
+const cli::Program& enroll_program();
 
 /// Exit status of `verify` when the face is not the claimed identity.
 constexpr int kExitNotVerified = 3;
@@ -35,6 +41,9 @@ int run_rename(const Args& args);
 int run_identify(const Args& args);
 int run_verify(const Args& args);
 int run_compare(const Args& args);
+
+/// --threshold as given (in [0, kMaxDistanceThreshold]), or nullopt.
+std::optional<float> threshold_flag(const Args& args);
 
 /// Loads --model onto --device (default auto) with --batch-size and --threads.
 Embedder load_embedder(const Args& args);

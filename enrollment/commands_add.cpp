@@ -57,14 +57,17 @@ constexpr const char* kStrictThreshold = "strict";
 constexpr const char* kAutoThreshold = "auto";
 
 int run_add(const Args& args) {
-  const std::string gallery_path = args.required("--gallery");
-  const bool rebuild = args.has("--rebuild");
-  const bool replace = args.has("--replace");
-  const bool strict = args.value("--threshold") == std::optional<std::string>(kStrictThreshold);
-  const bool automatic = args.value("--threshold") == std::optional<std::string>(kAutoThreshold);
+  const std::string gallery_path = args.required("gallery");
+  const bool rebuild = args.has("rebuild");
+  const bool replace = args.has("replace");
+  const bool strict = args.value("threshold") == std::optional<std::string>(kStrictThreshold);
+  const bool automatic = args.value("threshold") == std::optional<std::string>(kAutoThreshold);
   std::optional<float> threshold =
-      strict || automatic ? std::nullopt : args.float_value("--threshold", 0.0f);
-  std::optional<std::string> name = args.value("--name");
+      strict || automatic || !args.has("threshold")
+          ? std::nullopt
+          : std::optional<float>(static_cast<float>(cli::parse_number(
+                "--threshold", args.required("threshold"), 0.0, kMaxDistanceThreshold)));
+  std::optional<std::string> name = args.value("name");
   if (name) {
     try {
       check_identity_name(*name);
@@ -73,7 +76,7 @@ int run_add(const Args& args) {
     }
   }
   if (args.positionals().empty() && !rebuild && !threshold && !strict && !automatic) {
-    throw UsageError("usage: siamese-enroll " + command_specs().front().synopsis);
+    throw UsageError("usage: siamese-enroll " + enroll_program().commands.front().synopsis);
   }
   // Listed before any work: a folder named as no identity may be (a control character, invalid
   // UTF-8) stops the run before the model loads or the gallery is created.
@@ -95,10 +98,10 @@ int run_add(const Args& args) {
     try {
       choice = strict_threshold(info);
     } catch (const InputError& e) {
-      throw InputError(args.required("--model") + ": " + e.what() + "; give --threshold T");
+      throw InputError(args.required("model") + ": " + e.what() + "; give --threshold T");
     }
     if (info.validation.threshold_at_far_1e4 < 0) {
-      std::cerr << "siamese-enroll: " << args.required("--model")
+      std::cerr << "siamese-enroll: " << args.required("model")
                 << " records no threshold at FAR=1e-4 (written before it was recorded); using "
                    "its threshold at FAR=1%\n";
     }
@@ -133,8 +136,8 @@ int run_add(const Args& args) {
   }
 
   EmbedOptions options;
-  options.largest_face = args.has("--largest-face");
-  options.keep_crops_dir = args.value_or("--keep-crops", "");
+  options.largest_face = args.has("largest-face");
+  options.keep_crops_dir = args.text("keep-crops");
   EmbedOutcome rebuilt;
   if (rebuild) {
     options.progress_label = "re-embedded";
@@ -168,7 +171,7 @@ int run_add(const Args& args) {
   if (threshold || automatic) gallery->set_threshold(threshold);
   const ThresholdChoice in_force = threshold_in_force(*gallery, info);
 
-  if (args.has("--json")) {
+  if (args.has("json")) {
     auto identities = nlohmann::json::array();
     for (const auto& [who, samples] : added.identities) {
       identities.push_back({{"name", who}, {"images", samples.size()}});

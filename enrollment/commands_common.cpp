@@ -14,6 +14,11 @@ std::string json_line(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::optional<float> threshold_flag(const Args& args) {
+  const auto t = args.number("threshold");
+  return t ? std::optional<float>(static_cast<float>(*t)) : std::nullopt;
+}
+
 int run_command(const Args& args) {
   const std::string& c = args.command();
   if (c == "add") return run_add(args);
@@ -27,50 +32,30 @@ int run_command(const Args& args) {
 }
 
 Embedder load_embedder(const Args& args) {
-  const std::string model_path = args.required("--model");
-  const int batch_size = args.int_value("--batch-size", kDefaultBatchSize, 1, 65536);
-  set_cpu_threads(args.int_value("--threads", 0, 0, 1024));
-  const torch::Device device = resolve_device(args.value_or("--device", "auto"));
+  const std::string model_path = args.required("model");
+  const int batch_size = static_cast<int>(args.integer("batch-size", kDefaultBatchSize));
+  cli::apply_threads(args);
+  const torch::Device device = cli::device_of(args);
   return Embedder(load_model(model_path), device, batch_size);
 }
 
 FaceSource make_face_source(const Args& args, int channels) {
   FaceSourceOptions options;
-  options.detect = !args.has("--no-detect");
-  options.detector.set_kind(args.value_or("--detector", "haar"))
-      .set_cascade_file(args.value_or("--detector-file", ""))
-      .set_min_face_size(args.int_value("--min-face-size", kDefaultMinFaceSize, 1, 100000));
-  const std::string& kind = options.detector.kind;
-  if (options.detect && kind != "haar" && kind != "lbp" && kind != "cnn") {
-    throw UsageError(args.command() + ": --detector must be haar, lbp or cnn, not '" + kind + "'");
-  }
-  if (const auto t = args.float_value("--detector-threshold", 0.0f)) {
-    options.detector.set_threshold(*t);
-  }
-  options.detector.set_input_size(args.int_value("--detector-input-size",
-                                                 kDefaultDetectorInputSize, kMinDetectorInputSize,
-                                                 kMaxDetectorInputSize));
-  try {
-    check_tiny_face_detector_options(TinyFaceDetectorOptions()
-                                         .set_input_size(options.detector.input_size)
-                                         .set_score_threshold(options.detector.threshold));
-  } catch (const InputError& e) {
-    throw UsageError(args.command() + ": --" + e.what());
-  }
-  if (options.detect && kind == "cnn") {
-    options.detector.set_device(resolve_device(args.value_or("--device", "auto")));
-  }
+  options.detect = !args.has("no-detect");
+  // The CNN runs on --device; the cascades on the CPU, whatever --device says.
+  const bool cnn = options.detect && args.text("detector") == "cnn";
+  options.detector = cli::detector_options_of(args, cnn ? cli::device_of(args) : torch::kCPU);
   return FaceSource(options, channels);
 }
 
 Gallery open_gallery(const Args& args, const Embedder& embedder, bool create) {
-  const std::string path = args.required("--gallery");
+  const std::string path = args.required("gallery");
   try {
     // Readers open read-only: they work on galleries in folders they cannot write.
     return create ? Gallery::open(path, embedder.info(), true)
                   : Gallery::open_reader(path, embedder.info());
   } catch (const MismatchError& e) {
-    throw MismatchError(std::string(e.what()) + " [model in use: " + args.required("--model") +
+    throw MismatchError(std::string(e.what()) + " [model in use: " + args.required("model") +
                         "]");
   }
 }
@@ -83,7 +68,7 @@ ThresholdChoice threshold_in_force(const Gallery& gallery, const ModelInfo& mode
 
 ThresholdChoice pick_threshold(const Args& args, std::optional<float> gallery_threshold,
                                const ModelInfo& model, int64_t gallery_embeddings) {
-  ThresholdChoice choice = choose_threshold(args.float_value("--threshold", 0.0f),
+  ThresholdChoice choice = choose_threshold(threshold_flag(args),
                                             gallery_threshold, model, gallery_embeddings);
   if (choice.source == ThresholdSource::kExplicit) choice.description = "--threshold";
   if (!choice.calibrated) std::cerr << "siamese-enroll: warning: " << choice.description << "\n";

@@ -93,18 +93,18 @@ int run_compare(const Args& args) {
   const torch::Tensor emb = embedder.embed(batch);
   const float distance = (emb[0] - emb[1]).norm().item<float>();
   if (!std::isfinite(distance)) {
-    throw InputError(args.required("--model") + ": the model gives a distance of " +
+    throw InputError(args.required("model") + ": the model gives a distance of " +
                      std::to_string(distance) + " (its embeddings are not finite numbers)");
   }
   // Two pictures, one comparison: the pair threshold (best accuracy), unless given.
-  const std::optional<float> given = args.float_value("--threshold", 0.0f);
+  const std::optional<float> given = threshold_flag(args);
   const float threshold = given ? *given : embedder.info().threshold;
   const std::string threshold_source = given ? "--threshold" : "model";
   const bool same = distance <= threshold;
-  if (const auto show = args.value("--show")) {
+  if (const auto show = args.value("show")) {
     write_picture(*show, input_to_image(batch[0], spec), input_to_image(batch[1], spec), distance);
   }
-  if (args.has("--json")) {
+  if (args.has("json")) {
     const nlohmann::json out = {
         {"image_a", path_a},
         {"image_b", path_b},
@@ -118,7 +118,7 @@ int run_compare(const Args& args) {
     std::printf("dissimilarity: %.4f (%s: distance %s threshold %.4f from the %s)\n",
                 static_cast<double>(distance), same ? "same person" : "different people",
                 same ? "<=" : ">", static_cast<double>(threshold), threshold_source.c_str());
-    if (const auto show = args.value("--show")) {
+    if (const auto show = args.value("show")) {
       std::printf("wrote %s\n", escape_for_display(*show).c_str());
     }
   }

@@ -14,7 +14,7 @@
 namespace siamese::enroll {
 
 int run_list(const Args& args) {
-  const std::string path = args.required("--gallery");
+  const std::string path = args.required("gallery");
   const Gallery gallery = Gallery::open_unbound(path, false);
   const auto identities = gallery.identities();
   const auto threshold = gallery.threshold();
@@ -22,7 +22,7 @@ int run_list(const Args& args) {
   for (const auto& r : identities) total_embeddings += r.embedding_count;
   // The threshold the element uses with this gallery needs the model's calibration.
   std::optional<ThresholdChoice> in_force;
-  if (const auto model_path = args.value("--model")) {
+  if (const auto model_path = args.value("model")) {
     const ModelInfo model = load_model(*model_path).info;
     if (model.fingerprint != gallery.model_fingerprint()) {
       throw MismatchError("gallery " + path + " was built with model " +
@@ -31,7 +31,7 @@ int run_list(const Args& args) {
     }
     in_force = choose_threshold(std::nullopt, threshold, model, total_embeddings);
   }
-  if (args.has("--json")) {
+  if (args.has("json")) {
     auto list = nlohmann::json::array();
     for (const auto& r : identities) {
       list.push_back({{"name", r.name},
@@ -85,7 +85,7 @@ int run_list(const Args& args) {
 }
 
 int run_remove(const Args& args) {
-  const std::string path = args.required("--gallery");
+  const std::string path = args.required("gallery");
   Gallery gallery = Gallery::open_unbound(path, true);
   const std::string& name = args.positionals().at(0);
   gallery.remove(name);
@@ -95,7 +95,7 @@ int run_remove(const Args& args) {
 }
 
 int run_rename(const Args& args) {
-  const std::string path = args.required("--gallery");
+  const std::string path = args.required("gallery");
   const std::string& from = args.positionals().at(0);
   const std::string& to = args.positionals().at(1);
   try {

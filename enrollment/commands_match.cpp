@@ -53,7 +53,7 @@ torch::Tensor embed_boxes(Embedder& embedder, const ImageFaces& faces,
 }  // namespace
 
 int run_identify(const Args& args) {
-  const int top = args.int_value("--top", kDefaultTop, 0, 100000);
+  const int top = args.integer("top", kDefaultTop);
   Embedder embedder = load_embedder(args);
   const Gallery gallery = open_gallery(args, embedder, false);
   GallerySnapshot snapshot = gallery.snapshot();
@@ -63,7 +63,7 @@ int run_identify(const Args& args) {
   const std::string threshold_source = choice.description;
   const Matcher matcher(std::move(snapshot.matrix), embedder.device(), threshold);
   FaceSource source = make_face_source(args, embedder.input_spec().channels);
-  const bool json = args.has("--json");
+  const bool json = args.has("json");
   if (!json) {
     std::cout << "gallery " << escape_for_display(gallery.path()) << ": "
               << matcher.names().size() << " identities, "
@@ -78,7 +78,7 @@ int run_identify(const Args& args) {
       continue;
     }
     std::vector<Box> boxes = faces.boxes;
-    if (args.has("--largest-face") && boxes.size() > 1) boxes.resize(1);
+    if (args.has("largest-face") && boxes.size() > 1) boxes.resize(1);
     if (boxes.empty()) {
       std::cerr << "siamese-enroll: " << escape_for_display(image) << ": no face found\n";
       continue;
@@ -127,7 +127,7 @@ int run_identify(const Args& args) {
 }
 
 int run_verify(const Args& args) {
-  const std::string claim = args.required("--claim");
+  const std::string claim = args.required("claim");
   Embedder embedder = load_embedder(args);
   const Gallery gallery = open_gallery(args, embedder, false);
   GallerySnapshot snapshot = gallery.snapshot();
@@ -165,7 +165,7 @@ int run_verify(const Args& args) {
     out["verified"] = d <= threshold;
   }
   const bool verified = out["verified"].get<bool>();
-  if (args.has("--json")) {
+  if (args.has("json")) {
     std::cout << json_line(out) << "\n";
   } else if (faces.boxes.empty()) {
     std::cout << escape_for_display(image) << ": NOT verified as '" << escape_for_display(claim)

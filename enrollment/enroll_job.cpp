@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <map>
 
-#include "progress.h"
 #include "siamese/errors.h"
 #include "siamese/image_io.h"
+#include "siamese/progress_bar.h"
 #include "siamese/text_safety.h"
 
 namespace siamese::enroll {
@@ -80,7 +80,8 @@ EmbedOutcome embed_requests(const std::vector<EmbedRequest>& requests, FaceSourc
     pending.clear();
   };
 
-  ProgressBar progress(static_cast<int64_t>(requests.size()), options.progress_label);
+  cli::ProgressBar progress;
+  progress.start("", static_cast<int64_t>(requests.size()), options.progress_label);
   for (const auto& request : requests) {
     try {
       const ImageFaces faces = request.box

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "siamese/cli.h"
 #include "siamese/errors.h"
 #include "siamese/log.h"
 #include "siamese/text_safety.h"
@@ -16,16 +17,6 @@ namespace siamese::training {
 namespace {
 
 namespace fs = std::filesystem;
-
-// "s11" -> ("s", 11); false when the name does not end in digits.
-bool split_number(const std::string& name, std::string& prefix, long& number) {
-  size_t k = name.size();
-  while (k > 0 && std::isdigit(static_cast<unsigned char>(name[k - 1]))) --k;
-  if (k == name.size() || name.size() - k > 9) return false;
-  prefix = name.substr(0, k);
-  number = std::stol(name.substr(k));
-  return true;
-}
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t");
@@ -62,36 +53,13 @@ std::vector<std::string> parse_identity_list(const std::string& list,
                                              const std::vector<std::string>& available,
                                              const std::string& flag) {
   const std::set<std::string> present(available.begin(), available.end());
-  std::vector<std::string> names;
-  std::stringstream in(list);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    item = trim(item);
-    if (item.empty()) continue;
-    if (present.count(item)) {
-      names.push_back(item);
-      continue;
-    }
-    const auto dash = item.find('-');
-    std::string p1, p2;
-    long n1 = 0, n2 = 0;
-    if (dash != std::string::npos && split_number(trim(item.substr(0, dash)), p1, n1) &&
-        split_number(trim(item.substr(dash + 1)), p2, n2) && p1 == p2 && n1 <= n2) {
-      for (long n = n1; n <= n2; ++n) {
-        const std::string name = p1 + std::to_string(n);
-        if (!present.count(name)) {
-          throw InputError(flag + ": identity '" + name + "' (from range '" + item +
-                           "') is not a subfolder of the data folder");
-        }
-        names.push_back(name);
-      }
-      continue;
-    }
-    throw InputError(flag + ": identity '" + item + "' is not a subfolder of the data folder");
-  }
-  if (names.empty()) throw InputError(flag + ": no identities in '" + list + "'");
+  const std::vector<std::string> names =
+      cli::expand_list(list, flag, [&](const std::string& name) { return present.count(name) > 0; });
   std::set<std::string> seen;
   for (const auto& n : names) {
+    if (!present.count(n)) {
+      throw InputError(flag + ": identity '" + n + "' is not a subfolder of the data folder");
+    }
     if (!seen.insert(n).second) throw InputError(flag + ": identity '" + n + "' is listed twice");
   }
   return names;

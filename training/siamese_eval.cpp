@@ -6,12 +6,12 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli_args.h"
 #include "dataset.h"
 #include "identity_split.h"
 #include "lfw_protocol.h"
 #include "malloc_tuning.h"
 #include "plots.h"
+#include "siamese/cli_core_flags.h"
 #include "siamese/device.h"
 #include "siamese/embedder.h"
 #include "siamese/errors.h"
@@ -19,6 +19,7 @@
 
 namespace {
 
+namespace cli = siamese::cli;
 namespace st = siamese::training;
 
 constexpr const char* kProgram = "siamese-eval";
@@ -49,7 +50,7 @@ centre) as if the detector had found it; their number is printed.
   --detector haar|lbp|cnn   with --detect: the face detector (default haar; cnn: face-api's
                             TinyFaceDetector, which searches photos as they are and places
                             only head crops on a background; needs tests/fetch_weights.sh)
-  --detector-threshold T    cnn: the score a face needs, in (0, 1) (default 0.5)
+  --detector-threshold T    cnn: the score a face needs, in [0.01, 0.99] (default 0.5)
   --detector-input-size N   cnn: its input side, a multiple of 32 (default 416; 320, 224 faster)
   --json                    print one JSON object: auc, eer, tar_at_far_1e-2 (and -1e-4, with
                             their thresholds; 1e-4 needs 10,000 impostor pairs: see
@@ -60,16 +61,21 @@ centre) as if the detector had found it; their number is printed.
   --roc FILE.png            also draw the ROC curve
   --device auto|cpu|cuda[:N]  (default auto)
   --threads N               CPU threads of LibTorch (default: LibTorch's choice)
-  --batch-size N            faces per forward pass (default 64)
+  --batch-size N            faces per forward pass (default 32)
   --help                    this text
 
 Exit status: 0 done, 1 error (model, data, device), 2 usage error.
 )";
 
-const std::vector<st::FlagSpec> kFlags = {
-    {"model"},  {"data"},    {"identities"}, {"pairs"}, {"detect", false}, {"json", false},
-    {"roc"},    {"device"},  {"threads"},    {"batch-size"}, {"help", false},
-    {"detector"}, {"detector-threshold"}, {"detector-input-size"}};
+const cli::Program kProgramSpec{
+    kProgram,
+    kUsage,
+    {{"",
+      std::vector<cli::Flag>{cli::Flag::text("data"), cli::Flag::text("identities"),
+                             cli::Flag::text("pairs"), cli::Flag::on_off("detect"),
+                             cli::flags::json(), cli::Flag::text("roc")} +
+          cli::flags::embedder() + cli::flags::face_detector(),
+      0, 0, ""}}};
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -80,7 +86,7 @@ std::string fixed(double v, int digits) {
 }
 
 // --pairs: the LFW View 2 protocol.
-int run_lfw(const st::CliArgs& args, siamese::LoadedModel model, torch::Device device, int batch) {
+int run_lfw(const cli::Args& args, siamese::LoadedModel model, torch::Device device, int batch) {
   const std::string model_path = model.path;
   const std::string data_dir = args.required("data");
   const st::LfwPairs pairs = st::read_lfw_pairs(args.text("pairs"));
@@ -88,7 +94,7 @@ int run_lfw(const st::CliArgs& args, siamese::LoadedModel model, torch::Device d
   siamese::Embedder embedder(std::move(model), device, batch);
   st::LfwEvalOptions options;
   options.detect = args.has("detect");
-  options.detector = st::detector_options_of(args, device);
+  options.detector = cli::detector_options_of(args, device);
   int64_t shown = 0;
   options.progress = [&](int64_t done, int64_t total) {
     if (done * 10 / total > shown * 10 / total || done == total) {
@@ -168,26 +174,15 @@ int run_lfw(const st::CliArgs& args, siamese::LoadedModel model, torch::Device d
   return 0;
 }
 
-int run(int argc, char** argv) {
-  const st::CliArgs args(argc, argv, kFlags);
-  if (args.has("help")) {
-    std::cout << kUsage;
-    return 0;
-  }
+int run(const cli::Args& args) {
   const std::string model_path = args.required("model");
   const std::string data_dir = args.required("data");
-  const int batch = static_cast<int>(args.integer("batch-size", 64, 1, 65536));
-  const int threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
-  torch::Device device = torch::kCPU;
-  try {
-    device = siamese::resolve_device(args.text("device", "auto"));
-  } catch (const siamese::InputError& e) {
-    throw st::UsageError(e.what());
-  }
-  siamese::set_cpu_threads(threads);
+  const int batch = static_cast<int>(args.integer("batch-size", siamese::kDefaultBatchSize));
+  const torch::Device device = cli::device_of(args);
+  cli::apply_threads(args);
 
   if (args.has("pairs") && args.has("identities")) {
-    throw st::UsageError("--identities cannot be combined with --pairs (the pairs file names "
+    throw cli::UsageError("--identities cannot be combined with --pairs (the pairs file names "
                          "the images)");
   }
   siamese::LoadedModel model = siamese::load_model(model_path);
@@ -201,7 +196,7 @@ int run(int argc, char** argv) {
   st::DatasetOptions data_options;
   data_options.spec = model.info.input;
   data_options.detect = args.has("detect");
-  data_options.detector = st::detector_options_of(args, device);
+  data_options.detector = cli::detector_options_of(args, device);
   const st::FaceDataset data = st::load_dataset(folder, data_options);
   st::report_skipped(data, data_dir);
 
@@ -249,14 +244,5 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   siamese::training::keep_freed_memory_for_reuse();
-  try {
-    return run(argc, argv);
-  } catch (const st::UsageError& e) {
-    std::cerr << kProgram << ": error: " << e.what() << "\n"
-              << "Try '" << kProgram << " --help'.\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << kProgram << ": error: " << e.what() << "\n";
-    return 1;
-  }
+  return cli::run_main(kProgramSpec, argc, argv, run);
 }

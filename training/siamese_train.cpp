@@ -6,22 +6,23 @@
 #include <sstream>
 
 #include "checkpoint.h"
-#include "cli_args.h"
 #include "crop_calibration.h"
 #include "fine_tune.h"
 #include "identity_split.h"
 #include "lfw_pairs.h"
 #include "malloc_tuning.h"
-#include "progress.h"
+#include "siamese/cli_core_flags.h"
 #include "siamese/device.h"
 #include "siamese/errors.h"
 #include "siamese/face_align.h"
 #include "siamese/log.h"
 #include "siamese/model_file.h"
+#include "siamese/progress_bar.h"
 #include "trainer.h"
 
 namespace {
 
+namespace cli = siamese::cli;
 namespace st = siamese::training;
 
 constexpr const char* kProgram = "siamese-train";
@@ -60,7 +61,7 @@ data:
   --detector haar|lbp|cnn   with --detect: the face detector (default haar; cnn: face-api's
                             TinyFaceDetector, which searches photos as they are and places
                             only head crops on a background; needs tests/fetch_weights.sh)
-  --detector-threshold T    cnn: the score a face needs, in (0, 1) (default 0.5)
+  --detector-threshold T    cnn: the score a face needs, in [0.01, 0.99] (default 0.5)
   --detector-input-size N   cnn: its input side, a multiple of 32 (default 416; 320, 224 faster)
 model and loss:
   --out MODEL               the model file to write (the best epoch by validation EER)
@@ -121,14 +122,30 @@ void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);
 }
 
-const std::vector<st::FlagSpec> kFlags = {
-    {"data"}, {"out"}, {"identities"}, {"identities-file"}, {"exclude-pairs"}, {"min-images"},
-    {"init"}, {"freeze"}, {"freeze-until"}, {"val-data"}, {"val-identities"},
-    {"val-identities-list"}, {"detect", false}, {"detector"}, {"detector-threshold"},
-    {"detector-input-size"}, {"arch"}, {"loss"}, {"margin"}, {"epochs"},
-    {"batch-size"}, {"lr"}, {"weight-decay"}, {"schedule"}, {"mining"}, {"augment", false},
-    {"no-augment", false}, {"flip-average", false}, {"no-flip-average", false}, {"seed"}, {"resume"}, {"device"}, {"threads"}, {"plots"},
-    {"align"}, {"align-padding"}, {"help", false}};
+const cli::Program kProgramSpec{
+    kProgram,
+    kUsage,
+    {{"",
+      std::vector<cli::Flag>{
+          cli::Flag::text("data"), cli::Flag::text("out"), cli::Flag::text("identities"),
+          cli::Flag::text("identities-file"), cli::Flag::text("exclude-pairs"),
+      cli::Flag::integer("min-images", 1, 1000000), cli::Flag::text("init"),
+      cli::Flag::integer("freeze", 0, 1000000), cli::Flag::text("freeze-until"),
+      cli::Flag::text("val-data"), cli::Flag::integer("val-identities", 0, 1000000),
+      cli::Flag::text("val-identities-list"), cli::Flag::on_off("detect"),
+      cli::Flag::choice("arch", {"seed", "default"}),
+      cli::Flag::choice("loss", {"contrastive", "triplet"}), cli::Flag::number("margin", 1e-6, 1e6),
+      cli::Flag::integer("epochs", 1, 1000000), cli::flags::batch_size(),
+      cli::Flag::number("lr", 1e-9, 10.0), cli::Flag::number("weight-decay", 0.0, 1.0),
+      cli::Flag::choice("schedule", {"constant", "cosine"}),
+      cli::Flag::choice("mining", {"none", "all", "hard"}), cli::Flag::on_off("augment"),
+      cli::Flag::on_off("no-augment"), cli::Flag::on_off("flip-average"),
+      cli::Flag::on_off("no-flip-average"), cli::Flag::integer("seed", 0, 2147483647L),
+      cli::Flag::text("resume"), cli::flags::device(), cli::flags::threads(),
+      cli::Flag::text("plots"), cli::Flag::text("align"),
+      cli::Flag::number("align-padding", 0.0, siamese::kMaxAlignPadding)} +
+         cli::flags::face_detector(),
+     0, 0, ""}}};
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -143,12 +160,7 @@ std::string figures_text(const siamese::ValidationFigures& f, double threshold) 
          fixed(f.tar_at_far_1e2, 3) + "  threshold " + fixed(threshold, 3);
 }
 
-int run(int argc, char** argv) {
-  const st::CliArgs args(argc, argv, kFlags);
-  if (args.has("help")) {
-    std::cout << kUsage;
-    return 0;
-  }
+int run(const cli::Args& args) {
   st::TrainerOptions o;
   st::SplitOptions split_options;
   split_options.data = args.required("data");
@@ -156,9 +168,9 @@ int run(int argc, char** argv) {
   split_options.identities = args.text("identities");
   split_options.val_data = args.text("val-data");
   split_options.val_identities_list = args.text("val-identities-list");
-  split_options.val_identities = static_cast<int>(args.integer("val-identities", -1, 0, 1000000));
+  split_options.val_identities = static_cast<int>(args.integer("val-identities", -1));
   if (args.has("val-identities") && (args.has("val-data") || args.has("val-identities-list"))) {
-    throw st::UsageError("--val-identities N cannot be combined with --val-data or "
+    throw cli::UsageError("--val-identities N cannot be combined with --val-data or "
                          "--val-identities-list");
   }
   if (args.has("identities-file")) {
@@ -171,7 +183,7 @@ int run(int argc, char** argv) {
     excluded_note = std::to_string(split_options.exclude.size()) + " people of " +
                     args.text("exclude-pairs") + " left out";
   }
-  const int min_images = static_cast<int>(args.integer("min-images", 2, 1, 1000000));
+  const int min_images = static_cast<int>(args.integer("min-images", 2));
 
   // --init: the architecture, input and crop policy of a model file, its weights to start from.
   siamese::ModelInfo init_info;
@@ -180,85 +192,70 @@ int run(int argc, char** argv) {
     o.init = args.text("init");
     init_info = siamese::load_model(o.init).info;  // FileError naming the file if it is none
     if (args.has("arch") && args.text("arch") != init_info.arch.arch) {
-      throw st::UsageError("--arch " + args.text("arch") + " contradicts --init " + o.init +
+      throw cli::UsageError("--arch " + args.text("arch") + " contradicts --init " + o.init +
                            " (arch " + init_info.arch.arch + ")");
     }
   } else if (args.has("freeze") || args.has("freeze-until")) {
-    throw st::UsageError("--freeze and --freeze-until need --init (a model to fine-tune)");
+    throw cli::UsageError("--freeze and --freeze-until need --init (a model to fine-tune)");
   }
   const std::string arch =
-      fine_tune ? init_info.arch.arch : args.choice("arch", "default", {"seed", "default"});
+      fine_tune ? init_info.arch.arch : args.text("arch", "default");
   const bool seed_arch = arch == "seed";
   o.arch = fine_tune ? init_info.arch : o.arch.set_arch(arch);
   if (seed_arch && !fine_tune) o.arch.set_embedding_size(5);
   try {
-    o.loss = st::parse_loss_kind(args.choice("loss", "contrastive", {"contrastive", "triplet"}));
+    o.loss = st::parse_loss_kind(args.text("loss", "contrastive"));
   } catch (const siamese::InputError& e) {
-    throw st::UsageError(e.what());
+    throw cli::UsageError(e.what());
   }
   const bool triplet = o.loss == st::LossKind::kTriplet;
   const double margin_default = triplet ? (seed_arch ? 1.0 : st::kDefaultTripletMargin)
                                         : (seed_arch ? st::kSeedMargin : st::kDefaultArchMargin);
-  o.margin = args.number("margin", margin_default, 0.0, 1e6);
+  o.margin = args.number("margin", margin_default);
   o.epochs = static_cast<int>(args.integer(
       "epochs",
-      fine_tune ? st::kFineTuneEpochs : seed_arch ? st::kSeedEpochs : st::kDefaultArchEpochs, 1,
-      1000000));
-  o.batch_size = static_cast<int>(args.integer("batch-size", st::kDefaultTrainBatch, 1, 65536));
+      fine_tune ? st::kFineTuneEpochs : seed_arch ? st::kSeedEpochs : st::kDefaultArchEpochs));
+  o.batch_size = static_cast<int>(args.integer("batch-size", st::kDefaultTrainBatch));
   o.lr = args.number("lr",
-                     fine_tune ? st::fine_tune_learning_rate(arch) : st::kDefaultLearningRate,
-                     0.0, 10.0);
+                     fine_tune ? st::fine_tune_learning_rate(arch) : st::kDefaultLearningRate);
   o.weight_decay = args.has("weight-decay")
-                       ? args.number("weight-decay", 0.0, -1e-300, 1.0)
+                       ? args.number("weight-decay", 0.0)
                        : (seed_arch || fine_tune ? 0.0 : st::kDefaultArchWeightDecay);
-  o.schedule = args.choice("schedule", seed_arch ? "constant" : "cosine",
-                           {"constant", "cosine"}) == "cosine"
+  o.schedule = args.text("schedule", seed_arch ? "constant" : "cosine") == "cosine"
                    ? st::LrSchedule::kCosine
                    : st::LrSchedule::kConstant;
-  if (args.has("augment") && args.has("no-augment")) {
-    throw st::UsageError("--augment and --no-augment contradict each other");
-  }
+  args.exclusive("augment", "no-augment");
   o.augment = args.has("augment") || (!seed_arch && !args.has("no-augment"));
-  if (args.has("flip-average") && args.has("no-flip-average")) {
-    throw st::UsageError("--flip-average and --no-flip-average contradict each other");
-  }
+  args.exclusive("flip-average", "no-flip-average");
   o.flip_average = args.has("flip-average") ||
                    (fine_tune ? init_info.flip_average && !args.has("no-flip-average")
                               : !seed_arch && !args.has("no-flip-average"));
-  const std::string mining = args.choice("mining", seed_arch || triplet ? "none" : "hard",
-                                         {"none", "all", "hard"});
+  const std::string mining = args.text("mining", seed_arch || triplet ? "none" : "hard");
   o.mining = mining == "all"    ? st::PairMining::kBatchAll
              : mining == "hard" ? st::PairMining::kBatchHard
                                 : st::PairMining::kDrawnPairs;
   if (triplet && o.mining != st::PairMining::kDrawnPairs) {
-    throw st::UsageError("--mining " + mining + " works with the contrastive loss only");
+    throw cli::UsageError("--mining " + mining + " works with the contrastive loss only");
   }
-  o.seed = static_cast<uint64_t>(args.integer("seed", 0, 0, 2147483647L));
+  o.seed = static_cast<uint64_t>(args.integer("seed", 0));
   o.resume = args.text("resume");
   o.plots_dir = args.text("plots");
   const bool detect = args.has("detect");
-  const int threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
-  try {
-    o.device = siamese::resolve_device(args.text("device", "auto"));
-  } catch (const siamese::InputError& e) {
-    throw st::UsageError(e.what());
-  }
-  siamese::set_cpu_threads(threads);
+  o.device = cli::device_of(args);
+  cli::apply_threads(args);
 
   if (fine_tune) {
-    if (args.has("freeze") && args.has("freeze-until")) {
-      throw st::UsageError("--freeze and --freeze-until contradict each other");
-    }
+    args.exclusive("freeze", "freeze-until");
     siamese::Network probe = siamese::Network::create(o.arch);
     try {
       o.freeze = args.has("freeze")
-                     ? static_cast<int>(args.integer("freeze", 0, 0, 1000000))
+                     ? static_cast<int>(args.integer("freeze", 0))
                      : st::layers_before(probe, args.text("freeze-until",
                                                           st::default_freeze_until(arch)),
                                          "--freeze-until");
       st::freeze_layers(probe, o.freeze);  // checks the count
     } catch (const siamese::InputError& e) {
-      throw st::UsageError(e.what());
+      throw cli::UsageError(e.what());
     }
     const auto layers = st::network_layers(probe);
     std::cout << "init: " << o.init << " (arch " << arch << ", fingerprint "
@@ -296,7 +293,7 @@ int run(int argc, char** argv) {
   }
   if (args.has("align") || args.has("align-padding")) {
     if (!detect) {
-      throw st::UsageError("--align needs --detect: faces are aligned in detector crops");
+      throw cli::UsageError("--align needs --detect: faces are aligned in detector crops");
     }
     try {
       if (args.has("align")) {
@@ -305,10 +302,10 @@ int run(int argc, char** argv) {
       const double padding = o.arch.arch == "dlib-resnet" ? siamese::kDlibAlignPadding
                                                           : siamese::kNativeAlignPadding;
       o.spec.crop.align_padding = static_cast<float>(
-          args.number("align-padding", padding, 0.0, siamese::kMaxAlignPadding));
+          args.number("align-padding", padding));
       siamese::check_input_spec(o.spec);
     } catch (const siamese::InputError& e) {
-      throw st::UsageError(e.what());
+      throw cli::UsageError(e.what());
     }
     std::cout << "alignment: " << siamese::align_name(o.spec.crop.align) << ", template padding "
               << o.spec.crop.align_padding << "\n";
@@ -316,7 +313,7 @@ int run(int argc, char** argv) {
   st::DatasetOptions data_options;
   data_options.spec = o.spec;
   data_options.detect = detect;
-  data_options.detector = st::detector_options_of(args, o.device);
+  data_options.detector = cli::detector_options_of(args, o.device);
   data_options.min_images_per_identity = min_images;
   const st::FaceDataset train = st::load_dataset(split.train, data_options);
   st::report_skipped(train, "training data " + split.train.root);
@@ -357,22 +354,22 @@ int run(int argc, char** argv) {
   o.stop = &g_stop;
   std::signal(SIGINT, on_sigint);
 
-  st::ProgressBar bar;
+  cli::ProgressBar bar;
   bool stop_shown = false;
-  auto on_batch = [&](long done, long total, double loss, double rate) {
+  auto on_batch = [&](long done, long, double loss, double) {
     if (g_stop.load() && !stop_shown) {
       stop_shown = true;
       bar.finish();
       std::cout << "stopping after this epoch (Ctrl-C again to quit at once)" << std::endl;
     }
-    bar.update(done, loss, rate);
+    bar.update(done, "loss " + fixed(loss, 4));
   };
   auto on_epoch = [&](const st::EpochRecord& r) {
     bar.finish();
     if (r.epoch == 0) {
       std::cout << "epoch 0 (the --init weights)  val " << figures_text(r.validation, r.threshold)
                 << std::endl;
-      bar.start("epoch 1/" + std::to_string(o.epochs), static_cast<long>(train.size()));
+      bar.start("epoch 1/" + std::to_string(o.epochs), static_cast<long>(train.size()), "pairs");
       return;
     }
     std::cout << "epoch " << r.epoch << "/" << o.epochs << "  loss " << fixed(r.loss, 4) << "  "
@@ -380,10 +377,10 @@ int run(int argc, char** argv) {
     if (r.validated) std::cout << "  val " << figures_text(r.validation, r.threshold);
     std::cout << (r.best ? "  *" : "") << std::endl;
     bar.start("epoch " + std::to_string(r.epoch + 1) + "/" + std::to_string(o.epochs),
-              static_cast<long>(train.size()));
+              static_cast<long>(train.size()), "pairs");
   };
   bar.start("epoch " + std::to_string(1) + "/" + std::to_string(o.epochs),
-            static_cast<long>(train.size()));
+            static_cast<long>(train.size()), "pairs");
   const st::TrainSummary s = st::train(o, train, validation, on_batch, on_epoch);
   bar.finish();
   if (!s.model.fingerprint.empty()) {
@@ -407,14 +404,5 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   siamese::training::keep_freed_memory_for_reuse();
-  try {
-    return run(argc, argv);
-  } catch (const st::UsageError& e) {
-    std::cerr << kProgram << ": error: " << e.what() << "\n"
-              << "Try '" << kProgram << " --help'.\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << kProgram << ": error: " << e.what() << "\n";
-    return 1;
-  }
+  return cli::run_main(kProgramSpec, argc, argv, run);
 }

@@ -18,7 +18,6 @@
 #include "audit_log.h"
 #include "bus_events.h"
 #include "door_policy.h"
-#include "flags.h"
 #include "options.h"
 #include "pipeline_builder.h"
 #include "siamese/text_safety.h"
@@ -204,9 +203,8 @@ int run_pipeline(GstElement* pipeline, Controller& controller, const ss::AccessO
   return status;
 }
 
-int run(int argc, char** argv) {
-  ss::AccessOptions options;
-  if (!ss::parse_access_options(argc, argv, options)) return 0;
+int run(const siamese::cli::Args& flags) {
+  const ss::AccessOptions options = ss::access_options_of(flags);
   ss::BuiltPipeline built = ss::build_pipeline(options);
   std::unique_ptr<GstElement, decltype(&gst_object_unref)> pipeline(built.pipeline,
                                                                     &gst_object_unref);
@@ -221,13 +219,5 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
-  try {
-    return run(argc, argv);
-  } catch (const ss::UsageError& e) {
-    std::cerr << kProgram << ": " << e.what() << "\n(see " << kProgram << " --help)\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << kProgram << ": error: " << siamese::escape_for_display(e.what()) << "\n";
-    return 1;
-  }
+  return siamese::cli::run_main(ss::access_program(), argc, argv, run);
 }

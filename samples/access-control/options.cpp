@@ -1,13 +1,12 @@
 #include "options.h"
 
-#include <iostream>
-
-#include "flags.h"
+#include <algorithm>
 
 namespace siamese::samples {
 
-const char* access_usage() {
-  return R"(usage: siamese-access-control --model MODEL --gallery DB SOURCE [options]
+namespace {
+
+constexpr const char* kUsage = R"(usage: siamese-access-control --model MODEL --gallery DB SOURCE [options]
 
 A door controller over the faceverify element: grants once per track when a face is verified,
 denies (and alerts) when a track stays unverified, runs your commands, and appends every
@@ -38,19 +37,35 @@ door:
 Exit status: 0 stopped at the end of the stream or by Ctrl-C, 1 error, 2 usage error.
 The faceverify plugin must be findable: GST_PLUGIN_PATH=build/gst-plugins or installed.
 )";
+
+}  // namespace
+
+const cli::Program& access_program() {
+  using cli::Flag;
+  static const cli::Program program = [] {
+    std::vector<Flag> flags = {Flag::text("source"),      Flag::text("source-file"),
+                               Flag::text("pipeline-desc"), Flag::number("deny-after", 0, 86400),
+                               Flag::text("on-grant"),    Flag::text("on-deny"),
+                               Flag::text("audit-log"),   Flag::on_off("display"),
+                               Flag::on_off("realtime"),  Flag::on_off("verbose"),
+                               Flag::number("stop-timeout", 0, 3600)};
+    // The element's properties: shared ranges where the flag layer has them; the others are
+    // checked against the element's param specs when they are set (pipeline_builder.cpp).
+    const std::vector<Flag> typed = {cli::flags::batch_size(), cli::flags::threads(),
+                                     cli::flags::min_face_size(),
+                                     Flag::choice("detector", {"haar", "lbp", "upstream", "cnn"})};
+    for (const auto& name : element_property_flags()) {
+      const auto it = std::find_if(typed.begin(), typed.end(),
+                                   [&](const Flag& f) { return f.name == name; });
+      flags.push_back(it != typed.end() ? *it : Flag::text(name));
+    }
+    return cli::Program{"siamese-access-control", kUsage, {{"", flags, 0, 0, ""}}};
+  }();
+  return program;
 }
 
-bool parse_access_options(int argc, const char* const* argv, AccessOptions& o) {
-  std::vector<FlagSpec> specs = {{"source"},         {"source-file"},    {"pipeline-desc"},
-                                 {"deny-after"},     {"on-grant"},       {"on-deny"},
-                                 {"audit-log"},      {"display", false}, {"realtime", false},
-                                 {"verbose", false}, {"stop-timeout"},   {"help", false}};
-  for (const auto& name : element_property_flags()) specs.push_back({name});
-  const Flags flags(argc, argv, specs);
-  if (flags.has("help")) {
-    std::cout << access_usage();
-    return false;
-  }
+AccessOptions access_options_of(const cli::Args& flags) {
+  AccessOptions o;
   o.source = flags.text("source");
   o.source_file = flags.text("source-file");
   o.pipeline_desc = flags.text("pipeline-desc");
@@ -62,8 +77,8 @@ bool parse_access_options(int argc, const char* const* argv, AccessOptions& o) {
     if (flags.has(name)) o.properties.emplace_back(name, flags.text(name));
   }
   if (o.pipeline_desc.empty() && !flags.has("model")) throw UsageError("--model is required");
-  o.deny_after_s = flags.number("deny-after", kDefaultDenyAfterS, 0.0, 86400.0);
-  o.stop_timeout_s = flags.number("stop-timeout", kDefaultStopTimeoutS, 0.0, 3600.0);
+  o.deny_after_s = flags.number("deny-after", kDefaultDenyAfterS);
+  o.stop_timeout_s = flags.number("stop-timeout", kDefaultStopTimeoutS);
   o.on_grant = flags.text("on-grant");
   o.on_deny = flags.text("on-deny");
   o.audit_log = flags.text("audit-log", kDefaultAuditLog);
@@ -72,7 +87,7 @@ bool parse_access_options(int argc, const char* const* argv, AccessOptions& o) {
   o.realtime = flags.has("realtime");
   o.verbose = flags.has("verbose");
   if (o.realtime && o.source_file.empty()) throw UsageError("--realtime needs --source-file");
-  return true;
+  return o;
 }
 
 }  // namespace siamese::samples

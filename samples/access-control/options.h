@@ -7,7 +7,11 @@
 #include <utility>
 #include <vector>
 
+#include "siamese/cli.h"
+
 namespace siamese::samples {
+
+using cli::UsageError;
 
 constexpr double kDefaultDenyAfterS = 3.0;
 constexpr double kDefaultStopTimeoutS = 5.0;
@@ -37,10 +41,10 @@ struct AccessOptions {
   double stop_timeout_s = kDefaultStopTimeoutS;
 };
 
-/// Parses argv; returns false when --help was asked (usage printed). Throws UsageError.
-bool parse_access_options(int argc, const char* const* argv, AccessOptions& options);
+/// The command line: the flags above and the --help text.
+const cli::Program& access_program();
 
-/// The --help text.
-const char* access_usage();
+/// The options a parsed command line gives. Throws UsageError naming what is wrong.
+AccessOptions access_options_of(const cli::Args& flags);
 
 }  // namespace siamese::samples

@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 
-#include "flags.h"
 
 namespace siamese::samples {
 

@@ -11,22 +11,31 @@
 #include <string>
 #include <vector>
 
+#include "siamese/cli.h"
 #include "siamese/gallery.h"
 #include "siamese/model.h"
 #include "siamese/model_file.h"
 
 namespace {
 
-struct UsageError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
+namespace cli = siamese::cli;
 
-std::string option(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 3; i + 1 < argc; i += 2) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return fallback;
-}
+const cli::Program kProgramSpec{
+    "bench_fixtures",
+    R"(usage: bench_fixtures model OUT [--arch default|seed]
+       bench_fixtures gallery OUT --model M [--count N] [--per-identity K]
+
+Inputs for the element benchmarks (streams_bench.sh, memory_bench.sh) without training:
+  model     an untrained model file of --arch (default: default)
+  gallery   N random unit embeddings bound to --model M: --count N identities (default
+            100000), --per-identity K embeddings each (default 5)
+)",
+    {{"model", {cli::Flag::choice("arch", {"default", "seed"})}, 1, 1,
+      "model OUT [--arch default|seed]"},
+     {"gallery",
+      {cli::flags::model(), cli::Flag::integer("count", 1, 10000000),
+       cli::Flag::integer("per-identity", 1, 1000)},
+      1, 1, "gallery OUT --model M [--count N] [--per-identity K]"}}};
 
 void write_model(const std::string& out, const std::string& arch) {
   torch::manual_seed(1);
@@ -65,28 +74,17 @@ void write_gallery(const std::string& out, const std::string& model, long count,
               static_cast<long long>(info.embedding_size), identities.size());
 }
 
+int run(const cli::Args& args) {
+  const std::string out = args.positionals().front();
+  if (args.command() == "model") {
+    write_model(out, args.text("arch", "default"));
+  } else {
+    write_gallery(out, args.required("model"), args.integer("count", 100000),
+                  static_cast<int>(args.integer("per-identity", 5)));
+  }
+  return 0;
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    if (argc < 3) throw UsageError("usage: bench_fixtures model|gallery OUT [options]");
-    const std::string what = argv[1], out = argv[2];
-    if (what == "model") {
-      write_model(out, option(argc, argv, "arch", "default"));
-    } else if (what == "gallery") {
-      const std::string model = option(argc, argv, "model", "");
-      if (model.empty()) throw UsageError("gallery needs --model");
-      write_gallery(out, model, std::stol(option(argc, argv, "count", "100000")),
-                    std::stoi(option(argc, argv, "per-identity", "5")));
-    } else {
-      throw UsageError("unknown command '" + what + "' (model or gallery)");
-    }
-    return 0;
-  } catch (const UsageError& e) {
-    std::cerr << "bench_fixtures: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "bench_fixtures: error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return cli::run_main(kProgramSpec, argc, argv, run); }

@@ -1,8 +1,6 @@
 // enroll_bench: enrollment throughput (images/s through decode, preprocess, embed and the
 // SQLite commit, as `siamese-enroll add --no-detect` does it) and matcher latency for 1, 32
 // and 256 query faces against galleries of 1k, 10k and 100k random unit embeddings.
-// Usage: enroll_bench [--model FILE] [--data DIR] [--device D] [--threads N] [--batch-size N]
-//                     [--embedding-size E] [--skip-enroll]
 #include <torch/torch.h>
 
 #include <unistd.h>
@@ -18,11 +16,13 @@
 
 #include "enroll_job.h"
 #include "image_set.h"
+#include "siamese/cli_core_flags.h"
 #include "siamese/device.h"
 #include "siamese/gallery.h"
 #include "siamese/matcher.h"
 #include "siamese/model_file.h"
 
+namespace cli = siamese::cli;
 namespace fs = std::filesystem;
 
 namespace {
@@ -39,28 +39,42 @@ struct Options {
   bool skip_enroll = false;
 };
 
-Options parse(int argc, char** argv) {
+const cli::Program kProgramSpec{
+    "enroll_bench",
+    R"(usage: enroll_bench [options]
+
+Enrollment throughput (images/s through decode, preprocess, embed and the SQLite commit, as
+`siamese-enroll add --no-detect` does it) and matcher latency for 1, 32 and 256 query faces
+against galleries of 1k, 10k and 100k random unit embeddings.
+
+  --model FILE           the model (default: an untrained default-architecture network)
+  --data DIR             the AT&T faces (default $SIAMESE_DATA, else ../shared/data/att_faces)
+  --device D             auto, cpu (default), cuda, cuda:N
+  --threads N            CPU threads of LibTorch (default: LibTorch's choice)
+  --batch-size N         faces per forward pass (default 32)
+  --embedding-size E     the random gallery's embedding size (default 128)
+  --skip-enroll          measure the matcher only
+)",
+    {{"",
+      cli::flags::embedder() + std::vector<cli::Flag>{cli::Flag::text("data"),
+                                                      cli::Flag::integer("embedding-size", 1, 4096),
+                                                      cli::Flag::on_off("skip-enroll")},
+      0, 0, ""}}};
+
+Options options_of(const cli::Args& args) {
   Options o;
   if (const char* env = std::getenv("SIAMESE_DATA"); env && *env) {
     o.data = env;
   } else {
     o.data = SIAMESE_SOURCE_DIR "/../shared/data/att_faces";
   }
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--model") o.model = next();
-    else if (a == "--data") o.data = next();
-    else if (a == "--device") o.device = next();
-    else if (a == "--threads") o.threads = std::stoi(next());
-    else if (a == "--batch-size") o.batch_size = std::stoi(next());
-    else if (a == "--embedding-size") o.embedding_size = std::stoi(next());
-    else if (a == "--skip-enroll") o.skip_enroll = true;
-    else throw std::runtime_error("unknown option " + a);
-  }
+  o.model = args.text("model");
+  o.data = args.text("data", o.data);
+  o.device = args.text("device", o.device);
+  o.threads = static_cast<int>(args.integer("threads", o.threads));
+  o.batch_size = static_cast<int>(args.integer("batch-size", o.batch_size));
+  o.embedding_size = static_cast<int>(args.integer("embedding-size", o.embedding_size));
+  o.skip_enroll = args.has("skip-enroll");
   return o;
 }
 
@@ -161,20 +175,17 @@ void bench_matcher(const Options& o, torch::Device device) {
   }
 }
 
+int run(const cli::Args& args) {
+  const Options o = options_of(args);
+  siamese::set_cpu_threads(o.threads);
+  const torch::Device device = siamese::resolve_device(o.device);
+  std::printf("enroll_bench: torch threads %d, device %s\n\n", torch::get_num_threads(),
+              device.str().c_str());
+  if (!o.skip_enroll) bench_enroll(o, device);
+  bench_matcher(o, device);
+  return 0;
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    const Options o = parse(argc, argv);
-    siamese::set_cpu_threads(o.threads);
-    const torch::Device device = siamese::resolve_device(o.device);
-    std::printf("enroll_bench: torch threads %d, device %s\n\n", torch::get_num_threads(),
-                device.str().c_str());
-    if (!o.skip_enroll) bench_enroll(o, device);
-    bench_matcher(o, device);
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "enroll_bench: error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return cli::run_main(kProgramSpec, argc, argv, run); }

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "face_source.h"
-#include "flags.h"
+#include "siamese/cli.h"
 #include "image_set.h"
 #include "siamese/device.h"
 #include "siamese/embedder.h"
@@ -35,8 +35,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using siamese::samples::FlagSpec;
-using siamese::samples::Flags;
+namespace cli = siamese::cli;
 
 struct Person {
   std::string name;
@@ -114,20 +113,42 @@ std::string percent(int n, int of) {
   return buf;
 }
 
-int run(int argc, char** argv) {
-  const Flags flags(argc, argv,
-                    {{"model"}, {"data"}, {"people"}, {"enroll"}, {"strangers"}, {"first-person"},
-                     {"stranger-images"}, {"device"}, {"no-detect", false}});
+const cli::Program kProgramSpec{
+    "stranger_bench",
+    R"(usage: stranger_bench --model M --data DIR [options]
+
+How many strangers the default threshold lets in, by gallery size: enrolls N people (their
+first K images, as siamese-enroll does), presents their other images (genuine probes) and
+images of people not enrolled (strangers), and counts what each threshold verifies.
+
+  --model M              the model file
+  --data DIR             identity folders (e.g. LFW)
+  --people LIST          gallery sizes, e.g. 10,100,1000 (default 10)
+  --enroll K             images enrolled per person (default 5)
+  --strangers S          stranger images at most (default 1000)
+  --stranger-images J    images per stranger (default 1)
+  --first-person N       skip the first N eligible people (default 0)
+  --no-detect            the images are already face crops
+  --device D             auto, cpu (default), cuda, cuda:N
+)",
+    {{"",
+      {cli::flags::model(), cli::Flag::text("data"), cli::Flag::text("people"),
+       cli::Flag::integer("enroll", 1, 1000), cli::Flag::integer("strangers", 1, 1000000),
+       cli::Flag::integer("first-person", 0, 1000000),
+       cli::Flag::integer("stranger-images", 1, 1000), cli::flags::device(),
+       cli::Flag::on_off("no-detect")},
+      0, 0, ""}}};
+
+int run(const cli::Args& flags) {
   const std::string model_path = flags.required("model");
   const std::string data = flags.required("data");
-  const int k = static_cast<int>(flags.integer("enroll", 5, 1, 1000));
-  const int max_strangers = static_cast<int>(flags.integer("strangers", 1000, 1, 1000000));
-  const int first = static_cast<int>(flags.integer("first-person", 0, 0, 1000000));
-  const auto stranger_images = static_cast<size_t>(flags.integer("stranger-images", 1, 1, 1000));
+  const int k = static_cast<int>(flags.integer("enroll", 5));
+  const int max_strangers = static_cast<int>(flags.integer("strangers", 1000));
+  const int first = static_cast<int>(flags.integer("first-person", 0));
+  const auto stranger_images = static_cast<size_t>(flags.integer("stranger-images", 1));
   std::vector<int> sizes;
-  {
-    std::stringstream in(flags.text("people", "10"));
-    for (std::string item; std::getline(in, item, ',');) sizes.push_back(std::stoi(item));
+  for (const auto& item : cli::expand_list(flags.text("people", "10"), "--people")) {
+    sizes.push_back(static_cast<int>(cli::parse_integer("--people", item, 1, 1000000)));
   }
 
   siamese::LoadedModel loaded = siamese::load_model(model_path);
@@ -214,14 +235,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const siamese::samples::UsageError& e) {
-    std::cerr << "stranger_bench: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "stranger_bench: error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return cli::run_main(kProgramSpec, argc, argv, run); }

@@ -13,10 +13,10 @@
 #include <filesystem>
 #include <iostream>
 
-#include "cli_args.h"
 #include "dataset.h"
 #include "identity_split.h"
 #include "malloc_tuning.h"
+#include "siamese/cli_core_flags.h"
 #include "siamese/device.h"
 #include "siamese/embedder.h"
 #include "siamese/errors.h"
@@ -24,7 +24,30 @@
 
 namespace {
 
+namespace cli = siamese::cli;
 namespace st = siamese::training;
+
+const cli::Program kProgramSpec{
+    "train_bench",
+    R"(usage: train_bench train|infer [options]
+
+One measurement per call, printed as one JSON line (samples/bench/train_bench.sh interleaves it
+with the Python reference):
+  train   training pairs/s on AT&T s11..s40 (300 pairs per epoch, batch 64)
+  infer   embeddings/s of one branch (eval, inference mode) on the 100 images of s1..s10
+
+  --arch seed|default   the network (default seed)
+  --epochs N            train: epochs (default 5; the first is left out of the median)
+  --batch B             infer: faces per forward pass (default 1)
+  --seconds S           infer: how long to measure (default 3)
+  --threads N           CPU threads of LibTorch (default: LibTorch's choice)
+  --data DIR            the AT&T faces (default $SIAMESE_DATA, else ../shared/data/att_faces)
+)",
+    {{"",
+      {cli::Flag::choice("arch", {"seed", "default"}), cli::Flag::integer("epochs", 1, 10000),
+       cli::Flag::integer("batch", 1, siamese::kMaxBatchSize),
+       cli::Flag::number("seconds", 0.0, 600.0), cli::flags::threads(), cli::Flag::text("data")},
+      1, 1, "train|infer [options]"}}};
 using Clock = std::chrono::steady_clock;
 
 double median(std::vector<double> v) {
@@ -43,19 +66,16 @@ st::FaceDataset att(const std::string& root, const std::string& list,
   return st::load_dataset(folder, options);
 }
 
-int run(int argc, char** argv) {
-  if (argc < 2) throw st::UsageError("usage: train_bench train|infer --arch A [...]");
-  const std::string mode = argv[1];
-  const st::CliArgs args(argc - 1, argv + 1,
-                         {{"arch"}, {"epochs"}, {"batch"}, {"threads"}, {"data"}, {"seconds"}});
+int run(const cli::Args& args) {
+  const std::string mode = args.positionals().front();
   std::string data = args.text("data");
   if (data.empty()) {
     const char* env = std::getenv("SIAMESE_DATA");
     data = env && *env ? env : std::string(SIAMESE_SOURCE_DIR) + "/../shared/data/att_faces";
   }
-  const std::string arch = args.choice("arch", "seed", {"seed", "default"});
-  const int threads = static_cast<int>(args.integer("threads", 0, 0, 256));
-  siamese::set_cpu_threads(threads);
+  const std::string arch = args.text("arch", "seed");
+  const int threads = static_cast<int>(args.integer("threads", 0));
+  cli::apply_threads(args);
   siamese::ArchOptions a = siamese::ArchOptions().set_arch(arch);
   if (arch == "seed") a.set_embedding_size(5);
   const siamese::InputSpec spec = siamese::default_input_spec(a);
@@ -66,7 +86,7 @@ int run(int argc, char** argv) {
     st::TrainerOptions o;
     o.arch = a;
     o.spec = spec;
-    o.epochs = static_cast<int>(args.integer("epochs", 5, 1, 10000));
+    o.epochs = static_cast<int>(args.integer("epochs", 5));
     o.margin = arch == "seed" ? st::kSeedMargin : st::kDefaultArchMargin;
     o.augment = false;  // the reference does not augment: same work per pair
     o.out = (std::filesystem::temp_directory_path() / ("train_bench_" + arch + ".pt")).string();
@@ -84,8 +104,8 @@ int run(int argc, char** argv) {
     std::filesystem::remove(o.out);
     std::filesystem::remove(s.checkpoint);
   } else if (mode == "infer") {
-    const int batch = static_cast<int>(args.integer("batch", 1, 1, 4096));
-    const double seconds = args.number("seconds", 3.0, 0.0, 600.0);
+    const int batch = static_cast<int>(args.integer("batch", 1));
+    const double seconds = args.number("seconds", 3.0);
     const st::FaceDataset faces = att(data, "s1-s10", spec);
     siamese::Network net = siamese::Network::create(a);
     siamese::ModelInfo info;
@@ -108,7 +128,7 @@ int run(int argc, char** argv) {
     out["emb_per_s"] = median(rates);
     out["runs"] = rates.size();
   } else {
-    throw st::UsageError("mode must be train or infer, not '" + mode + "'");
+    throw cli::UsageError("mode must be train or infer, not '" + mode + "'");
   }
   std::cout << out.dump() << std::endl;
   return 0;
@@ -118,13 +138,5 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   siamese::training::keep_freed_memory_for_reuse();
-  try {
-    return run(argc, argv);
-  } catch (const st::UsageError& e) {
-    std::cerr << "train_bench: error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "train_bench: error: " << e.what() << "\n";
-    return 1;
-  }
+  return cli::run_main(kProgramSpec, argc, argv, run);
 }

@@ -11,8 +11,9 @@
 #include <sstream>
 
 #include "bus_lines.h"
-#include "flags.h"
+#include "siamese/cli.h"
 
+namespace cli = siamese::cli;
 namespace ss = siamese::samples;
 
 namespace {
@@ -30,6 +31,9 @@ objects; unknown times (GST_CLOCK_TIME_NONE) and infinite distances become null.
   --input FILE   read FILE instead of stdin
 )";
 
+const cli::Program kProgramSpec{
+    kProgram, kUsage, {{"", {cli::Flag::text("only"), cli::Flag::text("input")}, 0, 0, ""}}};
+
 std::set<std::string> parse_only(const std::string& text) {
   std::set<std::string> names;
   std::stringstream in(text);
@@ -40,12 +44,7 @@ std::set<std::string> parse_only(const std::string& text) {
   return names;
 }
 
-int run(int argc, char** argv) {
-  const ss::Flags flags(argc, argv, {{"only"}, {"input"}, {"help", false}});
-  if (flags.has("help")) {
-    std::cout << kUsage;
-    return 0;
-  }
+int run(const cli::Args& flags) {
   const std::set<std::string> only = parse_only(flags.text("only"));
   std::ifstream file;
   if (flags.has("input")) {
@@ -72,13 +71,5 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
-  try {
-    return run(argc, argv);
-  } catch (const ss::UsageError& e) {
-    std::cerr << kProgram << ": " << e.what() << "\n(see " << kProgram << " --help)\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << kProgram << ": error: " << e.what() << "\n";
-    return 1;
-  }
+  return cli::run_main(kProgramSpec, argc, argv, run);
 }

@@ -9,9 +9,10 @@
 #include <set>
 #include <sstream>
 
-#include "flags.h"
+#include "siamese/cli.h"
 #include "walk_truth.h"
 
+namespace cli = siamese::cli;
 namespace ss = siamese::samples;
 
 namespace {
@@ -59,19 +60,21 @@ std::vector<Pick> picks_from_truth(const ss::WalkTruth& truth, size_t max_tiles)
   return picks;
 }
 
-int run(int argc, char** argv) {
-  const ss::Flags flags(
-      argc, argv,
-      {{"video"}, {"out"}, {"truth"}, {"tiles"}, {"columns"}, {"tile-width"}, {"help", false}});
-  if (flags.has("help")) {
-    std::cout << kUsage;
-    return 0;
-  }
+const cli::Program kProgramSpec{
+    kProgram,
+    kUsage,
+    {{"",
+      {cli::Flag::text("video"), cli::Flag::text("out"), cli::Flag::text("truth"),
+       cli::Flag::integer("tiles", 1, 400), cli::Flag::integer("columns", 1, 100),
+       cli::Flag::integer("tile-width", 32, 4096)},
+      0, 0, ""}}};
+
+int run(const cli::Args& flags) {
   const std::string video = flags.required("video");
   const std::string out = flags.required("out");
-  const auto max_tiles = static_cast<size_t>(flags.integer("tiles", 16, 1, 400));
-  const int columns = static_cast<int>(flags.integer("columns", 4, 1, 100));
-  const int tile_w = static_cast<int>(flags.integer("tile-width", 320, 32, 4096));
+  const auto max_tiles = static_cast<size_t>(flags.integer("tiles", 16));
+  const int columns = static_cast<int>(flags.integer("columns", 4));
+  const int tile_w = static_cast<int>(flags.integer("tile-width", 320));
 
   cv::VideoCapture capture(video);
   if (!capture.isOpened()) throw std::runtime_error(video + ": cannot open the video");
@@ -123,14 +126,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const ss::UsageError& e) {
-    std::cerr << kProgram << ": " << e.what() << "\n(see " << kProgram << " --help)\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << kProgram << ": error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return cli::run_main(kProgramSpec, argc, argv, run); }

@@ -8,10 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "flags.h"
+#include "siamese/cli.h"
 #include "verification_summary.h"
 #include "walk_truth.h"
 
+namespace cli = siamese::cli;
 namespace ss = siamese::samples;
 
 namespace {
@@ -126,16 +127,17 @@ nlohmann::json to_json(const ss::DemoSummary& s) {
           {"walkers", walkers}};
 }
 
-int run(int argc, char** argv) {
-  const ss::Flags flags(
-      argc, argv,
-      {{"messages"}, {"truth"}, {"seconds"}, {"json"}, {"check", false}, {"min-verified"},
-       {"max-accepted"}, {"help", false}});
-  if (flags.has("help")) {
-    std::cout << kUsage;
-    return 0;
-  }
-  double seconds = flags.number("seconds", 0.0, 0.0, 1e9);
+const cli::Program kProgramSpec{
+    kProgram,
+    kUsage,
+    {{"",
+      {cli::Flag::text("messages"), cli::Flag::text("truth"), cli::Flag::number("seconds", 0, 1e9),
+       cli::Flag::text("json"), cli::Flag::on_off("check"),
+       cli::Flag::number("min-verified", 0, 1e9), cli::Flag::number("max-accepted", 0, 1e9)},
+      0, 0, ""}}};
+
+int run(const cli::Args& flags) {
+  double seconds = flags.number("seconds", 0.0);
   const auto frames = read_frames(flags.required("messages"), seconds);
   const ss::WalkTruth truth = ss::load_walk_truth(flags.required("truth"));
   ss::DemoSummary summary = ss::summarize(truth, frames);
@@ -147,8 +149,8 @@ int run(int argc, char** argv) {
     if (!out) throw std::runtime_error(flags.text("json") + ": cannot write (--json)");
   }
   if (flags.has("check")) {
-    const double min_verified = flags.number("min-verified", summary.people, 0.0, 1e9);
-    const double max_accepted = flags.number("max-accepted", 0.0, 0.0, 1e9);
+    const double min_verified = flags.number("min-verified", summary.people);
+    const double max_accepted = flags.number("max-accepted", 0.0);
     if (summary.people_verified < min_verified || summary.strangers_accepted > max_accepted) {
       std::cerr << kProgram << ": check failed: " << summary.people_verified
                 << " verified (at least " << min_verified << " wanted), "
@@ -162,14 +164,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const ss::UsageError& e) {
-    std::cerr << kProgram << ": " << e.what() << "\n(see " << kProgram << " --help)\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << kProgram << ": error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return cli::run_main(kProgramSpec, argc, argv, run); }

@@ -15,11 +15,12 @@
 #include "avi_writer.h"
 #include "background.h"
 #include "conditions.h"
-#include "flags.h"
+#include "siamese/cli.h"
 #include "truth_file.h"
 #include "walk_plan.h"
 
 namespace fs = std::filesystem;
+namespace cli = siamese::cli;
 namespace ss = siamese::samples;
 
 namespace {
@@ -95,16 +96,16 @@ std::string find_image(const fs::path& data, const std::string& label, const std
                            "--images)");
 }
 
-std::vector<ss::Cast> make_cast(const ss::Flags& flags, const fs::path& data) {
+std::vector<ss::Cast> make_cast(const cli::Args& flags, const fs::path& data) {
   std::vector<ss::Cast> cast;
-  const auto images = ss::expand_list(flags.text("images", "1-10"), "--images");
+  const auto images = cli::expand_list(flags.text("images", "1-10"), "--images");
   const auto stranger_images =
       flags.has("stranger-images")
-          ? ss::expand_list(flags.text("stranger-images"), "--stranger-images")
+          ? cli::expand_list(flags.text("stranger-images"), "--stranger-images")
           : images;
   auto add = [&](const std::string& list, const std::string& flag, bool stranger,
                  const std::vector<std::string>& stems) {
-    for (const auto& label : ss::expand_list(list, flag)) {
+    for (const auto& label : cli::expand_list(list, flag)) {
       if (!fs::is_directory(data / label)) {
         throw std::runtime_error((data / label).string() + ": no such identity folder (" + flag +
                                  ")");
@@ -119,46 +120,52 @@ std::vector<ss::Cast> make_cast(const ss::Flags& flags, const fs::path& data) {
   return cast;
 }
 
-int run(int argc, char** argv) {
-  const ss::Flags flags(argc, argv,
-                        {{"data"},  {"people"}, {"images"},   {"strangers"}, {"stranger-images"},
-                         {"out"},   {"truth"},  {"fps"},      {"segment"},   {"seconds"},
-                         {"gap"},   {"pairs"},  {"min-face"}, {"max-face"},  {"image-period"},
-                         {"width"}, {"height"}, {"quality"},  {"seed"},      {"centre-crop"},
-                         {"condition"}, {"help", false}});
-  if (flags.has("help")) {
-    std::cout << kUsage;
-    return 0;
-  }
+const cli::Program kProgramSpec{
+    kProgram,
+    kUsage,
+    {{"",
+      {cli::Flag::text("data"), cli::Flag::text("people"), cli::Flag::text("images"),
+       cli::Flag::text("strangers"), cli::Flag::text("stranger-images"), cli::Flag::text("out"),
+       cli::Flag::text("truth"), cli::Flag::number("fps", 1, 240),
+       cli::Flag::number("segment", 0.2, 3600), cli::Flag::number("seconds", 0.5, 1e6),
+       cli::Flag::number("gap", 0, 3600), cli::Flag::number("pairs", 0, 1),
+       cli::Flag::integer("min-face", 16, 4320), cli::Flag::integer("max-face", 16, 4320),
+       cli::Flag::number("image-period", 0.01, 3600), cli::Flag::integer("width", 64, 7680),
+       cli::Flag::integer("height", 64, 4320), cli::Flag::integer("quality", 1, 100),
+       cli::Flag::integer("seed", 0, 2147483647L), cli::Flag::number("centre-crop", 0.05, 1.0),
+       cli::Flag::text("condition")},
+      0, 0, ""}}};
+
+int run(const cli::Args& flags) {
   const fs::path data = flags.required("data");
   const std::string out = flags.required("out");
   const std::string truth = flags.required("truth");
-  if (fs::path(out).extension() != ".avi") throw ss::UsageError("--out must name an .avi file");
+  if (fs::path(out).extension() != ".avi") throw cli::UsageError("--out must name an .avi file");
   if (!fs::is_directory(data))
     throw std::runtime_error(data.string() + ": no such folder (--data)");
 
   ss::WalkOptions o;
-  o.width = static_cast<int>(flags.integer("width", o.width, 64, 7680));
-  o.height = static_cast<int>(flags.integer("height", o.height, 64, 4320));
-  o.fps = flags.number("fps", o.fps, 1, 240);
-  o.segment_s = flags.number("segment", o.segment_s, 0.2, 3600);
-  o.gap_s = flags.number("gap", o.gap_s, 0, 3600);
-  o.pair_fraction = flags.number("pairs", o.pair_fraction, 0, 1);
-  o.min_face = static_cast<int>(flags.integer("min-face", o.min_face, 16, 4320));
-  o.max_face = static_cast<int>(flags.integer("max-face", o.max_face, 16, 4320));
-  o.image_period_s = flags.number("image-period", o.image_period_s, 0.01, 3600);
-  o.seed = static_cast<uint64_t>(flags.integer("seed", 0, 0, 2147483647L));
-  const int quality = static_cast<int>(flags.integer("quality", 90, 1, 100));
-  const double centre_crop = flags.number("centre-crop", 1.0, 0.05, 1.0);
+  o.width = static_cast<int>(flags.integer("width", o.width));
+  o.height = static_cast<int>(flags.integer("height", o.height));
+  o.fps = flags.number("fps", o.fps);
+  o.segment_s = flags.number("segment", o.segment_s);
+  o.gap_s = flags.number("gap", o.gap_s);
+  o.pair_fraction = flags.number("pairs", o.pair_fraction);
+  o.min_face = static_cast<int>(flags.integer("min-face", o.min_face));
+  o.max_face = static_cast<int>(flags.integer("max-face", o.max_face));
+  o.image_period_s = flags.number("image-period", o.image_period_s);
+  o.seed = static_cast<uint64_t>(flags.integer("seed", 0));
+  const int quality = static_cast<int>(flags.integer("quality", 90));
+  const double centre_crop = flags.number("centre-crop", 1.0);
   ss::Conditions conditions;
   try {
     conditions = ss::parse_conditions(flags.text("condition"));
   } catch (const std::invalid_argument& e) {
-    throw ss::UsageError(std::string("--condition: ") + e.what());
+    throw cli::UsageError(std::string("--condition: ") + e.what());
   }
   if (ss::has_condition(conditions, ss::Condition::kSmall)) {
     if (flags.has("min-face") || flags.has("max-face")) {
-      throw ss::UsageError("--condition small sets the face heights: drop --min-face/--max-face");
+      throw cli::UsageError("--condition small sets the face heights: drop --min-face/--max-face");
     }
     o.min_face = ss::kSmallFaceMin;
     o.max_face = ss::kSmallFaceMax;
@@ -182,7 +189,7 @@ int run(int argc, char** argv) {
   o.face_aspect = static_cast<double>(faces.begin()->second.cols) / faces.begin()->second.rows;
 
   if (flags.has("seconds")) {  // the segments share the requested length
-    const double seconds = flags.number("seconds", 0, 0.5, 1e6);
+    const double seconds = flags.number("seconds", 0.0);
     const ss::WalkPlan probe = ss::plan_walk(cast, o);
     int segments = 0;
     for (size_t i = 0; i < probe.walkers.size(); ++i) {
@@ -190,7 +197,7 @@ int run(int argc, char** argv) {
     }
     o.segment_s = (seconds - o.gap_s * (segments + 1)) / segments;
     if (o.segment_s < 0.2) {
-      throw ss::UsageError("--seconds " + flags.text("seconds") + " is too short for " +
+      throw cli::UsageError("--seconds " + flags.text("seconds") + " is too short for " +
                            std::to_string(segments) + " segments");
     }
   }
@@ -198,7 +205,7 @@ int run(int argc, char** argv) {
   try {
     plan = ss::plan_walk(cast, o);
   } catch (const std::invalid_argument& e) {
-    throw ss::UsageError(e.what());
+    throw cli::UsageError(e.what());
   }
 
   // Each walker's look under the conditions; under rotate, its photos turned once.
@@ -254,14 +261,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const ss::UsageError& e) {
-    std::cerr << kProgram << ": " << e.what() << "\n(see " << kProgram << " --help)\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << kProgram << ": error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return cli::run_main(kProgramSpec, argc, argv, run); }

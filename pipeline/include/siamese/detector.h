@@ -15,8 +15,6 @@
 
 namespace siamese {
 
-constexpr int kDefaultMinFaceSize = 60;  // pixels of the full frame
-
 struct DetectorOptions {
   std::string kind = "haar";  // "haar" | "lbp" | "cnn"
   std::string cascade_file;   // empty = the opencv-data cascade of that kind (cascades only)

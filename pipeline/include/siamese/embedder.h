@@ -11,11 +11,10 @@
 #include <vector>
 
 #include "siamese/face_points.h"
+#include "siamese/limits.h"
 #include "siamese/model_file.h"
 
 namespace siamese {
-
-constexpr int kDefaultBatchSize = 32;
 
 class FaceAligner;  // face_align.h
 

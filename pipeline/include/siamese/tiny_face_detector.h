@@ -12,19 +12,15 @@
 #include <vector>
 
 #include "siamese/image_view.h"
+#include "siamese/limits.h"
 
 namespace siamese {
 
 constexpr const char* kTinyFaceDetectorManifest =
     "model/tiny_face_detector_model-weights_manifest.json";
 constexpr const char* kTinyFaceDetectorWeights = "model/tiny_face_detector_model.bin";
-/// face-api's defaults: 416 px input (a 13x13 grid), score threshold 0.5, NMS at IoU 0.4.
-constexpr int kDefaultDetectorInputSize = 416;
-constexpr double kDefaultDetectorThreshold = 0.5;
+/// face-api's NMS at IoU 0.4; its input size and score threshold are in siamese/limits.h.
 constexpr double kTinyFaceDetectorIou = 0.4;
-/// The input size must be a multiple of 32 within these bounds (pixels of the square input).
-constexpr int kMinDetectorInputSize = 64;
-constexpr int kMaxDetectorInputSize = 1024;
 
 /// One face found: a box in frame pixels (may reach past the frame's edges), and its score 0..1.
 struct FaceDetection {
