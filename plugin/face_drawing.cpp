@@ -74,10 +74,10 @@ void draw(cv::Mat& m, const Box& box, const std::string& label, const cv::Scalar
   cv::putText(m, label, cv::Point(r.x, y), cv::FONT_HERSHEY_SIMPLEX, font, color, t, cv::LINE_AA);
 }
 
-}  // namespace
-
-bool draw_labelled_box(GstVideoFrame& frame, const Box& box, const std::string& label, Rgb color,
-                       int thickness) {
+/// Runs draw_plane(plane, colour, scale) on every plane of the frame that shows the colour: the
+/// packed plane, or luma at scale 1 and chroma at 0.5. False for a format it cannot draw on.
+template <class DrawPlane>
+bool draw_on_frame(GstVideoFrame& frame, Rgb color, const DrawPlane& draw_plane) {
   const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT(&frame);
   const int w = GST_VIDEO_FRAME_WIDTH(&frame);
   const int h = GST_VIDEO_FRAME_HEIGHT(&frame);
@@ -85,7 +85,7 @@ bool draw_labelled_box(GstVideoFrame& frame, const Box& box, const std::string& 
   int channels = 0;
   if (packed_color(format, color, packed, channels)) {
     cv::Mat m = plane(frame, 0, CV_8UC(channels), w, h);
-    draw(m, box, label, packed, thickness, 1.0);
+    draw_plane(m, packed, 1.0);
     return true;
   }
   const Yuv yuv = yuv_of(color);
@@ -94,28 +94,49 @@ bool draw_labelled_box(GstVideoFrame& frame, const Box& box, const std::string& 
     case GST_VIDEO_FORMAT_GRAY8: {
       // No colour: white for verified, black otherwise.
       cv::Mat y = plane(frame, 0, CV_8UC1, w, h);
-      draw(y, box, label, cv::Scalar(color.g > color.r ? 255 : 0), thickness, 1.0);
+      draw_plane(y, cv::Scalar(color.g > color.r ? 255 : 0), 1.0);
       return true;
     }
     case GST_VIDEO_FORMAT_I420: {
       cv::Mat y = plane(frame, 0, CV_8UC1, w, h);
       cv::Mat u = plane(frame, 1, CV_8UC1, cw, ch);
       cv::Mat v = plane(frame, 2, CV_8UC1, cw, ch);
-      draw(y, box, label, cv::Scalar(yuv.y), thickness, 1.0);
-      draw(u, box, label, cv::Scalar(yuv.u), thickness, 0.5);
-      draw(v, box, label, cv::Scalar(yuv.v), thickness, 0.5);
+      draw_plane(y, cv::Scalar(yuv.y), 1.0);
+      draw_plane(u, cv::Scalar(yuv.u), 0.5);
+      draw_plane(v, cv::Scalar(yuv.v), 0.5);
       return true;
     }
     case GST_VIDEO_FORMAT_NV12: {
       cv::Mat y = plane(frame, 0, CV_8UC1, w, h);
       cv::Mat uv = plane(frame, 1, CV_8UC2, cw, ch);
-      draw(y, box, label, cv::Scalar(yuv.y), thickness, 1.0);
-      draw(uv, box, label, cv::Scalar(yuv.u, yuv.v), thickness, 0.5);
+      draw_plane(y, cv::Scalar(yuv.y), 1.0);
+      draw_plane(uv, cv::Scalar(yuv.u, yuv.v), 0.5);
       return true;
     }
     default:
       return false;
   }
+}
+
+}  // namespace
+
+bool draw_labelled_box(GstVideoFrame& frame, const Box& box, const std::string& label, Rgb color,
+                       int thickness) {
+  return draw_on_frame(frame, color, [&](cv::Mat& m, const cv::Scalar& c, double scale) {
+    draw(m, box, label, c, thickness, scale);
+  });
+}
+
+bool draw_points(GstVideoFrame& frame, const std::vector<Point2f>& points, Rgb color, int radius) {
+  return draw_on_frame(frame, color, [&](cv::Mat& m, const cv::Scalar& c, double scale) {
+    const int r = std::max(1, static_cast<int>(std::lround(radius * scale)));
+    for (const Point2f& p : points) {
+      if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
+      const cv::Point at(static_cast<int>(std::lround(p.x * scale)),
+                         static_cast<int>(std::lround(p.y * scale)));
+      cv::circle(m, at, r, c, cv::FILLED);  // OpenCV clips what leaves the plane
+    }
+  });
 }
 
 }  // namespace siamese::gst

@@ -1,12 +1,14 @@
-// Draws labelled boxes straight into a mapped video frame with OpenCV (no copy): packed RGB
-// formats through a cv::Mat over the frame, GRAY8 and the luma (and chroma) planes of
-// I420/NV12 with their own strides. Thread-safety: pure functions of their arguments.
+// Draws labelled boxes and landmark dots straight into a mapped video frame with OpenCV (no
+// copy): packed RGB formats through a cv::Mat over the frame, GRAY8 and the luma (and chroma)
+// planes of I420/NV12 with their own strides. Thread-safety: pure functions of their arguments.
 #pragma once
 
 #include <gst/video/video.h>
 
 #include <string>
+#include <vector>
 
+#include "siamese/face_points.h"
 #include "siamese/image_view.h"
 
 namespace siamese::gst {
@@ -21,5 +23,8 @@ constexpr Rgb kUnverifiedColor{230, 0, 0};
 /// pixels. Returns false for a format it cannot draw on.
 bool draw_labelled_box(GstVideoFrame& frame, const Box& box, const std::string& label, Rgb color,
                        int thickness);
+/// Draws each point (frame pixels) as a filled dot of radius pixels in color. Returns false for a
+/// format it cannot draw on.
+bool draw_points(GstVideoFrame& frame, const std::vector<Point2f>& points, Rgb color, int radius);
 
 }  // namespace siamese::gst

@@ -10,6 +10,31 @@ GstClockTime clock_time_of(int64_t t) {
   return t < 0 ? GST_CLOCK_TIME_NONE : static_cast<GstClockTime>(t);
 }
 
+/// field = < x0, y0, x1, y1, ... > (doubles, frame pixels).
+void set_point_array(GstStructure* s, const char* field, const Point2f* points, size_t count) {
+  GValue array = G_VALUE_INIT;
+  gst_value_array_init(&array, static_cast<guint>(2 * count));
+  for (size_t i = 0; i < count; ++i) {
+    for (const float v : {points[i].x, points[i].y}) {
+      GValue item = G_VALUE_INIT;
+      g_value_init(&item, G_TYPE_DOUBLE);
+      g_value_set_double(&item, static_cast<double>(v));
+      gst_value_array_append_and_take_value(&array, &item);
+    }
+  }
+  gst_structure_take_value(s, field, &array);
+}
+
+/// The face's landmark fields (kPointsField, kLandmarksField), where it has them.
+void set_landmark_fields(GstStructure* s, const FaceResult& f) {
+  if (f.has_points) {
+    set_point_array(s, kPointsField, f.points.points.data(), f.points.points.size());
+  }
+  if (!f.landmarks.empty()) {
+    set_point_array(s, kLandmarksField, f.landmarks.data(), f.landmarks.size());
+  }
+}
+
 }  // namespace
 
 UpstreamFaces upstream_faces(GstBuffer* buffer, int width, int height) {
@@ -31,13 +56,34 @@ UpstreamFaces upstream_faces(GstBuffer* buffer, int width, int height) {
   return out;
 }
 
+std::vector<Point2f> points_of(const GstStructure* face, const char* field) {
+  std::vector<Point2f> out;
+  const GValue* array = face != nullptr ? gst_structure_get_value(face, field) : nullptr;
+  if (array == nullptr || !GST_VALUE_HOLDS_ARRAY(array)) return out;
+  const guint n = gst_value_array_get_size(array);
+  if (n % 2 != 0) return out;
+  std::vector<double> values;
+  values.reserve(n);
+  for (guint i = 0; i < n; ++i) {
+    const GValue* v = gst_value_array_get_value(array, i);
+    if (!G_VALUE_HOLDS_DOUBLE(v)) return out;
+    values.push_back(g_value_get_double(v));
+  }
+  for (guint i = 0; i < n; i += 2) {
+    out.push_back(Point2f{static_cast<float>(values[i]), static_cast<float>(values[i + 1])});
+  }
+  return out;
+}
+
 GstStructure* face_structure(const char* name, const FaceResult& f) {
-  return gst_structure_new(
+  GstStructure* s = gst_structure_new(
       name, "x", G_TYPE_INT, f.box.x, "y", G_TYPE_INT, f.box.y, "width", G_TYPE_INT, f.box.width,
       "height", G_TYPE_INT, f.box.height, "identity", G_TYPE_STRING, f.identity.c_str(), "distance",
       G_TYPE_DOUBLE, static_cast<double>(f.distance), "verified", G_TYPE_BOOLEAN,
       f.verified() ? TRUE : FALSE, "state", G_TYPE_STRING, decision_state_name(f.state), "track-id",
       G_TYPE_INT64, static_cast<gint64>(f.track_id), nullptr);
+  set_landmark_fields(s, f);
+  return s;
 }
 
 void attach_face_metas(GstBuffer* buffer, const std::vector<FaceResult>& faces,
@@ -59,6 +105,7 @@ void attach_face_metas(GstBuffer* buffer, const std::vector<FaceResult>& faces,
         static_cast<double>(f.distance), "verified", G_TYPE_BOOLEAN, f.verified() ? TRUE : FALSE,
         "state", G_TYPE_STRING, decision_state_name(f.state), "track-id", G_TYPE_INT64,
         static_cast<gint64>(f.track_id), nullptr);
+    set_landmark_fields(s, f);
     gst_video_region_of_interest_meta_add_param(roi, s);  // takes ownership
   }
 }

@@ -1,6 +1,7 @@
 // What faceverify tells its two audiences: per face a GstVideoRegionOfInterestMeta "face"
-// carrying a "faceverify" param structure (identity, distance, verified, track-id, state); per
-// frame the element message "faceverify"; per decision change "faceverify-decision".
+// carrying a "faceverify" param structure (identity, distance, verified, track-id, state, and
+// the landmarks of a model that aligns); per frame the element message "faceverify"; per
+// decision change "faceverify-decision".
 // Thread-safety: pure functions of their arguments (the buffer must be writable).
 #pragma once
 
@@ -18,6 +19,11 @@ constexpr const char* kRoiType = "face";
 constexpr const char* kParamName = "faceverify";
 constexpr const char* kFrameMessageName = "faceverify";
 constexpr const char* kDecisionMessageName = "faceverify-decision";
+/// Per face, only for a model that aligns: the five points (eye centres, nose tip, mouth
+/// corners, image left first) as < x0, y0, ..., x4, y4 > doubles in frame pixels; and the 68
+/// points (iBUG 300-W order) likewise, only on a frame where the landmark network ran on it.
+constexpr const char* kPointsField = "points";
+constexpr const char* kLandmarksField = "landmarks";
 
 /// Timestamps of one frame (GST_CLOCK_TIME_NONE where unknown).
 struct FrameTimes {
@@ -39,8 +45,13 @@ UpstreamFaces upstream_faces(GstBuffer* buffer, int width, int height);
 void attach_face_metas(GstBuffer* buffer, const std::vector<FaceResult>& faces,
                        const UpstreamFaces* upstream);
 
-/// The "faceverify" param structure of one face (caller owns it).
+/// The "face" structure of one face for the frame message (caller owns it): box, identity,
+/// distance, verified, state, track-id, and points / landmarks where the face has them.
 GstStructure* face_structure(const char* name, const FaceResult& face);
+/// The points of a face structure's field (kPointsField or kLandmarksField), in frame pixels;
+/// empty when the field is absent or not an array of an even number of numbers.
+std::vector<Point2f> points_of(const GstStructure* face, const char* field);
+
 /// The per-frame message body: timestamp, stream-time, running-time, duration,
 /// gallery-generation (the gallery state the faces were matched against: 1 for the one loaded
 /// at start, +1 for each reload; 0 without a gallery), faces.

@@ -240,8 +240,10 @@ void install_properties(GObjectClass* gobject_class) {
       gobject_class, PROP_MODEL_INSTANCE_ID,
       g_param_spec_string("model-instance-id", "Model instance id",
                           "Elements of one process with the same id (and the same model, "
-                          "device, precision and batch-size) share one loaded model and batch "
-                          "their faces into one forward pass; unset = this element's own model",
+                          "device, precision and batch-size) share one loaded model, its "
+                          "landmark network and, with detector=cnn, one CNN detector (at one "
+                          "detector-input-size), and batch their faces and frames into one "
+                          "forward pass per network; unset = this element's own networks",
                           nullptr, ready));
   g_object_class_install_property(
       gobject_class, PROP_GALLERY_ERROR_TIMEOUT,

@@ -34,7 +34,8 @@ namespace {
 struct State {
   std::unique_ptr<siamese::StreamVerifier> verifier;
   std::unique_ptr<sg::GalleryWatch> watch;
-  std::shared_ptr<sg::SharedEmbedder> shared;  // model-instance-id set: the shared model
+  std::shared_ptr<sg::SharedModels> shared;  // model-instance-id set: the shared networks
+  bool shares_detector = false;              // ... and this element uses its CNN detector
   float model_threshold = 1.0f;  // threshold property unset and no gallery: the model's
   bool use_upstream = false;
   int batch_frames = 1;
@@ -46,7 +47,11 @@ struct State {
 
   ~State() {
     for (GstBuffer* b : ready) gst_buffer_unref(b);
-    if (shared) shared->remove_user();
+    if (shared) {
+      shared->embedder().remove_user();
+      if (sg::SharedForward* landmarks = shared->landmarks()) landmarks->remove_user();
+      if (shares_detector) shared->detector_if_any()->remove_user();
+    }
   }
   void drop_frames() {
     held.clear();
@@ -139,6 +144,7 @@ struct StartContext {
   std::unique_ptr<siamese::LoadedModel> model;
   siamese::ModelInfo info;
   siamese::StreamOptions options;
+  siamese::DetectorOptions detector_options;
   std::unique_ptr<siamese::FaceDetector> detector;
   std::unique_ptr<siamese::Embedder> embedder;          // this element's own, or
   std::shared_ptr<siamese::Embedder> shared_embedder;  // the one under model-instance-id
@@ -197,29 +203,39 @@ static bool start_model(StartContext& c) {
   return true;
 }
 
+static void post_detector_error(StartContext& c, const std::exception& e) {
+  const bool cnn = c.detector_options.kind == "cnn";
+  GST_ELEMENT_ERROR(c.self, RESOURCE, OPEN_READ,
+                    ("Could not load the %s face detector \"%s\" (properties \"detector\", %s).",
+                     c.detector_options.kind.c_str(),
+                     cnn ? "face-api's tiny_face_detector_model"
+                         : c.detector_options.cascade_file.c_str(),
+                     cnn ? "\"detector-threshold\", \"detector-input-size\", \"device\", "
+                           "\"model-instance-id\""
+                         : "\"detector-file\""),
+                    ("%s", e.what()));
+}
+
 static bool start_detector(StartContext& c) {
   if (c.state.use_upstream) return true;
   const sg::Settings& s = c.s;
   const bool cnn = s.detector == sg::DetectorKind::kCnn;
   const std::string kind = cnn ? "cnn" : s.detector == sg::DetectorKind::kLbp ? "lbp" : "haar";
-  std::string file = s.detector_file;
+  siamese::DetectorOptions& options = c.detector_options;
+  options.set_kind(kind).set_cascade_file(s.detector_file).set_min_face_size(s.min_face_size);
+  options.scale_factor = s.scale_factor;
+  options.set_threshold(s.detector_threshold)
+      .set_input_size(s.detector_input_size)
+      .set_device(c.device);
+  // Elements sharing a model-instance-id share the CNN's network too (start_shared_detector).
+  if (cnn && !s.model_instance_id.empty()) return true;
   try {
-    if (file.empty() && !cnn) file = siamese::default_cascade_file(kind);
-    siamese::DetectorOptions detector_options;
-    detector_options.set_kind(kind).set_cascade_file(file).set_min_face_size(s.min_face_size);
-    detector_options.scale_factor = s.scale_factor;
-    detector_options.set_threshold(s.detector_threshold)
-        .set_input_size(s.detector_input_size)
-        .set_device(c.device);
-    c.detector = std::make_unique<siamese::FaceDetector>(detector_options);
+    if (options.cascade_file.empty() && !cnn) {
+      options.cascade_file = siamese::default_cascade_file(kind);
+    }
+    c.detector = std::make_unique<siamese::FaceDetector>(options);
   } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(c.self, RESOURCE, OPEN_READ,
-                      ("Could not load the %s face detector \"%s\" (properties "
-                       "\"detector\", %s).",
-                       kind.c_str(), cnn ? "face-api's tiny_face_detector_model" : file.c_str(),
-                       cnn ? "\"detector-threshold\", \"detector-input-size\", \"device\""
-                           : "\"detector-file\""),
-                      ("%s", e.what()));
+    post_detector_error(c, e);
     return false;
   }
   return true;
@@ -241,9 +257,10 @@ static bool start_embedder(StartContext& c) {
     } else {
       const sg::SharedModelKey key{s.model_instance_id, s.model, c.device.str(),
                                    siamese::precision_name(s.precision), s.batch_size};
-      c.state.shared = sg::acquire_shared_embedder(key, make_embedder);
-      c.state.shared->add_user();
-      c.shared_embedder = c.state.shared->embedder();
+      c.state.shared = sg::acquire_shared_models(key, make_embedder);
+      c.state.shared->embedder().add_user();
+      if (sg::SharedForward* landmarks = c.state.shared->landmarks()) landmarks->add_user();
+      c.shared_embedder = c.state.shared->embedder().embedder();
     }
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(c.self, RESOURCE, SETTINGS,
@@ -251,6 +268,31 @@ static bool start_embedder(StartContext& c) {
                        "\"device\", \"precision\", \"model-instance-id\").",
                        s.model.c_str(), s.device.c_str()),
                       ("%s", e.what()));
+    return false;
+  }
+  return true;
+}
+
+// detector=cnn under a model-instance-id: one network for every element of the id (made by the
+// first), each element with its own threshold and min-face-size; frames of several streams that
+// arrive together go through one pass.
+static bool start_shared_detector(StartContext& c) {
+  if (!c.state.shared || c.detector_options.kind != "cnn" || c.state.use_upstream) return true;
+  const siamese::DetectorOptions& options = c.detector_options;
+  try {
+    sg::SharedForward& network = c.state.shared->detector(options.input_size, [&options]() {
+      return std::make_unique<siamese::TinyFaceDetector>(siamese::TinyFaceDetectorOptions()
+                                                             .set_input_size(options.input_size)
+                                                             .set_score_threshold(options.threshold)
+                                                             .set_device(options.device));
+    });
+    sg::SharedForward* shared = &network;
+    c.detector = std::make_unique<siamese::FaceDetector>(
+        options, [shared](const torch::Tensor& inputs) { return shared->run(inputs); });
+    network.add_user();
+    c.state.shares_detector = true;
+  } catch (const std::exception& e) {
+    post_detector_error(c, e);
     return false;
   }
   return true;
@@ -299,11 +341,17 @@ static bool start_gallery(StartContext& c) {
 static bool start_verifier(StartContext& c) {
   try {
     if (c.state.shared) {
-      std::shared_ptr<sg::SharedEmbedder> shared = c.state.shared;
+      std::shared_ptr<sg::SharedModels> shared = c.state.shared;
       c.state.verifier = std::make_unique<siamese::StreamVerifier>(
           c.shared_embedder,
-          [shared](const torch::Tensor& inputs) { return shared->embed(inputs); },
+          [shared](const torch::Tensor& inputs) { return shared->embedder().embed(inputs); },
           std::move(c.detector), c.options);
+      // A model that aligns: this stream's landmark passes go through the shared network.
+      if (sg::SharedForward* landmarks = shared->landmarks()) {
+        c.state.verifier->set_landmarker(std::make_unique<siamese::FaceLandmarker>(
+            [shared, landmarks](const torch::Tensor& inputs) { return landmarks->run(inputs); },
+            c.device, c.shared_embedder->landmarker()->options()));
+      }
     } else {
       c.state.verifier = std::make_unique<siamese::StreamVerifier>(
           std::move(c.embedder), std::move(c.detector), c.options);
@@ -365,7 +413,7 @@ static gboolean gst_face_verify_start(GstBaseTransform* trans) {
   state->use_upstream = s.detector == sg::DetectorKind::kUpstream;
   StartContext c{self, s, *state};
   if (!(start_device(c) && start_model(c) && start_detector(c) && start_embedder(c) &&
-        start_gallery(c) && start_verifier(c))) {
+        start_shared_detector(c) && start_gallery(c) && start_verifier(c))) {
     return FALSE;
   }
   start_gpu_preprocessing(c);
@@ -646,7 +694,10 @@ static const char* const kDescription =
     "param structure (identity, distance, verified, state, track-id). Per frame it posts an "
     "element message \"faceverify\" with timestamp, stream-time, running-time, duration and "
     "faces: a list of \"face\" structures (x, y, width, height, identity, distance, verified, "
-    "state, track-id). identity is \"\" for unknown faces. Each change of a track's decision "
+    "state, track-id). identity is \"\" for unknown faces. A model that aligns adds to both "
+    "points (its five points: eye centres, nose tip, mouth corners, as x0, y0, ..., x4, y4 in "
+    "frame pixels) and, on frames where the landmark network ran, landmarks (all 68 points). "
+    "Each change of a track's decision "
     "posts \"faceverify-decision\" (track-id, identity, state, verified, distance, margin, "
     "votes, first-seen, running-time, timestamp).\n"
     "A track is verified when N of its last M embeddings (confirm-frames) match the same "

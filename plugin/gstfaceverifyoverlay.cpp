@@ -10,6 +10,8 @@
  * #GstVideoRegionOfInterestMeta a box and a label, the identity and distance when the face is
  * verified (green), "unknown" or "pending" when not (red); on GRAY8 white and black. Faces
  * found by another element (ROI metas without a "faceverify" structure) are drawn unverified.
+ * With draw-landmarks, the five points of each face (eye centres, nose tip, mouth corners) are
+ * drawn as dots too, where faceverify published them (a model whose crop policy aligns).
  * It draws in place on the formats faceverify accepts, so it sits right after it.
  *
  * ## Example launch lines
@@ -30,6 +32,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "face_drawing.h"
 #include "faceverify_messages.h"
@@ -42,17 +45,19 @@ namespace sg = siamese::gst;
 
 constexpr int kDefaultThickness = 2;  // pixels
 constexpr int kMaxThickness = 32;
+constexpr bool kDefaultDrawLandmarks = false;
 
 struct _GstFaceVerifyOverlay {
   GstVideoFilter parent;
-  gint thickness;  // under the object lock
+  gint thickness;           // under the object lock
+  gboolean draw_landmarks;  // under the object lock
 };
 
 G_DEFINE_TYPE(GstFaceVerifyOverlay, gst_face_verify_overlay, GST_TYPE_VIDEO_FILTER)
 GST_ELEMENT_REGISTER_DEFINE(faceverifyoverlay, "faceverifyoverlay", GST_RANK_NONE,
                             GST_TYPE_FACE_VERIFY_OVERLAY)
 
-enum { PROP_0, PROP_THICKNESS };
+enum { PROP_0, PROP_THICKNESS, PROP_DRAW_LANDMARKS };
 
 static GstStaticPadTemplate sink_template =
     GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
@@ -86,6 +91,7 @@ static GstFlowReturn gst_face_verify_overlay_transform_frame_ip(GstVideoFilter* 
   GstFaceVerifyOverlay* self = GST_FACE_VERIFY_OVERLAY(filter);
   GST_OBJECT_LOCK(self);
   const int thickness = self->thickness;
+  const bool draw_landmarks = self->draw_landmarks != FALSE;
   GST_OBJECT_UNLOCK(self);
   // The same "face" ROI metas, clipped to the frame, as faceverify reads from upstream: OpenCV
   // clips drawing, but the chroma planes need sane coordinates.
@@ -93,10 +99,16 @@ static GstFlowReturn gst_face_verify_overlay_transform_frame_ip(GstVideoFilter* 
       sg::upstream_faces(frame->buffer, GST_VIDEO_FRAME_WIDTH(frame), GST_VIDEO_FRAME_HEIGHT(frame));
   for (size_t i = 0; i < faces.boxes.size(); ++i) {
     bool verified = false;
-    const std::string label = label_of(
-        gst_video_region_of_interest_meta_get_param(faces.metas[i], sg::kParamName), &verified);
-    if (!sg::draw_labelled_box(*frame, faces.boxes[i], label,
-                               verified ? sg::kVerifiedColor : sg::kUnverifiedColor, thickness)) {
+    const GstStructure* param =
+        gst_video_region_of_interest_meta_get_param(faces.metas[i], sg::kParamName);
+    const std::string label = label_of(param, &verified);
+    const sg::Rgb color = verified ? sg::kVerifiedColor : sg::kUnverifiedColor;
+    bool drawn = sg::draw_labelled_box(*frame, faces.boxes[i], label, color, thickness);
+    if (drawn && draw_landmarks) {
+      const std::vector<siamese::Point2f> points = sg::points_of(param, sg::kPointsField);
+      drawn = sg::draw_points(*frame, points, color, thickness + 1);
+    }
+    if (!drawn) {
       GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("Cannot draw on this video format."),
                         ("%s", gst_video_format_to_string(GST_VIDEO_FRAME_FORMAT(frame))));
       return GST_FLOW_ERROR;
@@ -114,6 +126,11 @@ static void gst_face_verify_overlay_set_property(GObject* object, guint prop_id,
       self->thickness = g_value_get_int(value);
       GST_OBJECT_UNLOCK(self);
       break;
+    case PROP_DRAW_LANDMARKS:
+      GST_OBJECT_LOCK(self);
+      self->draw_landmarks = g_value_get_boolean(value);
+      GST_OBJECT_UNLOCK(self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -129,6 +146,11 @@ static void gst_face_verify_overlay_get_property(GObject* object, guint prop_id,
       g_value_set_int(value, self->thickness);
       GST_OBJECT_UNLOCK(self);
       break;
+    case PROP_DRAW_LANDMARKS:
+      GST_OBJECT_LOCK(self);
+      g_value_set_boolean(value, self->draw_landmarks);
+      GST_OBJECT_UNLOCK(self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -137,6 +159,7 @@ static void gst_face_verify_overlay_get_property(GObject* object, guint prop_id,
 
 static void gst_face_verify_overlay_init(GstFaceVerifyOverlay* self) {
   self->thickness = kDefaultThickness;
+  self->draw_landmarks = kDefaultDrawLandmarks;
 }
 
 static void gst_face_verify_overlay_class_init(GstFaceVerifyOverlayClass* klass) {
@@ -152,6 +175,15 @@ static void gst_face_verify_overlay_class_init(GstFaceVerifyOverlayClass* klass)
                        kMaxThickness, kDefaultThickness,
                        static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                 GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_DRAW_LANDMARKS,
+      g_param_spec_boolean("draw-landmarks", "Draw landmarks",
+                           "Also draw each face's five points (eye centres, nose tip, mouth "
+                           "corners) as dots of thickness + 1 pixels, where faceverify "
+                           "published them (models that align)",
+                           kDefaultDrawLandmarks,
+                           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                    GST_PARAM_MUTABLE_PLAYING)));
 
   gst_element_class_set_static_metadata(
       element_class, "Face verification overlay", "Filter/Effect/Video",

@@ -8,35 +8,42 @@
 
 namespace siamese::gst {
 
-struct SharedEmbedder::Request {
+struct SharedForward::Request {
   torch::Tensor inputs;
   torch::Tensor outputs;
   std::exception_ptr error;
   bool done = false;
 };
 
-SharedEmbedder::SharedEmbedder(std::unique_ptr<Embedder> embedder, std::chrono::microseconds window)
-    : embedder_(std::move(embedder)), window_(window) {
-  if (!embedder_) throw InputError("SharedEmbedder: no embedder");
+SharedForward::SharedForward(NetworkForward forward, int64_t max_rows,
+                             std::chrono::microseconds window)
+    : forward_(std::move(forward)), max_rows_(max_rows), window_(window) {
+  if (!forward_) throw InputError("SharedForward: no forward function");
+  if (max_rows_ < 1) throw InputError("SharedForward: max_rows must be at least 1");
 }
 
-void SharedEmbedder::add_user() {
+void SharedForward::add_user() {
   std::lock_guard<std::mutex> lock(mutex_);
   ++users_;
 }
 
-void SharedEmbedder::remove_user() {
+void SharedForward::remove_user() {
   std::lock_guard<std::mutex> lock(mutex_);
   --users_;
   cv_.notify_all();  // a collecting leader need not wait for this stream any more
 }
 
-int64_t SharedEmbedder::forward_count() const {
+int SharedForward::users() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return users_;
+}
+
+int64_t SharedForward::forward_count() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return forwards_;
 }
 
-torch::Tensor SharedEmbedder::embed(const torch::Tensor& inputs) {
+torch::Tensor SharedForward::run(const torch::Tensor& inputs) {
   Request request;
   request.inputs = inputs;
   std::unique_lock<std::mutex> lock(mutex_);
@@ -48,10 +55,10 @@ torch::Tensor SharedEmbedder::embed(const torch::Tensor& inputs) {
       cv_.wait(lock);
       continue;
     }
-    // Lead the next batch: wait a short window for the other streams' faces, no longer.
+    // Lead the next batch: wait a short window for the other streams' rows, no longer.
     leader_ = true;
     const auto deadline = std::chrono::steady_clock::now() + window_;
-    while (static_cast<int>(pending_.size()) < users_ && pending_rows_ < embedder_->batch_size() &&
+    while (static_cast<int>(pending_.size()) < users_ && pending_rows_ < max_rows_ &&
            cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
     }
     run_batch(lock);
@@ -60,10 +67,10 @@ torch::Tensor SharedEmbedder::embed(const torch::Tensor& inputs) {
   return request.outputs;
 }
 
-void SharedEmbedder::run_batch(std::unique_lock<std::mutex>& lock) {
+void SharedForward::run_batch(std::unique_lock<std::mutex>& lock) {
   std::vector<Request*> batch;
   int64_t rows = 0;
-  while (!pending_.empty() && (batch.empty() || rows < embedder_->batch_size())) {
+  while (!pending_.empty() && (batch.empty() || rows < max_rows_)) {
     batch.push_back(pending_.front());
     rows += pending_.front()->inputs.size(0);
     pending_.pop_front();
@@ -74,8 +81,7 @@ void SharedEmbedder::run_batch(std::unique_lock<std::mutex>& lock) {
   try {
     std::vector<torch::Tensor> parts;
     for (Request* r : batch) parts.push_back(r->inputs);
-    const torch::Tensor out =
-        embedder_->embed_on_device(parts.size() == 1 ? parts[0] : torch::cat(parts, 0));
+    const torch::Tensor out = forward_(parts.size() == 1 ? parts[0] : torch::cat(parts, 0));
     ++forwards;
     int64_t row = 0;
     for (Request* r : batch) {
@@ -84,10 +90,10 @@ void SharedEmbedder::run_batch(std::unique_lock<std::mutex>& lock) {
       row += n;
     }
   } catch (...) {
-    // Embed each caller's rows alone, so that only the faulty input fails.
+    // Run each caller's rows alone, so that only the faulty input fails.
     for (Request* r : batch) {
       try {
-        r->outputs = embedder_->embed_on_device(r->inputs);
+        r->outputs = forward_(r->inputs);
         ++forwards;
       } catch (...) {
         r->error = std::current_exception();
@@ -103,9 +109,58 @@ void SharedEmbedder::run_batch(std::unique_lock<std::mutex>& lock) {
 
 namespace {
 
+NetworkForward embed_forward(const std::shared_ptr<Embedder>& embedder) {
+  if (!embedder) throw InputError("SharedEmbedder: no embedder");
+  Embedder* e = embedder.get();
+  return [e](const torch::Tensor& inputs) { return e->embed_on_device(inputs); };
+}
+
+}  // namespace
+
+SharedEmbedder::SharedEmbedder(std::unique_ptr<Embedder> embedder, std::chrono::microseconds window)
+    : embedder_(std::move(embedder)),
+      forward_(embed_forward(embedder_), embedder_ ? embedder_->batch_size() : 1, window) {}
+
+SharedModels::SharedModels(std::unique_ptr<Embedder> embedder, std::chrono::microseconds window)
+    : embedder_(std::move(embedder), window), window_(window) {
+  if (FaceLandmarker* landmarker = embedder_.embedder()->landmarker()) {
+    landmarks_ = std::make_unique<SharedForward>(
+        [landmarker](const torch::Tensor& inputs) { return landmarker->forward(inputs); },
+        landmarker->options().batch_size, window_);
+  }
+}
+
+SharedForward& SharedModels::detector(
+    int input_size, const std::function<std::unique_ptr<TinyFaceDetector>()>& make) {
+  std::lock_guard<std::mutex> lock(detector_mutex_);
+  if (detector_network_) {
+    const int in_use = detector_network_->options().input_size;
+    if (in_use != input_size) {
+      throw InputError("the CNN detector of this model-instance-id runs at detector-input-size " +
+                       std::to_string(in_use) + ", not " + std::to_string(input_size) +
+                       ": elements sharing a model-instance-id share one detector");
+    }
+    return *detector_;
+  }
+  std::unique_ptr<TinyFaceDetector> network = make();
+  TinyFaceDetector* net = network.get();
+  detector_ = std::make_unique<SharedForward>(
+      [net](const torch::Tensor& inputs) { return net->forward(inputs); },
+      kSharedDetectorMaxFrames, window_);
+  detector_network_ = std::move(network);
+  return *detector_;
+}
+
+SharedForward* SharedModels::detector_if_any() {
+  std::lock_guard<std::mutex> lock(detector_mutex_);
+  return detector_.get();
+}
+
+namespace {
+
 struct RegistryEntry {
   SharedModelKey key;
-  std::weak_ptr<SharedEmbedder> shared;
+  std::weak_ptr<SharedModels> shared;
 };
 
 std::mutex& registry_mutex() {
@@ -130,13 +185,13 @@ std::string describe(const SharedModelKey& k) {
 
 }  // namespace
 
-std::shared_ptr<SharedEmbedder> acquire_shared_embedder(
+std::shared_ptr<SharedModels> acquire_shared_models(
     const SharedModelKey& key, const std::function<std::unique_ptr<Embedder>()>& make) {
   std::lock_guard<std::mutex> lock(registry_mutex());
   auto& entries = registry();
   auto it = entries.find(key.instance_id);
   if (it != entries.end()) {
-    if (std::shared_ptr<SharedEmbedder> shared = it->second.shared.lock()) {
+    if (std::shared_ptr<SharedModels> shared = it->second.shared.lock()) {
       if (!same_model(it->second.key, key)) {
         throw InputError("model-instance-id \"" + key.instance_id + "\" is in use with " +
                          describe(it->second.key) + ", not " + describe(key));
@@ -144,9 +199,15 @@ std::shared_ptr<SharedEmbedder> acquire_shared_embedder(
       return shared;
     }
   }
-  auto shared = std::make_shared<SharedEmbedder>(make());
+  auto shared = std::make_shared<SharedModels>(make());
   entries[key.instance_id] = RegistryEntry{key, shared};
   return shared;
+}
+
+std::shared_ptr<SharedModels> find_shared_models(const std::string& instance_id) {
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  auto it = registry().find(instance_id);
+  return it == registry().end() ? nullptr : it->second.shared.lock();
 }
 
 }  // namespace siamese::gst

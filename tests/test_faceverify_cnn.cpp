@@ -1,7 +1,8 @@
 // faceverify with detector=cnn (face-api's TinyFaceDetector, issue 13): the faces of a walk are
 // found and verified, in batches of frames (batch-frames, one detector pass per batch) as frame by
 // frame; detector-input-size refuses sizes the network cannot take; a missing detector model
-// fails start with a RESOURCE error naming the properties and how to fetch the weights.
+// fails start with a RESOURCE error naming the properties and how to fetch the weights; elements
+// sharing a model-instance-id share one detector network and still verify.
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
@@ -10,10 +11,12 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "faceverify_harness.h"
 #include "gst_test_support.h"
+#include "shared_embedder.h"
 #include "siamese/detector.h"
 #include "siamese/image_io.h"
 #include "siamese/pretrained.h"
@@ -204,4 +207,112 @@ TEST_CASE("detector-input-size and detector-threshold: defaults, refusals, a mis
   for (GError* e : errors) g_error_free(e);
   gst_element_set_state(element, GST_STATE_NULL);
   gst_object_unref(element);
+}
+
+TEST_CASE("two elements with one model-instance-id and detector=cnn share one detector and verify",
+          "[gst][cnn-detector]") {
+  SIAMESE_REQUIRE_ATT(att);
+  if (!have_detector_weights()) {
+    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()
+                                                   << " (run tests/fetch_weights.sh)");
+    return;
+  }
+  const Walk walk = make_walk(att);
+  const std::string dir = siamese::testing::temp_dir("faceverify-cnn-shared");
+  const std::string model = siamese::testing::save_untrained_model(dir, "model.pt", 7);
+  const std::string gallery = dir + "/gallery.db";
+  siamese::FaceDetector detector(
+      siamese::DetectorOptions().set_kind("cnn").set_min_face_size(kMinFace));
+  const siamese::ImageView first = siamese::view_of(walk.frames[0]);
+  const std::vector<Box> boxes = detector.detect(first);
+  REQUIRE(boxes.size() == 2);
+  const torch::Tensor emb = siamese::testing::core_embeddings(model, first, boxes,
+                                                              siamese::Framing::kDetectorBox);
+  std::vector<std::string> names(2);
+  for (size_t i = 0; i < 2; ++i) {
+    names[i] = pasted_index(walk.rects[0], boxes[i]) == 0 ? "s1" : "stranger";
+  }
+  REQUIRE(names[0] != names[1]);
+  siamese::testing::enroll(gallery, model, {"s1"}, emb.narrow(0, names[0] == "s1" ? 0 : 1, 1));
+  const float threshold = 0.5f * siamese::testing::min_impostor_distance(emb, names);
+  REQUIRE(threshold > 0.0f);
+
+  const Props props = {{"model", model},
+                       {"gallery", gallery},
+                       {"threshold", std::to_string(threshold)},
+                       {"detector", "cnn"},
+                       {"min-face-size", std::to_string(kMinFace)},
+                       {"detect-interval", "1"},
+                       {"confirm-frames", "2/3"},
+                       {"device", "cpu"},
+                       {"model-instance-id", "two-cnn-cameras"}};
+  Harness a(props), b(props);
+  Harness* harnesses[] = {&a, &b};
+  for (Harness* h : harnesses) h->set_caps(GST_VIDEO_FORMAT_BGRx, kWidth, kHeight);
+  // Both streams push their frames at once, as two cameras do.
+  std::vector<std::thread> threads;
+  GstFlowReturn flows[2] = {GST_FLOW_OK, GST_FLOW_OK};
+  for (int k = 0; k < 2; ++k) {
+    threads.emplace_back([&, k] {
+      for (int i = 0; i < kFrames && flows[k] == GST_FLOW_OK; ++i) {
+        flows[k] = harnesses[k]->push(siamese::testing::make_frame(
+            walk.frames[i], GST_VIDEO_FORMAT_BGRx, i * kFrame, kFrame));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  // One detector network for both, used by both.
+  const std::shared_ptr<siamese::gst::SharedModels> shared =
+      siamese::gst::find_shared_models("two-cnn-cameras");
+  REQUIRE(shared != nullptr);
+  siamese::gst::SharedForward* network = shared->detector_if_any();
+  REQUIRE(network != nullptr);
+  CHECK(network->users() == 2);
+  CHECK(network->forward_count() >= 1);
+  CHECK(network->forward_count() <= 2 * kFrames);
+
+  for (int k = 0; k < 2; ++k) {
+    CAPTURE(k);
+    CHECK(flows[k] == GST_FLOW_OK);
+    std::vector<GstBuffer*> out = harnesses[k]->pull_all();
+    REQUIRE(out.size() == static_cast<size_t>(kFrames));
+    CHECK(harnesses[k]->errors().empty());
+    for (int i = 0; i < kFrames; ++i) {
+      CAPTURE(i);
+      const std::vector<MetaFace> faces = siamese::testing::meta_faces(out[i]);
+      REQUIRE(faces.size() == 2);
+      for (const MetaFace& f : faces) {
+        const int who = pasted_index(walk.rects[i], f.box);
+        REQUIRE(who >= 0);
+        CAPTURE(who, f.identity, f.distance, f.state);
+        if (who == 0 && i >= 1) {
+          CHECK(f.verified);
+          CHECK(f.identity == "s1");
+        } else {
+          CHECK_FALSE(f.verified);
+        }
+      }
+      gst_buffer_unref(out[i]);
+    }
+  }
+
+  // A third element of the id cannot run the shared detector at another input size.
+  GstElement* third = gst_element_factory_make("faceverify", nullptr);
+  REQUIRE(third != nullptr);
+  for (const auto& [name, value] : props) {
+    if (name != "gallery") gst_util_set_object_arg(G_OBJECT(third), name.c_str(), value.c_str());
+  }
+  gst_util_set_object_arg(G_OBJECT(third), "detector-input-size", "320");
+  std::vector<GError*> errors;
+  std::vector<std::string> debug;
+  CHECK(siamese::testing::start_standalone(third, &errors, &debug) == GST_STATE_CHANGE_FAILURE);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0]->message, Catch::Contains("\"model-instance-id\""));
+  REQUIRE(debug.size() == 1);
+  CHECK_THAT(debug[0], Catch::Contains("detector-input-size 416, not 320"));
+  for (GError* e : errors) g_error_free(e);
+  gst_element_set_state(third, GST_STATE_NULL);
+  gst_object_unref(third);
+  CHECK(network->users() == 2);  // the refused element took no share
 }

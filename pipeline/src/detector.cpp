@@ -115,6 +115,21 @@ FaceDetector::FaceDetector(DetectorOptions options) : options_(std::move(options
   }
 }
 
+FaceDetector::FaceDetector(DetectorOptions options, NetworkForward cnn_network)
+    : options_(std::move(options)) {
+  if (options_.min_face_size < 1) {
+    throw InputError("min-face-size must be at least 1 pixel");
+  }
+  if (options_.kind != "cnn") {
+    throw InputError("a shared detector network is for kind cnn, not '" + options_.kind + "'");
+  }
+  cnn_ = std::make_unique<TinyFaceDetector>(TinyFaceDetectorOptions()
+                                                .set_input_size(options_.input_size)
+                                                .set_score_threshold(options_.threshold)
+                                                .set_device(options_.device),
+                                            std::move(cnn_network));
+}
+
 std::vector<Box> FaceDetector::cnn_boxes(const std::vector<FaceDetection>& found,
                                          const ImageView& view) const {
   std::vector<Box> boxes;

@@ -169,6 +169,16 @@ std::vector<FivePoints> Embedder::face_points(const ImageView& view, const std::
   return aligner_->points(view, boxes);
 }
 
+std::vector<Landmarks68> Embedder::face_landmarks(const ImageView& view,
+                                                  const std::vector<Box>& boxes, Framing framing) {
+  if (!aligner_ || framing == Framing::kExact) return {};
+  return aligner_->landmarks(view, boxes);
+}
+
+FaceLandmarker* Embedder::landmarker() const {
+  return aligner_ ? aligner_->landmarker() : nullptr;
+}
+
 void Embedder::warm_up() {
   const InputSpec& spec = model_.info.input;
   for (const int64_t n : {static_cast<int64_t>(batch_size_), int64_t{1}}) {

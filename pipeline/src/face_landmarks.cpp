@@ -267,6 +267,20 @@ Box landmark_box(const Landmarks68& points) {
 FaceLandmarker::FaceLandmarker(const std::string& dir, torch::Device device,
                                LandmarkerOptions options)
     : device_(device), options_(options) {
+  check_options();
+  net_ = import_face_api_landmarks(dir, options_.tiny);
+  net_->to(device_);
+  net_->eval();
+}
+
+FaceLandmarker::FaceLandmarker(NetworkForward network, torch::Device device,
+                               LandmarkerOptions options)
+    : network_(std::move(network)), device_(device), options_(options) {
+  check_options();
+  if (!network_) throw InputError("FaceLandmarker: no network function");
+}
+
+void FaceLandmarker::check_options() const {
   if (options_.batch_size < 1) {
     throw InputError("landmark batch size " + std::to_string(options_.batch_size) +
                      " must be at least 1");
@@ -276,12 +290,10 @@ FaceLandmarker::FaceLandmarker(const std::string& dir, torch::Device device,
       std::abs(options_.framing.shift_y) > 1.0f) {
     throw InputError("landmark framing: scale must be in [0.25, 4] and |shift_y| <= 1");
   }
-  net_ = import_face_api_landmarks(dir, options_.tiny);
-  net_->to(device_);
-  net_->eval();
 }
 
 torch::Tensor FaceLandmarker::forward(const torch::Tensor& inputs) {
+  if (network_) return network_(inputs);
   c10::InferenceMode guard;
   std::vector<torch::Tensor> parts;
   for (int64_t first = 0; first < inputs.size(0); first += options_.batch_size) {

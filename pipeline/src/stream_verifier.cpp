@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "siamese/errors.h"
+#include "siamese/face_align.h"
 #include "siamese/gpu_preprocess.h"
 #include "siamese/preprocess.h"
 
@@ -42,6 +43,10 @@ void StreamVerifier::set_gpu_preprocessor(std::shared_ptr<GpuFacePreprocessor> g
   // The GPU crop kernels frame boxes; a model that aligns has its faces warped along their
   // landmarks by the one CPU preprocessing function instead.
   gpu_ = embedder_->aligns() ? nullptr : std::move(gpu);
+}
+
+void StreamVerifier::set_landmarker(std::unique_ptr<FaceLandmarker> landmarker) {
+  landmarker_ = std::move(landmarker);
 }
 
 void StreamVerifier::set_options(const StreamOptions& options) {
@@ -138,6 +143,8 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       face.box = tracked[i].box;
       face.track_id = tracked[i].track_id;
       face.source_index = detected ? static_cast<int>(i) : -1;
+      face.points = tracked[i].points;
+      face.has_points = tracked[i].has_points;
       // Faces are embedded only on boxes measured on this frame: a followed box is predicted,
       // lags a moving face, and its crop would pull the track's template off the face. A track
       // without a verified identity is embedded at every measured box (it still gathers
@@ -175,13 +182,22 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       if (gpu_) {
         gpu_parts.push_back(gpu_->preprocess(frames[f].view, boxes, Framing::kDetectorBox));
       } else {
-        const std::vector<FivePoints> points = embedder_->face_points(frames[f].view, boxes);
+        const std::vector<Landmarks68> landmarks =
+            !embedder_->aligns() ? std::vector<Landmarks68>()
+            : landmarker_        ? landmarker_->detect(frames[f].view, boxes)
+                                 : embedder_->face_landmarks(frames[f].view, boxes);
+        std::vector<FivePoints> points;
+        points.reserve(landmarks.size());
+        for (const Landmarks68& l : landmarks) points.push_back(five_points(l));
         preprocess_into(frames[f].view, boxes, spec, Framing::kDetectorBox, batch, first, points);
         // Tracks keep the landmarks measured here and move them with their boxes.
         for (size_t i = 0; i < points.size(); ++i) {
           const size_t slot = static_cast<size_t>(first) + i;
-          const FaceResult& face = results[f].faces[to_embed[slot].second];
+          FaceResult& face = results[f].faces[to_embed[slot].second];
           tracker_.set_points(face.track_id, points[i], face.box);
+          face.points = points[i];
+          face.has_points = true;
+          face.landmarks.assign(landmarks[i].begin(), landmarks[i].end());
         }
       }
     }

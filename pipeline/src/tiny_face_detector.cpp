@@ -244,6 +244,12 @@ TinyFaceDetector::TinyFaceDetector(TinyFaceDetectorOptions options)
   net_->to(options_.device);
 }
 
+TinyFaceDetector::TinyFaceDetector(TinyFaceDetectorOptions options, NetworkForward network)
+    : options_(std::move(options)), network_(std::move(network)) {
+  check_tiny_face_detector_options(options_);
+  if (!network_) throw InputError("TinyFaceDetector: no network function");
+}
+
 TinyFaceDetector::~TinyFaceDetector() = default;
 TinyFaceDetector::TinyFaceDetector(TinyFaceDetector&&) noexcept = default;
 TinyFaceDetector& TinyFaceDetector::operator=(TinyFaceDetector&&) noexcept = default;
@@ -259,9 +265,14 @@ torch::Tensor TinyFaceDetector::raw_output(const std::vector<ImageView>& frames)
   for (int64_t i = 0; i < n; ++i) {
     tiny_face_detector_input(frames[i], size, data + i * 3 * size * size);
   }
+  return forward(input_.narrow(0, 0, n));
+}
+
+torch::Tensor TinyFaceDetector::forward(const torch::Tensor& inputs) {
+  if (network_) return network_(inputs);
   c10::InferenceMode guard;
-  torch::Tensor x = input_.narrow(0, 0, n);
-  if (options_.device != torch::kCPU) x = x.to(options_.device);
+  torch::Tensor x = inputs;
+  if (x.device() != options_.device) x = x.to(options_.device);
   return net_->forward(x).permute({0, 2, 3, 1}).to(torch::kCPU).contiguous();
 }
 

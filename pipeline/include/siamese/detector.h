@@ -87,6 +87,10 @@ class FaceDetector {
   /// or not a cascade (for the CNN: missing or altered, with how to fetch it), InputError for an
   /// unknown kind or a CNN option out of bounds.
   explicit FaceDetector(DetectorOptions options);
+  /// A CNN detector (kind "cnn") whose network passes go through `cnn_network` (a
+  /// TinyFaceDetector::forward shared by streams, at options.input_size); its weights are not
+  /// read. Throws InputError for another kind or a CNN option out of bounds.
+  FaceDetector(DetectorOptions options, NetworkForward cnn_network);
 
   /// Faces in the frame, largest first, in full-frame pixels (see drop_enclosing_boxes), at
   /// least min_face_size wide; CNN boxes cascade-framed and clipped to the frame.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "siamese/face_landmarks.h"
 #include "siamese/face_points.h"
 #include "siamese/limits.h"
 #include "siamese/model_file.h"
@@ -47,6 +48,11 @@ class Embedder {
   /// for exact framing (a pre-cropped image is used as it is).
   std::vector<FivePoints> face_points(const ImageView& view, const std::vector<Box>& boxes,
                                       Framing framing = Framing::kDetectorBox);
+  /// The 68 points face_points reduces to five, one per box (empty as for face_points).
+  std::vector<Landmarks68> face_landmarks(const ImageView& view, const std::vector<Box>& boxes,
+                                          Framing framing = Framing::kDetectorBox);
+  /// The landmark network of a model that aligns (null otherwise): to share it between streams.
+  FaceLandmarker* landmarker() const;
   /// True when the model's faces are cut out along landmarks (crop policy align on).
   bool aligns() const { return aligner_ != nullptr; }
 

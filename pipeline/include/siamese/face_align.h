@@ -66,6 +66,8 @@ class FaceAligner {
   std::vector<FivePoints> points(const ImageView& view, const std::vector<Box>& boxes);
   /// The 68 points per box (empty when off): for callers that keep them (tracks, overlays).
   std::vector<Landmarks68> landmarks(const ImageView& view, const std::vector<Box>& boxes);
+  /// The landmark network (null when alignment is off): to share it between streams.
+  FaceLandmarker* landmarker() const { return landmarker_.get(); }
 
  private:
   std::unique_ptr<FaceLandmarker> landmarker_;

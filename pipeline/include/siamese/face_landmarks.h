@@ -13,6 +13,7 @@
 
 #include "siamese/face_points.h"
 #include "siamese/image_view.h"
+#include "siamese/network_forward.h"
 #include "siamese/tfjs_import.h"
 
 namespace siamese {
@@ -112,11 +113,15 @@ class FaceLandmarker {
   /// Loads the network from dir (face_api_cache_dir() by default) and moves it to device.
   /// Throws FileError naming the file when the weights are missing or altered.
   FaceLandmarker(const std::string& dir, torch::Device device, LandmarkerOptions options = {});
+  /// A landmarker without a network of its own: its passes go through `network` (another
+  /// landmarker's forward(), e.g. shared by streams). Throws InputError for bad options.
+  FaceLandmarker(NetworkForward network, torch::Device device, LandmarkerOptions options = {});
 
   /// The 68 points of each box's face, in frame pixels, one per box, in order.
   std::vector<Landmarks68> detect(const ImageView& view, const std::vector<Box>& boxes);
 
-  /// inputs [N,3,112,112] RGB 0..255 (any device) -> [N,136] relative values on the CPU.
+  /// inputs [N,3,112,112] RGB 0..255 (any device) -> [N,136] relative values on the CPU
+  /// (through `network` when given).
   torch::Tensor forward(const torch::Tensor& inputs);
 
   const LandmarkerOptions& options() const { return options_; }
@@ -125,7 +130,10 @@ class FaceLandmarker {
  private:
   std::vector<Landmarks68> run(const ImageView& view, const std::vector<Box>& boxes);
 
-  FaceLandmarkNet net_{nullptr};
+  void check_options() const;
+
+  FaceLandmarkNet net_{nullptr};  // null when the passes go through network_
+  NetworkForward network_;
   torch::Device device_;
   LandmarkerOptions options_;
 };

@@ -54,6 +54,13 @@ struct FaceResult {
   float margin = 0.0f;    // ... and how far the runner-up was behind
   DecisionState state = DecisionState::kPending;
   bool embedded = false;  // embedded on this frame
+  /// A model that aligns: the track's five points (eye centres, nose tip, mouth corners; frame
+  /// pixels), measured on this frame when embedded, else carried with the box from the last
+  /// measurement. has_points is false for a model that does not align.
+  FivePoints points;
+  bool has_points = false;
+  /// The 68 points when the landmark network ran on this face on this frame (else empty).
+  std::vector<Point2f> landmarks;
   bool verified() const { return state == DecisionState::kVerified; }
 };
 
@@ -80,6 +87,9 @@ class StreamVerifier {
   void set_gpu_preprocessor(std::shared_ptr<GpuFacePreprocessor> gpu);
   /// True when faces are preprocessed on the GPU.
   bool gpu_preprocessing() const { return gpu_ != nullptr; }
+  /// For a model that aligns: finds the landmarks with `landmarker` (e.g. one whose passes go
+  /// through a network shared by streams) instead of the embedder's own; null returns to it.
+  void set_landmarker(std::unique_ptr<FaceLandmarker> landmarker);
 
   /// Analyses frames in order; their faces are embedded together in one batch (chunks of the
   /// embedder's batch size). matcher may be null (no gallery: every face unknown). When the
@@ -103,6 +113,7 @@ class StreamVerifier {
   EmbedFunction embed_;
   std::shared_ptr<GpuFacePreprocessor> gpu_;
   std::unique_ptr<FaceDetector> detector_;
+  std::unique_ptr<FaceLandmarker> landmarker_;  // set_landmarker; else the embedder's
   StreamOptions options_;
   FaceTracker tracker_;
   DecisionEngine decisions_;

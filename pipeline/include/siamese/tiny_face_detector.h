@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "siamese/image_view.h"
+#include "siamese/network_forward.h"
 #include "siamese/limits.h"
 
 namespace siamese {
@@ -58,6 +59,9 @@ class TinyFaceDetector {
   /// builds the network on options.device. Throws FileError naming a missing or altered file and
   /// how to fetch it (tests/fetch_weights.sh), InputError for bad options.
   explicit TinyFaceDetector(TinyFaceDetectorOptions options);
+  /// A detector without a network of its own: its passes go through `network` (another
+  /// detector's forward(), e.g. shared by streams); options as above, weights not read.
+  TinyFaceDetector(TinyFaceDetectorOptions options, NetworkForward network);
   ~TinyFaceDetector();
   TinyFaceDetector(TinyFaceDetector&&) noexcept;
   TinyFaceDetector& operator=(TinyFaceDetector&&) noexcept;
@@ -71,13 +75,17 @@ class TinyFaceDetector {
   /// The network's raw head output for the frames, [N, S/32, S/32, 25] float on the CPU, laid
   /// out as face-api's (per cell: 5 anchors x (x, y, w, h, score) before sigmoid / exp).
   torch::Tensor raw_output(const std::vector<ImageView>& frames);
+  /// The network alone: inputs [N, 3, S, S] as tiny_face_detector_input writes them (any
+  /// device) -> the raw head output [N, S/32, S/32, 25] on the CPU (through `network` when given).
+  torch::Tensor forward(const torch::Tensor& inputs);
 
   const TinyFaceDetectorOptions& options() const { return options_; }
 
  private:
   struct Net;
   TinyFaceDetectorOptions options_;
-  std::unique_ptr<Net> net_;
+  std::unique_ptr<Net> net_;  // null when the passes go through network_
+  NetworkForward network_;
   torch::Tensor input_;  // [N, 3, S, S] CPU buffer reused between calls
 };
 
