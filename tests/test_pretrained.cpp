@@ -608,13 +608,20 @@ TEST_CASE("siamese-import writes a model file and refuses altered weights", "[co
   };
   REQUIRE(run("face-api '" + dir + "' --out " + tmp + "/dlib.pt") == 0);
   INFO(output());
+  // Aligned on the 68 landmarks by default (it measured better on LFW), framed with --align none.
   CHECK(contains(output(),
-                 "arch dlib-resnet, input 3x150x150, crop 1,1,0.1, 128-D, 5614592 "
-                 "parameters"));
+                 "arch dlib-resnet, input 3x150x150, crop 1,1,0.1, align landmarks68, 128-D, "
+                 "5614592 parameters"));
   CHECK(siamese::load_model(tmp + "/dlib.pt").info.arch.arch == "dlib-resnet");
+  CHECK(siamese::load_model(tmp + "/dlib.pt").info.input.crop.align ==
+        siamese::Align::kLandmarks68);
+  REQUIRE(run("face-api '" + dir + "' --align none --out " + tmp + "/plain.pt") == 0);
+  CHECK(contains(output(), "crop 1,1,0.1, align none, 128-D"));
+  CHECK(siamese::load_model(tmp + "/plain.pt").info.input.crop.align == siamese::Align::kNone);
   REQUIRE(run("face-api '" + dir + "' --crop 1.2,1.3,-0.05 --out " + tmp + "/framed.pt") == 0);
-  CHECK(siamese::load_model(tmp + "/framed.pt").info.input.crop ==
-        siamese::CropPolicy{1.2f, 1.3f, -0.05f});
+  siamese::CropPolicy framed{1.2f, 1.3f, -0.05f};
+  framed.align = siamese::Align::kLandmarks68;
+  CHECK(siamese::load_model(tmp + "/framed.pt").info.input.crop == framed);
   CHECK(run("face-api '" + dir + "' --crop 9,1,0 --out " + tmp + "/bad.pt") == 2);
   CHECK(contains(output(), "--crop: input.crop.scale_width = 9 is not in [0.25, 4]"));
   CHECK(run("face-api '" + dir + "' --crop 1,1 --out " + tmp + "/bad.pt") == 2);
@@ -638,5 +645,19 @@ TEST_CASE("siamese-import writes a model file and refuses altered weights", "[co
   CHECK(contains(output(), "face_recognition_model.bin: sha256"));
   CHECK(contains(output(), "tests/fetch_weights.sh"));
   CHECK_FALSE(fs::exists(tmp + "/bad.pt"));
+
+  // The recognition network intact but no landmark network: the default (aligned) names the
+  // missing files and writes nothing; --align none needs only the recognition network.
+  const std::string bare = tmp + "/bare";
+  fs::create_directories(bare + "/model");
+  for (const char* f :
+       {"model/face_recognition_model-weights_manifest.json", "model/face_recognition_model.bin"}) {
+    fs::copy_file(dir + "/" + f, bare + "/" + f);
+  }
+  CHECK(run("face-api " + bare + " --out " + tmp + "/bare.pt") == 1);
+  CHECK(contains(output(), "face_landmark_68_model"));
+  CHECK(contains(output(), "tests/fetch_weights.sh"));
+  CHECK_FALSE(fs::exists(tmp + "/bare.pt"));
+  CHECK(run("face-api " + bare + " --align none --out " + tmp + "/bare.pt") == 0);
 }
 #endif

@@ -4,7 +4,8 @@
 # model is made (imported or trained) once, then scored by siamese-eval on LFW's pairs.txt
 # (10-fold accuracy and its standard error, AUC, EER, TAR at FAR 1e-2 and 1e-3) and on all pairs
 # of the unseen AT&T people s1..s10, both on Haar detector crops (--detect).
-#   dlib          siamese-import face-api (dlib's ResNet as @vladmandic/face-api packages it)
+#   dlib          siamese-import face-api --align none (dlib's ResNet as @vladmandic/face-api
+#                 packages it, framing the detector's box)
 #   att           the default architecture as the README trains it: AT&T s11..s40, 6 validate
 #   lfw           the default architecture on the LFW people named in no pair of pairs.txt
 #                 (1,468 people, 1,549 images: 52 people have two or more, the others one)
@@ -45,7 +46,8 @@ make_model() {
     --val-identities 10)
   local args
   case "$name" in
-    dlib) "$bin/siamese-import" face-api --out "$model"; return 0 ;;
+    # Framed, as the README's rows (and the fine-tuned ones built on it) were measured.
+    dlib) "$bin/siamese-import" face-api --align none --out "$model"; return 0 ;;
     att) args=(--data "$att" --identities s11-s40 --val-identities 6 --detect) ;;
     lfw) args=("${lfw_people[@]}") ;;
     dlib-ft-lfw) make_model dlib
