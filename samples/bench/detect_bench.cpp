@@ -1,7 +1,7 @@
 // detect_bench: the face detectors (haar, lbp, cnn) on LFW and their speed.
 //   detect_bench [--lfw DIR] [--limit N] [--detectors haar,lbp,cnn,cnn320] [--threads 2]
 //                [--threshold 0.5] [--speed-seconds 3] [--no-accuracy] [--no-speed]
-//                [--no-framing] [--misses FILE]
+//                [--no-framing] [--misses FILE] [--canvas PX]
 // Accuracy, on every LFW photo as it is (250x250 deep-funneled, the face at the centre):
 //   centre box   the square of kLfwCentreBoxFraction (0.472) of the side at the image centre:
 //                the median Haar box measured on LFW (training/lfw_protocol.h)
@@ -9,6 +9,9 @@
 //                centre has IoU >= 0.4 with the centre box
 //   other boxes  boxes that are not that hit, per image: background faces count too, so this
 //                is an upper bound on false boxes
+//   --canvas PX  shows each photo at the centre of a PX x PX gray canvas (a face smaller in the
+//                detector's input, as in a camera frame) and scores its boxes in the photo's
+//                coordinates; implies --no-framing
 //   --misses     writes FILE, a CSV line per photo a detector missed: its boxes, and the
 //                largest box near the centre with its IoU with the centre box (if any)
 // Framing (cnn): over the photos where Haar and the raw CNN box both hit, the medians of Haar
@@ -131,6 +134,7 @@ int main(int argc, char** argv) {
   const int threads = std::stoi(get("--threads", "2"));
   const double threshold = std::stod(get("--threshold", "0.5"));
   const double seconds = std::stod(get("--speed-seconds", "3"));
+  const int canvas = std::stoi(get("--canvas", "0"));
   siamese::set_cpu_threads(threads);
   cv::setNumThreads(threads);
 
@@ -148,7 +152,7 @@ int main(int argc, char** argv) {
       std::vector<double> scale, shift_y, shift_x;
       siamese::TinyFaceDetector raw(siamese::TinyFaceDetectorOptions().set_score_threshold(threshold));
       siamese::FaceDetector haar(siamese::DetectorOptions{});
-      const bool framing = !a.count("--no-framing");
+      const bool framing = !a.count("--no-framing") && canvas <= 0;
       std::ofstream misses;
       if (a.count("--misses")) {
         misses.open(a["--misses"]);
@@ -158,11 +162,23 @@ int main(int argc, char** argv) {
       for (size_t k = 0; k < images.size(); ++k) {
         if (k > 0 && k % 1000 == 0) std::cerr << k << "/" << images.size() << " photos\n";
         const cv::Mat image = siamese::read_image(images[k], 3);
-        const siamese::ImageView view = siamese::view_of(image);
+        cv::Mat shown = image;
+        cv::Point offset(0, 0);
+        if (canvas > 0) {
+          if (canvas < std::max(image.cols, image.rows)) {
+            throw std::runtime_error(images[k] + " is larger than --canvas " +
+                                     std::to_string(canvas));
+          }
+          shown = cv::Mat(canvas, canvas, image.type(), cv::Scalar::all(110));
+          offset = cv::Point((canvas - image.cols) / 2, (canvas - image.rows) / 2);
+          image.copyTo(shown(cv::Rect(offset, image.size())));
+        }
+        const siamese::ImageView view = siamese::view_of(shown);
         for (size_t d = 0; d < detectors.size(); ++d) {
           const auto t0 = Clock::now();
-          const std::vector<siamese::Box> boxes = detectors[d]->detect(view);
+          std::vector<siamese::Box> boxes = detectors[d]->detect(view);
           seconds_spent[d] += std::chrono::duration<double>(Clock::now() - t0).count();
+          for (auto& b : boxes) b.x -= offset.x, b.y -= offset.y;  // in the photo's pixels
           const int hit = hit_index(boxes, image.cols, image.rows);
           if (hit >= 0) ++hits[d];
           if (boxes.empty()) ++none[d];
@@ -200,7 +216,11 @@ int main(int argc, char** argv) {
           }
         }
       }
-      std::cout << "LFW detection: " << images.size() << " photos as they are (" << lfw
+      std::cout << "LFW detection: " << images.size() << " photos "
+                << (canvas > 0 ? "on a " + std::to_string(canvas) + "x" +
+                                     std::to_string(canvas) + " gray canvas"
+                               : std::string("as they are"))
+                << " (" << lfw
                 << "); hit = largest box near the centre with IoU >= 0.4 with the centre box "
                    "(0.472 of the side)\n";
       std::cout << std::fixed << std::setprecision(4);
