@@ -197,6 +197,15 @@ TEST_CASE("name lists expand ranges the same way for every program", "[core][cli
   CHECK_THROWS_AS(cli::expand_list("", "--people"), siamese::InputError);
 }
 
+TEST_CASE("number lists such as --batches are checked item by item", "[core][cli]") {
+  CHECK(cli::parse_integer_list("--batches", "1,8,32", 1, 64) == std::vector<long>{1, 8, 32});
+  CHECK(cli::parse_integer_list("--threads", "1-3", 1, 4) == std::vector<long>{1, 2, 3});
+  CHECK_THROWS_WITH(cli::parse_integer_list("--batches", "1,x", 1, 64),
+                    Catch::Contains("--batches") && Catch::Contains("'x'"));
+  CHECK_THROWS_WITH(cli::parse_integer_list("--batches", "8,65", 1, 64), Catch::Contains("'65'"));
+  CHECK_THROWS_AS(cli::parse_integer_list("--batches", "", 1, 64), cli::UsageError);
+}
+
 TEST_CASE("shared flags take the element's ranges from the core", "[core][cli]") {
   CHECK(cli::flags::threads().min == 0);
   CHECK(cli::flags::threads().max == siamese::kMaxThreads);

@@ -23,10 +23,6 @@ std::string number_text(double x) {
   return s.str();
 }
 
-std::string range_text(const Flag& f) {
-  return "[" + number_text(f.min) + ", " + number_text(f.max) + "]";
-}
-
 const Command& command_of(const Program& program, const std::string& name) {
   std::string names;
   for (const auto& c : program.commands) {
@@ -127,6 +123,15 @@ double parse_number(const std::string& flag, const std::string& text, double min
                      number_text(max) + "]");
   }
   return x;
+}
+
+std::vector<long> parse_integer_list(const std::string& flag, const std::string& text, long min,
+                                     long max) {
+  std::vector<long> out;
+  for (const std::string& item : expand_list(text, flag)) {
+    out.push_back(parse_integer(flag, item, min, max));
+  }
+  return out;
 }
 
 Args Args::parse(const Program& program, int argc, const char* const* argv) {

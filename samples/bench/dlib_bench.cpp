@@ -27,7 +27,9 @@
 #include <string>
 #include <vector>
 
+#include "siamese/cli.h"
 #include "siamese/device.h"
+#include "siamese/limits.h"
 #include "siamese/embedder.h"
 #include "siamese/face_resnet.h"
 #include "siamese/image_io.h"
@@ -46,30 +48,14 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-std::vector<int> parse_list(const std::string& text) {
+// A comma list of whole numbers in [1, max] ("1,8,32"), named by its flag in errors.
+std::vector<int> int_list(const siamese::cli::Args& flags, const std::string& name,
+                          const std::string& fallback, long max) {
   std::vector<int> out;
-  std::stringstream s(text);
-  std::string item;
-  while (std::getline(s, item, ',')) out.push_back(std::stoi(item));
-  return out;
-}
-
-std::map<std::string, std::string> parse_args(int argc, char** argv) {
-  std::map<std::string, std::string> a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0 || i + 1 >= argc) {
-      throw std::invalid_argument("unexpected argument '" + arg + "' (flags take a value)");
-    }
-    a[arg.substr(2)] = argv[++i];
+  for (long n : siamese::cli::parse_integer_list("--" + name, flags.text(name, fallback), 1, max)) {
+    out.push_back(static_cast<int>(n));
   }
-  return a;
-}
-
-std::string get(const std::map<std::string, std::string>& a, const std::string& key,
-                const std::string& fallback) {
-  const auto it = a.find(key);
-  return it == a.end() ? fallback : it->second;
+  return out;
 }
 
 std::string run_capture(const std::string& command) {
@@ -144,10 +130,10 @@ torch::Tensor read_pixels(const std::string& path, const siamese::InputSpec& spe
   return t;
 }
 
-siamese::LoadedModel bench_model(const std::map<std::string, std::string>& args) {
+siamese::LoadedModel bench_model(const siamese::cli::Args& args) {
   siamese::LoadedModel model;
-  if (args.count("model")) {
-    model = siamese::load_model(args.at("model"));
+  if (args.has("model")) {
+    model = siamese::load_model(args.text("model"));
   } else {
     model.info = siamese::face_api_model_info();
     model.network = siamese::import_face_api(siamese::face_api_cache_dir());
@@ -161,13 +147,13 @@ siamese::LoadedModel bench_model(const std::map<std::string, std::string>& args)
 }
 
 // One thread setting: one JSON line per batch size.
-int run_worker(const std::map<std::string, std::string>& args) {
-  const int threads = std::stoi(args.at("worker"));
-  const double seconds = std::stod(get(args, "seconds", "2"));
+int run_worker(const siamese::cli::Args& args) {
+  const int threads = static_cast<int>(args.integer("worker", 1));
+  const double seconds = args.number("seconds", 2.0);
   siamese::set_cpu_threads(threads);
   siamese::LoadedModel model = bench_model(args);
-  const torch::Tensor inputs = read_pixels(args.at("inputs"), model.info.input);
-  const std::vector<int> batches = parse_list(get(args, "batches", "1,8,32"));
+  const torch::Tensor inputs = read_pixels(args.required("inputs"), model.info.input);
+  const std::vector<int> batches = int_list(args, "batches", "1,8,32", siamese::kMaxBatchSize);
   siamese::Embedder embedder(model, torch::kCPU, *std::max_element(batches.begin(), batches.end()));
   for (int b : batches) {
     std::vector<int64_t> rows(b);  // faces 0..b-1, as node takes them
@@ -192,14 +178,15 @@ int run_worker(const std::map<std::string, std::string>& args) {
   return 0;
 }
 
-int run_driver(const std::map<std::string, std::string>& args, const std::string& self) {
-  const std::string batches_text = get(args, "batches", "1,8,32");
-  const std::vector<int> batches = parse_list(batches_text);
-  const std::vector<int> thread_settings = parse_list(get(args, "threads", "1,2"));
-  const std::string seconds = get(args, "seconds", "2");
-  const int rounds = std::stoi(get(args, "rounds", "2"));
-  const std::string node = get(args, "node", "node");
-  const std::string lfw = get(args, "lfw", std::string(SIAMESE_SOURCE_DIR) + "/../shared/data/lfw");
+int run_driver(const siamese::cli::Args& args, const std::string& self) {
+  const std::string batches_text = args.text("batches", "1,8,32");
+  const std::vector<int> batches = int_list(args, "batches", "1,8,32", siamese::kMaxBatchSize);
+  const std::vector<int> thread_settings = int_list(args, "threads", "1,2", siamese::kMaxThreads);
+  const std::string seconds = args.text("seconds", "2");
+  const int rounds = static_cast<int>(args.integer("rounds", 2));
+  const std::string node = args.text("node", "node");
+  const std::string lfw =
+      args.text("lfw", std::string(SIAMESE_SOURCE_DIR) + "/../shared/data/lfw");
 
   siamese::LoadedModel model = bench_model(args);
   const siamese::InputSpec spec = model.info.input;
@@ -210,7 +197,7 @@ int run_driver(const std::map<std::string, std::string>& args, const std::string
   const std::string pixels_path =
       (fs::temp_directory_path() / ("dlib_bench_" + tag + ".f32")).string();
   write_pixels(inputs, spec, pixels_path);
-  std::string model_path = get(args, "model", "");
+  std::string model_path = args.text("model", "");
   if (model_path.empty()) {  // the workers load what the driver imported
     model_path = (fs::temp_directory_path() / ("dlib_bench_" + tag + ".pt")).string();
     siamese::save_model(model_path, model.network, model.info);
@@ -254,7 +241,7 @@ int run_driver(const std::map<std::string, std::string>& args, const std::string
     }
   }
   fs::remove(pixels_path);
-  if (!args.count("model")) fs::remove(model_path);
+  if (!args.has("model")) fs::remove(model_path);
 
   std::cout << "dlib-resnet (" << model.path << "): " << spec.channels << "x" << spec.height << "x"
             << spec.width << " -> " << model.info.embedding_size << "-D, " << fmt(gflop, 3)
@@ -288,15 +275,39 @@ int run_driver(const std::map<std::string, std::string>& args, const std::string
   return 0;
 }
 
+const siamese::cli::Program kProgramSpec{
+    "dlib_bench",
+    R"(usage: dlib_bench [--model dlib.pt] [--batches 1,8,32] [--threads 1,2] [--seconds 2]
+                  [--rounds 2] [--lfw DIR] [--node node | --node none]
+       dlib_bench --worker T --model dlib.pt --inputs FILE --batches LIST --seconds S
+
+Embeddings/s of the imported dlib-resnet in C++ beside face-api's own JavaScript in node, on the
+same pixels, interleaved per round. Without --model the network is imported from the weights
+cache (tests/fetch_weights.sh).
+
+  --model FILE     a dlib-resnet model (default: imported from the cache)
+  --batches LIST   batch sizes (default 1,8,32)
+  --threads LIST   LibTorch and OpenBLAS thread settings (default 1,2)
+  --seconds S      seconds per measurement at least (default 2)
+  --rounds N       rounds (default 2)
+  --lfw DIR        LFW photos for the inputs (default ../shared/data/lfw)
+  --node CMD       node to run face-api with, or none (default node)
+  --worker T       one C++ measurement process at T threads (run by the driver), with --inputs
+)",
+    {{"",
+      {siamese::cli::flags::model(), siamese::cli::Flag::text("batches"),
+       siamese::cli::Flag::text("threads"), siamese::cli::Flag::number("seconds", 0.01, 3600),
+       siamese::cli::Flag::integer("rounds", 1, 1000), siamese::cli::Flag::text("lfw"),
+       siamese::cli::Flag::text("node"),
+       siamese::cli::Flag::integer("worker", 1, siamese::kMaxThreads),
+       siamese::cli::Flag::text("inputs")},
+      0, 0, ""}}};
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    const auto args = parse_args(argc, argv);
-    if (args.count("worker")) return run_worker(args);
+  return siamese::cli::run_main(kProgramSpec, argc, argv, [](const siamese::cli::Args& args) {
+    if (args.has("worker")) return run_worker(args);
     return run_driver(args, fs::canonical("/proc/self/exe").string());
-  } catch (const std::exception& e) {
-    std::cerr << "dlib_bench: error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -27,7 +27,9 @@
 #include <string>
 #include <vector>
 
+#include "siamese/cli.h"
 #include "siamese/device.h"
+#include "siamese/limits.h"
 #include "siamese/embedder.h"
 #include "siamese/model.h"
 #include "siamese/model_file.h"
@@ -43,42 +45,45 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-std::vector<int> parse_list(const std::string& text) {
+// A comma list of whole numbers in [1, max] ("1,8,32"), named by its flag in errors.
+std::vector<int> int_list(const siamese::cli::Args& flags, const std::string& name,
+                          const std::string& fallback, long max) {
   std::vector<int> out;
-  std::stringstream s(text);
-  std::string item;
-  while (std::getline(s, item, ',')) out.push_back(std::stoi(item));
+  for (long n : siamese::cli::parse_integer_list("--" + name, flags.text(name, fallback), 1, max)) {
+    out.push_back(static_cast<int>(n));
+  }
   return out;
 }
 
-struct Args {
-  std::map<std::string, std::string> values;
-  bool worker = false;
-  std::string get(const std::string& key, const std::string& fallback) const {
-    auto it = values.find(key);
-    return it == values.end() ? fallback : it->second;
-  }
-};
+const siamese::cli::Program kProgramSpec{
+    "embed_bench",
+    R"(usage: embed_bench [--rounds 3] [--threads 1,2] [--batches 1,8,32,64,128] [--seconds 1.0]
+                   [--python /usr/bin/python3] [--reference PATH]
+       embed_bench --worker --arch seed|default --threads T --batches LIST --seconds S
 
-Args parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--worker") {
-      a.worker = true;
-    } else if (arg.rfind("--", 0) == 0 && i + 1 < argc) {
-      a.values[arg.substr(2)] = argv[++i];
-    } else {
-      throw std::invalid_argument("unexpected argument '" + arg + "'");
-    }
-  }
-  return a;
-}
+Embeddings/s of one Siamese branch, the C++ seed and default architectures against the Python
+reference (seed_baseline.py infer), interleaved per round, batch size and thread setting.
 
-int run_worker(const Args& a) {
-  const std::string arch = a.get("arch", "seed");
-  const int threads = std::stoi(a.get("threads", "1"));
-  const double seconds = std::stod(a.get("seconds", "1.5"));
+  --rounds N        rounds (default 3)
+  --threads LIST    LibTorch and OpenBLAS thread settings to try (default 1,2)
+  --batches LIST    batch sizes (default 1,8,32,64,128)
+  --seconds S       seconds per measurement at least (default 1.0)
+  --python FILE     the Python with torch for the reference (default /usr/bin/python3)
+  --reference FILE  seed_baseline.py (default ../shared/anchors/seed_baseline.py)
+  --worker          one measurement process (run by the driver): --arch seed|default
+)",
+    {{"",
+      {siamese::cli::Flag::integer("rounds", 1, 1000), siamese::cli::Flag::text("threads"),
+       siamese::cli::Flag::text("batches"), siamese::cli::Flag::number("seconds", 0.01, 3600),
+       siamese::cli::Flag::text("python"), siamese::cli::Flag::text("reference"),
+       siamese::cli::Flag::on_off("worker"),
+       siamese::cli::Flag::choice("arch", {"seed", "default"})},
+      0, 0, ""}}};
+
+int run_worker(const siamese::cli::Args& a) {
+  const std::string arch = a.text("arch", "seed");
+  const int threads = int_list(a, "threads", "1", siamese::kMaxThreads).front();
+  const double seconds = a.number("seconds", 1.5);
   siamese::set_cpu_threads(threads);
   siamese::ArchOptions options = siamese::ArchOptions().set_arch(arch);
   if (arch == "seed") options.set_embedding_size(5);
@@ -87,7 +92,7 @@ int run_worker(const Args& a) {
   info.arch = options;
   info.input = spec;
   info.embedding_size = options.embedding_size;
-  for (int batch : parse_list(a.get("batches", "1,8,32,64,128"))) {
+  for (int batch : int_list(a, "batches", "1,8,32,64,128", siamese::kMaxBatchSize)) {
     torch::manual_seed(0);
     siamese::Embedder embedder(siamese::LoadedModel{info, siamese::Network::create(options), ""},
                                torch::kCPU, batch);
@@ -132,15 +137,14 @@ std::string fmt(double v, int precision = 1) {
   return s.str();
 }
 
-int run_driver(const Args& a, const std::string& self) {
-  const int rounds = std::stoi(a.get("rounds", "3"));
-  const std::string batches_text = a.get("batches", "1,8,32,64,128");
-  const std::vector<int> batches = parse_list(batches_text);
-  const std::vector<int> thread_settings = parse_list(a.get("threads", "1,2"));
-  const std::string seconds = a.get("seconds", "1.0");
-  const std::string python = a.get("python", "/usr/bin/python3");
+int run_driver(const siamese::cli::Args& a, const std::string& self) {
+  const int rounds = static_cast<int>(a.integer("rounds", 3));
+  const std::vector<int> batches = int_list(a, "batches", "1,8,32,64,128", siamese::kMaxBatchSize);
+  const std::vector<int> thread_settings = int_list(a, "threads", "1,2", siamese::kMaxThreads);
+  const std::string seconds = a.text("seconds", "1.0");
+  const std::string python = a.text("python", "/usr/bin/python3");
   const std::string reference =
-      a.get("reference", std::string(SIAMESE_SOURCE_DIR) + "/../shared/anchors/seed_baseline.py");
+      a.text("reference", std::string(SIAMESE_SOURCE_DIR) + "/../shared/anchors/seed_baseline.py");
   const std::string json_path = (std::filesystem::temp_directory_path() /
                                  ("embed_bench_ref_" + std::to_string(getpid()) + ".json"))
                                     .string();
@@ -218,15 +222,8 @@ int run_driver(const Args& a, const std::string& self) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    const Args a = parse_args(argc, argv);
+  return siamese::cli::run_main(kProgramSpec, argc, argv, [](const siamese::cli::Args& a) {
     const std::string self = std::filesystem::canonical("/proc/self/exe").string();
-    return a.worker ? run_worker(a) : run_driver(a, self);
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "embed_bench: usage error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "embed_bench: error: " << e.what() << "\n";
-    return 1;
-  }
+    return a.has("worker") ? run_worker(a) : run_driver(a, self);
+  });
 }

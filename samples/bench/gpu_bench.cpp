@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "siamese/cli.h"
 #include "siamese/device.h"
 #include "siamese/embedder.h"
 #include "siamese/errors.h"
@@ -261,30 +262,32 @@ void print_agreement(torch::Device device) {
   }
 }
 
-int run(int argc, char** argv) {
+const siamese::cli::Program kProgramSpec{
+    "gpu_bench",
+    R"(usage: gpu_bench [--device cuda:0] [--seconds S] [--frames N] [--gallery N] [--quick]
+
+The GPU figures of tests/gpu/run.sh: embeddings/s by batch (fp32, fp16), per-frame latency of
+8 faces on a 1920x1080 frame, frames/s of 8 streams, fp16 against fp32.
+
+  --device D     a CUDA device (default cuda:0)
+  --seconds S    seconds per throughput point (default 0.25)
+  --frames N     frames per latency figure (default 300)
+  --gallery N    identities in the gallery, 5 embeddings each (default 1000)
+  --quick        batch sizes 1, 8, 64 and 256 only
+)",
+    {{"",
+      {siamese::cli::flags::device(), siamese::cli::Flag::number("seconds", 0.01, 600),
+       siamese::cli::Flag::integer("frames", 1, 1000000),
+       siamese::cli::Flag::integer("gallery", 1, 10000000), siamese::cli::Flag::on_off("quick")},
+      0, 0, ""}}};
+
+int run(const siamese::cli::Args& flags) {
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw siamese::InputError(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--device")
-      opt.device = value();
-    else if (a == "--seconds")
-      opt.seconds = std::stod(value());
-    else if (a == "--frames")
-      opt.frames = std::stoi(value());
-    else if (a == "--gallery")
-      opt.gallery = std::stoi(value());
-    else if (a == "--quick")
-      opt.quick = true;
-    else {
-      std::cerr << "usage: gpu_bench [--device cuda:0] [--seconds S] [--frames N] [--gallery N]"
-                   " [--quick]\n";
-      return 2;
-    }
-  }
+  opt.device = flags.text("device", opt.device);
+  opt.seconds = flags.number("seconds", opt.seconds);
+  opt.frames = static_cast<int>(flags.integer("frames", opt.frames));
+  opt.gallery = static_cast<int>(flags.integer("gallery", opt.gallery));
+  opt.quick = flags.has("quick");
   const torch::Device device = siamese::resolve_device(opt.device);
   if (!device.is_cuda()) throw siamese::DeviceError("gpu_bench needs a CUDA device");
   if (!siamese::GpuFacePreprocessor::available()) {
@@ -302,11 +305,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "gpu_bench: error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return siamese::cli::run_main(kProgramSpec, argc, argv, run); }

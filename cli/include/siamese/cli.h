@@ -114,6 +114,11 @@ long parse_integer(const std::string& flag, const std::string& text, long min, l
 /// text as a finite number in [min, max]; UsageError naming flag and text otherwise.
 double parse_number(const std::string& flag, const std::string& text, double min, double max);
 
+/// A comma list of whole numbers in [min, max], ranges allowed ("1,8,32", "1-4"), for flags such
+/// as --batches; UsageError naming flag for an empty list or a bad item.
+std::vector<long> parse_integer_list(const std::string& flag, const std::string& text, long min,
+                                     long max);
+
 /// Parses the command line and runs body with it; prints program.usage for --help. Catches
 /// once: UsageError -> "PROGRAM: error: MESSAGE" and a hint to --help on stderr, 2; any other
 /// exception -> "PROGRAM: error: MESSAGE", 1 (messages escaped to one printable line). Returns
