@@ -67,6 +67,20 @@ TEST_CASE("The door policy denies a track that stays unverified, once", "[sample
   CHECK_THROWS(ss::DoorPolicy(-1.0));
 }
 
+TEST_CASE("The door policy judges a resumed track afresh", "[samples]") {
+  ss::DoorPolicy door(1.0);
+  REQUIRE(door.on_decision({5, "verified", "alice", 0.2, kSecond}).size() == 2);  // granted
+  // The face was lost and found again: maybe someone else, whose own decision counts.
+  auto a = door.on_decision({5, "pending", "", 0.0, 2 * kSecond, "resumed"});
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].identity == "unknown");
+  a = door.on_decision({5, "verified", "bob", 0.3, 3 * kSecond});
+  REQUIRE(a.size() == 2);
+  CHECK(a[1].kind == ss::DoorAction::Kind::kGrant);
+  CHECK(a[1].identity == "bob");
+  CHECK(door.grants() == 2);
+}
+
 TEST_CASE("siamese-bus-json turns gst-launch -m output into typed JSON lines", "[samples]") {
   const std::string dir = siamese::testing::temp_dir("bus_json");
   const std::string input = dir + "/messages.txt";

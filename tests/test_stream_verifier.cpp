@@ -125,6 +125,41 @@ TEST_CASE("stream verifier: a face that left and came back is a new, undecided t
   CHECK(again[0].changes[0].first_seen == 4);
 }
 
+TEST_CASE("stream verifier: a face found where a track was lost is decided afresh",
+          "[core][stream]") {
+  // The hard walk's hand-over: one walker leaves, the next steps into the same place within the
+  // tracker's allowance and continued the track, shown verified as the first until a re-check.
+  Fixture f;
+  auto v = f.verifier(2, 3);
+  const auto a = v->process({f.input(0, {kBoxes[0]}), f.input(1, {kBoxes[0]})}, f.matcher.get());
+  REQUIRE(a[1].faces.size() == 1);
+  REQUIRE(a[1].faces[0].identity == "a");
+  const int64_t id = a[1].faces[0].track_id;
+  v->process({f.input(2, {})}, f.matcher.get());  // lost for one detection round
+  // The stranger (face 2's pixels) now stands where "a" stood.
+  cv::Mat swapped = f.frame.clone();
+  f.frame(cv::Rect(kBoxes[2].x, kBoxes[2].y, 64, 64))
+      .copyTo(swapped(cv::Rect(kBoxes[0].x, kBoxes[0].y, 64, 64)));
+  const siamese::ImageView swapped_view = siamese::view_of(swapped);
+  const siamese::StreamFrame stranger{swapped_view, 3, std::vector<Box>{kBoxes[0]}};
+  const auto b = v->process({stranger}, f.matcher.get());
+  REQUIRE(b[0].faces.size() == 1);
+  const siamese::FaceResult& face = b[0].faces[0];
+  CHECK(face.track_id == id);
+  CHECK(face.resumed);
+  CHECK(face.embedded);
+  CHECK_FALSE(face.verified());
+  CHECK(face.identity.empty());
+  REQUIRE_FALSE(b[0].changes.empty());
+  CHECK(b[0].changes[0].reason == siamese::kReasonResumed);
+  CHECK(b[0].changes[0].state == siamese::DecisionState::kPending);
+  // The same person found again is verified again on new evidence only.
+  v->process({f.input(4, {})}, f.matcher.get());
+  const auto c = v->process({f.input(5, {kBoxes[0]}), f.input(6, {kBoxes[0]})}, f.matcher.get());
+  CHECK(c[0].faces[0].state == siamese::DecisionState::kPending);
+  CHECK(c[1].faces[0].identity == "a");
+}
+
 TEST_CASE("stream verifier: only measured boxes are embedded, unverified tracks at each one",
           "[core][stream]") {
   Fixture f;

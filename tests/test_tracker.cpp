@@ -65,6 +65,23 @@ TEST_CASE("tracks expire after max_missed detection rounds without a match", "[t
   CHECK(again[0].track_id > id);
 }
 
+TEST_CASE("a track found again after a missed round is marked resumed and re-embedded",
+          "[tracker]") {
+  FaceTracker tracker(TrackerOptions{}.set_max_missed(2).set_reverify_interval(0));
+  const Box face{50, 50, 60, 60};
+  const auto first = tracker.update({face});
+  tracker.mark_embedded(first[0].track_id);
+  const auto followed = tracker.update({face});
+  CHECK_FALSE(followed[0].resumed);
+  CHECK_FALSE(followed[0].needs_embedding);  // reverify interval 0: never re-checked
+  tracker.update({});  // lost for one detection round
+  const auto found = tracker.update({face});
+  CHECK(found[0].track_id == first[0].track_id);
+  CHECK(found[0].resumed);
+  CHECK(found[0].needs_embedding);
+  CHECK_FALSE(tracker.update({face})[0].resumed);
+}
+
 TEST_CASE("predict() reports the tracks seen at the last detection", "[tracker]") {
   FaceTracker tracker;
   const Box a{10, 10, 60, 60}, b{200, 10, 60, 60};

@@ -167,6 +167,23 @@ std::vector<Decision> DecisionEngine::revoke_absent(std::vector<std::string> pre
   return changes;
 }
 
+std::optional<Decision> DecisionEngine::withdraw(int64_t track_id, int64_t time) {
+  const auto it = tracks_.find(track_id);
+  if (it == tracks_.end()) return std::nullopt;
+  TrackState& track = it->second;
+  track.window.clear();
+  Decision& d = track.decision;
+  const bool was_decided = d.state != DecisionState::kPending;
+  d.state = DecisionState::kPending;
+  d.identity.clear();
+  d.votes = 0;
+  d.first_seen = time;
+  d.decided = time;
+  d.reason = kReasonResumed;
+  if (!was_decided) return std::nullopt;
+  return d;
+}
+
 void DecisionEngine::forget(int64_t track_id) { tracks_.erase(track_id); }
 
 void DecisionEngine::reset() { tracks_.clear(); }

@@ -86,6 +86,7 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
                                                  const Matcher* matcher) {
   std::vector<FrameResult> results(frames.size());
   std::vector<std::vector<int64_t>> expired(frames.size());
+  std::vector<std::vector<int64_t>> resumed(frames.size());
   // A person removed from the gallery (or a gallery that can no longer be trusted, passed as
   // an empty one) loses a verification at once, not at the track's next re-check.
   static const std::vector<std::string> kNoNames;
@@ -145,6 +146,8 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       face.source_index = detected ? static_cast<int>(i) : -1;
       face.points = tracked[i].points;
       face.has_points = tracked[i].has_points;
+      face.resumed = tracked[i].resumed;
+      if (face.resumed) resumed[f].push_back(face.track_id);
       // Faces are embedded only on boxes measured on this frame: a followed box is predicted,
       // lags a moving face, and its crop would pull the track's template off the face. A track
       // without a verified identity is embedded at every measured box (it still gathers
@@ -210,6 +213,7 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
       rows.reserve(to_embed.size());
       for (size_t i = 0; i < to_embed.size(); ++i) {
         const FaceResult& face = results[to_embed[i].first].faces[to_embed[i].second];
+        if (face.resumed) templates_.erase(face.track_id);  // maybe another person's face now
         rows.push_back(track_template(face.track_id, embeddings[static_cast<int64_t>(i)]));
       }
       embeddings = torch::stack(rows);
@@ -224,6 +228,14 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
     for (int64_t id : expired[f]) {
       decisions_.forget(id);
       templates_.erase(id);
+    }
+    // A face found again where a track was lost may be someone else's: decided afresh, its
+    // verification withdrawn (found by the hard walk: a walker took over the track of the one
+    // who had just left, verified as them until the re-check).
+    for (int64_t id : resumed[f]) {
+      if (auto change = decisions_.withdraw(id, frames[f].time)) {
+        results[f].changes.push_back(std::move(*change));
+      }
     }
     for (; k < to_embed.size() && to_embed[k].first == f; ++k) {
       const FaceResult& face = results[f].faces[to_embed[k].second];

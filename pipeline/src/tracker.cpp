@@ -114,6 +114,7 @@ std::vector<TrackedFace> FaceTracker::update(const std::vector<Box>& detections)
       is_new = true;
     }
     const Box& det = detections[d];
+    const bool resumed = !is_new && track->missed > 0;
     if (!is_new) {
       // Velocity of the corner over the frames since the track was last detected, smoothed.
       const auto dt = static_cast<float>(frame_ - track->last_seen_frame);
@@ -131,6 +132,10 @@ std::vector<TrackedFace> FaceTracker::update(const std::vector<Box>& detections)
     track->last_seen_frame = frame_;
     track->missed = 0;
     faces.push_back(face_of(*track, is_new));
+    if (resumed) {
+      faces.back().resumed = true;
+      faces.back().needs_embedding = true;
+    }
   }
 
   const int max_missed = options_.max_missed;

@@ -22,6 +22,10 @@ DoorPolicy::Track& DoorPolicy::track(int64_t id, int64_t now) {
 
 std::vector<DoorAction> DoorPolicy::on_decision(const DecisionEvent& e) {
   std::vector<DoorAction> actions;
+  if (e.reason == "resumed") {
+    // Whoever stands there now is judged afresh: their own grant, denial and deny-after clock.
+    tracks_.erase(e.track_id);
+  }
   Track& t = track(e.track_id, e.running_time);
   const bool verified = e.state == "verified" && !e.identity.empty();
   t.verified = verified;

@@ -19,7 +19,8 @@ struct DecisionEvent {
   std::string identity;  // "" unless verified
   double distance = 0.0;
   int64_t running_time = 0;  // when it was decided, ns
-  std::string reason;        // "revoked": the identity left the gallery
+  std::string reason;  // "revoked": the identity left the gallery; "resumed": the track's face
+                       // was lost and found again, maybe another person's (a new track here)
 };
 
 /// One face of a "faceverify" frame message.

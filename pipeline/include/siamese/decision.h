@@ -85,6 +85,9 @@ struct Decision {
 
 /// Decision::reason of a verification withdrawn because the identity left the gallery.
 constexpr const char* kReasonRevoked = "revoked";
+/// Decision::reason of a decision withdrawn because its track was lost for a detection round
+/// and found again: the face found may be someone else who stepped into the same place.
+constexpr const char* kReasonResumed = "resumed";
 
 class DecisionEngine {
  public:
@@ -103,6 +106,10 @@ class DecisionEngine {
   /// that person is no longer enrolled. Their votes go too, so they cannot come back without
   /// new evidence. Returns the changed decisions (state unknown, reason kReasonRevoked).
   std::vector<Decision> revoke_absent(std::vector<std::string> present, int64_t time);
+  /// Withdraws a track's decision and votes (its face was lost and found again, maybe another
+  /// person's): pending from `time` on, decided by new evidence only. Returns the change (reason
+  /// kReasonResumed) when the track had a verified or unknown decision.
+  std::optional<Decision> withdraw(int64_t track_id, int64_t time);
   /// Drops a track (it left the picture).
   void forget(int64_t track_id);
   /// Drops every track.

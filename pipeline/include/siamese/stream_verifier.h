@@ -54,6 +54,7 @@ struct FaceResult {
   float margin = 0.0f;    // ... and how far the runner-up was behind
   DecisionState state = DecisionState::kPending;
   bool embedded = false;  // embedded on this frame
+  bool resumed = false;   // its track was lost for a detection round: decided afresh from here
   /// A model that aligns: the track's five points (eye centres, nose tip, mouth corners; frame
   /// pixels), measured on this frame when embedded, else carried with the box from the last
   /// measurement. has_points is false for a model that does not align.

@@ -67,7 +67,10 @@ struct TrackedFace {
   int64_t track_id = 0;
   Box box;
   bool is_new = false;           // the track started on this frame
-  bool needs_embedding = false;  // new, due for re-verification, or grown
+  bool needs_embedding = false;  // new, resumed, due for re-verification, or grown
+  // Matched again after one or more detection rounds without a match: the face may be another
+  // person's who stepped into the place (StreamVerifier decides such a track afresh).
+  bool resumed = false;
   FivePoints points;             // the track's landmarks at box, when it has them
   bool has_points = false;
 };
