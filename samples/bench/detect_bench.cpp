@@ -36,7 +36,9 @@
 #include <string>
 #include <vector>
 
+#include "siamese/cli.h"
 #include "siamese/detector.h"
+#include "siamese/limits.h"
 #include "siamese/device.h"
 #include "siamese/image_io.h"
 #include "siamese/tiny_face_detector.h"
@@ -88,10 +90,15 @@ siamese::DetectorOptions options_of(const std::string& name, double threshold) {
   siamese::DetectorOptions o;
   if (name == "haar" || name == "lbp") return o.set_kind(name);
   if (name.rfind("cnn", 0) == 0) {
-    const int size = name.size() > 3 ? std::stoi(name.substr(3)) : siamese::kDefaultDetectorInputSize;
+    const int size = name.size() > 3 ? static_cast<int>(siamese::cli::parse_integer(
+                                           "--detectors", name.substr(3),
+                                           siamese::kMinDetectorInputSize,
+                                           siamese::kMaxDetectorInputSize))
+                                     : siamese::kDefaultDetectorInputSize;
     return o.set_kind("cnn").set_input_size(size).set_threshold(threshold);
   }
-  throw std::runtime_error("unknown detector " + name + " (haar, lbp, cnn, cnnNNN)");
+  throw siamese::cli::UsageError("--detectors: unknown detector '" + name +
+                                 "' (haar, lbp, cnn, cnnNNN)");
 }
 
 std::vector<std::string> lfw_images(const std::string& dir, int limit) {
@@ -110,35 +117,54 @@ std::vector<std::string> lfw_images(const std::string& dir, int limit) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::map<std::string, std::string> a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    if (k == "--no-accuracy" || k == "--no-speed" || k == "--no-framing") {
-      a[k] = "1";
-    } else if (i + 1 < argc) {
-      a[k] = argv[++i];
-    } else {
-      std::cerr << "detect_bench: " << k << " needs a value\n";
-      return 2;
-    }
-  }
-  auto get = [&](const std::string& k, const std::string& d) { return a.count(k) ? a[k] : d; };
-  std::string lfw = get("--lfw", "");
+const siamese::cli::Program kProgramSpec{
+    "detect_bench",
+    R"(usage: detect_bench [--lfw DIR] [--limit N] [--detectors haar,lbp,cnn,cnn320] [--threads 2]
+                    [--threshold 0.5] [--speed-seconds 3] [--no-accuracy] [--no-speed]
+                    [--no-framing] [--misses FILE] [--canvas PX]
+
+The face detectors on LFW (a hit: the largest box near the centre overlaps the face's centre box
+at IoU >= 0.4; other boxes per photo) and their speed on 640x480 frames.
+
+  --lfw DIR            LFW photos (default $SIAMESE_LFW, else /work/shared/data/lfw)
+  --limit N            at most N photos, spread over the people (default all)
+  --detectors LIST     haar, lbp, cnn and cnnNNN (the CNN at input NNN) (default haar,lbp,cnn)
+  --threads N          LibTorch and OpenCV threads (default 2)
+  --threshold T        the CNN's score threshold (default 0.5)
+  --speed-seconds S    seconds per speed figure (default 3)
+  --no-accuracy        speed only
+  --no-speed           accuracy only
+  --no-framing         skip measuring the CNN box's framing against Haar's
+  --misses FILE        a CSV line per photo a detector missed
+  --canvas PX          each photo at the centre of a PX x PX gray canvas
+)",
+    {{"",
+      {siamese::cli::Flag::text("lfw"), siamese::cli::Flag::integer("limit", 0, 100000000),
+       siamese::cli::Flag::text("detectors"), siamese::cli::flags::threads(),
+       siamese::cli::Flag::number("threshold", siamese::kMinDetectorThreshold,
+                                  siamese::kMaxDetectorThreshold),
+       siamese::cli::Flag::number("speed-seconds", 0.01, 3600),
+       siamese::cli::Flag::on_off("no-accuracy"), siamese::cli::Flag::on_off("no-speed"),
+       siamese::cli::Flag::on_off("no-framing"), siamese::cli::Flag::text("misses"),
+       siamese::cli::Flag::integer("canvas", 0, 8192)},
+      0, 0, ""}}};
+
+int run(const siamese::cli::Args& flags) {
+  std::string lfw = flags.text("lfw");
   if (lfw.empty()) {
     const char* env = std::getenv("SIAMESE_LFW");
     lfw = env ? env : "/work/shared/data/lfw";
   }
-  const int limit = std::stoi(get("--limit", "0"));
-  const std::vector<std::string> names = split(get("--detectors", "haar,lbp,cnn"));
-  const int threads = std::stoi(get("--threads", "2"));
-  const double threshold = std::stod(get("--threshold", "0.5"));
-  const double seconds = std::stod(get("--speed-seconds", "3"));
-  const int canvas = std::stoi(get("--canvas", "0"));
+  const int limit = static_cast<int>(flags.integer("limit", 0));
+  const std::vector<std::string> names = split(flags.text("detectors", "haar,lbp,cnn"));
+  const int threads = static_cast<int>(flags.integer("threads", 2));
+  const double threshold = flags.number("threshold", 0.5);
+  const double seconds = flags.number("speed-seconds", 3.0);
+  const int canvas = static_cast<int>(flags.integer("canvas", 0));
   siamese::set_cpu_threads(threads);
   cv::setNumThreads(threads);
 
-  try {
+  {  // run_main reports what is thrown here
     std::vector<std::unique_ptr<siamese::FaceDetector>> detectors;
     for (const auto& n : names) {
       detectors.push_back(std::make_unique<siamese::FaceDetector>(options_of(n, threshold)));
@@ -146,17 +172,17 @@ int main(int argc, char** argv) {
     const std::vector<std::string> images = lfw_images(lfw, limit);
     if (images.empty()) throw std::runtime_error("no LFW photos under " + lfw);
 
-    if (!a.count("--no-accuracy")) {
+    if (!flags.has("no-accuracy")) {
       std::vector<int64_t> hits(names.size(), 0), others(names.size(), 0), none(names.size(), 0);
       std::vector<double> seconds_spent(names.size(), 0.0);
       std::vector<double> scale, shift_y, shift_x;
       siamese::TinyFaceDetector raw(siamese::TinyFaceDetectorOptions().set_score_threshold(threshold));
       siamese::FaceDetector haar(siamese::DetectorOptions{});
-      const bool framing = !a.count("--no-framing") && canvas <= 0;
+      const bool framing = !flags.has("no-framing") && canvas <= 0;
       std::ofstream misses;
-      if (a.count("--misses")) {
-        misses.open(a["--misses"]);
-        if (!misses) throw std::runtime_error(a["--misses"] + ": cannot write (--misses)");
+      if (flags.has("misses")) {
+        misses.open(flags.text("misses"));
+        if (!misses) throw std::runtime_error(flags.text("misses") + ": cannot write (--misses)");
         misses << "detector,photo,width,height,boxes,near_x,near_y,near_width,near_height,iou\n";
       }
       for (size_t k = 0; k < images.size(); ++k) {
@@ -236,7 +262,7 @@ int main(int argc, char** argv) {
                 << ", centre x shift median " << median(shift_x) << "\n";
     }
 
-    if (!a.count("--no-speed")) {
+    if (!flags.has("no-speed")) {
       // 640x480 frames: an LFW photo at the centre of a gray frame.
       std::vector<cv::Mat> frames;
       for (size_t k = 0; k < 8; ++k) {
@@ -280,9 +306,8 @@ int main(int argc, char** argv) {
         }
       }
     }
-  } catch (const std::exception& e) {
-    std::cerr << "detect_bench: error: " << e.what() << "\n";
-    return 1;
   }
   return 0;
 }
+
+int main(int argc, char** argv) { return siamese::cli::run_main(kProgramSpec, argc, argv, run); }
