@@ -28,8 +28,7 @@ void print_issues(const char* title, const std::vector<Issue>& issues) {
   if (issues.empty()) return;
   std::cout << title << " " << issues.size() << ":\n";
   for (const auto& i : issues) {
-    std::cout << "  " << escape_for_display(i.path) << ": " << escape_for_display(i.reason)
-              << "\n";
+    std::cout << "  " << escape_for_display(i.path) << ": " << escape_for_display(i.reason) << "\n";
   }
 }
 
@@ -176,22 +175,18 @@ int run_add(const Args& args) {
     for (const auto& [who, samples] : added.identities) {
       identities.push_back({{"name", who}, {"images", samples.size()}});
     }
-    nlohmann::json out = {{"gallery", gallery_path},
-                          {"model_fingerprint", info.fingerprint},
-                          {"enrolled", added.embedded},
-                          {"identities", identities},
-                          {"rebuilt", rebuilt.embedded},
-                          {"skipped", issues_json(skipped)},
-                          {"failed", issues_json(failed)},
-                          {"threshold", nullptr}};
+    nlohmann::json out = {{"gallery", gallery_path},       {"model_fingerprint", info.fingerprint},
+                          {"enrolled", added.embedded},    {"identities", identities},
+                          {"rebuilt", rebuilt.embedded},   {"skipped", issues_json(skipped)},
+                          {"failed", issues_json(failed)}, {"threshold", nullptr}};
     if (const auto t = gallery->threshold()) out["threshold"] = *t;
     out["threshold_in_force"] = in_force.value;
     out["threshold_source"] = threshold_source_name(in_force.source);
     std::cout << json_line(out) << "\n";
   } else {
     if (rebuild) {
-      std::cout << "re-embedded " << rebuilt.embedded << " images with model "
-                << info.fingerprint << "\n";
+      std::cout << "re-embedded " << rebuilt.embedded << " images with model " << info.fingerprint
+                << "\n";
     }
     std::cout << "enrolled " << added.embedded << (added.embedded == 1 ? " image" : " images")
               << " of " << added.identities.size()
@@ -204,14 +199,13 @@ int run_add(const Args& args) {
     }
     std::cout << (added.identities.empty() ? "" : ")") << "\n";
     if (threshold) std::cout << "gallery threshold set to " << *threshold << "\n";
-    std::cout << "threshold in force: " << in_force.value << " (" << in_force.description
-              << ")\n";
+    std::cout << "threshold in force: " << in_force.value << " (" << in_force.description << ")\n";
     print_issues("skipped", skipped);
     print_issues("failed", failed);
   }
   if (!failed.empty()) {
-    std::cerr << "siamese-enroll: " << failed.size() << " file(s) failed; the "
-              << added.embedded << " enrolled image(s) are kept\n";
+    std::cerr << "siamese-enroll: " << failed.size() << " file(s) failed; the " << added.embedded
+              << " enrolled image(s) are kept\n";
     return 1;
   }
   return 0;

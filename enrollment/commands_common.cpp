@@ -55,8 +55,7 @@ Gallery open_gallery(const Args& args, const Embedder& embedder, bool create) {
     return create ? Gallery::open(path, embedder.info(), true)
                   : Gallery::open_reader(path, embedder.info());
   } catch (const MismatchError& e) {
-    throw MismatchError(std::string(e.what()) + " [model in use: " + args.required("model") +
-                        "]");
+    throw MismatchError(std::string(e.what()) + " [model in use: " + args.required("model") + "]");
   }
 }
 
@@ -68,8 +67,8 @@ ThresholdChoice threshold_in_force(const Gallery& gallery, const ModelInfo& mode
 
 ThresholdChoice pick_threshold(const Args& args, std::optional<float> gallery_threshold,
                                const ModelInfo& model, int64_t gallery_embeddings) {
-  ThresholdChoice choice = choose_threshold(threshold_flag(args),
-                                            gallery_threshold, model, gallery_embeddings);
+  ThresholdChoice choice =
+      choose_threshold(threshold_flag(args), gallery_threshold, model, gallery_embeddings);
   if (choice.source == ThresholdSource::kExplicit) choice.description = "--threshold";
   if (!choice.calibrated) std::cerr << "siamese-enroll: warning: " << choice.description << "\n";
   return choice;

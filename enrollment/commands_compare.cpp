@@ -47,7 +47,8 @@ cv::Mat as_bgr(const cv::Mat& img) {
 
 void write_picture(const std::string& path, const cv::Mat& a, const cv::Mat& b, float distance) {
   const int side = kShowFaceSide;
-  cv::Mat canvas(side + 2 * kShowPadding, 2 * side + 3 * kShowPadding, CV_8UC3, cv::Scalar(0, 0, 0));
+  cv::Mat canvas(side + 2 * kShowPadding, 2 * side + 3 * kShowPadding, CV_8UC3,
+                 cv::Scalar(0, 0, 0));
   cv::Mat fa, fb;
   cv::resize(as_bgr(a), fa, cv::Size(side, side), 0, 0, cv::INTER_LINEAR);
   cv::resize(as_bgr(b), fb, cv::Size(side, side), 0, 0, cv::INTER_LINEAR);
@@ -105,14 +106,13 @@ int run_compare(const Args& args) {
     write_picture(*show, input_to_image(batch[0], spec), input_to_image(batch[1], spec), distance);
   }
   if (args.has("json")) {
-    const nlohmann::json out = {
-        {"image_a", path_a},
-        {"image_b", path_b},
-        {"box_a", box_array(a.recorded(box_a))},
-        {"box_b", box_array(b.recorded(box_b))},
-        {"dissimilarity", distance},
-        {"threshold", threshold},
-        {"same", same}};
+    const nlohmann::json out = {{"image_a", path_a},
+                                {"image_b", path_b},
+                                {"box_a", box_array(a.recorded(box_a))},
+                                {"box_b", box_array(b.recorded(box_b))},
+                                {"dissimilarity", distance},
+                                {"threshold", threshold},
+                                {"same", same}};
     std::cout << json_line(out) << "\n";
   } else {
     std::printf("dissimilarity: %.4f (%s: distance %s threshold %.4f from the %s)\n",

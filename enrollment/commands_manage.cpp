@@ -7,8 +7,8 @@
 #include "commands.h"
 #include "siamese/errors.h"
 #include "siamese/gallery.h"
-#include "siamese/text_safety.h"
 #include "siamese/model_file.h"
+#include "siamese/text_safety.h"
 #include "siamese/threshold_policy.h"
 
 namespace siamese::enroll {
@@ -57,9 +57,9 @@ int run_list(const Args& args) {
     return 0;
   }
   // Names and paths as escaped text: a name someone else stored may hold control characters.
-  std::cout << "gallery " << escape_for_display(path) << ": model "
-            << gallery.model_fingerprint() << ", embedding size "
-            << gallery.embedding_size() << ", " << gallery.metric() << ", threshold ";
+  std::cout << "gallery " << escape_for_display(path) << ": model " << gallery.model_fingerprint()
+            << ", embedding size " << gallery.embedding_size() << ", " << gallery.metric()
+            << ", threshold ";
   if (in_force) {
     std::cout << in_force->value << " (" << in_force->description << ")\n";
   } else if (threshold) {
@@ -75,9 +75,8 @@ int run_list(const Args& args) {
   int total = 0;
   for (const auto& r : identities) {
     std::cout << std::left << std::setw(static_cast<int>(width)) << escape_for_display(r.name)
-              << "  " << std::right
-              << std::setw(10) << r.embedding_count << "  " << r.created << "  " << r.updated
-              << "\n";
+              << "  " << std::right << std::setw(10) << r.embedding_count << "  " << r.created
+              << "  " << r.updated << "\n";
     total += r.embedding_count;
   }
   std::cout << identities.size() << " identities, " << total << " embeddings\n";

@@ -65,10 +65,9 @@ int run_identify(const Args& args) {
   FaceSource source = make_face_source(args, embedder.input_spec().channels);
   const bool json = args.has("json");
   if (!json) {
-    std::cout << "gallery " << escape_for_display(gallery.path()) << ": "
-              << matcher.names().size() << " identities, "
-              << matcher.embedding_count() << " embeddings; threshold " << threshold << " ("
-              << threshold_source << ")\n";
+    std::cout << "gallery " << escape_for_display(gallery.path()) << ": " << matcher.names().size()
+              << " identities, " << matcher.embedding_count() << " embeddings; threshold "
+              << threshold << " (" << threshold_source << ")\n";
   }
   int failed = 0;
   for (const auto& image : args.positionals()) {
@@ -91,12 +90,9 @@ int run_identify(const Args& args) {
         for (const auto& c : m.top) {
           list.push_back({{"identity", c.name}, {"distance", distance_json(c.distance)}});
         }
-        nlohmann::json out = {{"image", image},
-                              {"box", box_json(faces.recorded(boxes[i]))},
-                              {"identity", nullptr},
-                              {"distance", distance_json(m.distance)},
-                              {"verified", m.verified},
-                              {"top", list}};
+        nlohmann::json out = {{"image", image},         {"box", box_json(faces.recorded(boxes[i]))},
+                              {"identity", nullptr},    {"distance", distance_json(m.distance)},
+                              {"verified", m.verified}, {"top", list}};
         if (m.verified) out["identity"] = m.name;
         std::cout << json_line(out) << "\n";
         continue;
@@ -107,8 +103,8 @@ int run_identify(const Args& args) {
       if (m.identity < 0) {
         std::cout << "unknown (empty gallery)\n";
       } else if (m.verified) {
-        std::cout << escape_for_display(m.name) << " (distance " << m.distance << " <= "
-                  << threshold << ")\n";
+        std::cout << escape_for_display(m.name) << " (distance " << m.distance
+                  << " <= " << threshold << ")\n";
       } else {
         std::cout << "unknown (nearest " << escape_for_display(m.name) << " at " << m.distance
                   << " > " << threshold << ")\n";
@@ -146,7 +142,7 @@ int run_verify(const Args& args) {
   const std::string& image = args.positionals().at(0);
   ImageFaces faces;
   if (!read_faces(source, image, faces)) return 1;
-  nlohmann::json out = {{"image", image},     {"claim", claim},         {"box", nullptr},
+  nlohmann::json out = {{"image", image},      {"claim", claim},         {"box", nullptr},
                         {"distance", nullptr}, {"threshold", threshold}, {"verified", false}};
   if (faces.boxes.empty()) {
     out["reason"] = "no face found";
@@ -158,8 +154,8 @@ int run_verify(const Args& args) {
     }
     const Box box = faces.boxes.front();
     c10::InferenceMode guard;
-    const float d = matcher.identity_distances(embed_boxes(embedder, faces, {box}))[0][index]
-                        .item<float>();
+    const float d =
+        matcher.identity_distances(embed_boxes(embedder, faces, {box}))[0][index].item<float>();
     out["box"] = box_json(faces.recorded(box));
     out["distance"] = distance_json(d);
     out["verified"] = d <= threshold;
@@ -173,9 +169,8 @@ int run_verify(const Args& args) {
   } else {
     std::cout << escape_for_display(image) << ": " << (verified ? "verified" : "NOT verified")
               << " as '" << escape_for_display(claim) << "' (distance " << std::fixed
-              << std::setprecision(3)
-              << out["distance"].get<float>() << (verified ? " <= " : " > ") << "threshold "
-              << threshold << ": " << threshold_source << ")\n";
+              << std::setprecision(3) << out["distance"].get<float>() << (verified ? " <= " : " > ")
+              << "threshold " << threshold << ": " << threshold_source << ")\n";
   }
   return verified ? 0 : kExitNotVerified;
 }

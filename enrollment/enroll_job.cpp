@@ -102,7 +102,8 @@ EmbedOutcome embed_requests(const std::vector<EmbedRequest>& requests, FaceSourc
         EnrollmentSample sample;
         sample.source_file = request.path;
         // The whole image of a pre-cropped face is recorded as 0x0: "all of it", whatever its size.
-        const bool whole = faces.framing == Framing::kExact && *box == view_of(faces.image).full_box();
+        const bool whole =
+            faces.framing == Framing::kExact && *box == view_of(faces.image).full_box();
         sample.box = whole ? Box{} : faces.recorded(*box);
         sample.framing = faces.framing;
         pending.emplace_back(request.identity, std::move(sample));

@@ -48,8 +48,7 @@ ImageFaces FaceSource::read(const std::string& path) {
   return out;
 }
 
-ImageFaces FaceSource::read_region(const std::string& path, const Box& box,
-                                   Framing framing) const {
+ImageFaces FaceSource::read_region(const std::string& path, const Box& box, Framing framing) const {
   ImageFaces out;
   out.image = read_image(path, channels_);
   out.source = view_of(out.image).full_box();
@@ -91,7 +90,8 @@ cv::Mat input_to_image(const torch::Tensor& input, const InputSpec& spec) {
   std::vector<cv::Mat> planes;
   const float* data = chw.data_ptr<float>();
   for (int k = 0; k < c; ++k) {
-    const float mean = spec.mean.empty() ? 0.0f : spec.mean[std::min<size_t>(k, spec.mean.size() - 1)];
+    const float mean =
+        spec.mean.empty() ? 0.0f : spec.mean[std::min<size_t>(k, spec.mean.size() - 1)];
     const float sd = spec.std.empty() ? 1.0f : spec.std[std::min<size_t>(k, spec.std.size() - 1)];
     cv::Mat plane(h, w, CV_32FC1, const_cast<float*>(data + static_cast<size_t>(k) * h * w));
     cv::Mat pixels;

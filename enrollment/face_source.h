@@ -18,8 +18,8 @@
 namespace siamese::enroll {
 
 struct FaceSourceOptions {
-  bool detect = true;         // false = --no-detect
-  DetectorOptions detector;   // --detector, --detector-file, --min-face-size
+  bool detect = true;        // false = --no-detect
+  DetectorOptions detector;  // --detector, --detector-file, --min-face-size
 };
 
 /// A decoded image and its faces.
@@ -28,7 +28,7 @@ struct ImageFaces {
                            // a background (detection), as read_image decodes it
   std::vector<Box> boxes;  // in `image`, largest first; the whole image with --no-detect
   Framing framing = Framing::kExact;
-  Box source;              // where the file's own pixels lie in `image`
+  Box source;  // where the file's own pixels lie in `image`
 
   /// A box as recorded in the gallery and printed: in the file's coordinates when it lies
   /// inside the file, else in those of the placed picture (it reaches past the file's edges).

@@ -10,7 +10,8 @@
 int main(int argc, char** argv) {
   siamese::set_log_sink([](siamese::LogLevel level, const std::string& message) {
     if (level > siamese::LogLevel::kWarning) return;
-    std::cerr << "siamese-enroll: " << (level == siamese::LogLevel::kError ? "error: " : "warning: ")
+    std::cerr << "siamese-enroll: "
+              << (level == siamese::LogLevel::kError ? "error: " : "warning: ")
               << siamese::escape_for_display(message) << "\n";
   });
   return siamese::cli::run_main(siamese::enroll::enroll_program(), argc, argv,

@@ -72,13 +72,16 @@ const cli::Program& enroll_program() {
          0, cli::kAnyNumber,
          "add --model MODEL --gallery DB [--name NAME] [--no-detect] [--threshold T|strict] "
          "[--largest-face] [--keep-crops DIR] [--rebuild] [--replace] [--json] DIR..."},
-        {"list", {gallery, cli::flags::model(), json}, 0, 0,
+        {"list",
+         {gallery, cli::flags::model(), json},
+         0,
+         0,
          "list --gallery DB [--model MODEL] [--json]"},
         {"remove", {gallery}, 1, 1, "remove --gallery DB NAME"},
         {"rename", {gallery}, 2, 2, "rename --gallery DB OLD NEW"},
         {"identify",
-         face_flags() + std::vector<Flag>{gallery, Flag::integer("top", 0, 100000), threshold,
-                                          largest, json},
+         face_flags() +
+             std::vector<Flag>{gallery, Flag::integer("top", 0, 100000), threshold, largest, json},
          1, cli::kAnyNumber,
          "identify --model MODEL --gallery DB [--top K] [--threshold T] [--no-detect] "
          "[--largest-face] [--json] IMAGE..."},

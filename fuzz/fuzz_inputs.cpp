@@ -28,7 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int64_t kMaxForwardValues = 3 * 256 * 256;  // larger stated inputs: facts only
-constexpr const char* kShardMarker = "\n#shard\n";     // tfjs input: manifest, marker, shard
+constexpr const char* kShardMarker = "\n#shard\n";    // tfjs input: manifest, marker, shard
 constexpr const char* kShardName = "group1-shard1of1.bin";
 
 // A broken promise of a reader (not a refusal): the fuzzer reports it as a crash.
@@ -117,8 +117,7 @@ Outcome feed_model_file(const Scratch& scratch, const uint8_t* data, size_t size
       c10::InferenceMode guard;
       model.network.train(false);
       const torch::Tensor e = infer_embeddings(
-          model.network, torch::zeros({1, in.channels, in.height, in.width}),
-          embedding_rule(info));
+          model.network, torch::zeros({1, in.channels, in.height, in.width}), embedding_rule(info));
       if (e.dim() != 2 || e.size(0) != 1 || e.size(1) != info.embedding_size) {
         finding("the network gives embeddings of shape " + c10::str(e.sizes()) +
                 " but the facts say " + std::to_string(info.embedding_size));
@@ -151,8 +150,8 @@ Outcome feed_gallery(const Scratch& scratch, const uint8_t* data, size_t size) {
       if (m.size() > 0) {
         if (m.embeddings.dim() != 2 || m.embeddings.size(1) != g.embedding_size() ||
             m.owners.dim() != 1 || m.owners.size(0) != m.size()) {
-          finding("load_matrix shapes: embeddings " + c10::str(m.embeddings.sizes()) +
-                  ", owners " + c10::str(m.owners.sizes()) + ", embedding_size " +
+          finding("load_matrix shapes: embeddings " + c10::str(m.embeddings.sizes()) + ", owners " +
+                  c10::str(m.owners.sizes()) + ", embedding_size " +
                   std::to_string(g.embedding_size()));
         }
         const int64_t lo = m.owners.min().item<int64_t>(), hi = m.owners.max().item<int64_t>();
@@ -224,9 +223,9 @@ Outcome feed_tfjs_manifest(const Scratch& scratch, const uint8_t* data, size_t s
     const std::string shard = bytes.substr(marker + std::strlen(kShardMarker));
     scratch.write(kShardName, reinterpret_cast<const uint8_t*>(shard.data()), shard.size());
   }
-  const std::string path = scratch.write(
-      "model-weights_manifest.json", reinterpret_cast<const uint8_t*>(manifest.data()),
-      manifest.size());
+  const std::string path =
+      scratch.write("model-weights_manifest.json",
+                    reinterpret_cast<const uint8_t*>(manifest.data()), manifest.size());
   try {
     const TfjsWeights weights = read_tfjs_weights(path);
     for (const TfjsTensor& t : weights.tensors) {
@@ -279,8 +278,9 @@ std::vector<std::pair<std::string, std::string>> seed_inputs(const std::string& 
       Gallery g = Gallery::open(path, info, /*create=*/true);
       const std::vector<std::vector<float>> e = {
           {1, 0, 0, 0}, {0.8f, 0.6f, 0, 0}, {0, 1, 0, 0}, {0, 0, 0.6f, 0.8f}};
-      g.enroll_batch({{"alice", {{"a/1.pgm", e[0], Box{1, 2, 30, 40}, Framing::kDetectorBox},
-                                 {"a/2.pgm", e[1], Box{}, Framing::kExact}}},
+      g.enroll_batch({{"alice",
+                       {{"a/1.pgm", e[0], Box{1, 2, 30, 40}, Framing::kDetectorBox},
+                        {"a/2.pgm", e[1], Box{}, Framing::kExact}}},
                       {"bob", {{"b/1.pgm", e[2], Box{}, Framing::kExact}}},
                       {"carol", {{"c/1.pgm", e[3], Box{5, 5, 20, 20}, Framing::kDetectorBox}}}},
                      false);
@@ -309,9 +309,9 @@ std::vector<std::pair<std::string, std::string>> seed_inputs(const std::string& 
     cv::randu(bgr, 0, 255);
     cv::randu(gray16, 0, 65535);
     const std::vector<std::pair<std::string, const cv::Mat*>> images = {
-        {"gray.png", &gray},  {"bgr.png", &bgr}, {"gray16.png", &gray16}, {"gray.jpg", &gray},
-        {"bgr.jpg", &bgr},    {"gray.pgm", &gray}, {"bgr.ppm", &bgr},     {"bgr.bmp", &bgr},
-        {"gray.tiff", &gray}};
+        {"gray.png", &gray}, {"bgr.png", &bgr}, {"gray16.png", &gray16},
+        {"gray.jpg", &gray}, {"bgr.jpg", &bgr}, {"gray.pgm", &gray},
+        {"bgr.ppm", &bgr},   {"bgr.bmp", &bgr}, {"gray.tiff", &gray}};
     for (const auto& [name, image] : images) {
       std::vector<uchar> bytes;
       const std::string ext = name.substr(name.find('.'));
@@ -351,9 +351,8 @@ std::vector<std::pair<std::string, std::string>> seed_inputs(const std::string& 
     std::memcpy(&shard[24], q, sizeof q);
     const uint16_t h[2] = {0x3c00, 0xc000};  // 1.0, -2.0
     std::memcpy(&shard[28], h, sizeof h);
-    seeds.emplace_back(
-        "manifest-and-shard.txt",
-        std::string(R"([{"paths": ["group1-shard1of1.bin"], "weights": [
+    seeds.emplace_back("manifest-and-shard.txt",
+                       std::string(R"([{"paths": ["group1-shard1of1.bin"], "weights": [
   {"name": "conv/filters", "shape": [2, 3], "dtype": "float32"},
   {"name": "conv/bias", "shape": [4], "dtype": "float32",
    "quantization": {"dtype": "uint8", "scale": 0.01, "min": -1.0}},

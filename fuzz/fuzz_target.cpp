@@ -11,7 +11,7 @@
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   gst_init(nullptr, nullptr);  // not argv: libFuzzer's flags are not GStreamer's
-  torch::set_num_threads(1);  // one core per fuzzer: runs are short, threads only add noise
+  torch::set_num_threads(1);   // one core per fuzzer: runs are short, threads only add noise
   return 0;
 }
 

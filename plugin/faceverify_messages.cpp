@@ -123,8 +123,8 @@ GstStructure* frame_message_structure(const FrameTimes& t, int64_t gallery_gener
   GstStructure* s =
       gst_structure_new(kFrameMessageName, "timestamp", G_TYPE_UINT64, t.timestamp, "stream-time",
                         G_TYPE_UINT64, t.stream_time, "running-time", G_TYPE_UINT64, t.running_time,
-                        "duration", G_TYPE_UINT64, t.duration, "gallery-generation",
-                        G_TYPE_INT64, static_cast<gint64>(gallery_generation), nullptr);
+                        "duration", G_TYPE_UINT64, t.duration, "gallery-generation", G_TYPE_INT64,
+                        static_cast<gint64>(gallery_generation), nullptr);
   gst_structure_take_value(s, "faces", &list);
   return s;
 }

@@ -47,15 +47,16 @@ void GalleryWatch::load_locked() {
   const int64_t counter = fresh.change_counter();
   GallerySnapshot snap = fresh.snapshot();
   // open_reader checked the binding; a rebind may have committed since.
-  if (snap.model_fingerprint != model_.fingerprint || snap.embedding_size != model_.embedding_size) {
+  if (snap.model_fingerprint != model_.fingerprint ||
+      snap.embedding_size != model_.embedding_size) {
     throw MismatchError(path_ + ": gallery was rebuilt with model " + snap.model_fingerprint +
                         ", the element runs model " + model_.fingerprint);
   }
   auto view = std::make_shared<GalleryView>();
   view->default_threshold =
       choose_threshold(std::nullopt, snap.threshold, model_, snap.matrix.size());
-  view->matcher =
-      std::make_shared<const Matcher>(std::move(snap.matrix), device_, view->default_threshold.value);
+  view->matcher = std::make_shared<const Matcher>(std::move(snap.matrix), device_,
+                                                  view->default_threshold.value);
   view->generation = ++generation_;
   std::atomic_store(&view_, std::shared_ptr<const GalleryView>(std::move(view)));
   gallery_.emplace(std::move(fresh));
@@ -71,8 +72,8 @@ void GalleryWatch::distrust_locked(const std::string& problem, std::string& mess
     auto view = std::make_shared<GalleryView>();
     GalleryMatrix none;
     view->default_threshold = current ? current->default_threshold : ThresholdChoice{};
-    view->matcher = std::make_shared<const Matcher>(std::move(none), device_,
-                                                    view->default_threshold.value);
+    view->matcher =
+        std::make_shared<const Matcher>(std::move(none), device_, view->default_threshold.value);
     view->trusted = false;
     view->problem = problem;
     view->generation = generation_;

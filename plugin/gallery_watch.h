@@ -35,7 +35,7 @@ struct GalleryView {
   /// for this gallery's size (threshold_policy.h).
   ThresholdChoice default_threshold;
   bool trusted = true;
-  std::string problem;  // why it is not trusted ("" when trusted)
+  std::string problem;     // why it is not trusted ("" when trusted)
   int64_t generation = 0;  // counts successful loads
 };
 
@@ -81,7 +81,7 @@ class GalleryWatch {
   const std::chrono::milliseconds error_after_;
   const Reporter report_;
 
-  mutable std::mutex mutex_;  // guards everything below but view_
+  mutable std::mutex mutex_;        // guards everything below but view_
   std::optional<Gallery> gallery_;  // the connection that is polled; none while untrusted
   int64_t last_counter_ = 0;
   int64_t generation_ = 0;

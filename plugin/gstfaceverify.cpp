@@ -82,7 +82,7 @@ struct State {
   std::unique_ptr<sg::GalleryWatch> watch;
   std::shared_ptr<sg::SharedModels> shared;  // model-instance-id set: the shared networks
   bool shares_detector = false;              // ... and this element uses its CNN detector
-  float model_threshold = 1.0f;  // threshold property unset and no gallery: the model's
+  float model_threshold = 1.0f;              // threshold property unset and no gallery: the model's
   bool use_upstream = false;
   int batch_frames = 1;
   GstVideoInfo info{};
@@ -192,7 +192,7 @@ struct StartContext {
   siamese::StreamOptions options;
   siamese::DetectorOptions detector_options;
   std::unique_ptr<siamese::FaceDetector> detector;
-  std::unique_ptr<siamese::Embedder> embedder;          // this element's own, or
+  std::unique_ptr<siamese::Embedder> embedder;         // this element's own, or
   std::shared_ptr<siamese::Embedder> shared_embedder;  // the one under model-instance-id
   std::string preprocessing = "cpu";
 };
@@ -251,15 +251,15 @@ static bool start_model(StartContext& c) {
 
 static void post_detector_error(StartContext& c, const std::exception& e) {
   const bool cnn = c.detector_options.kind == "cnn";
-  GST_ELEMENT_ERROR(c.self, RESOURCE, OPEN_READ,
-                    ("Could not load the %s face detector \"%s\" (properties \"detector\", %s).",
-                     c.detector_options.kind.c_str(),
-                     cnn ? "face-api's tiny_face_detector_model"
-                         : c.detector_options.cascade_file.c_str(),
-                     cnn ? "\"detector-threshold\", \"detector-input-size\", \"device\", "
-                           "\"model-instance-id\""
-                         : "\"detector-file\""),
-                    ("%s", e.what()));
+  GST_ELEMENT_ERROR(
+      c.self, RESOURCE, OPEN_READ,
+      ("Could not load the %s face detector \"%s\" (properties \"detector\", %s).",
+       c.detector_options.kind.c_str(),
+       cnn ? "face-api's tiny_face_detector_model" : c.detector_options.cascade_file.c_str(),
+       cnn ? "\"detector-threshold\", \"detector-input-size\", \"device\", "
+             "\"model-instance-id\""
+           : "\"detector-file\""),
+      ("%s", e.what()));
 }
 
 static bool start_detector(StartContext& c) {
@@ -375,10 +375,9 @@ static bool start_gallery(StartContext& c) {
                       ("%s", e.what()));
     return false;
   } catch (const std::exception& e) {
-    GST_ELEMENT_ERROR(
-        self, RESOURCE, OPEN_READ,
-        ("Could not open gallery \"%s\" (property \"gallery\").", s.gallery.c_str()),
-        ("%s", e.what()));
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                      ("Could not open gallery \"%s\" (property \"gallery\").", s.gallery.c_str()),
+                      ("%s", e.what()));
     return false;
   }
   return true;
@@ -443,9 +442,10 @@ static void log_start(const StartContext& c) {
                           : "of the model",
       c.options.decision.margin, s.confirm_frames.c_str(),
       s.gallery.empty() ? "(none)" : s.gallery.c_str(),
-      state.watch ? static_cast<long long>(state.watch->view()->matcher->embedding_count())
-                  : 0LL,
-      state.use_upstream ? "upstream" : s.detector == sg::DetectorKind::kCnn ? "cnn" : "cascade",
+      state.watch ? static_cast<long long>(state.watch->view()->matcher->embedding_count()) : 0LL,
+      state.use_upstream                     ? "upstream"
+      : s.detector == sg::DetectorKind::kCnn ? "cnn"
+                                             : "cascade",
       s.min_face_size, s.scale_factor, s.detect_interval, s.reverify_interval, s.batch_size,
       s.batch_frames, siamese::precision_name(s.precision), c.preprocessing.c_str(),
       s.model_instance_id.c_str(), siamese::describe_model(c.info).c_str());
@@ -587,8 +587,8 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
     // One gallery state for the whole batch: its matcher and the threshold that goes with it.
     const std::shared_ptr<const sg::GalleryView> gallery = st.watch ? st.watch->view() : nullptr;
     if (gallery) generation = gallery->generation;
-    st.verifier->set_options(sg::stream_options_of(
-        s, gallery ? gallery->default_threshold.value : st.model_threshold));
+    st.verifier->set_options(
+        sg::stream_options_of(s, gallery ? gallery->default_threshold.value : st.model_threshold));
     MappedFrames mapped(n);
     std::vector<siamese::StreamFrame> inputs(n);
     for (size_t i = 0; i < n; ++i) {

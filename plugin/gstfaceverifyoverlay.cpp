@@ -95,8 +95,8 @@ static GstFlowReturn gst_face_verify_overlay_transform_frame_ip(GstVideoFilter* 
   GST_OBJECT_UNLOCK(self);
   // The same "face" ROI metas, clipped to the frame, as faceverify reads from upstream: OpenCV
   // clips drawing, but the chroma planes need sane coordinates.
-  const sg::UpstreamFaces faces =
-      sg::upstream_faces(frame->buffer, GST_VIDEO_FRAME_WIDTH(frame), GST_VIDEO_FRAME_HEIGHT(frame));
+  const sg::UpstreamFaces faces = sg::upstream_faces(frame->buffer, GST_VIDEO_FRAME_WIDTH(frame),
+                                                     GST_VIDEO_FRAME_HEIGHT(frame));
   for (size_t i = 0; i < faces.boxes.size(); ++i) {
     bool verified = false;
     const GstStructure* param =

@@ -145,8 +145,8 @@ SharedForward& SharedModels::detector(
   std::unique_ptr<TinyFaceDetector> network = make();
   TinyFaceDetector* net = network.get();
   detector_ = std::make_unique<SharedForward>(
-      [net](const torch::Tensor& inputs) { return net->forward(inputs); },
-      kSharedDetectorMaxFrames, window_);
+      [net](const torch::Tensor& inputs) { return net->forward(inputs); }, kSharedDetectorMaxFrames,
+      window_);
   detector_network_ = std::move(network);
   return *detector_;
 }

@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include <catch2/catch.hpp>
 #include <gst/video/gstvideometa.h>
+#include <catch2/catch.hpp>
 
 #include <sstream>
 

@@ -363,8 +363,8 @@ TEST_CASE("siamese-access-control denies a person removed from the gallery while
   const std::vector<AuditRow> rows = read_audit(audit);
   double granted_at = -1, revoked_at = -1;
   for (const AuditRow& row : rows) {
-    INFO(row.decision << " " << row.identity << " track " << row.track << " at "
-                      << row.running_time << " s");
+    INFO(row.decision << " " << row.identity << " track " << row.track << " at " << row.running_time
+                      << " s");
     if (row.identity != removed) continue;
     if (row.decision == "grant") {
       CHECK(revoked_at < 0);  // never granted again once revoked

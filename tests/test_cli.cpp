@@ -23,7 +23,9 @@ const cli::Program& sample_program() {
       {{"",
         {cli::Flag::integer("count", 1, 10), cli::Flag::number("ratio", 0.25, 0.75),
          cli::Flag::text("name"), cli::Flag::on_off("fast"), cli::Flag::choice("mode", {"a", "b"})},
-        0, 0, ""}}};
+        0,
+        0,
+        ""}}};
   return program;
 }
 
@@ -65,8 +67,7 @@ Run run_main(std::vector<std::string> words, const std::function<int(const cli::
 
 }  // namespace
 
-TEST_CASE("flag ranges include both ends and name the flag and text outside them",
-          "[core][cli]") {
+TEST_CASE("flag ranges include both ends and name the flag and text outside them", "[core][cli]") {
   const auto& p = sample_program();
   CHECK(parse(p, {"--count", "1"}).integer("count", 5) == 1);
   CHECK(parse(p, {"--count=10"}).integer("count", 5) == 10);
@@ -125,10 +126,11 @@ TEST_CASE("missing and contradicting flags are usage errors naming them", "[core
 }
 
 TEST_CASE("subcommands have their own flags and positional counts", "[core][cli]") {
-  const cli::Program p{"tool",
-                       "usage: tool add|remove ...\n",
-                       {{"add", {cli::Flag::on_off("json")}, 1, cli::kAnyNumber, "add [--json] DIR..."},
-                        {"remove", {cli::Flag::text("gallery")}, 1, 1, "remove --gallery DB NAME"}}};
+  const cli::Program p{
+      "tool",
+      "usage: tool add|remove ...\n",
+      {{"add", {cli::Flag::on_off("json")}, 1, cli::kAnyNumber, "add [--json] DIR..."},
+       {"remove", {cli::Flag::text("gallery")}, 1, 1, "remove --gallery DB NAME"}}};
   const cli::Args add = parse(p, {"add", "--json", "a", "--", "--b"});
   CHECK(add.command() == "add");
   CHECK(add.positionals() == std::vector<std::string>{"a", "--b"});
@@ -185,8 +187,8 @@ TEST_CASE("name lists expand ranges the same way for every program", "[core][cli
   CHECK(cli::expand_list("s1 - s2", "--people") == V{"s1", "s2"});
   CHECK(cli::expand_list("bob-smith,Colin_Powell", "--people") == V{"bob-smith", "Colin_Powell"});
   // A name that exists as it is wins over a range reading.
-  CHECK(cli::expand_list("jean-2", "--people", [](const std::string& n) { return n == "jean-2"; }) ==
-        V{"jean-2"});
+  CHECK(cli::expand_list("jean-2", "--people",
+                         [](const std::string& n) { return n == "jean-2"; }) == V{"jean-2"});
   CHECK_THROWS_WITH(cli::expand_list("s3-s1", "--people"),
                     "--people: 's3-s1' is not a range like s1-s10 or 6-10");
   CHECK_THROWS_WITH(cli::expand_list("s1-t3", "--people"),
@@ -221,8 +223,9 @@ TEST_CASE("shared flags take the element's ranges from the core", "[core][cli]")
   const cli::Program p{"p", "", {{"", cli::flags::embedder(), 0, 0, ""}}};
   CHECK(usage_error(p, {"--threads", std::to_string(siamese::kMaxThreads + 1)}) ==
         "--threads: '257' is not an integer in [0, 256]");
-  CHECK(parse(p, {"--batch-size", std::to_string(siamese::kMaxBatchSize)}).integer("batch-size", 1) ==
-        siamese::kMaxBatchSize);
+  CHECK(
+      parse(p, {"--batch-size", std::to_string(siamese::kMaxBatchSize)}).integer("batch-size", 1) ==
+      siamese::kMaxBatchSize);
 }
 
 TEST_CASE("the progress bar draws counts, note and rate, and clears itself", "[core][cli]") {
@@ -234,7 +237,7 @@ TEST_CASE("the progress bar draws counts, note and rate, and clears itself", "[c
     bar.start("epoch 1/2", 10, "pairs");
     bar.update(3, "loss 0.5000");
     bar.advance(7);  // the last step is always drawn
-  }  // the destructor clears the line
+  }                  // the destructor clears the line
   std::rewind(f);
   std::string text;
   for (int c; (c = std::fgetc(f)) != EOF;) text += static_cast<char>(c);

@@ -18,7 +18,8 @@ TEST_CASE("a missing or bogus cascade file is named in the error", "[core][detec
   FILE* f = std::fopen(bogus.c_str(), "w");
   std::fputs("<opencv_storage></opencv_storage>", f);
   std::fclose(f);
-  CHECK_THROWS_WITH(FaceDetector(DetectorOptions().set_cascade_file(bogus)), Catch::Contains(bogus));
+  CHECK_THROWS_WITH(FaceDetector(DetectorOptions().set_cascade_file(bogus)),
+                    Catch::Contains(bogus));
   CHECK_THROWS_AS(FaceDetector(DetectorOptions().set_kind("dnn")), InputError);
 }
 
@@ -32,7 +33,8 @@ TEST_CASE("Haar finds AT&T faces on a larger frame, in several formats", "[core]
     cv::resize(face, big, cv::Size(), 1.5, 1.5);
     const cv::Mat frame = testing::place_on_background(big, 385, 289, 97, 61);
     const Box truth{97, 61, big.cols, big.rows};
-    for (int code : {-1, static_cast<int>(cv::COLOR_BGR2GRAY), static_cast<int>(cv::COLOR_BGR2BGRA)}) {
+    for (int code :
+         {-1, static_cast<int>(cv::COLOR_BGR2GRAY), static_cast<int>(cv::COLOR_BGR2BGRA)}) {
       cv::Mat converted = frame;
       if (code >= 0) cv::cvtColor(frame, converted, code);
       const auto boxes = haar.detect(view_of(converted));

@@ -4,14 +4,14 @@
 // shared preprocessing: an enrolled embedding equals the Embedder's on the same pixels.
 #include <catch2/catch.hpp>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <linux/capability.h>
-#include <nlohmann/json.hpp>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <dirent.h>
-#include <fcntl.h>
+#include <nlohmann/json.hpp>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -49,8 +49,8 @@ class Child {
  public:
   Child(const std::vector<std::string>& args, bool drop_dac_capabilities = false) {
     static int counter = 0;
-    const std::string base = siamese::testing::temp_dir("enroll-run") + "/" +
-                             std::to_string(counter++);
+    const std::string base =
+        siamese::testing::temp_dir("enroll-run") + "/" + std::to_string(counter++);
     out_path_ = base + ".out";
     err_path_ = base + ".err";
     std::vector<std::string> argv_s = {SIAMESE_ENROLL_BIN};
@@ -94,7 +94,9 @@ class Child {
 
 Result run(const std::vector<std::string>& args) {
   Result r = Child(args).wait();
-  UNSCOPED_INFO("siamese-enroll exit " << r.status << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err);
+  UNSCOPED_INFO("siamese-enroll exit " << r.status << "\nstdout:\n"
+                                       << r.out << "\nstderr:\n"
+                                       << r.err);
   return r;
 }
 
@@ -155,8 +157,8 @@ TEST_CASE("enroll -> list -> identify -> verify round trip on AT&T faces", "[enr
   const std::string faces = copy_att(att, dir + "/faces", {"s1", "s2", "s3"}, 1, 5);
   const std::string db = dir + "/gallery.db";
 
-  Result add = run({"add", "--model", model, "--gallery", db, "--no-detect", "--threshold",
-                    "0.3", "--device", "cpu", faces});
+  Result add = run({"add", "--model", model, "--gallery", db, "--no-detect", "--threshold", "0.3",
+                    "--device", "cpu", faces});
   REQUIRE(add.status == 0);
   CHECK_THAT(add.out, Catch::Contains("enrolled 15 images of 3 identities"));
   struct stat st {};
@@ -174,8 +176,8 @@ TEST_CASE("enroll -> list -> identify -> verify round trip on AT&T faces", "[enr
 
   // An enrolled image is its own nearest sample: distance ~0, verified, under its name.
   const std::string probe = faces + "/s2/3.pgm";
-  Result id = run({"identify", "--model", model, "--gallery", db, "--no-detect", "--json",
-                   "--top", "2", "--device", "cpu", probe});
+  Result id = run({"identify", "--model", model, "--gallery", db, "--no-detect", "--json", "--top",
+                   "2", "--device", "cpu", probe});
   REQUIRE(id.status == 0);
   const auto lines = json_lines(id.out);
   REQUIRE(lines.size() == 1);
@@ -211,10 +213,11 @@ TEST_CASE("enroll -> list -> identify -> verify round trip on AT&T faces", "[enr
   CHECK(unknown.status == 1);
   CHECK_THAT(unknown.err, Catch::Contains("nobody"));
 
-  Result again = run({"add", "--model", model, "--gallery", db, "--no-detect", "--device", "cpu",
-                      faces});
+  Result again =
+      run({"add", "--model", model, "--gallery", db, "--no-detect", "--device", "cpu", faces});
   CHECK(again.status == 0);
-  CHECK_THAT(again.out, Catch::Contains("enrolled 0 images") && Catch::Contains("already enrolled"));
+  CHECK_THAT(again.out,
+             Catch::Contains("enrolled 0 images") && Catch::Contains("already enrolled"));
 
   CHECK(run({"rename", "--gallery", db, "s3", "carol"}).status == 0);
   CHECK(run({"remove", "--gallery", db, "s1"}).status == 0);
@@ -232,17 +235,19 @@ TEST_CASE("corrupt, non-image and empty inputs are reported and the rest is enro
   fs::create_directories(faces + "/alice");
   fs::create_directories(faces + "/bob");  // empty
   for (int i = 1; i <= 3; ++i) {
-    fs::copy_file(att + "/s5/" + std::to_string(i) + ".pgm", faces + "/alice/" + std::to_string(i) + ".pgm");
+    fs::copy_file(att + "/s5/" + std::to_string(i) + ".pgm",
+                  faces + "/alice/" + std::to_string(i) + ".pgm");
   }
   std::ofstream(faces + "/alice/corrupt.pgm") << "P5\n92 112\n255\n" << std::string(100, 'x');
   std::ofstream(faces + "/alice/notes.txt") << "not a face";
   const std::string db = dir + "/gallery.db";
 
-  Result add = run({"add", "--model", model, "--gallery", db, "--no-detect", "--device", "cpu",
-                    faces});
-  CHECK(add.status == 1);  // a file failed...
+  Result add =
+      run({"add", "--model", model, "--gallery", db, "--no-detect", "--device", "cpu", faces});
+  CHECK(add.status == 1);                                                        // a file failed...
   CHECK_THAT(add.out, Catch::Contains("enrolled 3 images of 1 identity into"));  // ...the rest kept
-  CHECK_THAT(add.out, Catch::Contains("corrupt.pgm") && Catch::Contains("notes.txt: not an image file") &&
+  CHECK_THAT(add.out, Catch::Contains("corrupt.pgm") &&
+                          Catch::Contains("notes.txt: not an image file") &&
                           Catch::Contains("bob: empty folder"));
   CHECK_THAT(add.err, Catch::Contains("1 file(s) failed"));
   const json l = parse_line(run({"list", "--gallery", db, "--json"}).out);
@@ -266,8 +271,9 @@ TEST_CASE("corrupt, non-image and empty inputs are reported and the rest is enro
                  .wait();
   ::chmod((faces + "/carol").c_str(), 0755);
   if (r.status == 77) {
-    WARN("skipped the unreadable-folder check: running as root and cannot drop "
-         "CAP_DAC_OVERRIDE (no CAP_SETPCAP)");
+    WARN(
+        "skipped the unreadable-folder check: running as root and cannot drop "
+        "CAP_DAC_OVERRIDE (no CAP_SETPCAP)");
   } else {
     INFO(r.out << r.err);
     CHECK(r.status == 1);
@@ -276,7 +282,8 @@ TEST_CASE("corrupt, non-image and empty inputs are reported and the rest is enro
     bool carol_failed = false;
     for (const auto& f : j["failed"]) {
       if (f["path"].get<std::string>().find("carol") != std::string::npos) {
-        carol_failed = f["reason"].get<std::string>().find("cannot read folder") != std::string::npos;
+        carol_failed =
+            f["reason"].get<std::string>().find("cannot read folder") != std::string::npos;
       }
     }
     CHECK(carol_failed);
@@ -298,18 +305,17 @@ TEST_CASE("a gallery of another model is refused, and --rebuild re-embeds it",
                "--threshold", "0.7", faces})
               .status == 0);
 
-  Result refused = run({"identify", "--model", model_b, "--gallery", db, "--no-detect",
-                        "--device", "cpu", faces + "/s8/1.pgm"});
+  Result refused = run({"identify", "--model", model_b, "--gallery", db, "--no-detect", "--device",
+                        "cpu", faces + "/s8/1.pgm"});
   CHECK(refused.status == 1);
-  CHECK_THAT(refused.err, Catch::Contains(fp_a) && Catch::Contains(fp_b) &&
-                              Catch::Contains(db) && Catch::Contains("--rebuild"));
-  CHECK(run({"add", "--model", model_b, "--gallery", db, "--no-detect", "--device", "cpu",
-             faces})
+  CHECK_THAT(refused.err, Catch::Contains(fp_a) && Catch::Contains(fp_b) && Catch::Contains(db) &&
+                              Catch::Contains("--rebuild"));
+  CHECK(run({"add", "--model", model_b, "--gallery", db, "--no-detect", "--device", "cpu", faces})
             .status == 1);
 
   fs::remove(faces + "/s9/3.pgm");  // a source file gone since enrollment
-  Result rebuilt = run({"add", "--rebuild", "--model", model_b, "--gallery", db, "--json",
-                        "--device", "cpu"});
+  Result rebuilt =
+      run({"add", "--rebuild", "--model", model_b, "--gallery", db, "--json", "--device", "cpu"});
   REQUIRE(rebuilt.status == 0);
   const json j = parse_line(rebuilt.out);
   CHECK(j["rebuilt"] == 5);
@@ -341,8 +347,8 @@ TEST_CASE("the detector path finds, skips and frames faces on larger pictures",
   cv::imwrite(pics + "/two.png", two);
   cv::imwrite(pics + "/none.png", cv::Mat(240, 320, CV_8UC3, cv::Scalar(90, 110, 100)));
   const std::string db = dir + "/gallery.db";
-  const std::vector<std::string> detect = {"--model", model, "--gallery", db, "--device", "cpu",
-                                           "--min-face-size", "40"};
+  const std::vector<std::string> detect = {"--model",  model, "--gallery",       db,
+                                           "--device", "cpu", "--min-face-size", "40"};
   auto with = [&](std::vector<std::string> head, std::vector<std::string> tail) {
     head.insert(head.end(), detect.begin(), detect.end());
     head.insert(head.end(), tail.begin(), tail.end());
@@ -389,8 +395,10 @@ TEST_CASE("the detector path finds, skips and frames faces on larger pictures",
   CHECK_THAT(none.err, Catch::Contains("no face found"));
 }
 
-TEST_CASE("an enrolled embedding equals the Embedder's on the same pixels, as the element "
-          "sees them", "[enrollment][cli]") {
+TEST_CASE(
+    "an enrolled embedding equals the Embedder's on the same pixels, as the element "
+    "sees them",
+    "[enrollment][cli]") {
   SIAMESE_REQUIRE_ATT(att);
   const std::string dir = siamese::testing::temp_dir("enroll-same-pixels");
   const std::string model = make_model(dir, 6, "model.pt");
@@ -410,22 +418,23 @@ TEST_CASE("an enrolled embedding equals the Embedder's on the same pixels, as th
     // A BGRx video frame holding the same picture, read through its stride, as faceverify does.
     cv::Mat bgrx;
     cv::cvtColor(gray, bgrx, cv::COLOR_GRAY2BGRA);
-    const auto frame = siamese::ImageView::packed(bgrx.data, bgrx.cols, bgrx.rows,
-                                                  static_cast<int>(bgrx.step[0]),
-                                                  siamese::PixelFormat::kBGRx);
-    const auto from_file = embedder.embed_faces(siamese::view_of(gray), {frame.full_box()},
-                                                siamese::Framing::kExact);
-    const auto from_frame = embedder.embed_faces(frame, {frame.full_box()},
-                                                 siamese::Framing::kExact);
+    const auto frame =
+        siamese::ImageView::packed(bgrx.data, bgrx.cols, bgrx.rows, static_cast<int>(bgrx.step[0]),
+                                   siamese::PixelFormat::kBGRx);
+    const auto from_file =
+        embedder.embed_faces(siamese::view_of(gray), {frame.full_box()}, siamese::Framing::kExact);
+    const auto from_frame =
+        embedder.embed_faces(frame, {frame.full_box()}, siamese::Framing::kExact);
     const auto row = stored.embeddings[static_cast<int64_t>(i)].unsqueeze(0);
     CHECK(max_abs_diff(row, from_file) < 1e-5f);
     CHECK(max_abs_diff(row, from_frame) < 1e-5f);
   }
 }
 
-TEST_CASE("head photos are framed as training frames them, placed on a background, also by "
-          "--rebuild",
-          "[enrollment][cli]") {
+TEST_CASE(
+    "head photos are framed as training frames them, placed on a background, also by "
+    "--rebuild",
+    "[enrollment][cli]") {
   SIAMESE_REQUIRE_ATT(att);
   const std::string dir = siamese::testing::temp_dir("enroll-placed");
   const std::string model_a = make_model(dir, 11, "a.pt");
@@ -449,8 +458,8 @@ TEST_CASE("head photos are framed as training frames them, placed on a backgroun
     const siamese::Box found = on_background.front();
     if (bare.empty()) {
       ++bare_misses;
-    } else if (!(bare.front() == siamese::Box{found.x - at.x, found.y - at.y, found.width,
-                                              found.height})) {
+    } else if (!(bare.front() ==
+                 siamese::Box{found.x - at.x, found.y - at.y, found.width, found.height})) {
       ++bare_boxes_differing;
     }
   }
@@ -461,8 +470,9 @@ TEST_CASE("head photos are framed as training frames them, placed on a backgroun
   REQUIRE(run({"add", "--model", model_a, "--gallery", db, "--min-face-size", "40", "--device",
                "cpu", faces})
               .status == 0);
-  REQUIRE(run({"add", "--rebuild", "--model", model_b, "--gallery", db, "--device", "cpu"})
-              .status == 0);
+  REQUIRE(
+      run({"add", "--rebuild", "--model", model_b, "--gallery", db, "--device", "cpu"}).status ==
+      0);
   const siamese::LoadedModel b = siamese::load_model(model_b);
   const siamese::Gallery g = siamese::Gallery::open(db, b.info, false);
   const auto samples = g.samples();
@@ -482,24 +492,23 @@ TEST_CASE("head photos are framed as training frames them, placed on a backgroun
     const bool in_file = found.x >= at.x && found.y >= at.y &&
                          found.x + found.width <= at.x + image.cols &&
                          found.y + found.height <= at.y + image.rows;
-    CHECK(box == (in_file ? siamese::Box{found.x - at.x, found.y - at.y, found.width,
-                                         found.height}
+    CHECK(box == (in_file ? siamese::Box{found.x - at.x, found.y - at.y, found.width, found.height}
                           : found));
-    const auto expected = embedder.embed_faces(siamese::view_of(placed), {found},
-                                               siamese::Framing::kDetectorBox);
-    CHECK(max_abs_diff(stored.embeddings[static_cast<int64_t>(i)].unsqueeze(0), expected) <
-          1e-5f);
+    const auto expected =
+        embedder.embed_faces(siamese::view_of(placed), {found}, siamese::Framing::kDetectorBox);
+    CHECK(max_abs_diff(stored.embeddings[static_cast<int64_t>(i)].unsqueeze(0), expected) < 1e-5f);
   }
 }
 
-TEST_CASE("add --threshold strict stores the model's threshold at a 1e-4 false-accept rate, "
-          "else at 1%",
-          "[enrollment][cli]") {
+TEST_CASE(
+    "add --threshold strict stores the model's threshold at a 1e-4 false-accept rate, "
+    "else at 1%",
+    "[enrollment][cli]") {
   SIAMESE_REQUIRE_ATT(att);
   const std::string dir = siamese::testing::temp_dir("enroll-strict");
   const std::string faces = copy_att(att, dir + "/faces", {"s2"}, 1, 2);
-  const std::vector<std::string> tail = {"--no-detect", "--device", "cpu", "--threshold",
-                                         "strict", faces};
+  const std::vector<std::string> tail = {"--no-detect", "--device", "cpu",
+                                         "--threshold", "strict",   faces};
   auto add = [&](const std::string& model, const std::string& db) {
     std::vector<std::string> a = {"add", "--model", model, "--gallery", db};
     a.insert(a.end(), tail.begin(), tail.end());
@@ -562,7 +571,8 @@ TEST_CASE("crops are written only when asked, privately", "[enrollment][cli]") {
                "cpu", faces})
               .status == 0);
   size_t files = 0;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) files += e.path().extension() == ".png";
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    files += e.path().extension() == ".png";
   CHECK(files == 0);
   const std::string crops = dir + "/crops";
   REQUIRE(run({"add", "--model", model, "--gallery", dir + "/b.db", "--no-detect", "--device",
@@ -583,13 +593,14 @@ TEST_CASE("compare prints the dissimilarity and draws it with --show", "[enrollm
   const std::string dir = siamese::testing::temp_dir("enroll-compare");
   const std::string model = make_model(dir, 9, "model.pt");
   const std::string a = att + "/s15/1.pgm", b = att + "/s16/1.pgm";
-  Result same = run({"compare", "--model", model, "--no-detect", "--json", "--device", "cpu", a, a});
+  Result same =
+      run({"compare", "--model", model, "--no-detect", "--json", "--device", "cpu", a, a});
   REQUIRE(same.status == 0);
   CHECK(parse_line(same.out)["dissimilarity"].get<float>() < 1e-4f);
   CHECK(parse_line(same.out)["same"] == true);
   const std::string png = dir + "/pair.png";
-  Result diff = run({"compare", "--model", model, "--no-detect", "--show", png, "--device", "cpu",
-                     a, b});
+  Result diff =
+      run({"compare", "--model", model, "--no-detect", "--show", png, "--device", "cpu", a, b});
   REQUIRE(diff.status == 0);
   CHECK_THAT(diff.out, Catch::Contains("dissimilarity: "));
   const cv::Mat pic = cv::imread(png);

@@ -1,10 +1,10 @@
 // Alignment: the least-squares similarity, dlib's template, the aligned crop of the one
 // preprocessing function (a face rotated, scaled and shifted in a frame comes back onto the
 // template within 1 px), and the crop policy's align fact in the model file.
+#include <torch/torch.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
-#include <torch/torch.h>
 
 #include <cmath>
 #include <functional>
@@ -45,8 +45,8 @@ siamese::InputSpec dlib_like_spec() {
 // A 150x150 "face": dark gray with a bright disc at each template point (distinct colours).
 cv::Mat template_chip(const FivePoints& tmpl) {
   cv::Mat chip(150, 150, CV_8UC3, cv::Scalar(40, 40, 40));
-  const cv::Scalar colours[5] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0},
-                                 {0, 255, 255}};
+  const cv::Scalar colours[5] = {
+      {255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0}, {0, 255, 255}};
   for (int i = 0; i < 5; ++i) {
     cv::circle(chip, cv::Point2f(tmpl.points[i].x, tmpl.points[i].y), 5, colours[i], cv::FILLED,
                cv::LINE_AA);
@@ -98,8 +98,7 @@ TEST_CASE("fit_similarity recovers a rotation, scale and shift exactly", "[align
   CHECK(shift.a == Approx(1.0));
   CHECK(shift.b == Approx(0.2));
   CHECK_THROWS_AS(siamese::fit_similarity({{1, 1}}, {{2, 2}}), siamese::InputError);
-  CHECK_THROWS_AS(siamese::fit_similarity({{1, 1}, {1, 1}}, {{2, 2}, {3, 3}}),
-                  siamese::InputError);
+  CHECK_THROWS_AS(siamese::fit_similarity({{1, 1}, {1, 1}}, {{2, 2}, {3, 3}}), siamese::InputError);
 }
 
 TEST_CASE("the template is dlib's mean face framed as its 150x150 chips", "[align]") {
@@ -178,10 +177,10 @@ TEST_CASE("a model that aligns needs landmarks, one that does not ignores the al
   CHECK_THROWS_AS(siamese::preprocess_into(rgb_view(frame), {Box{50, 50, 100, 100}}, spec,
                                            siamese::Framing::kDetectorBox, out, 0, {nan_points}),
                   siamese::InputError);
-  CHECK_THROWS_AS(siamese::preprocess_into(rgb_view(frame), {Box{50, 50, 100, 100}}, spec,
-                                           siamese::Framing::kDetectorBox, out, 0,
-                                           {nan_points, nan_points}),
-                  siamese::InputError);
+  CHECK_THROWS_AS(
+      siamese::preprocess_into(rgb_view(frame), {Box{50, 50, 100, 100}}, spec,
+                               siamese::Framing::kDetectorBox, out, 0, {nan_points, nan_points}),
+      siamese::InputError);
   spec.crop.align_padding = -1.0f;
   CHECK_THROWS_WITH(siamese::check_input_spec(spec), Catch::Contains("align_padding"));
   CHECK(siamese::parse_align("landmarks68", "--align") == Align::kLandmarks68);

@@ -1,10 +1,10 @@
 // The 68-point landmark networks imported from @vladmandic/face-api's tfjs weights against the
 // package's own JavaScript (tests/fixtures/face_api_landmarks.json, made by
 // tests/reference/face_api_landmarks.js): the same images and boxes, points within 0.5 px.
+#include <torch/torch.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
-#include <torch/torch.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -30,11 +30,11 @@ bool weights_cached() {
          fs::is_regular_file(fs::path(dir) / siamese::kLandmarkTinyManifest);
 }
 
-#define REQUIRE_WEIGHTS()                                                                   \
-  if (!weights_cached()) {                                                                 \
-    WARN("skipped: face-api weights not cached in " << siamese::face_api_cache_dir()       \
-                                                    << " (run tests/fetch_weights.sh)");   \
-    return;                                                                                \
+#define REQUIRE_WEIGHTS()                                                                \
+  if (!weights_cached()) {                                                               \
+    WARN("skipped: face-api weights not cached in " << siamese::face_api_cache_dir()     \
+                                                    << " (run tests/fetch_weights.sh)"); \
+    return;                                                                              \
   }
 
 std::string lfw_dir() {
@@ -202,12 +202,12 @@ TEST_CASE("landmark input: face-api's padding to a square and corner-anchored re
   std::vector<float> out(3 * 112 * 112);
   siamese::landmark_input_into(rgb_view(rgb), Box{0, 0, 4, 2}, out.data());
   const auto at = [&](int c, int y, int x) { return out[(c * 112 + y) * 112 + x]; };
-  CHECK(at(0, 0, 0) == 0.0f);                      // source row 0: padding
-  CHECK(at(0, 28, 5) == Approx(100.0f));           // source row 1: the crop's first row
-  CHECK(at(2, 56, 50) == Approx(200.0f));          // source row 2: its second row
-  CHECK(at(1, 14, 0) == Approx(75.0f));            // source row 0.5: half padding, half crop
-  CHECK(at(0, 70, 3) == Approx(50.0f));            // source row 2.5: half crop, half padding
-  CHECK(at(0, 84, 0) == 0.0f);                     // source row 3: padding
+  CHECK(at(0, 0, 0) == 0.0f);              // source row 0: padding
+  CHECK(at(0, 28, 5) == Approx(100.0f));   // source row 1: the crop's first row
+  CHECK(at(2, 56, 50) == Approx(200.0f));  // source row 2: its second row
+  CHECK(at(1, 14, 0) == Approx(75.0f));    // source row 0.5: half padding, half crop
+  CHECK(at(0, 70, 3) == Approx(50.0f));    // source row 2.5: half crop, half padding
+  CHECK(at(0, 84, 0) == 0.0f);             // source row 3: padding
   CHECK_THROWS_AS(siamese::landmark_input_into(rgb_view(rgb), Box{10, 10, 4, 4}, out.data()),
                   siamese::InputError);
 }

@@ -29,15 +29,14 @@
 #include "faceverify_scene.h"
 #include "gst_test_support.h"
 #include "siamese/detector.h"
-#include "siamese/stream_verifier.h"
 #include "siamese/image_io.h"
+#include "siamese/stream_verifier.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
-using siamese::testing::upstream_frame;
-using siamese::testing::BatchScene;
-using siamese::testing::batch_scene;
 using siamese::testing::batch_props;
+using siamese::testing::batch_scene;
+using siamese::testing::BatchScene;
 using siamese::testing::bytes_of;
 using siamese::testing::check_faces;
 using siamese::testing::fmt;
@@ -52,7 +51,7 @@ using siamese::testing::Props;
 using siamese::testing::Scene;
 using siamese::testing::scene_props;
 using siamese::testing::unref_all;
-
+using siamese::testing::upstream_frame;
 
 TEST_CASE("faceverify finds and identifies faces in every format at odd frame sizes", "[gst]") {
   SIAMESE_REQUIRE_ATT(att);
@@ -227,7 +226,6 @@ TEST_CASE("the same face gives the same embedding through the element as through
   }
 }
 
-
 TEST_CASE("device=auto without a GPU falls back to the CPU", "[gst]") {
   SIAMESE_REQUIRE_ATT(att);
   if (torch::cuda::is_available()) {
@@ -300,4 +298,3 @@ TEST_CASE("without the threshold property the gallery's stored threshold decides
     unref_all(out);
   }
 }
-

@@ -25,15 +25,14 @@
 #include "faceverify_scene.h"
 #include "gst_test_support.h"
 #include "siamese/detector.h"
-#include "siamese/stream_verifier.h"
 #include "siamese/image_io.h"
+#include "siamese/stream_verifier.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
-using siamese::testing::upstream_frame;
-using siamese::testing::BatchScene;
-using siamese::testing::batch_scene;
 using siamese::testing::batch_props;
+using siamese::testing::batch_scene;
+using siamese::testing::BatchScene;
 using siamese::testing::center_in;
 using siamese::testing::free_structures;
 using siamese::testing::Harness;
@@ -44,6 +43,7 @@ using siamese::testing::Props;
 using siamese::testing::Scene;
 using siamese::testing::scene_props;
 using siamese::testing::unref_all;
+using siamese::testing::upstream_frame;
 
 namespace {
 
@@ -83,7 +83,6 @@ struct Sequence {
     gst_object_unref(pad);
   }
 };
-
 
 }  // namespace
 
@@ -226,4 +225,3 @@ TEST_CASE("caps may change mid-stream, with a frame held", "[gst]") {
   CHECK(first[1].identity == "s2");
   unref_all(out);
 }
-

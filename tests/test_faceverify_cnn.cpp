@@ -46,7 +46,8 @@ struct Walk {
 
 Walk make_walk(const std::string& att) {
   Walk w;
-  const cv::Mat s1 = siamese::testing::att_face(att, 1, 1), s3 = siamese::testing::att_face(att, 3, 1);
+  const cv::Mat s1 = siamese::testing::att_face(att, 1, 1),
+                s3 = siamese::testing::att_face(att, 3, 1);
   for (int i = 0; i < kFrames; ++i) {
     const cv::Point a(60 + 14 * i, 150), b(430, 200);
     w.frames.push_back(siamese::testing::compose(kWidth, kHeight, {s1, s3}, {a, b}));
@@ -59,7 +60,8 @@ int pasted_index(const std::vector<Box>& rects, const Box& box) {
   const int cx = box.x + box.width / 2, cy = box.y + box.height / 2;
   for (size_t i = 0; i < rects.size(); ++i) {
     const Box& r = rects[i];
-    if (cx >= r.x && cx < r.x + r.width && cy >= r.y && cy < r.y + r.height) return static_cast<int>(i);
+    if (cx >= r.x && cx < r.x + r.width && cy >= r.y && cy < r.y + r.height)
+      return static_cast<int>(i);
   }
   return -1;
 }
@@ -101,8 +103,8 @@ TEST_CASE("detector=cnn finds and verifies the faces of a walk, batched over fra
   const siamese::ImageView first = siamese::view_of(walk.frames[0]);
   const std::vector<Box> boxes = detector.detect(first);
   REQUIRE(boxes.size() == 2);
-  const torch::Tensor emb = siamese::testing::core_embeddings(model, first, boxes,
-                                                              siamese::Framing::kDetectorBox);
+  const torch::Tensor emb =
+      siamese::testing::core_embeddings(model, first, boxes, siamese::Framing::kDetectorBox);
   std::vector<std::string> names(2);
   for (size_t i = 0; i < 2; ++i) {
     names[i] = pasted_index(walk.rects[0], boxes[i]) == 0 ? "s1" : "stranger";
@@ -226,8 +228,8 @@ TEST_CASE("two elements with one model-instance-id and detector=cnn share one de
   const siamese::ImageView first = siamese::view_of(walk.frames[0]);
   const std::vector<Box> boxes = detector.detect(first);
   REQUIRE(boxes.size() == 2);
-  const torch::Tensor emb = siamese::testing::core_embeddings(model, first, boxes,
-                                                              siamese::Framing::kDetectorBox);
+  const torch::Tensor emb =
+      siamese::testing::core_embeddings(model, first, boxes, siamese::Framing::kDetectorBox);
   std::vector<std::string> names(2);
   for (size_t i = 0; i < 2; ++i) {
     names[i] = pasted_index(walk.rects[0], boxes[i]) == 0 ? "s1" : "stranger";

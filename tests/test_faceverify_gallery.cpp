@@ -54,8 +54,8 @@ class Door {
     return siamese::testing::core_embeddings(model_, v, {v.full_box()}, siamese::Framing::kExact);
   }
   void play(siamese::testing::Props extra) {
-    siamese::testing::Props props = {{"model", model_},         {"gallery", gallery_},
-                                     {"detector", "upstream"},  {"confirm-frames", "1/1"},
+    siamese::testing::Props props = {{"model", model_},          {"gallery", gallery_},
+                                     {"detector", "upstream"},   {"confirm-frames", "1/1"},
                                      {"reverify-interval", "1"}, {"device", "cpu"}};
     props.insert(props.end(), extra.begin(), extra.end());
     harness_ = std::make_unique<Harness>(props);
@@ -63,7 +63,8 @@ class Door {
   }
   /// Pushes a frame; the identity the element gave its face.
   std::string identity_now() {
-    GstBuffer* b = siamese::testing::make_frame(bgr_, GST_VIDEO_FORMAT_BGRx, frame_ * kFrame, kFrame);
+    GstBuffer* b =
+        siamese::testing::make_frame(bgr_, GST_VIDEO_FORMAT_BGRx, frame_ * kFrame, kFrame);
     ++frame_;
     gst_buffer_add_video_region_of_interest_meta(b, "face", 8, 8, 92, 112);
     REQUIRE(harness_->push(b) == GST_FLOW_OK);
@@ -161,9 +162,10 @@ TEST_CASE("a gallery replaced while playing is read afresh and a removed person 
   }
 }
 
-TEST_CASE("a gallery that cannot be trusted verifies nobody, warns, and errors after the "
-          "timeout",
-          "[gst][gallery]") {
+TEST_CASE(
+    "a gallery that cannot be trusted verifies nobody, warns, and errors after the "
+    "timeout",
+    "[gst][gallery]") {
   SIAMESE_REQUIRE_ATT(att);
   Door door(att, siamese::testing::temp_dir("faceverify-distrust"));
   door.make_gallery(door.gallery(), {"s8", "s9"});

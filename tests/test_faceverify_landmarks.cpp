@@ -39,11 +39,11 @@ bool have_landmark_weights() {
       std::filesystem::path(siamese::face_api_cache_dir()) / siamese::kLandmarkManifest, ec);
 }
 
-#define REQUIRE_LANDMARK_WEIGHTS()                                                        \
-  if (!have_landmark_weights()) {                                                        \
-    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()      \
-                                                   << " (run tests/fetch_weights.sh)");  \
-    return;                                                                              \
+#define REQUIRE_LANDMARK_WEIGHTS()                                                      \
+  if (!have_landmark_weights()) {                                                       \
+    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()     \
+                                                   << " (run tests/fetch_weights.sh)"); \
+    return;                                                                             \
   }
 
 /// The default architecture, untrained, with a crop policy that aligns on the 68 landmarks.
@@ -133,8 +133,8 @@ struct WalkRun {
 WalkRun run_walk(Harness& harness, const std::vector<cv::Mat>& frames) {
   harness.set_caps(GST_VIDEO_FORMAT_BGRx, kWidth, kHeight);
   for (size_t i = 0; i < frames.size(); ++i) {
-    REQUIRE(harness.push(siamese::testing::make_frame(frames[i], GST_VIDEO_FORMAT_BGRx,
-                                                      i * kFrame, kFrame)) == GST_FLOW_OK);
+    REQUIRE(harness.push(siamese::testing::make_frame(frames[i], GST_VIDEO_FORMAT_BGRx, i * kFrame,
+                                                      kFrame)) == GST_FLOW_OK);
   }
   WalkRun run;
   for (GstBuffer* b : harness.pull_all()) {
@@ -276,8 +276,8 @@ TEST_CASE("faceverifyoverlay draws the five points with draw-landmarks, not with
   face.box = box;
   face.track_id = 1;
   face.has_points = true;
-  face.points.points = {Point2f{150, 140}, Point2f{210, 140}, Point2f{180, 180},
-                        Point2f{155, 215}, Point2f{205, 215}};
+  face.points.points = {Point2f{150, 140}, Point2f{210, 140}, Point2f{180, 180}, Point2f{155, 215},
+                        Point2f{205, 215}};
   for (const bool draw : {false, true}) {
     CAPTURE(draw);
     GstHarness* h = gst_harness_new("faceverifyoverlay");

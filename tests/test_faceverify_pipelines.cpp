@@ -26,8 +26,8 @@
 #include "faceverify_scene.h"
 #include "gst_test_support.h"
 #include "siamese/detector.h"
-#include "siamese/stream_verifier.h"
 #include "siamese/image_io.h"
+#include "siamese/stream_verifier.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -55,13 +55,26 @@ TEST_CASE("gst-inspect-1.0 documents the built plugin module", "[gst]") {
       "/test-tmp/gst-registry-tools.bin ";
   std::string out;
   REQUIRE(siamese::testing::run_command(env + "gst-inspect-1.0 faceverify", &out) == 0);
-  for (const char* text : {"libgstsiamese.so",  "Filter/Analyzer/Video", "faceverify-decision",
-                           "reload-gallery",    "model",
-                           "gallery",           "threshold",        "device",
-                           "batch-size",        "batch-frames",     "detector-file",
-                           "min-face-size",     "scale-factor",     "detect-interval",
-                           "reverify-interval", "claimed-identity", "message",
-                           "threads",           "confirm-frames",   "margin",
+  for (const char* text : {"libgstsiamese.so",
+                           "Filter/Analyzer/Video",
+                           "faceverify-decision",
+                           "reload-gallery",
+                           "model",
+                           "gallery",
+                           "threshold",
+                           "device",
+                           "batch-size",
+                           "batch-frames",
+                           "detector-file",
+                           "min-face-size",
+                           "scale-factor",
+                           "detect-interval",
+                           "reverify-interval",
+                           "claimed-identity",
+                           "message",
+                           "threads",
+                           "confirm-frames",
+                           "margin",
                            "template-size"}) {
     CAPTURE(text);
     CHECK(out.find(text) != std::string::npos);
@@ -348,4 +361,3 @@ TEST_CASE("four streams sharing one model-instance-id give the results of four s
   // The unflipped streams see the scene's people.
   check_faces(s, shared[0].frames.back(), true);
 }
-

@@ -25,8 +25,8 @@
 #include "faceverify_scene.h"
 #include "gst_test_support.h"
 #include "siamese/detector.h"
-#include "siamese/stream_verifier.h"
 #include "siamese/image_io.h"
+#include "siamese/stream_verifier.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

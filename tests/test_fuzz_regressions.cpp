@@ -100,11 +100,14 @@ TEST_CASE("siamese-bus-json reads a very long message line", "[core][fuzz]") {
 TEST_CASE("siamese-bus-json prints any text as valid JSON", "[core][fuzz]") {
   gst_init(nullptr, nullptr);
   const ss::BusLine line = ss::parse_bus_line(
-      "Got message #9 from element \"c\xff\xfe" "am\" (element): faceverify, n=(int)1;");
+      "Got message #9 from element \"c\xff\xfe"
+      "am\" (element): faceverify, n=(int)1;");
   REQUIRE(line.kind == ss::BusLine::Kind::kMessage);
   const std::string text = ss::bus_json_text(line.json);
   const nlohmann::json back = nlohmann::json::parse(text);
-  CHECK(back["source"] == "c\xEF\xBF\xBD\xEF\xBF\xBD" "am");  // two U+FFFD
+  CHECK(back["source"] ==
+        "c\xEF\xBF\xBD\xEF\xBF\xBD"
+        "am");  // two U+FFFD
   CHECK(back["n"] == 1);
 }
 
@@ -130,8 +133,8 @@ TEST_CASE("siamese-bus-json's reader tells messages, end lines and other lines a
   CHECK(ss::parse_bus_line("Got message #74 from element \"queue0\" (state-changed): no "
                            "message details")
             .kind == ss::BusLine::Kind::kOther);
-  CHECK(ss::parse_bus_line("Got message #1 from element \"a\" (element): ,,=(int)")
-            .kind == ss::BusLine::Kind::kUnparsed);
+  CHECK(ss::parse_bus_line("Got message #1 from element \"a\" (element): ,,=(int)").kind ==
+        ss::BusLine::Kind::kUnparsed);
   const ss::BusLine ended = ss::parse_bus_line("Execution ended after 1:01:02.500000000");
   REQUIRE(ended.kind == ss::BusLine::Kind::kMessage);
   CHECK(ended.message == "execution-ended");

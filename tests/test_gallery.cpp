@@ -86,7 +86,8 @@ std::string query_text(const std::string& path, const char* sql) {
   sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
   sqlite3_stmt* st = nullptr;
   std::string out;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
     const auto* t = sqlite3_column_text(st, 0);
     out = t ? reinterpret_cast<const char*>(t) : "";
   }
@@ -103,7 +104,9 @@ unsigned file_mode(const std::string& path) {
 
 // Restores the hook whatever the test does.
 struct HookGuard {
-  explicit HookGuard(siamese::internal::GalleryRowHook h) { siamese::internal::set_gallery_row_hook(h); }
+  explicit HookGuard(siamese::internal::GalleryRowHook h) {
+    siamese::internal::set_gallery_row_hook(h);
+  }
   ~HookGuard() { siamese::internal::set_gallery_row_hook(nullptr); }
 };
 
@@ -117,7 +120,8 @@ void die_at_third_row(int64_t rows) {
 
 }  // namespace
 
-TEST_CASE("a new gallery has the schema, WAL mode, its facts and mode 0600", "[enrollment][gallery]") {
+TEST_CASE("a new gallery has the schema, WAL mode, its facts and mode 0600",
+          "[enrollment][gallery]") {
   const std::string path = fresh_path("gallery-schema");
   const mode_t old_umask = ::umask(0);  // a permissive umask must not widen the file
   {
@@ -135,8 +139,9 @@ TEST_CASE("a new gallery has the schema, WAL mode, its facts and mode 0600", "[e
   CHECK(query_text(path, "SELECT value FROM facts WHERE key='embedding_size'") == "4");
   CHECK(query_text(path, "SELECT value FROM facts WHERE key='metric'") == "euclidean");
   CHECK(!query_text(path, "SELECT value FROM facts WHERE key='created'").empty());
-  CHECK(query_text(path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
-                         "name IN ('facts','identities','embeddings')") == "3");
+  CHECK(query_text(path,
+                   "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+                   "name IN ('facts','identities','embeddings')") == "3");
   CHECK(query_text(path, "SELECT length(vector) FROM embeddings") == "16");
   CHECK(integrity_check(path) == "ok");
 }

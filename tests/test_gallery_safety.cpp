@@ -186,9 +186,10 @@ TEST_CASE("a reader that cannot write the gallery's folder still reads it",
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("a gallery whose -wal holds changes is refused, not read stale, where the reader "
-          "cannot write its folder",
-          "[enrollment][gallery]") {
+TEST_CASE(
+    "a gallery whose -wal holds changes is refused, not read stale, where the reader "
+    "cannot write its folder",
+    "[enrollment][gallery]") {
   const std::string dir = reachable_temp_dir();
   const std::string path = dir + "/gallery.db";
   Gallery::open(path, kModel, true).enroll("ann", {sample("ann", 1.0f)}, false);

@@ -1,8 +1,8 @@
 // Hostile files against the core (issue 11): names that would escape a folder or forge output
 // lines, decompression bombs and truncated images, tampered model facts and weights, temporary
 // files planted as symbolic links, an absurd CUDA device index. Each case failed before its fix.
-#include <unistd.h>
 #include <caffe2/serialize/inline_container.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>

@@ -8,8 +8,8 @@
 using namespace siamese;
 
 TEST_CASE("pixel format names round trip", "[core]") {
-  for (const char* name : {"GRAY8", "RGB", "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA",
-                           "I420", "NV12"}) {
+  for (const char* name :
+       {"GRAY8", "RGB", "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "I420", "NV12"}) {
     CHECK(std::string(pixel_format_name(parse_pixel_format(name))) == name);
   }
   CHECK_THROWS_AS(parse_pixel_format("YUY2"), InputError);

@@ -87,9 +87,14 @@ TEST_CASE("a flip-average model embeds a face and its mirror image alike, as rec
   // Without the rule the branch alone answers, and it is not mirror-symmetric.
   const torch::Tensor plain_faces = torch::rand({2, 1, 100, 100});
   CHECK((infer_embeddings(plain.network, plain_faces, embedding_rule(plain.info)) -
-         plain.network.forward(plain_faces)).abs().max().item<float>() == 0.0f);
+         plain.network.forward(plain_faces))
+            .abs()
+            .max()
+            .item<float>() == 0.0f);
   CHECK((flipping.network.forward(faces) - flipping.network.forward(mirrored))
-            .abs().max().item<float>() > 1e-3f);
+            .abs()
+            .max()
+            .item<float>() > 1e-3f);
 }
 
 TEST_CASE("a fresh model has a different fingerprint", "[core][model-file]") {
@@ -119,7 +124,8 @@ TEST_CASE("missing, truncated and foreign model files name the file", "[core][mo
 
   const std::string foreign = dir + "/foreign.pt";
   std::ofstream(foreign) << "this is not a model\n";
-  CHECK_THROWS_WITH(load_model(foreign), Catch::Contains(foreign) && Catch::Contains("not a model"));
+  CHECK_THROWS_WITH(load_model(foreign),
+                    Catch::Contains(foreign) && Catch::Contains("not a model"));
 
   const std::string folder = dir + "/a-folder.pt";
   fs::create_directory(folder);

@@ -28,11 +28,28 @@ std::vector<std::uint8_t> to_packed(const cv::Mat& bgr, PixelFormat f, int strid
       const std::uint8_t b = p[0], g = p[1], r = p[2];
       std::uint8_t* d = &buf[static_cast<size_t>(y) * stride];
       switch (f) {
-        case PixelFormat::kRGB: d[3 * x] = r; d[3 * x + 1] = g; d[3 * x + 2] = b; break;
-        case PixelFormat::kBGRx: d[4 * x] = b; d[4 * x + 1] = g; d[4 * x + 2] = r; break;
-        case PixelFormat::kxRGB: d[4 * x + 1] = r; d[4 * x + 2] = g; d[4 * x + 3] = b; break;
-        case PixelFormat::kRGBA: d[4 * x] = r; d[4 * x + 1] = g; d[4 * x + 2] = b; break;
-        default: FAIL("format not handled by the test");
+        case PixelFormat::kRGB:
+          d[3 * x] = r;
+          d[3 * x + 1] = g;
+          d[3 * x + 2] = b;
+          break;
+        case PixelFormat::kBGRx:
+          d[4 * x] = b;
+          d[4 * x + 1] = g;
+          d[4 * x + 2] = r;
+          break;
+        case PixelFormat::kxRGB:
+          d[4 * x + 1] = r;
+          d[4 * x + 2] = g;
+          d[4 * x + 3] = b;
+          break;
+        case PixelFormat::kRGBA:
+          d[4 * x] = r;
+          d[4 * x + 1] = g;
+          d[4 * x + 2] = b;
+          break;
+        default:
+          FAIL("format not handled by the test");
       }
     }
   }
@@ -74,8 +91,8 @@ TEST_CASE("every packed format and the YUV luma plane give the same gray input",
   cv::cvtColor(gray, bgr, cv::COLOR_GRAY2BGR);
   const Box box{60, 40, 150, 170};
   const torch::Tensor ref = preprocess(view_of(gray), box, gray_spec(), Framing::kExact);
-  for (PixelFormat f : {PixelFormat::kRGB, PixelFormat::kBGRx, PixelFormat::kxRGB,
-                        PixelFormat::kRGBA}) {
+  for (PixelFormat f :
+       {PixelFormat::kRGB, PixelFormat::kBGRx, PixelFormat::kxRGB, PixelFormat::kRGBA}) {
     const int bpp = bytes_per_pixel(f);
     const auto buf = to_packed(bgr, f, 385 * bpp + 13);
     const ImageView v = ImageView::packed(buf.data(), 385, 289, 385 * bpp + 13, f);

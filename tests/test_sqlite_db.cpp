@@ -86,8 +86,7 @@ TEST_CASE("a transaction left without commit is rolled back", "[core][sqlite]") 
 }
 
 TEST_CASE("time stamps are ISO 8601 UTC, with milliseconds when asked", "[core][sqlite]") {
-  CHECK(std::regex_match(sql::utc_now_iso8601(),
-                         std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  CHECK(std::regex_match(sql::utc_now_iso8601(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
   CHECK(std::regex_match(sql::utc_now_iso8601(true),
                          std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
 }

@@ -183,7 +183,7 @@ TEST_CASE("stream verifier: only measured boxes are embedded, unverified tracks 
   CHECK(embedded(f.input(6)) == stranger_only);  // window full: the stranger is unknown
   const auto r = v->process({predicted(7), predicted(8), f.input(9)}, f.matcher.get());
   CHECK(r[2].faces[2].state == siamese::DecisionState::kUnknown);
-  CHECK(r[2].faces[2].embedded);  // unknown still gathers evidence at each measured box
+  CHECK(r[2].faces[2].embedded);        // unknown still gathers evidence at each measured box
   CHECK_FALSE(r[2].faces[0].embedded);  // verified: re-checked only every 15 frames
   CHECK(r[2].faces[0].identity == "a");
 }
@@ -214,9 +214,8 @@ TEST_CASE("stream verifier: a track is matched by the mean of its latest embeddi
   cv::Mat swapped = f.frame.clone();
   f.frame(cv::Rect(200, 40, 64, 64)).copyTo(swapped(cv::Rect(20, 40, 64, 64)));
   const std::vector<Box> box0 = {kBoxes[0]};
-  const siamese::StreamFrame seen[] = {f.input(0, box0),
-                                       siamese::StreamFrame{siamese::view_of(swapped), 1, box0},
-                                       f.input(2, box0)};
+  const siamese::StreamFrame seen[] = {
+      f.input(0, box0), siamese::StreamFrame{siamese::view_of(swapped), 1, box0}, f.input(2, box0)};
   siamese::Embedder embedder(untrained(), torch::kCPU);
   const torch::Tensor a = embedder.embed_faces(f.view, box0, siamese::Framing::kDetectorBox)[0];
   const torch::Tensor x =

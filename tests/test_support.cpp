@@ -28,8 +28,8 @@ std::vector<std::string>& temp_dirs_of_this_process() {
 
 std::string temp_dir(const std::string& tag) {
   static std::random_device rd;
-  const fs::path dir = fs::path(SIAMESE_BINARY_DIR) / "test-tmp" /
-                       (tag + "-" + std::to_string(rd()));
+  const fs::path dir =
+      fs::path(SIAMESE_BINARY_DIR) / "test-tmp" / (tag + "-" + std::to_string(rd()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   temp_dirs_of_this_process().push_back(dir.string());
@@ -50,7 +50,8 @@ cv::Mat synthetic_gray(int width, int height, int seed) {
   cv::Mat img(height, width, CV_8UC1);
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
-      img.at<uchar>(y, x) = static_cast<uchar>((x * 3 + y * 5 + seed * 37 + ((x / 7 + y / 5 + seed) % 3) * 40) % 256);
+      img.at<uchar>(y, x) =
+          static_cast<uchar>((x * 3 + y * 5 + seed * 37 + ((x / 7 + y / 5 + seed) % 3) * 40) % 256);
     }
   }
   return img;

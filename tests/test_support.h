@@ -2,8 +2,8 @@
 // Thread-safety: not needed (Catch2 runs tests serially).
 #pragma once
 
-#include <opencv2/core.hpp>
 #include <torch/cuda.h>
+#include <opencv2/core.hpp>
 
 #include <string>
 #include <vector>
@@ -14,28 +14,29 @@ namespace siamese::testing {
 std::string att_faces_dir();
 
 /// Skips the current test with a clear message when the AT&T faces are absent.
-#define SIAMESE_REQUIRE_ATT(dir_var)                                                     \
-  const std::string dir_var = ::siamese::testing::att_faces_dir();                      \
-  if (dir_var.empty()) {                                                                \
-    WARN("skipped: AT&T faces not found (set SIAMESE_DATA or provide "                  \
-         "../shared/data/att_faces)");                                                  \
-    return;                                                                             \
+#define SIAMESE_REQUIRE_ATT(dir_var)                                  \
+  const std::string dir_var = ::siamese::testing::att_faces_dir();    \
+  if (dir_var.empty()) {                                              \
+    WARN(                                                             \
+        "skipped: AT&T faces not found (set SIAMESE_DATA or provide " \
+        "../shared/data/att_faces)");                                 \
+    return;                                                           \
   }
 
 /// Unless cond holds: skips the current test with why (Catch2 WARN + return), or FAILS it when
 /// the build expects CUDA (SIAMESE_EXPECT_CUDA=ON: a GPU machine must not skip silently).
-#define SIAMESE_REQUIRE_GPU(cond, why)                                                   \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      if (SIAMESE_EXPECT_CUDA) FAIL("SIAMESE_EXPECT_CUDA=ON but " << (why));            \
-      WARN("skipped: " << (why));                                                       \
-      return;                                                                           \
-    }                                                                                   \
+#define SIAMESE_REQUIRE_GPU(cond, why)                                       \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      if (SIAMESE_EXPECT_CUDA) FAIL("SIAMESE_EXPECT_CUDA=ON but " << (why)); \
+      WARN("skipped: " << (why));                                            \
+      return;                                                                \
+    }                                                                        \
   } while (0)
 
 /// Skips (or fails, with SIAMESE_EXPECT_CUDA=ON) the current test when no GPU is usable.
-#define SIAMESE_REQUIRE_CUDA()                                                           \
-  SIAMESE_REQUIRE_GPU(::torch::cuda::is_available(),                                    \
+#define SIAMESE_REQUIRE_CUDA()                       \
+  SIAMESE_REQUIRE_GPU(::torch::cuda::is_available(), \
                       "no usable CUDA device (no GPU or driver, or a LibTorch without CUDA)")
 
 /// A fresh empty folder under the build tree, removed at exit of the test process when its

@@ -30,12 +30,12 @@ std::string detector_weights_dir() {
   return dir;
 }
 
-#define SIAMESE_REQUIRE_DETECTOR_WEIGHTS(dir_var)                                         \
-  const std::string dir_var = detector_weights_dir();                                    \
-  if (dir_var.empty()) {                                                                 \
-    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()      \
-                                                   << " (run tests/fetch_weights.sh)");  \
-    return;                                                                              \
+#define SIAMESE_REQUIRE_DETECTOR_WEIGHTS(dir_var)                                       \
+  const std::string dir_var = detector_weights_dir();                                   \
+  if (dir_var.empty()) {                                                                \
+    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()     \
+                                                   << " (run tests/fetch_weights.sh)"); \
+    return;                                                                             \
   }
 
 int clamp8(int v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
@@ -157,9 +157,9 @@ double iou(const RefBox& a, const siamese::FaceDetection& b) {
 }
 
 bool same_box(const RefBox& a, const siamese::FaceDetection& b) {
-  const double edge = std::max({std::abs(a.x - b.x), std::abs(a.y - b.y),
-                                std::abs(a.x + a.width - b.x - b.width),
-                                std::abs(a.y + a.height - b.y - b.height)});
+  const double edge =
+      std::max({std::abs(a.x - b.x), std::abs(a.y - b.y), std::abs(a.x + a.width - b.x - b.width),
+                std::abs(a.y + a.height - b.y - b.height)});
   return edge <= 1.5 || iou(a, b) >= 0.95;
 }
 
@@ -287,8 +287,9 @@ TEST_CASE("the tiny face detector's batch gives each frame's own boxes, from eve
   cv::cvtColor(frame, bgrx, cv::COLOR_RGB2BGRA);
   cv::Mat padded(bgrx.rows, bgrx.cols + 5, CV_8UC4, cv::Scalar::all(7));
   bgrx.copyTo(padded(cv::Rect(0, 0, bgrx.cols, bgrx.rows)));
-  const auto from_bgrx = detector.detect(siamese::ImageView::packed(
-      padded.data, bgrx.cols, bgrx.rows, static_cast<int>(padded.step), siamese::PixelFormat::kBGRx));
+  const auto from_bgrx = detector.detect(
+      siamese::ImageView::packed(padded.data, bgrx.cols, bgrx.rows, static_cast<int>(padded.step),
+                                 siamese::PixelFormat::kBGRx));
   REQUIRE(from_bgrx.size() == want.size());
   for (size_t k = 0; k < want.size(); ++k) CHECK(from_bgrx[k].score == Approx(want[k].score));
   cv::Mat i420;
@@ -310,18 +311,18 @@ TEST_CASE("the tiny face detector refuses bad options and names a missing weight
   using siamese::TinyFaceDetectorOptions;
   for (int size : {0, 100, 31, 2048}) {
     INFO(size);
-    CHECK_THROWS_WITH(siamese::check_tiny_face_detector_options(
-                          TinyFaceDetectorOptions().set_input_size(size)),
-                      Catch::Contains("detector-input-size " + std::to_string(size)));
+    CHECK_THROWS_WITH(
+        siamese::check_tiny_face_detector_options(TinyFaceDetectorOptions().set_input_size(size)),
+        Catch::Contains("detector-input-size " + std::to_string(size)));
   }
   for (double t : {0.0, 1.0, -0.5, std::nan("")}) {
     INFO(t);
-    CHECK_THROWS_AS(siamese::check_tiny_face_detector_options(
-                        TinyFaceDetectorOptions().set_score_threshold(t)),
-                    siamese::InputError);
-    CHECK_THROWS_WITH(siamese::check_tiny_face_detector_options(
-                          TinyFaceDetectorOptions().set_score_threshold(t)),
-                      Catch::Contains("detector-threshold"));
+    CHECK_THROWS_AS(
+        siamese::check_tiny_face_detector_options(TinyFaceDetectorOptions().set_score_threshold(t)),
+        siamese::InputError);
+    CHECK_THROWS_WITH(
+        siamese::check_tiny_face_detector_options(TinyFaceDetectorOptions().set_score_threshold(t)),
+        Catch::Contains("detector-threshold"));
   }
   CHECK_NOTHROW(siamese::check_tiny_face_detector_options(
       TinyFaceDetectorOptions().set_input_size(224).set_score_threshold(0.3)));

@@ -27,8 +27,9 @@ std::string exported_seed() {
     if (!fs::exists(script) || !fs::exists("/usr/bin/python3") || att.empty()) return std::string();
     const std::string dir = testing::temp_dir("torchscript");
     const std::string out = dir + "/seed.ts";
-    const std::string cmd = "/usr/bin/python3 '" + script + "' export-torchscript --epochs 0 --data '" +
-                            att + "' --out '" + out + "' > '" + dir + "/export.log' 2>&1";
+    const std::string cmd = "/usr/bin/python3 '" + script +
+                            "' export-torchscript --epochs 0 --data '" + att + "' --out '" + out +
+                            "' > '" + dir + "/export.log' 2>&1";
     return std::system(cmd.c_str()) == 0 && fs::exists(out) ? out : std::string();
   }();
   return path;
@@ -39,7 +40,8 @@ std::string exported_seed() {
 TEST_CASE("TorchScript seed export: C++ embeddings equal PyTorch's", "[core][torchscript]") {
   const std::string ts = exported_seed();
   if (ts.empty()) {
-    WARN("skipped: needs /usr/bin/python3 with python3-torch, ../shared/anchors and the AT&T faces");
+    WARN(
+        "skipped: needs /usr/bin/python3 with python3-torch, ../shared/anchors and the AT&T faces");
     return;
   }
   LoadedModel model = load_model(ts);

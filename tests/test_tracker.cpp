@@ -74,7 +74,7 @@ TEST_CASE("a track found again after a missed round is marked resumed and re-emb
   const auto followed = tracker.update({face});
   CHECK_FALSE(followed[0].resumed);
   CHECK_FALSE(followed[0].needs_embedding);  // reverify interval 0: never re-checked
-  tracker.update({});  // lost for one detection round
+  tracker.update({});                        // lost for one detection round
   const auto found = tracker.update({face});
   CHECK(found[0].track_id == first[0].track_id);
   CHECK(found[0].resumed);

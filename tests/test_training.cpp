@@ -120,8 +120,8 @@ TEST_CASE("batch contrastive loss averages genuine and impostor pairs separately
   const torch::Tensor loss = batch_contrastive_loss(e, labels, margin, false);
   CHECK(loss.item<double>() == Approx(expected).epsilon(1e-5));
   // Batch-hard: each image's farthest genuine (1, 1 and none: 0) plus its nearest impostor.
-  const double hard = 2.0 / 3.0 + (std::pow(0.5, 2) + std::pow(3.5 - std::sqrt(10.0), 2) +
-                                   std::pow(0.5, 2)) / 3.0;
+  const double hard =
+      2.0 / 3.0 + (std::pow(0.5, 2) + std::pow(3.5 - std::sqrt(10.0), 2) + std::pow(0.5, 2)) / 3.0;
   CHECK(batch_contrastive_loss(e, labels, margin, true).item<double>() ==
         Approx(hard).epsilon(1e-5));
   // Identical embeddings (distance 0) must not give NaN gradients.
@@ -217,8 +217,7 @@ TEST_CASE("validation identities are disjoint from training identities", "[train
   }
 }
 
-TEST_CASE("bad data: messages name the path, corrupt files are listed and skipped",
-          "[training]") {
+TEST_CASE("bad data: messages name the path, corrupt files are listed and skipped", "[training]") {
   SECTION("a missing folder") {
     SplitOptions o;
     o.data = testing::temp_dir("missing") + "/no-such-folder";
@@ -413,18 +412,16 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
   // Unseen people (s1..s8): the ranking beats chance by a clear margin.
   LoadedModel model = load_model(o.out);
   const FaceDataset test = att_dataset(att, "s1-s8", model.info.input);
-  const Validation v =
-      score_embeddings(embed_all(model.network, test.images, torch::kCPU,
-                                 embedding_rule(model.info)),
-                       test.labels, model.info.threshold);
+  const Validation v = score_embeddings(
+      embed_all(model.network, test.images, torch::kCPU, embedding_rule(model.info)), test.labels,
+      model.info.threshold);
   // An untrained default network already ranks aligned AT&T faces well (AUC ~0.98: its 4x4
   // head keeps the pixels' layout), so training must beat the untrained network, not chance:
   // measured AUC 0.995 vs 0.981, EER 3.3% vs 6.6%.
   torch::manual_seed(o.seed);
   Network untrained = Network::create(o.arch);
   const Validation u =
-      score_embeddings(embed_all(untrained, test.images, torch::kCPU,
-                                 embedding_rule(model.info)),
+      score_embeddings(embed_all(untrained, test.images, torch::kCPU, embedding_rule(model.info)),
                        test.labels, model.info.threshold);
   INFO("held-out AUC " << v.figures.auc << " (untrained " << u.figures.auc << "), EER "
                        << v.figures.eer << " (untrained " << u.figures.eer << ")");
@@ -449,7 +446,8 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
   CHECK(json["auc"].get<double>() == Approx(v.figures.auc).margin(1e-6));
 }
 
-TEST_CASE("resuming with --resume continues a run exactly where its checkpoint stopped", "[training]") {
+TEST_CASE("resuming with --resume continues a run exactly where its checkpoint stopped",
+          "[training]") {
   const std::string root = synthetic_folder("resume", 4, 4);
   const std::string dir = testing::temp_dir("resume");
   TrainerOptions o = small_options(dir + "/straight.pt");
@@ -531,7 +529,8 @@ TEST_CASE("siamese-train: usage errors exit 2, a missing data folder is named", 
   CHECK_THAT(out, Catch::Contains("siamese-train: error:") && Catch::Contains(missing));
   CHECK_FALSE(fs::exists(dir + "/m.pt"));
 
-  rc = run_command(std::string(SIAMESE_TRAIN_BIN) + " --data " + dir + " --out m.pt --epochs zero", out);
+  rc = run_command(std::string(SIAMESE_TRAIN_BIN) + " --data " + dir + " --out m.pt --epochs zero",
+                   out);
   CHECK(rc == 2);
   CHECK_THAT(out, Catch::Contains("--epochs"));
   rc = run_command(std::string(SIAMESE_TRAIN_BIN) + " --out x.pt", out);

@@ -69,8 +69,10 @@ torch::Tensor augment_batch(const torch::Tensor& batch, const InputSpec& spec,
     for (int64_t i = 0; i < b; ++i) {
       if (in_unit(rng) >= options.erase_probability) continue;
       const double span = options.erase_max - options.erase_min;
-      const int64_t eh = std::max<int64_t>(1, std::lround(h * (options.erase_min + span * in_unit(rng))));
-      const int64_t ew = std::max<int64_t>(1, std::lround(w * (options.erase_min + span * in_unit(rng))));
+      const int64_t eh =
+          std::max<int64_t>(1, std::lround(h * (options.erase_min + span * in_unit(rng))));
+      const int64_t ew =
+          std::max<int64_t>(1, std::lround(w * (options.erase_min + span * in_unit(rng))));
       const int64_t y0 = std::uniform_int_distribution<int64_t>(0, h - eh)(rng);
       const int64_t x0 = std::uniform_int_distribution<int64_t>(0, w - ew)(rng);
       // Noise around each channel's mid-gray (normalised units, sd 0.5), drawn from the

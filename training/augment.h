@@ -13,12 +13,12 @@
 namespace siamese::training {
 
 struct AugmentOptions {
-  bool flip = true;            // horizontal flip with probability 0.5
-  double max_shift = 0.06;     // fraction of the width/height, each direction
-  double max_scale = 0.06;     // zoom 1 +- this
+  bool flip = true;         // horizontal flip with probability 0.5
+  double max_shift = 0.06;  // fraction of the width/height, each direction
+  double max_scale = 0.06;  // zoom 1 +- this
   double max_rotate_deg = 6.0;
-  double max_brightness = 0.08;  // in pixel-range units (0..1 before normalisation)
-  double max_contrast = 0.15;    // contrast factor 1 +- this
+  double max_brightness = 0.08;    // in pixel-range units (0..1 before normalisation)
+  double max_contrast = 0.15;      // contrast factor 1 +- this
   double erase_probability = 0.5;  // chance of one erased rectangle per face
   double erase_min = 0.125;        // its sides: this to erase_max of the face's sides
   double erase_max = 0.375;

@@ -22,24 +22,36 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 json to_json(const CheckpointState& s) {
   json history = json::array();
   for (const auto& r : s.history) {
-    history.push_back({{"epoch", r.epoch}, {"loss", r.loss}, {"lr", r.lr},
-                       {"seconds", r.seconds}, {"pairs_per_s", r.pairs_per_s},
-                       {"validated", r.validated}, {"auc", r.validation.auc},
-                       {"eer", r.validation.eer}, {"tar", r.validation.tar_at_far_1e2},
+    history.push_back({{"epoch", r.epoch},
+                       {"loss", r.loss},
+                       {"lr", r.lr},
+                       {"seconds", r.seconds},
+                       {"pairs_per_s", r.pairs_per_s},
+                       {"validated", r.validated},
+                       {"auc", r.validation.auc},
+                       {"eer", r.validation.eer},
+                       {"tar", r.validation.tar_at_far_1e2},
                        {"accuracy", r.validation.accuracy},
                        {"identities", r.validation.identities},
-                       {"pairs", r.validation.pairs}, {"threshold", r.threshold},
+                       {"pairs", r.validation.pairs},
+                       {"threshold", r.threshold},
                        {"best", r.best}});
   }
   const InputSpec& in = s.spec;
   return json{{"format", kFormat},
               {"version", kVersion},
-              {"arch", {{"name", s.arch.arch},
-                        {"embedding_size", s.arch.embedding_size},
-                        {"base_channels", s.arch.base_channels}}},
-              {"input", {{"width", in.width}, {"height", in.height}, {"channels", in.channels},
-                         {"scale", in.scale}, {"mean", in.mean}, {"std", in.std},
-                         {"crop", {in.crop.scale_width, in.crop.scale_height, in.crop.shift_y}}}},
+              {"arch",
+               {{"name", s.arch.arch},
+                {"embedding_size", s.arch.embedding_size},
+                {"base_channels", s.arch.base_channels}}},
+              {"input",
+               {{"width", in.width},
+                {"height", in.height},
+                {"channels", in.channels},
+                {"scale", in.scale},
+                {"mean", in.mean},
+                {"std", in.std},
+                {"crop", {in.crop.scale_width, in.crop.scale_height, in.crop.shift_y}}}},
               {"loss", s.loss},
               {"margin", s.margin},
               {"epoch", s.epoch},
@@ -105,8 +117,10 @@ void open_archive(const std::string& path, torch::serialize::InputArchive& archi
   try {
     archive.load_from(path, device);
   } catch (const std::exception& e) {
-    throw FileError(path, "not a readable siamese-train checkpoint (truncated or another kind "
-                          "of file): " + first_line(e.what()));
+    throw FileError(path,
+                    "not a readable siamese-train checkpoint (truncated or another kind "
+                    "of file): " +
+                        first_line(e.what()));
   }
 }
 
@@ -116,8 +130,8 @@ void save_checkpoint(const std::string& path, Network& network, torch::optim::Op
                      const CheckpointState& state) {
   try {
     torch::serialize::OutputArchive archive;
-    archive.write("meta", c10::IValue(to_json(state).dump(-1, ' ', false,
-                                                          json::error_handler_t::replace)));
+    archive.write("meta",
+                  c10::IValue(to_json(state).dump(-1, ' ', false, json::error_handler_t::replace)));
     torch::serialize::OutputArchive model;
     network.module()->save(model);
     archive.write("model", model);

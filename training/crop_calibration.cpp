@@ -18,7 +18,6 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-
 std::optional<Box> PlacedFaceDetector::detect(const cv::Mat& image, cv::Mat& frame,
                                               cv::Point& offset) {
   const int min_size = std::max(20, std::min(image.cols, image.rows) / 3);

@@ -17,7 +17,6 @@
 
 namespace siamese::training {
 
-
 /// Runs the detector (Haar unless options say otherwise) on images placed on the background, with
 /// a minimum face size of a third of the image's smaller side (cascades are cached per minimum
 /// size; the CNN searches the image as it is first, see detect_placed).

@@ -70,10 +70,9 @@ FaceDataset load_dataset(const ImageFolder& folder, const DatasetOptions& option
       kept_names.push_back(folder.identities[id]);
     } else {
       const std::string dir = (std::filesystem::path(folder.root) / folder.identities[id]).string();
-      data.skipped.push_back({dir, "identity has " + std::to_string(n) +
-                                       " usable image(s); at least " +
-                                       std::to_string(options.min_images_per_identity) +
-                                       " are needed"});
+      data.skipped.push_back(
+          {dir, "identity has " + std::to_string(n) + " usable image(s); at least " +
+                    std::to_string(options.min_images_per_identity) + " are needed"});
     }
   }
   std::vector<int64_t> rows;
@@ -90,14 +89,15 @@ FaceDataset load_dataset(const ImageFolder& folder, const DatasetOptions& option
                      " readable images each, found " + std::to_string(kept_names.size()));
   }
   data.images = make_batch_tensor(static_cast<int64_t>(rows.size()), spec);
-  for (size_t k = 0; k < rows.size(); ++k) data.images[static_cast<int64_t>(k)].copy_(faces[rows[k]]);
+  for (size_t k = 0; k < rows.size(); ++k)
+    data.images[static_cast<int64_t>(k)].copy_(faces[rows[k]]);
   return data;
 }
 
 void report_skipped(const FaceDataset& dataset, const std::string& what) {
   if (dataset.skipped.empty()) return;
-  log(LogLevel::kWarning, what + ": skipped " + std::to_string(dataset.skipped.size()) +
-                              " file(s) or folder(s):");
+  log(LogLevel::kWarning,
+      what + ": skipped " + std::to_string(dataset.skipped.size()) + " file(s) or folder(s):");
   for (const auto& s : dataset.skipped) {
     // FileError messages already start with the path.
     const bool named = s.reason.rfind(s.path, 0) == 0;

@@ -27,7 +27,7 @@ struct FaceDataset {
 
 struct DatasetOptions {
   InputSpec spec;
-  bool detect = false;  // detect the face on a larger background; else the whole image
+  bool detect = false;       // detect the face on a larger background; else the whole image
   DetectorOptions detector;  // with detect: --detector, --detector-threshold, ...
   /// An identity left with fewer usable images than this is skipped with a warning.
   int min_images_per_identity = 2;

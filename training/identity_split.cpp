@@ -53,8 +53,8 @@ std::vector<std::string> parse_identity_list(const std::string& list,
                                              const std::vector<std::string>& available,
                                              const std::string& flag) {
   const std::set<std::string> present(available.begin(), available.end());
-  const std::vector<std::string> names =
-      cli::expand_list(list, flag, [&](const std::string& name) { return present.count(name) > 0; });
+  const std::vector<std::string> names = cli::expand_list(
+      list, flag, [&](const std::string& name) { return present.count(name) > 0; });
   std::set<std::string> seen;
   for (const auto& n : names) {
     if (!present.count(n)) {
@@ -107,9 +107,9 @@ DataSplit split_identities(const SplitOptions& options) {
   DataSplit split;
   const ImageFolder data = scan_image_folder(options.data);
   std::vector<std::string> train_names =
-      options.identities.empty() ? data.identities
-                                 : parse_identity_list(options.identities, data.identities,
-                                                       "--identities");
+      options.identities.empty()
+          ? data.identities
+          : parse_identity_list(options.identities, data.identities, "--identities");
   if (!options.identities_from_file.empty()) {
     if (!options.identities.empty()) {
       throw InputError("--identities and --identities-file cannot be combined");
@@ -145,8 +145,8 @@ DataSplit split_identities(const SplitOptions& options) {
                                           "--val-identities-list");
     split.note = "validation identities from --val-data " + options.val_data;
   } else if (!options.val_identities_list.empty()) {
-    val_names = parse_identity_list(options.val_identities_list, data.identities,
-                                    "--val-identities-list");
+    val_names =
+        parse_identity_list(options.val_identities_list, data.identities, "--val-identities-list");
     if (options.identities.empty() && options.identities_from_file.empty()) {
       ImageFolder remaining;
       remaining.identities = train_names;
@@ -181,8 +181,8 @@ DataSplit split_identities(const SplitOptions& options) {
       train_names = std::move(kept);
       split.note = "validation identities " +
                    (val_names.size() <= 12 ? join(val_names)
-                                           : val_names.front() + " .. " + val_names.back() +
-                                                 " (" + std::to_string(val_names.size()) + ")") +
+                                           : val_names.front() + " .. " + val_names.back() + " (" +
+                                                 std::to_string(val_names.size()) + ")") +
                    " held out of " + options.data;
     } else {
       split.note = "no validation identities: the threshold is calibrated on training identities";
@@ -199,7 +199,8 @@ DataSplit split_identities(const SplitOptions& options) {
                        "must be disjoint from training identities");
     }
     log(LogLevel::kWarning, "identity name '" + name + "' appears in both " + options.data +
-                                " and " + options.val_data + "; make sure they are different people");
+                                " and " + options.val_data +
+                                "; make sure they are different people");
   }
   if (train_names.size() < 2) {
     throw InputError(options.data + ": training needs at least two identities (subfolders), got " +

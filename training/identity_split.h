@@ -24,13 +24,13 @@ std::vector<std::string> read_identities_file(const std::string& path);
 
 /// How validation identities are chosen (at most one of the three; none = the default).
 struct SplitOptions {
-  std::string data;              // --data
-  std::string identities;        // --identities ("" = all)
+  std::string data;                               // --data
+  std::string identities;                         // --identities ("" = all)
   std::vector<std::string> identities_from_file;  // --identities-file (empty = not given)
   std::vector<std::string> exclude;  // left out of training and validation (--exclude-pairs)
-  std::string val_data;          // --val-data ("" = from --data)
-  std::string val_identities_list;  // --val-identities-list
-  int val_identities = -1;       // --val-identities N (-1 = not given, 0 = no validation)
+  std::string val_data;              // --val-data ("" = from --data)
+  std::string val_identities_list;   // --val-identities-list
+  int val_identities = -1;           // --val-identities N (-1 = not given, 0 = no validation)
 };
 
 struct DataSplit {

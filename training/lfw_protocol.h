@@ -28,7 +28,7 @@ constexpr double kLfwCentreBoxFraction = 0.472;
 Box lfw_centre_box(int width, int height);
 
 struct LfwEvalOptions {
-  bool detect = false;  // detector crops (as siamese-train --detect); else whole images
+  bool detect = false;       // detector crops (as siamese-train --detect); else whole images
   DetectorOptions detector;  // with detect: --detector, --detector-threshold, ...
   /// Called after each chunk of images: images embedded so far, images in all.
   std::function<void(int64_t done, int64_t total)> progress;

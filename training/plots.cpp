@@ -72,24 +72,22 @@ class Axes {
     } else {
       // Whole numbers when the axis counts something (epochs), else five even steps.
       const double span = x1_ - x0_;
-      const double step = span >= 4 && x0_ == std::floor(x0_)
-                              ? std::max(1.0, std::ceil(span / 5.0))
-                              : span / 4.0;
+      const double step =
+          span >= 4 && x0_ == std::floor(x0_) ? std::max(1.0, std::ceil(span / 5.0)) : span / 4.0;
       for (double x = x0_; x <= x1_ + 1e-9 * span; x += step) xticks.push_back(x);
     }
     for (double x : xticks) {
       const cv::Point q = map(x, y0_);
       cv::line(canvas_, q, {q.x, area_.y}, kGrid, 1);
-      cv::putText(canvas_, fmt(x), {q.x - 14, area_.y + area_.height + 16}, kFont, 0.38, kBlack,
-                  1, cv::LINE_AA);
+      cv::putText(canvas_, fmt(x), {q.x - 14, area_.y + area_.height + 16}, kFont, 0.38, kBlack, 1,
+                  cv::LINE_AA);
     }
     cv::rectangle(canvas_, area_, kBlack, 1);
     cv::putText(canvas_, title, {area_.x, area_.y - 12}, kFont, 0.5, kBlack, 1, cv::LINE_AA);
     cv::putText(canvas_, xlabel, {area_.x + area_.width / 2 - 30, area_.y + area_.height + 38},
                 kFont, 0.42, kBlack, 1, cv::LINE_AA);
     if (!ylabel.empty()) {
-      cv::putText(canvas_, ylabel, {area_.x + 6, area_.y + 16}, kFont, 0.4, kBlack, 1,
-                  cv::LINE_AA);
+      cv::putText(canvas_, ylabel, {area_.x + 6, area_.y + 16}, kFont, 0.4, kBlack, 1, cv::LINE_AA);
     }
   }
 
@@ -143,10 +141,10 @@ void save_pair_grid(const std::string& path, const torch::Tensor& images,
   const int n = static_cast<int>(pairs.size());
   const int rows = std::max(1, (n + kPerRow - 1) / kPerRow);
   const int pair_w = 2 * kCell + 2, cols = std::min(n, kPerRow);
-  cv::Mat canvas(rows * (kCell + kLabel + kGap) + kGap + 24, std::max(1, cols) * (pair_w + kGap) + kGap,
-                 CV_8UC3, kWhite);
-  cv::putText(canvas, "sample training pairs (label 0 = same identity, 1 = different)",
-              {kGap, 18}, kFont, 0.45, kBlack, 1, cv::LINE_AA);
+  cv::Mat canvas(rows * (kCell + kLabel + kGap) + kGap + 24,
+                 std::max(1, cols) * (pair_w + kGap) + kGap, CV_8UC3, kWhite);
+  cv::putText(canvas, "sample training pairs (label 0 = same identity, 1 = different)", {kGap, 18},
+              kFont, 0.45, kBlack, 1, cv::LINE_AA);
   for (int i = 0; i < n; ++i) {
     const int x = kGap + (i % kPerRow) * (pair_w + kGap);
     const int y = 24 + kGap + (i / kPerRow) * (kCell + kLabel + kGap);
@@ -196,7 +194,7 @@ void save_roc_curve(const std::string& path, const PairScores& scores, const std
   const double floor = scores.distance.empty()
                            ? 1e-4
                            : std::max(1e-5, 0.5 / static_cast<double>(scores.distance.size() -
-                                                                     scores.genuine_count()));
+                                                                      scores.genuine_count()));
   Axes log(canvas, {500, 0, 500, canvas.rows}, floor, 1, 0, 1, true);
   log.frame("the same ROC, log false accept rate", "false accept rate", "");
   std::vector<std::pair<double, double>> clipped;
@@ -209,8 +207,8 @@ void save_roc_curve(const std::string& path, const PairScores& scores, const std
   write_png(path, canvas);
 }
 
-void save_distance_histograms(const std::string& path, const PairScores& scores,
-                              double threshold, const std::string& title) {
+void save_distance_histograms(const std::string& path, const PairScores& scores, double threshold,
+                              const std::string& title) {
   constexpr int kBins = 50;
   cv::Mat canvas(420, 640, CV_8UC3, kWhite);
   double hi = threshold;

@@ -3,8 +3,8 @@
 // genuine and impostor distances; and the per-epoch CSV. Thread-safety: free functions.
 #pragma once
 
-#include <opencv2/core.hpp>
 #include <torch/types.h>
+#include <opencv2/core.hpp>
 
 #include <string>
 #include <utility>
@@ -33,8 +33,8 @@ void save_loss_curve(const std::string& path, const std::vector<EpochRecord>& hi
 void save_roc_curve(const std::string& path, const PairScores& scores, const std::string& title);
 
 /// Normalised histograms of genuine and impostor distances with the threshold marked.
-void save_distance_histograms(const std::string& path, const PairScores& scores,
-                              double threshold, const std::string& title);
+void save_distance_histograms(const std::string& path, const PairScores& scores, double threshold,
+                              const std::string& title);
 
 /// The history as CSV (epoch,loss,lr,seconds,pairs_per_s,val_auc,val_eer,val_tar_at_far_1e-2,
 /// val_accuracy,threshold,best). Throws FileError naming the path.

@@ -182,16 +182,17 @@ int run(const cli::Args& args) {
   cli::apply_threads(args);
 
   if (args.has("pairs") && args.has("identities")) {
-    throw cli::UsageError("--identities cannot be combined with --pairs (the pairs file names "
-                         "the images)");
+    throw cli::UsageError(
+        "--identities cannot be combined with --pairs (the pairs file names "
+        "the images)");
   }
   siamese::LoadedModel model = siamese::load_model(model_path);
   if (args.has("pairs")) return run_lfw(args, std::move(model), device, batch);
   siamese::ImageFolder folder = siamese::scan_image_folder(data_dir);
   if (args.has("identities")) {
     folder = siamese::select_identities(
-        folder, st::parse_identity_list(args.text("identities"), folder.identities,
-                                        "--identities"));
+        folder,
+        st::parse_identity_list(args.text("identities"), folder.identities, "--identities"));
   }
   st::DatasetOptions data_options;
   data_options.spec = model.info.input;
@@ -227,9 +228,8 @@ int run(const cli::Args& args) {
   std::cout << "model: " << model_path << " (arch " << info.arch.arch << ", fingerprint "
             << info.fingerprint << ")\n"
             << "data: " << data_dir << ", " << data.identities.size() << " identities, "
-            << data.size() << " images" << (data_options.detect ? " (detector crops)" : "")
-            << ", " << pairs << " pairs (" << genuine << " genuine, " << pairs - genuine
-            << " impostor)\n"
+            << data.size() << " images" << (data_options.detect ? " (detector crops)" : "") << ", "
+            << pairs << " pairs (" << genuine << " genuine, " << pairs - genuine << " impostor)\n"
             << "AUC          " << fixed(v.figures.auc, 4) << "\n"
             << "EER          " << fixed(100 * v.figures.eer, 2) << " % (at distance "
             << fixed(v.eer_threshold, 3) << ")\n"

@@ -74,7 +74,9 @@ const cli::Program kProgramSpec{
       {cli::Flag::text("out"), cli::Flag::text("crop"), cli::Flag::text("align"),
        cli::Flag::text("calibrate"), cli::Flag::text("calibrate-identities"),
        cli::Flag::text("exclude-pairs")},
-      0, cli::kAnyNumber, ""}}};
+      0,
+      cli::kAnyNumber,
+      ""}}};
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -175,8 +177,7 @@ int run(const cli::Args& args) {
       throw cli::UsageError(e.what());
     }
   }
-  if (!args.has("calibrate") &&
-      (args.has("calibrate-identities") || args.has("exclude-pairs"))) {
+  if (!args.has("calibrate") && (args.has("calibrate-identities") || args.has("exclude-pairs"))) {
     throw cli::UsageError("--calibrate-identities and --exclude-pairs need --calibrate DIR");
   }
   siamese::Network network = siamese::import_face_api(dir);

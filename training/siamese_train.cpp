@@ -126,26 +126,41 @@ const cli::Program kProgramSpec{
     kProgram,
     kUsage,
     {{"",
-      std::vector<cli::Flag>{
-          cli::Flag::text("data"), cli::Flag::text("out"), cli::Flag::text("identities"),
-          cli::Flag::text("identities-file"), cli::Flag::text("exclude-pairs"),
-      cli::Flag::integer("min-images", 1, 1000000), cli::Flag::text("init"),
-      cli::Flag::integer("freeze", 0, 1000000), cli::Flag::text("freeze-until"),
-      cli::Flag::text("val-data"), cli::Flag::integer("val-identities", 0, 1000000),
-      cli::Flag::text("val-identities-list"), cli::Flag::on_off("detect"),
-      cli::Flag::choice("arch", {"seed", "default"}),
-      cli::Flag::choice("loss", {"contrastive", "triplet"}), cli::Flag::number("margin", 1e-6, 1e6),
-      cli::Flag::integer("epochs", 1, 1000000), cli::flags::batch_size(),
-      cli::Flag::number("lr", 1e-9, 10.0), cli::Flag::number("weight-decay", 0.0, 1.0),
-      cli::Flag::choice("schedule", {"constant", "cosine"}),
-      cli::Flag::choice("mining", {"none", "all", "hard"}), cli::Flag::on_off("augment"),
-      cli::Flag::on_off("no-augment"), cli::Flag::on_off("flip-average"),
-      cli::Flag::on_off("no-flip-average"), cli::Flag::integer("seed", 0, 2147483647L),
-      cli::Flag::text("resume"), cli::flags::device(), cli::flags::threads(),
-      cli::Flag::text("plots"), cli::Flag::text("align"),
-      cli::Flag::number("align-padding", 0.0, siamese::kMaxAlignPadding)} +
-         cli::flags::face_detector(),
-     0, 0, ""}}};
+      std::vector<cli::Flag>{cli::Flag::text("data"),
+                             cli::Flag::text("out"),
+                             cli::Flag::text("identities"),
+                             cli::Flag::text("identities-file"),
+                             cli::Flag::text("exclude-pairs"),
+                             cli::Flag::integer("min-images", 1, 1000000),
+                             cli::Flag::text("init"),
+                             cli::Flag::integer("freeze", 0, 1000000),
+                             cli::Flag::text("freeze-until"),
+                             cli::Flag::text("val-data"),
+                             cli::Flag::integer("val-identities", 0, 1000000),
+                             cli::Flag::text("val-identities-list"),
+                             cli::Flag::on_off("detect"),
+                             cli::Flag::choice("arch", {"seed", "default"}),
+                             cli::Flag::choice("loss", {"contrastive", "triplet"}),
+                             cli::Flag::number("margin", 1e-6, 1e6),
+                             cli::Flag::integer("epochs", 1, 1000000),
+                             cli::flags::batch_size(),
+                             cli::Flag::number("lr", 1e-9, 10.0),
+                             cli::Flag::number("weight-decay", 0.0, 1.0),
+                             cli::Flag::choice("schedule", {"constant", "cosine"}),
+                             cli::Flag::choice("mining", {"none", "all", "hard"}),
+                             cli::Flag::on_off("augment"),
+                             cli::Flag::on_off("no-augment"),
+                             cli::Flag::on_off("flip-average"),
+                             cli::Flag::on_off("no-flip-average"),
+                             cli::Flag::integer("seed", 0, 2147483647L),
+                             cli::Flag::text("resume"),
+                             cli::flags::device(),
+                             cli::flags::threads(),
+                             cli::Flag::text("plots"),
+                             cli::Flag::text("align"),
+                             cli::Flag::number("align-padding", 0.0, siamese::kMaxAlignPadding)} +
+          cli::flags::face_detector(),
+      0, 0, ""}}};
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -170,8 +185,9 @@ int run(const cli::Args& args) {
   split_options.val_identities_list = args.text("val-identities-list");
   split_options.val_identities = static_cast<int>(args.integer("val-identities", -1));
   if (args.has("val-identities") && (args.has("val-data") || args.has("val-identities-list"))) {
-    throw cli::UsageError("--val-identities N cannot be combined with --val-data or "
-                         "--val-identities-list");
+    throw cli::UsageError(
+        "--val-identities N cannot be combined with --val-data or "
+        "--val-identities-list");
   }
   if (args.has("identities-file")) {
     split_options.identities_from_file = st::read_identities_file(args.text("identities-file"));
@@ -193,13 +209,12 @@ int run(const cli::Args& args) {
     init_info = siamese::load_model(o.init).info;  // FileError naming the file if it is none
     if (args.has("arch") && args.text("arch") != init_info.arch.arch) {
       throw cli::UsageError("--arch " + args.text("arch") + " contradicts --init " + o.init +
-                           " (arch " + init_info.arch.arch + ")");
+                            " (arch " + init_info.arch.arch + ")");
     }
   } else if (args.has("freeze") || args.has("freeze-until")) {
     throw cli::UsageError("--freeze and --freeze-until need --init (a model to fine-tune)");
   }
-  const std::string arch =
-      fine_tune ? init_info.arch.arch : args.text("arch", "default");
+  const std::string arch = fine_tune ? init_info.arch.arch : args.text("arch", "default");
   const bool seed_arch = arch == "seed";
   o.arch = fine_tune ? init_info.arch : o.arch.set_arch(arch);
   if (seed_arch && !fine_tune) o.arch.set_embedding_size(5);
@@ -212,12 +227,12 @@ int run(const cli::Args& args) {
   const double margin_default = triplet ? (seed_arch ? 1.0 : st::kDefaultTripletMargin)
                                         : (seed_arch ? st::kSeedMargin : st::kDefaultArchMargin);
   o.margin = args.number("margin", margin_default);
-  o.epochs = static_cast<int>(args.integer(
-      "epochs",
-      fine_tune ? st::kFineTuneEpochs : seed_arch ? st::kSeedEpochs : st::kDefaultArchEpochs));
+  o.epochs = static_cast<int>(args.integer("epochs", fine_tune   ? st::kFineTuneEpochs
+                                                     : seed_arch ? st::kSeedEpochs
+                                                                 : st::kDefaultArchEpochs));
   o.batch_size = static_cast<int>(args.integer("batch-size", st::kDefaultTrainBatch));
-  o.lr = args.number("lr",
-                     fine_tune ? st::fine_tune_learning_rate(arch) : st::kDefaultLearningRate);
+  o.lr =
+      args.number("lr", fine_tune ? st::fine_tune_learning_rate(arch) : st::kDefaultLearningRate);
   o.weight_decay = args.has("weight-decay")
                        ? args.number("weight-decay", 0.0)
                        : (seed_arch || fine_tune ? 0.0 : st::kDefaultArchWeightDecay);
@@ -248,11 +263,11 @@ int run(const cli::Args& args) {
     args.exclusive("freeze", "freeze-until");
     siamese::Network probe = siamese::Network::create(o.arch);
     try {
-      o.freeze = args.has("freeze")
-                     ? static_cast<int>(args.integer("freeze", 0))
-                     : st::layers_before(probe, args.text("freeze-until",
-                                                          st::default_freeze_until(arch)),
-                                         "--freeze-until");
+      o.freeze =
+          args.has("freeze")
+              ? static_cast<int>(args.integer("freeze", 0))
+              : st::layers_before(probe, args.text("freeze-until", st::default_freeze_until(arch)),
+                                  "--freeze-until");
       st::freeze_layers(probe, o.freeze);  // checks the count
     } catch (const siamese::InputError& e) {
       throw cli::UsageError(e.what());
@@ -286,8 +301,8 @@ int run(const cli::Args& args) {
     o.spec.crop = c.policy;
     std::cout << "crop policy: detector box x " << fixed(c.policy.scale_width, 3) << " wide, x "
               << fixed(c.policy.scale_height, 3) << " high, centre shifted "
-              << fixed(c.policy.shift_y, 3) << " box heights; measured on " << c.faces_found
-              << "/" << c.images_tried << " images placed on a background"
+              << fixed(c.policy.shift_y, 3) << " box heights; measured on " << c.faces_found << "/"
+              << c.images_tried << " images placed on a background"
               << (c.fallback ? " (too few faces found: using the AT&T head-crop policy)" : "")
               << "\n";
   }
@@ -299,10 +314,9 @@ int run(const cli::Args& args) {
       if (args.has("align")) {
         o.spec.crop.align = siamese::parse_align(args.text("align"), "--align");
       }
-      const double padding = o.arch.arch == "dlib-resnet" ? siamese::kDlibAlignPadding
-                                                          : siamese::kNativeAlignPadding;
-      o.spec.crop.align_padding = static_cast<float>(
-          args.number("align-padding", padding));
+      const double padding =
+          o.arch.arch == "dlib-resnet" ? siamese::kDlibAlignPadding : siamese::kNativeAlignPadding;
+      o.spec.crop.align_padding = static_cast<float>(args.number("align-padding", padding));
       siamese::check_input_spec(o.spec);
     } catch (const siamese::InputError& e) {
       throw cli::UsageError(e.what());
@@ -334,12 +348,11 @@ int run(const cli::Args& args) {
             << validation.size() << " images (" << split.note << ")\n";
   std::cout << "model: arch " << arch << ", " << st::loss_kind_name(o.loss) << " loss margin "
             << o.margin << ", mining " << mining << ", " << o.epochs << " epochs, batch "
-            << o.batch_size << ", lr "
-            << o.lr << (o.weight_decay > 0 ? " wd " + std::to_string(o.weight_decay) : "")
-            << (o.schedule == st::LrSchedule::kCosine ? " cosine" : " constant")
-            << ", augment " << (o.augment ? "on" : "off")
-            << ", flip-average " << (o.flip_average ? "on" : "off") << ", seed " << o.seed << ", device "
-            << o.device.str() << "\n";
+            << o.batch_size << ", lr " << o.lr
+            << (o.weight_decay > 0 ? " wd " + std::to_string(o.weight_decay) : "")
+            << (o.schedule == st::LrSchedule::kCosine ? " cosine" : " constant") << ", augment "
+            << (o.augment ? "on" : "off") << ", flip-average " << (o.flip_average ? "on" : "off")
+            << ", seed " << o.seed << ", device " << o.device.str() << "\n";
   std::ostringstream origin;
   origin << kProgram << " --arch " << arch << " on " << split.train.root << " ("
          << train.identities.size() << " identities, " << train.size() << " images"
@@ -386,8 +399,7 @@ int run(const cli::Args& args) {
   if (!s.model.fingerprint.empty()) {
     std::cout << "wrote " << o.out << " (epoch " << s.best_epoch
               << (fine_tune && s.best_epoch == 0 ? ": no epoch beat the --init weights" : "")
-              << ", "
-              << (validation.size() > 0 ? "validation " : "training identities ")
+              << ", " << (validation.size() > 0 ? "validation " : "training identities ")
               << figures_text(s.model.validation, s.model.threshold) << ", fingerprint "
               << s.model.fingerprint << ")\n";
   }

@@ -162,8 +162,8 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
   // Frozen layers get no gradient, so Adam (which skips parameters without one) never moves
   // them, and --resume restores an optimizer of the same parameter list.
   const FrozenLayers frozen = freeze_layers(net, options.freeze);
-  torch::optim::Adam adam(net.parameters(), torch::optim::AdamOptions(options.lr)
-                                                .weight_decay(options.weight_decay));
+  torch::optim::Adam adam(net.parameters(),
+                          torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
   PairSampler sampler(train_data.labels, options.seed);
   if (!options.resume.empty()) {
     load_checkpoint_weights(options.resume, net, adam, device);
@@ -181,8 +181,8 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
       state.best_auc = 0.0;
       state.best_epoch = 0;
     }
-    log(LogLevel::kInfo, "resuming " + options.resume + " after epoch " +
-                             std::to_string(state.epoch));
+    log(LogLevel::kInfo,
+        "resuming " + options.resume + " after epoch " + std::to_string(state.epoch));
   }
   summary.history = state.history;
   summary.best_epoch = state.best_epoch;
@@ -231,8 +231,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
       // The 1e-4 false-accept point (1:N galleries) needs more impostors than validation has.
       Validation with_cross = v;
       add_cross_impostors(
-          with_cross,
-          embed_all(net, spread_rows(train_data.images, kMaxCrossImages), device, rule),
+          with_cross, embed_all(net, spread_rows(train_data.images, kMaxCrossImages), device, rule),
           v.embeddings);
       info.validation.tar_at_far_1e4 = with_cross.figures.tar_at_far_1e4;
       info.validation.threshold_at_far_1e4 = with_cross.figures.threshold_at_far_1e4;
@@ -304,7 +303,8 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
         adam.step();
         loss_sum += loss.item<double>() * static_cast<double>(m);
         done += static_cast<long>(m);
-        if (on_batch) on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
+        if (on_batch)
+          on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
       }
     } else {
       const TripletBatch t = sampler.triplets(n);
@@ -324,7 +324,8 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
         adam.step();
         loss_sum += loss.item<double>() * static_cast<double>(m);
         done += static_cast<long>(m);
-        if (on_batch) on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
+        if (on_batch)
+          on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
       }
     }
     EpochRecord record;

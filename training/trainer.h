@@ -28,7 +28,7 @@ constexpr double kDefaultTripletMargin = 0.3;  // triplet margin for unit-norm e
 constexpr double kDefaultLearningRate = 5e-4;
 constexpr int kDefaultTrainBatch = 64;
 constexpr int kSeedEpochs = 100;
-constexpr int kDefaultArchEpochs = 120;         // converges: best validation EER ~epoch 60-110
+constexpr int kDefaultArchEpochs = 120;  // converges: best validation EER ~epoch 60-110
 constexpr double kDefaultArchWeightDecay = 5e-4;
 constexpr double kCheckpointIntervalS = 60.0;  // checkpoint at most this often (and at the end)
 constexpr int kMaxValidationImages = 2000;     // all pairs of at most this many images
@@ -69,9 +69,9 @@ struct TrainerOptions {
 
 struct TrainSummary {
   std::vector<EpochRecord> history;
-  int best_epoch = 0;     // 0 with init: the initial weights stayed best (or nothing written)
-  EpochRecord initial;    // with init and validation: the initial weights' figures (epoch 0)
-  ModelInfo model;        // as written to the model file
+  int best_epoch = 0;   // 0 with init: the initial weights stayed best (or nothing written)
+  EpochRecord initial;  // with init and validation: the initial weights' figures (epoch 0)
+  ModelInfo model;      // as written to the model file
   std::string checkpoint;
   bool interrupted = false;
 };

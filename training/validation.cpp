@@ -36,8 +36,8 @@ torch::Tensor embed_all(Network& network, const torch::Tensor& images, torch::De
   std::vector<torch::Tensor> parts;
   for (int64_t i = 0; i < images.size(0); i += batch_size) {
     const int64_t n = std::min<int64_t>(batch_size, images.size(0) - i);
-    parts.push_back(infer_embeddings(network, images.narrow(0, i, n).to(device), rule)
-                        .to(torch::kCPU));
+    parts.push_back(
+        infer_embeddings(network, images.narrow(0, i, n).to(device), rule).to(torch::kCPU));
   }
   return torch::cat(parts).to(torch::kFloat32).contiguous();
 }
@@ -92,8 +92,7 @@ void add_cross_impostors(Validation& v, const torch::Tensor& train_embeddings,
 
 Validation validate(Network& network, const FaceDataset& data, torch::Device device,
                     const EmbeddingRule& rule, double threshold) {
-  return score_embeddings(embed_all(network, data.images, device, rule), data.labels,
-                          threshold);
+  return score_embeddings(embed_all(network, data.images, device, rule), data.labels, threshold);
 }
 
 }  // namespace siamese::training

@@ -82,8 +82,8 @@ std::string trim(const std::string& s) {
 Flag Flag::on_off(std::string name) { return {std::move(name), FlagKind::kSwitch, 0, 0, {}}; }
 Flag Flag::text(std::string name) { return {std::move(name), FlagKind::kText, 0, 0, {}}; }
 Flag Flag::integer(std::string name, long min, long max) {
-  return {std::move(name), FlagKind::kInteger, static_cast<double>(min), static_cast<double>(max),
-          {}};
+  return {
+      std::move(name), FlagKind::kInteger, static_cast<double>(min), static_cast<double>(max), {}};
 }
 Flag Flag::number(std::string name, double min, double max) {
   return {std::move(name), FlagKind::kNumber, min, max, {}};
@@ -107,8 +107,8 @@ long parse_integer(const std::string& flag, const std::string& text, long min, l
   errno = 0;
   const long n = std::strtol(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || errno != 0 || n < min || n > max) {
-    throw UsageError(flag + ": '" + text + "' is not an integer in [" + std::to_string(min) +
-                     ", " + std::to_string(max) + "]");
+    throw UsageError(flag + ": '" + text + "' is not an integer in [" + std::to_string(min) + ", " +
+                     std::to_string(max) + "]");
   }
   return n;
 }
@@ -117,8 +117,7 @@ double parse_number(const std::string& flag, const std::string& text, double min
   char* end = nullptr;
   errno = 0;
   const double x = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x) || x < min ||
-      x > max) {
+  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x) || x < min || x > max) {
     throw UsageError(flag + ": '" + text + "' is not a number in [" + number_text(min) + ", " +
                      number_text(max) + "]");
   }

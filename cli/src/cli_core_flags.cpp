@@ -15,7 +15,9 @@ torch::Device device_of(const Args& args) {
   }
 }
 
-void apply_threads(const Args& args) { set_cpu_threads(static_cast<int>(args.integer("threads", 0))); }
+void apply_threads(const Args& args) {
+  set_cpu_threads(static_cast<int>(args.integer("threads", 0)));
+}
 
 DetectorOptions detector_options_of(const Args& args, torch::Device device) {
   DetectorOptions options;

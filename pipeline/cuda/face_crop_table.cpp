@@ -4,16 +4,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../src/resample.h"
 #include "face_crop_kernel.h"
 #include "face_crop_layout.h"
 #include "face_crop_pixel.h"
-#include "../src/resample.h"
 
 namespace siamese::cuda {
 namespace {
 
 using detail::kPrecisionBits;
-static_assert(kPrecisionBits == ::siamese::detail::kResamplePrecisionBits, "kernel and CPU fixed point differ");
+static_assert(kPrecisionBits == ::siamese::detail::kResamplePrecisionBits,
+              "kernel and CPU fixed point differ");
 
 // Appends the taps of in_size -> out_size: per output [first, count, weights x count_max];
 // returns the record length (2 + count_max).
@@ -27,7 +28,8 @@ int append_taps(int in_size, int out_size, std::vector<std::int32_t>& data) {
     return 3;
   }
   // The CPU path's own taps (src/resample.cpp), so GPU and CPU crops agree by construction.
-  const ::siamese::detail::ResampleTaps taps = ::siamese::detail::compute_resample_taps(in_size, out_size);
+  const ::siamese::detail::ResampleTaps taps =
+      ::siamese::detail::compute_resample_taps(in_size, out_size);
   const int count_max = taps.count_max;
   for (int xx = 0; xx < out_size; ++xx) {
     data.push_back(taps.first[xx]);

@@ -14,13 +14,18 @@ namespace {
 
 int cv_gray_code(PixelFormat f) {
   switch (f) {
-    case PixelFormat::kRGB: return cv::COLOR_RGB2GRAY;
-    case PixelFormat::kBGR: return cv::COLOR_BGR2GRAY;
+    case PixelFormat::kRGB:
+      return cv::COLOR_RGB2GRAY;
+    case PixelFormat::kBGR:
+      return cv::COLOR_BGR2GRAY;
     case PixelFormat::kRGBx:
-    case PixelFormat::kRGBA: return cv::COLOR_RGBA2GRAY;
+    case PixelFormat::kRGBA:
+      return cv::COLOR_RGBA2GRAY;
     case PixelFormat::kBGRx:
-    case PixelFormat::kBGRA: return cv::COLOR_BGRA2GRAY;
-    default: return -1;
+    case PixelFormat::kBGRA:
+      return cv::COLOR_BGRA2GRAY;
+    default:
+      return -1;
   }
 }
 
@@ -83,8 +88,8 @@ Box cascade_framed_box(const FaceDetection& d) {
   const double cx = d.x + d.width / 2;
   const double cy = d.y + d.height / 2 + kCnnBoxShiftY * (d.width + d.height) / 2;
   const int s = static_cast<int>(std::lround(side));
-  return Box{static_cast<int>(std::lround(cx - side / 2)), static_cast<int>(std::lround(cy - side / 2)),
-             s, s};
+  return Box{static_cast<int>(std::lround(cx - side / 2)),
+             static_cast<int>(std::lround(cy - side / 2)), s, s};
 }
 
 FaceDetector::FaceDetector(DetectorOptions options) : options_(std::move(options)) {

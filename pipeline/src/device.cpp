@@ -1,7 +1,7 @@
 #include "siamese/device.h"
 
-#include <torch/cuda.h>
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <limits>
@@ -39,8 +39,7 @@ torch::Device resolve_device(const std::string& spec) {
     index = std::stoi(digits);
   }
   if (!torch::cuda::is_available()) {
-    throw DeviceError("device '" + spec +
-                      "': no usable CUDA device (this LibTorch " +
+    throw DeviceError("device '" + spec + "': no usable CUDA device (this LibTorch " +
                       (torch::cuda::device_count() == 0 ? "sees no GPU or was built without CUDA"
                                                         : "cannot use the GPU") +
                       ")");

@@ -157,8 +157,8 @@ torch::Tensor Embedder::embed(const torch::Tensor& inputs) {
 
 torch::Tensor Embedder::embed_faces(const ImageView& view, const std::vector<Box>& boxes,
                                     Framing framing) {
-  torch::Tensor batch = make_batch_tensor(static_cast<int64_t>(boxes.size()), input_spec(),
-                                          device_.is_cuda());
+  torch::Tensor batch =
+      make_batch_tensor(static_cast<int64_t>(boxes.size()), input_spec(), device_.is_cuda());
   preprocess_into(view, boxes, input_spec(), framing, batch, 0, face_points(view, boxes, framing));
   return embed(batch);
 }
@@ -175,9 +175,7 @@ std::vector<Landmarks68> Embedder::face_landmarks(const ImageView& view,
   return aligner_->landmarks(view, boxes);
 }
 
-FaceLandmarker* Embedder::landmarker() const {
-  return aligner_ ? aligner_->landmarker() : nullptr;
-}
+FaceLandmarker* Embedder::landmarker() const { return aligner_ ? aligner_->landmarker() : nullptr; }
 
 void Embedder::warm_up() {
   const InputSpec& spec = model_.info.input;

@@ -81,8 +81,8 @@ torch::Tensor LandmarkDenseBlockImpl::forward(const torch::Tensor& x) {
 
 FaceLandmarkNetImpl::FaceLandmarkNetImpl(bool tiny) : tiny_(tiny) {
   const int convs = tiny ? 3 : 4;
-  const std::vector<int> channels = tiny ? std::vector<int>{32, 64, 128}
-                                         : std::vector<int>{32, 64, 128, 256};
+  const std::vector<int> channels =
+      tiny ? std::vector<int>{32, 64, 128} : std::vector<int>{32, 64, 128, 256};
   int in = 3;
   for (size_t i = 0; i < channels.size(); ++i) {
     blocks_.push_back(register_module("dense" + std::to_string(i),
@@ -108,7 +108,6 @@ torch::Tensor FaceLandmarkNetImpl::forward(torch::Tensor x) {
 }
 
 namespace {
-
 
 struct TfjsSource {
   std::string name;
@@ -160,8 +159,8 @@ FaceLandmarkNet import_face_api_landmarks(const std::string& dir, bool tiny, boo
   }
   if (verify) {
     verify_pinned_file(dir, manifest_rel);
-    verify_pinned_file(dir, tiny ? "model/face_landmark_68_tiny_model.bin"
-                                 : "model/face_landmark_68_model.bin");
+    verify_pinned_file(
+        dir, tiny ? "model/face_landmark_68_tiny_model.bin" : "model/face_landmark_68_model.bin");
   }
   const TfjsWeights weights = read_tfjs_weights(manifest);
   FaceLandmarkNet net(tiny);
@@ -174,8 +173,8 @@ namespace {
 
 // The box face-api crops: rounded down (integer boxes here) and clipped to the frame.
 cv::Rect clipped_crop(const ImageView& view, const Box& box) {
-  const cv::Rect crop = cv::Rect(box.x, box.y, box.width, box.height) &
-                        cv::Rect(0, 0, view.width, view.height);
+  const cv::Rect crop =
+      cv::Rect(box.x, box.y, box.width, box.height) & cv::Rect(0, 0, view.width, view.height);
   if (crop.empty()) {
     throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
                      " at (" + std::to_string(box.x) + "," + std::to_string(box.y) +
@@ -304,8 +303,7 @@ torch::Tensor FaceLandmarker::forward(const torch::Tensor& inputs) {
   return torch::cat(parts).contiguous();
 }
 
-std::vector<Landmarks68> FaceLandmarker::run(const ImageView& view,
-                                             const std::vector<Box>& boxes) {
+std::vector<Landmarks68> FaceLandmarker::run(const ImageView& view, const std::vector<Box>& boxes) {
   const int64_t count = static_cast<int64_t>(boxes.size());
   std::vector<Landmarks68> out;
   if (count == 0) return out;

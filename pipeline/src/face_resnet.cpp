@@ -150,7 +150,6 @@ int64_t dlib_resnet_flops(int side) {
 
 namespace {
 
-
 // A parameter's tfjs name and the permutation from the tfjs layout to ours (empty: none).
 struct TfjsSource {
   std::string name;

@@ -10,8 +10,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -124,8 +124,8 @@ sql::Connection open_db(const sql::FileRef& file, bool writable) {
                               "); give this user write access to the folder, or let a writer "
                               "checkpoint it (any siamese-enroll command does on exit)");
   }
-  db = sql::open_connection(file_uri(path) + "?immutable=1",
-                            SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, file);
+  db = sql::open_connection(file_uri(path) + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                            file);
   if (!can_read(db.get())) {
     throw FileError(path, "cannot read gallery: " + std::string(sqlite3_errmsg(db.get())));
   }
@@ -264,8 +264,8 @@ void Gallery::check_schema_version() const {
   const int version = std::atoi(fact("schema_version").c_str());
   if (version < 1 || version > kGallerySchemaVersion) {
     throw FileError(file_.path, "gallery schema version " + std::to_string(version) +
-                               " is not supported (this build reads version " +
-                               std::to_string(kGallerySchemaVersion) + ")");
+                                    " is not supported (this build reads version " +
+                                    std::to_string(kGallerySchemaVersion) + ")");
   }
 }
 
@@ -320,8 +320,9 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
   if (create) {
     // Refuse a foreign database before changing anything in it (journal mode included).
     if (!has_schema(db, file)) {
-      Statement q(db, file, "SELECT (SELECT application_id FROM pragma_application_id), "
-                            "(SELECT count(*) FROM sqlite_master)");
+      Statement q(db, file,
+                  "SELECT (SELECT application_id FROM pragma_application_id), "
+                  "(SELECT count(*) FROM sqlite_master)");
       q.step();
       const int64_t app_id = q.integer(0);
       if (q.integer(1) > 0 || (app_id != 0 && app_id != kApplicationId)) {
@@ -359,8 +360,8 @@ Gallery Gallery::open_unbound(const std::string& path, bool writable) {
   if (::stat(path.c_str(), &st) != 0) throw FileError(path, "no such gallery");
   if (S_ISDIR(st.st_mode)) throw FileError(path, "is a folder, not a gallery file");
   const sql::FileRef file = gallery_file(path);
-  Gallery g(file, open_db(file, writable), FileIdentity{static_cast<uint64_t>(st.st_dev),
-                                                        static_cast<uint64_t>(st.st_ino)});
+  Gallery g(file, open_db(file, writable),
+            FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
   if (writable) exec(g.db_.get(), file, "PRAGMA foreign_keys = ON");
   if (!has_schema(g.db_.get(), file)) {
     throw FileError(path, "not a siamese gallery (no facts table)");
@@ -375,9 +376,8 @@ Gallery Gallery::open_reader(const std::string& path, const ModelInfo& model) {
   // that SQLite can keep the WAL in order: when the last connection to a file closes, it
   // checkpoints the WAL into that file and deletes it, so that a file moved into the
   // gallery's place is never read with the -wal of the one it replaced.
-  const std::string folder = fs::path(path).has_parent_path()
-                                 ? fs::path(path).parent_path().string()
-                                 : std::string(".");
+  const std::string folder =
+      fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : std::string(".");
   const bool can_write = ::access(path.c_str(), W_OK) == 0 && ::access(folder.c_str(), W_OK) == 0;
   Gallery g = open_unbound(path, can_write);
   if (can_write) exec(g.db_.get(), g.file_, "PRAGMA query_only = 1");
@@ -405,7 +405,9 @@ int Gallery::embedding_size() const { return std::atoi(fact("embedding_size").c_
 std::string Gallery::metric() const { return fact("metric"); }
 std::string Gallery::created() const { return fact("created"); }
 
-std::optional<float> Gallery::threshold() const { return parse_threshold(file_.path, fact("threshold")); }
+std::optional<float> Gallery::threshold() const {
+  return parse_threshold(file_.path, fact("threshold"));
+}
 
 void Gallery::set_threshold(std::optional<float> threshold) {
   if (threshold && !(std::isfinite(*threshold) && *threshold >= 0.0f)) {
@@ -432,14 +434,16 @@ void Gallery::enroll_batch(const std::vector<IdentitySamples>& identities, bool 
   const int size = embedding_size();
   for (const auto& [name, samples] : identities) {
     check_name(name);
-    if (samples.empty()) throw InputError("gallery " + file_.path + ": no samples for '" + name + "'");
+    if (samples.empty())
+      throw InputError("gallery " + file_.path + ": no samples for '" + name + "'");
     check_samples(file_.path, name, samples, size);
   }
   sqlite3* db = db_.get();
   const std::string now = sql::utc_now_iso8601();
   Transaction tx(db, file_);
   // Re-read under the write lock: a rebind by another process may have changed the binding.
-  if (embedding_size() != size) throw MismatchError("gallery " + file_.path + " was rebound meanwhile");
+  if (embedding_size() != size)
+    throw MismatchError("gallery " + file_.path + " was rebound meanwhile");
   std::set<std::string> replaced;
   int64_t rows = 0;
   for (const auto& [name, samples] : identities) {
@@ -479,16 +483,17 @@ void Gallery::rename(const std::string& old_name, const std::string& new_name) {
   sel.step();
   const bool taken = sel.integer(0) > 0;
   sel.reset();
-  if (taken) throw InputError("gallery " + file_.path + ": identity '" + new_name + "' already exists");
+  if (taken)
+    throw InputError("gallery " + file_.path + ": identity '" + new_name + "' already exists");
   Statement upd(db_.get(), file_, "UPDATE identities SET name = ?1, updated = ?2 WHERE name = ?3");
   upd.bind(1, new_name).bind(2, sql::utc_now_iso8601()).bind(3, old_name).run();
   tx.commit();
   after_commit();
 }
 
-void Gallery::rebind(const ModelInfo& model,
-                     const std::vector<std::pair<std::string, std::vector<EnrollmentSample>>>&
-                         identities) {
+void Gallery::rebind(
+    const ModelInfo& model,
+    const std::vector<std::pair<std::string, std::vector<EnrollmentSample>>>& identities) {
   check_model(model);
   std::map<std::string, std::vector<const EnrollmentSample*>> wanted;
   for (const auto& [name, samples] : identities) {
@@ -577,7 +582,7 @@ GallerySnapshot Gallery::snapshot() const {
   const int size = snap.embedding_size;
   if (size <= 0 || size > kMaxGalleryEmbeddingSize) {
     throw FileError(file_.path, "the gallery's embedding size " + std::to_string(size) +
-                               " is outside 1.." + std::to_string(kMaxGalleryEmbeddingSize));
+                                    " is outside 1.." + std::to_string(kMaxGalleryEmbeddingSize));
   }
   Statement q(db_.get(), file_,
               "SELECT i.id, i.name, e.vector FROM embeddings e "
@@ -594,13 +599,14 @@ GallerySnapshot Gallery::snapshot() const {
     }
     const int bytes = q.bytes(2);
     if (bytes != size * static_cast<int>(sizeof(float))) {
-      throw FileError(file_.path, "corrupt embedding of '" + q.text(1) + "': " +
-                                 std::to_string(bytes) + " bytes, expected " +
-                                 std::to_string(size * sizeof(float)));
+      throw FileError(file_.path, "corrupt embedding of '" + q.text(1) +
+                                      "': " + std::to_string(bytes) + " bytes, expected " +
+                                      std::to_string(size * sizeof(float)));
     }
     const size_t at = values.size();
     values.resize(at + static_cast<size_t>(size));
-    std::memcpy(values.data() + at, q.blob(2), static_cast<size_t>(bytes));  // blobs may be unaligned
+    std::memcpy(values.data() + at, q.blob(2),
+                static_cast<size_t>(bytes));  // blobs may be unaligned
     owners.push_back(static_cast<int64_t>(m.names.size()) - 1);
   }
   const auto rows = static_cast<int64_t>(owners.size());

@@ -46,8 +46,8 @@ bool is_image_file(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static const char* const kExtensions[] = {".pgm", ".png", ".jpg", ".jpeg", ".bmp",
-                                            ".ppm", ".tif", ".tiff"};
+  static const char* const kExtensions[] = {".pgm", ".png", ".jpg", ".jpeg",
+                                            ".bmp", ".ppm", ".tif", ".tiff"};
   return std::any_of(std::begin(kExtensions), std::end(kExtensions),
                      [&](const char* e) { return ext == e; });
 }
@@ -162,10 +162,17 @@ cv::Mat read_image(const std::string& path, int channels) {
 ImageView view_of(const cv::Mat& image) {
   PixelFormat format;
   switch (image.type()) {
-    case CV_8UC1: format = PixelFormat::kGray8; break;
-    case CV_8UC3: format = PixelFormat::kBGR; break;
-    case CV_8UC4: format = PixelFormat::kBGRA; break;
-    default: throw InputError("view_of: unsupported cv::Mat type " + std::to_string(image.type()));
+    case CV_8UC1:
+      format = PixelFormat::kGray8;
+      break;
+    case CV_8UC3:
+      format = PixelFormat::kBGR;
+      break;
+    case CV_8UC4:
+      format = PixelFormat::kBGRA;
+      break;
+    default:
+      throw InputError("view_of: unsupported cv::Mat type " + std::to_string(image.type()));
   }
   return ImageView::packed(image.data, image.cols, image.rows, static_cast<int>(image.step[0]),
                            format);

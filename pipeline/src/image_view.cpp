@@ -38,12 +38,16 @@ const char* pixel_format_name(PixelFormat format) {
 
 int bytes_per_pixel(PixelFormat format) {
   switch (format) {
-    case PixelFormat::kGray8: return 1;
+    case PixelFormat::kGray8:
+      return 1;
     case PixelFormat::kRGB:
-    case PixelFormat::kBGR: return 3;
+    case PixelFormat::kBGR:
+      return 3;
     case PixelFormat::kI420:
-    case PixelFormat::kNV12: return 0;
-    default: return 4;
+    case PixelFormat::kNV12:
+      return 0;
+    default:
+      return 4;
   }
 }
 

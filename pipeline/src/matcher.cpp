@@ -85,7 +85,7 @@ torch::Tensor Matcher::identity_distances(const torch::Tensor& queries) const {
   d2.add_(q.pow(2).sum(1, /*keepdim=*/true)).clamp_min_(0);
   const int64_t m = embeddings_.size(0);
   auto per_identity = torch::full({n, identities}, kInf, options);
-  static QuietWarnings quiet;  // stateless
+  static QuietWarnings quiet;               // stateless
   const WarningHandlerGuard guard(&quiet);  // thread-local
   per_identity.scatter_reduce_(1, owners_.unsqueeze(0).expand({n, m}), d2, "amin",
                                /*include_self=*/true);

@@ -32,7 +32,10 @@ Sweep sweep(const PairScores& s) {
   w.fp.push_back(0);
   int64_t tp = 0, fp = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (s.genuine[order[i]]) ++tp; else ++fp;
+    if (s.genuine[order[i]])
+      ++tp;
+    else
+      ++fp;
     const bool last_of_group = i + 1 == n || s.distance[order[i + 1]] != s.distance[order[i]];
     if (!last_of_group) continue;
     const double d = s.distance[order[i]];
@@ -126,9 +129,9 @@ ThresholdPoint best_threshold(const PairScores& s, bool balanced) {
   double best_score = -1.0;
   for (size_t k = 0; k < w.threshold.size(); ++k) {
     const double tn = static_cast<double>(w.negatives - w.fp[k]);
-    const double score =
-        balanced ? 0.5 * (static_cast<double>(w.tp[k]) / w.positives + tn / w.negatives)
-                 : (w.tp[k] + tn) / static_cast<double>(w.positives + w.negatives);
+    const double score = balanced
+                             ? 0.5 * (static_cast<double>(w.tp[k]) / w.positives + tn / w.negatives)
+                             : (w.tp[k] + tn) / static_cast<double>(w.positives + w.negatives);
     if (score > best_score) {
       best_score = score;
       best = k;

@@ -48,17 +48,24 @@ json to_json(const ModelInfo& info) {
   const InputSpec& in = info.input;
   return json{
       {"format_version", info.format_version},
-      {"arch", {{"name", info.arch.arch},
-                {"embedding_size", info.arch.embedding_size},
-                {"base_channels", info.arch.base_channels}}},
-      {"input", {{"channels", in.channels}, {"height", in.height}, {"width", in.width},
-                 {"scale", in.scale}, {"mean", in.mean}, {"std", in.std},
-                 {"crop", {{"scale_width", in.crop.scale_width},
-                           {"scale_height", in.crop.scale_height},
-                           {"shift_y", in.crop.shift_y},
-                           {"align", align_name(in.crop.align)},
-                           {"align_padding", in.crop.align_padding},
-                           {"align_shift_y", in.crop.align_shift_y}}}}},
+      {"arch",
+       {{"name", info.arch.arch},
+        {"embedding_size", info.arch.embedding_size},
+        {"base_channels", info.arch.base_channels}}},
+      {"input",
+       {{"channels", in.channels},
+        {"height", in.height},
+        {"width", in.width},
+        {"scale", in.scale},
+        {"mean", in.mean},
+        {"std", in.std},
+        {"crop",
+         {{"scale_width", in.crop.scale_width},
+          {"scale_height", in.crop.scale_height},
+          {"shift_y", in.crop.shift_y},
+          {"align", align_name(in.crop.align)},
+          {"align_padding", in.crop.align_padding},
+          {"align_shift_y", in.crop.align_shift_y}}}}},
       {"resize", "bilinear, antialiased (PIL-compatible)"},
       {"embedding_size", info.embedding_size},
       {"normalized", info.normalized},
@@ -139,8 +146,9 @@ std::vector<float> read_impostor_tail(const json& validation, const std::string&
   std::vector<float> tail = it->get<std::vector<float>>();
   for (size_t i = 0; i < tail.size(); ++i) {
     if (!std::isfinite(tail[i]) || tail[i] < 0.0f || (i > 0 && tail[i] < tail[i - 1])) {
-      throw FileError(path, "model fact validation.impostor_tail must hold ascending finite "
-                            "distances >= 0");
+      throw FileError(path,
+                      "model fact validation.impostor_tail must hold ascending finite "
+                      "distances >= 0");
     }
   }
   return tail;
@@ -166,10 +174,10 @@ ModelInfo from_json(const json& j, const std::string& path) {
   info.input.width = value_or<int>(in, "width", 0);
   const json& norm = in.contains("scale") ? in : j;
   info.input.scale = value_or<float>(norm, "scale", 1.0f / 255.0f);
-  info.input.mean = value_or<std::vector<float>>(norm, "mean",
-                                                 std::vector<float>(info.input.channels, 0.0f));
-  info.input.std = value_or<std::vector<float>>(norm, "std",
-                                                std::vector<float>(info.input.channels, 1.0f));
+  info.input.mean =
+      value_or<std::vector<float>>(norm, "mean", std::vector<float>(info.input.channels, 0.0f));
+  info.input.std =
+      value_or<std::vector<float>>(norm, "std", std::vector<float>(info.input.channels, 1.0f));
   const json crop = in.contains("crop") ? in["crop"] : j.value("crop", json::object());
   info.input.crop.scale_width = value_or<float>(crop, "scale_width", 1.0f);
   info.input.crop.scale_height = value_or<float>(crop, "scale_height", 1.0f);
@@ -268,8 +276,8 @@ LoadedModel load_native(const std::string& path, torch::serialize::InputArchive&
   try {
     net.module()->load(archive);
   } catch (const std::exception& e) {
-    throw FileError(path, "weights do not fit architecture '" + info.arch.arch +
-                              "': " + first_line(e.what()));
+    throw FileError(
+        path, "weights do not fit architecture '" + info.arch.arch + "': " + first_line(e.what()));
   }
   for (const auto& [name, tensor] : net.named_state()) {
     const auto it = expected.find(name);
@@ -278,9 +286,9 @@ LoadedModel load_native(const std::string& path, torch::serialize::InputArchive&
     if (tensor.sizes() != torch::IntArrayRef(want_sizes) || tensor.scalar_type() != want_type) {
       std::ostringstream why;
       why << "weights '" << name << "' are " << tensor.scalar_type() << " " << tensor.sizes()
-          << ", architecture '" << info.arch.arch << "' (base_channels "
-          << info.arch.base_channels << ", embedding_size " << info.arch.embedding_size
-          << ") needs " << want_type << " " << torch::IntArrayRef(want_sizes);
+          << ", architecture '" << info.arch.arch << "' (base_channels " << info.arch.base_channels
+          << ", embedding_size " << info.arch.embedding_size << ") needs " << want_type << " "
+          << torch::IntArrayRef(want_sizes);
       throw FileError(path, why.str());
     }
   }
@@ -296,8 +304,8 @@ LoadedModel load_native(const std::string& path, torch::serialize::InputArchive&
 }
 
 std::string read_sidecar(const std::string& path) {
-  for (const fs::path& candidate : {fs::path(path + ".json"),
-                                   fs::path(path).replace_extension(".json")}) {
+  for (const fs::path& candidate :
+       {fs::path(path + ".json"), fs::path(path).replace_extension(".json")}) {
     std::ifstream f(candidate);
     if (f) {
       std::stringstream ss;
@@ -315,8 +323,8 @@ LoadedModel load_script(const std::string& path) {
   if (facts_text.empty()) facts_text = read_sidecar(path);
   if (facts_text.empty()) {
     throw FileError(path, "TorchScript module without preprocessing facts: add \"" +
-                              std::string(kScriptFactsName) +
-                              "\" as an extra file or a sidecar " + path + ".json");
+                              std::string(kScriptFactsName) + "\" as an extra file or a sidecar " +
+                              path + ".json");
   }
   json j;
   try {
@@ -327,15 +335,17 @@ LoadedModel load_script(const std::string& path) {
   ModelInfo info = read_facts(j, path);
   info.format_version = kModelFormatVersion;
   info.arch = ArchOptions().set_arch("torchscript").set_embedding_size(info.embedding_size);
-  if (j.contains("arch") && j["arch"].is_string()) info.origin += " (arch " + j["arch"].get<std::string>() + ")";
+  if (j.contains("arch") && j["arch"].is_string())
+    info.origin += " (arch " + j["arch"].get<std::string>() + ")";
   Network net = Network::from_script(std::move(module));
   net.train(false);
   check_forward(net, info, path);
   info.arch.embedding_size = info.embedding_size;
   info.fingerprint = fingerprint_of(net);
   if (info.threshold <= 0.0f) {
-    log(LogLevel::kWarning, path + ": no calibrated threshold in the model facts; using 1.0 "
-                                   "(set the threshold explicitly)");
+    log(LogLevel::kWarning, path +
+                                ": no calibrated threshold in the model facts; using 1.0 "
+                                "(set the threshold explicitly)");
     info.threshold = 1.0f;
   }
   return LoadedModel{std::move(info), std::move(net), path};
@@ -432,8 +442,8 @@ LoadedModel load_model(const std::string& path) {
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw FileError(path, "cannot read model (truncated or corrupt file?): " +
-                              first_line(e.what()));
+    throw FileError(path,
+                    "cannot read model (truncated or corrupt file?): " + first_line(e.what()));
   }
 }
 

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "region.h"
-#include "siamese/face_align.h"
 #include "resample.h"
 #include "siamese/errors.h"
+#include "siamese/face_align.h"
 
 namespace siamese {
 namespace {
@@ -23,15 +23,22 @@ struct PackedLayout {
 
 PackedLayout packed_layout(PixelFormat f) {
   switch (f) {
-    case PixelFormat::kRGB: return {3, 0, 1, 2};
-    case PixelFormat::kBGR: return {3, 2, 1, 0};
+    case PixelFormat::kRGB:
+      return {3, 0, 1, 2};
+    case PixelFormat::kBGR:
+      return {3, 2, 1, 0};
     case PixelFormat::kRGBx:
-    case PixelFormat::kRGBA: return {4, 0, 1, 2};
+    case PixelFormat::kRGBA:
+      return {4, 0, 1, 2};
     case PixelFormat::kBGRx:
-    case PixelFormat::kBGRA: return {4, 2, 1, 0};
-    case PixelFormat::kxRGB: return {4, 1, 2, 3};
-    case PixelFormat::kxBGR: return {4, 3, 2, 1};
-    default: return {0, 0, 0, 0};
+    case PixelFormat::kBGRA:
+      return {4, 2, 1, 0};
+    case PixelFormat::kxRGB:
+      return {4, 1, 2, 3};
+    case PixelFormat::kxBGR:
+      return {4, 3, 2, 1};
+    default:
+      return {0, 0, 0, 0};
   }
 }
 
@@ -117,9 +124,8 @@ cv::Mat framed_face(const ImageView& view, const Box& box, const InputSpec& spec
   if (inside != wanted) {
     cv::Mat padded;
     cv::copyMakeBorder(pixels, padded, inside.y - wanted.y,
-                       wanted.y + wanted.height - (inside.y + inside.height),
-                       inside.x - wanted.x, wanted.x + wanted.width - (inside.x + inside.width),
-                       cv::BORDER_REPLICATE);
+                       wanted.y + wanted.height - (inside.y + inside.height), inside.x - wanted.x,
+                       wanted.x + wanted.width - (inside.x + inside.width), cv::BORDER_REPLICATE);
     pixels = padded;
   }
   cv::Mat resized;
@@ -146,10 +152,10 @@ cv::Mat aligned_face(const ImageView& view, const FivePoints& points, const Inpu
   }
   // The frame pixels the input covers (its corners mapped), one pixel of margin for bilinear.
   float x0 = 1e30f, y0 = 1e30f, x1 = -1e30f, y1 = -1e30f;
-  for (const Point2f& c : {Point2f{0, 0}, Point2f{static_cast<float>(spec.width - 1), 0},
-                           Point2f{0, static_cast<float>(spec.height - 1)},
-                           Point2f{static_cast<float>(spec.width - 1),
-                                   static_cast<float>(spec.height - 1)}}) {
+  for (const Point2f& c :
+       {Point2f{0, 0}, Point2f{static_cast<float>(spec.width - 1), 0},
+        Point2f{0, static_cast<float>(spec.height - 1)},
+        Point2f{static_cast<float>(spec.width - 1), static_cast<float>(spec.height - 1)}}) {
     const Point2f q = to_frame.apply(c);
     x0 = std::min(x0, q.x), y0 = std::min(y0, q.y), x1 = std::max(x1, q.x), y1 = std::max(y1, q.y);
   }

@@ -57,14 +57,14 @@ void enable_wal(sqlite3* db, const FileRef& file) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-    const bool is_wal = rc == SQLITE_ROW &&
-                        sqlite3_stricmp(reinterpret_cast<const char*>(
-                                            sqlite3_column_text(stmt, 0)), "wal") == 0;
+    const bool is_wal =
+        rc == SQLITE_ROW &&
+        sqlite3_stricmp(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal") == 0;
     sqlite3_finalize(stmt);
     if (is_wal) return;
     if (rc == SQLITE_ROW) {  // SQLite kept the old mode: WAL needs shared memory (not NFS)
-      throw FileError(file.path, "cannot switch the " + file.kind +
-                                     " to WAL; keep it on a local disk");
+      throw FileError(file.path,
+                      "cannot switch the " + file.kind + " to WAL; keep it on a local disk");
     }
     const bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
     if (!busy || waited_ms >= file.busy_timeout_ms) {
@@ -79,8 +79,7 @@ void create_private_file(const FileRef& file, Links links) {
   const std::string& path = file.path;
   const int nofollow = links == Links::kRefuse ? O_NOFOLLOW : 0;
   // O_NONBLOCK: opening a FIFO must not hang (fstat refuses it below).
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | nofollow,
-                        0600);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | nofollow, 0600);
   if (fd < 0) {
     const int error = errno;
     throw FileError(path, "cannot create the " + file.kind + ": " +

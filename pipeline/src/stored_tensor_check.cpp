@@ -122,8 +122,8 @@ void check_stored_tensors_fit(const std::string& path) {
         const std::string where =
             record == sizes.by_address.end() ? archive + " (no record)" : record->second.first;
         throw FileError(path, "a stored tensor needs " + std::to_string(needed) +
-                                  " bytes, its record " + where + " holds " +
-                                  std::to_string(held) + " (corrupt file)");
+                                  " bytes, its record " + where + " holds " + std::to_string(held) +
+                                  " (corrupt file)");
       }
     }
   }

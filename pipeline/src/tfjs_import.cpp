@@ -342,8 +342,8 @@ void copy_tfjs_tensor(const TfjsWeights& weights, const std::string& name,
   }
   if (t->shape != expected) {
     throw FileError(weights.manifest_path, "tensor '" + t->name + "' has shape " +
-                                               shape_text(t->shape) + ", " + network +
-                                               " expects " + shape_text(expected));
+                                               shape_text(t->shape) + ", " + network + " expects " +
+                                               shape_text(expected));
   }
   torch::NoGradGuard no_grad;
   param.copy_(to_torch.empty() ? t->values : t->values.permute(to_torch));

@@ -19,8 +19,7 @@ std::string fmt(const char* format, double a, double b = 0.0) {
 // log(rate) = a + b * distance fitted by least squares to the lowest impostor distances, where
 // rate(i) = (i + 1) / total: the lower tail of impostor distances decays about exponentially.
 // Returns the distance where the fit reaches `rate`, or nullopt when the tail is flat.
-std::optional<double> extrapolate_tail(const std::vector<float>& tail, int64_t total,
-                                       double rate) {
+std::optional<double> extrapolate_tail(const std::vector<float>& tail, int64_t total, double rate) {
   const size_t n = std::min<size_t>(tail.size(), 64);
   if (n < 4) return std::nullopt;
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
@@ -44,11 +43,16 @@ std::optional<double> extrapolate_tail(const std::vector<float>& tail, int64_t t
 
 const char* threshold_source_name(ThresholdSource source) {
   switch (source) {
-    case ThresholdSource::kExplicit: return "explicit";
-    case ThresholdSource::kGallery: return "gallery";
-    case ThresholdSource::kGallerySize: return "gallery-size";
-    case ThresholdSource::kModelPoint: return "model-point";
-    case ThresholdSource::kModelPair: return "model-pair";
+    case ThresholdSource::kExplicit:
+      return "explicit";
+    case ThresholdSource::kGallery:
+      return "gallery";
+    case ThresholdSource::kGallerySize:
+      return "gallery-size";
+    case ThresholdSource::kModelPoint:
+      return "model-point";
+    case ThresholdSource::kModelPair:
+      return "model-pair";
   }
   return "?";
 }
@@ -88,8 +92,9 @@ ThresholdChoice gallery_size_threshold(const ModelInfo& model, int64_t embedding
   }
   if (v.threshold_at_far_1e4 >= 0 || v.threshold_at_far_1e2 >= 0) {
     ThresholdChoice c = strict_threshold(model);
-    c.description += " (the model records no impostor tail to size the threshold to the "
-                     "gallery; retrain to get one)";
+    c.description +=
+        " (the model records no impostor tail to size the threshold to the "
+        "gallery; retrain to get one)";
     return c;
   }
   ThresholdChoice c;
@@ -98,7 +103,8 @@ ThresholdChoice gallery_size_threshold(const ModelInfo& model, int64_t embedding
   c.calibrated = false;
   c.description =
       "the model's pair threshold: the model records no low false-accept calibration, so "
-      "strangers may be accepted in a gallery of " + std::to_string(n) +
+      "strangers may be accepted in a gallery of " +
+      std::to_string(n) +
       " embeddings; calibrate with siamese-train, or set a threshold explicitly";
   return c;
 }
@@ -106,8 +112,9 @@ ThresholdChoice gallery_size_threshold(const ModelInfo& model, int64_t embedding
 ThresholdChoice strict_threshold(const ModelInfo& model) {
   const ValidationFigures& v = model.validation;
   if (v.threshold_at_far_1e4 < 0 && v.threshold_at_far_1e2 < 0) {
-    throw InputError("the model records no threshold at a low false-accept rate (written "
-                     "before they were recorded, or without validation identities)");
+    throw InputError(
+        "the model records no threshold at a low false-accept rate (written "
+        "before they were recorded, or without validation identities)");
   }
   const bool at_1e4 = v.threshold_at_far_1e4 >= 0;
   ThresholdChoice c;
@@ -118,9 +125,8 @@ ThresholdChoice strict_threshold(const ModelInfo& model) {
   return c;
 }
 
-ThresholdChoice choose_threshold(std::optional<float> explicit_value,
-                                 std::optional<float> stored, const ModelInfo& model,
-                                 int64_t embeddings) {
+ThresholdChoice choose_threshold(std::optional<float> explicit_value, std::optional<float> stored,
+                                 const ModelInfo& model, int64_t embeddings) {
   if (explicit_value) {
     if (!std::isfinite(*explicit_value) || *explicit_value < 0.0f) {
       throw InputError(fmt("threshold %g is not a finite distance >= 0", *explicit_value));

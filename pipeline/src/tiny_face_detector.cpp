@@ -26,10 +26,10 @@ constexpr int kAnchors = 5;
 constexpr int kBoxEncoding = 5;  // x, y, w, h, score
 // face-api's TinyFaceDetector anchors (in grid cells) and mean RGB.
 constexpr std::array<std::array<double, 2>, kAnchors> kAnchorSizes = {{{1.603231, 2.094468},
-                                                                      {6.041143, 7.080126},
-                                                                      {2.882459, 3.518061},
-                                                                      {4.266906, 5.178857},
-                                                                      {9.041765, 10.66308}}};
+                                                                       {6.041143, 7.080126},
+                                                                       {2.882459, 3.518061},
+                                                                       {4.266906, 5.178857},
+                                                                       {9.041765, 10.66308}}};
 constexpr std::array<float, 3> kMeanRgb = {117.001f, 114.697f, 97.404f};
 constexpr float kLeakySlope = 0.1f;
 
@@ -39,9 +39,11 @@ struct Separable {
 };
 // filterSizes [3, 16, 32, 64, 128, 256, 512]: conv0 a plain 3x3, conv1..conv5 separable, no
 // conv6/conv7, conv8 the 1x1 head.
-constexpr Separable kSeparable[] = {
-    {"conv1", 16, 32}, {"conv2", 32, 64}, {"conv3", 64, 128}, {"conv4", 128, 256}, {"conv5", 256, 512}};
-
+constexpr Separable kSeparable[] = {{"conv1", 16, 32},
+                                    {"conv2", 32, 64},
+                                    {"conv3", 64, 128},
+                                    {"conv4", 128, 256},
+                                    {"conv5", 256, 512}};
 
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
@@ -51,10 +53,10 @@ struct RelBox {
 
 // face-api's iou(): boxes in input pixels.
 double iou(const RelBox& a, const RelBox& b) {
-  const double w = std::max(0.0, std::min(a.left + a.width, b.left + b.width) -
-                                     std::max(a.left, b.left));
-  const double h = std::max(0.0, std::min(a.top + a.height, b.top + b.height) -
-                                     std::max(a.top, b.top));
+  const double w =
+      std::max(0.0, std::min(a.left + a.width, b.left + b.width) - std::max(a.left, b.left));
+  const double h =
+      std::max(0.0, std::min(a.top + a.height, b.top + b.height) - std::max(a.top, b.top));
   const double inter = w * h;
   return inter / (a.width * a.height + b.width * b.height - inter);
 }
@@ -129,8 +131,7 @@ void check_tiny_face_detector_options(const TinyFaceDetectorOptions& options) {
 
 void tiny_face_detector_input(const ImageView& frame, int size, float* out) {
   frame.validate();
-  const cv::Mat rgb =
-      detail::read_region(frame, cv::Rect(0, 0, frame.width, frame.height), 3);
+  const cv::Mat rgb = detail::read_region(frame, cv::Rect(0, 0, frame.width, frame.height), 3);
   const int side = std::max(frame.width, frame.height);
   const Taps rows = resize_taps(side, frame.height, size);
   const Taps cols = resize_taps(side, frame.width, size);
@@ -171,11 +172,12 @@ struct TinyFaceDetector::Net : nn::Module {
       depthwise.push_back(register_module(
           std::string(s.name) + "_depthwise",
           nn::Conv2d(nn::Conv2dOptions(s.in, s.in, 3).padding(1).groups(s.in).bias(false))));
-      pointwise.push_back(register_module(std::string(s.name) + "_pointwise",
-                                          nn::Conv2d(nn::Conv2dOptions(s.in, s.out, 1).bias(true))));
+      pointwise.push_back(
+          register_module(std::string(s.name) + "_pointwise",
+                          nn::Conv2d(nn::Conv2dOptions(s.in, s.out, 1).bias(true))));
     }
-    conv8 = register_module("conv8",
-                            nn::Conv2d(nn::Conv2dOptions(512, kAnchors * kBoxEncoding, 1).bias(true)));
+    conv8 = register_module(
+        "conv8", nn::Conv2d(nn::Conv2dOptions(512, kAnchors * kBoxEncoding, 1).bias(true)));
   }
 
   // LibTorch's own CPU path for grouped (depthwise) convolutions loops over the channels, 10x
@@ -183,8 +185,8 @@ struct TinyFaceDetector::Net : nn::Module {
   // pad: the module's own padding (1 for the depthwise convolutions, else 0).
   static torch::Tensor conv(const torch::Tensor& x, nn::Conv2d& c, int64_t pad = 0) {
     if (at::hasMKLDNN() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32) {
-      return at::mkldnn_convolution(x.contiguous(), c->weight, c->bias, {pad, pad}, {1, 1},
-                                    {1, 1}, c->options.groups());
+      return at::mkldnn_convolution(x.contiguous(), c->weight, c->bias, {pad, pad}, {1, 1}, {1, 1},
+                                    c->options.groups());
     }
     return c->forward(x);
   }
@@ -214,7 +216,7 @@ struct TinyFaceDetector::Net : nn::Module {
   void load(const TfjsWeights& w) {
     torch::NoGradGuard no_grad;
     std::set<std::string> used;
-    const std::vector<int64_t> hwio = {3, 2, 0, 1};       // HWIO -> OIHW
+    const std::vector<int64_t> hwio = {3, 2, 0, 1};            // HWIO -> OIHW
     const std::vector<int64_t> depthwise_hwc1 = {2, 3, 0, 1};  // [3,3,C,1] -> [C,1,3,3]
     load(conv0->weight, w, "conv0/filters", hwio, used);
     load(conv0->bias, w, "conv0/bias", {}, used);
@@ -230,8 +232,7 @@ struct TinyFaceDetector::Net : nn::Module {
   }
 };
 
-TinyFaceDetector::TinyFaceDetector(TinyFaceDetectorOptions options)
-    : options_(std::move(options)) {
+TinyFaceDetector::TinyFaceDetector(TinyFaceDetectorOptions options) : options_(std::move(options)) {
   check_tiny_face_detector_options(options_);
   if (options_.weights_dir.empty()) options_.weights_dir = face_api_cache_dir();
   verify_pinned_file(options_.weights_dir, kTinyFaceDetectorManifest);
@@ -287,7 +288,8 @@ std::vector<std::vector<FaceDetection>> TinyFaceDetector::detect(
     const ImageView& frame = frames[f];
     // face-api's getReshapedInputDimensions: the frame scaled so its longer side is `size`.
     const double scale = static_cast<double>(size) / std::max(frame.width, frame.height);
-    const double rw = std::floor(frame.width * scale + 0.5), rh = std::floor(frame.height * scale + 0.5);
+    const double rw = std::floor(frame.width * scale + 0.5),
+                 rh = std::floor(frame.height * scale + 0.5);
     const double side = std::max(rw, rh), sx = side / rw, sy = side / rh;
     const float* out = raw[static_cast<int64_t>(f)].data_ptr<float>();
     std::vector<RelBox> boxes;

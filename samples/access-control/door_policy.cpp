@@ -43,9 +43,9 @@ std::vector<DoorAction> DoorPolicy::on_decision(const DecisionEvent& e) {
     t.granted = false;
     t.denied = true;
     ++denials_;
-    actions.push_back(
-        {DoorAction::Kind::kDeny, e.track_id, t.identity.empty() ? kUnknown : t.identity,
-         e.distance, e.running_time, "revoke"});
+    actions.push_back({DoorAction::Kind::kDeny, e.track_id,
+                       t.identity.empty() ? kUnknown : t.identity, e.distance, e.running_time,
+                       "revoke"});
   }
   if (verified && !t.granted) {  // once per track, even if it was denied while still unsure
     t.granted = true;

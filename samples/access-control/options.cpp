@@ -6,7 +6,8 @@ namespace siamese::samples {
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: siamese-access-control --model MODEL --gallery DB SOURCE [options]
+constexpr const char* kUsage =
+    R"(usage: siamese-access-control --model MODEL --gallery DB SOURCE [options]
 
 A door controller over the faceverify element: grants once per track when a face is verified,
 denies (and alerts) when a track stays unverified, runs your commands, and appends every
@@ -43,11 +44,16 @@ The faceverify plugin must be findable: GST_PLUGIN_PATH=build/gst-plugins or ins
 const cli::Program& access_program() {
   using cli::Flag;
   static const cli::Program program = [] {
-    std::vector<Flag> flags = {Flag::text("source"),      Flag::text("source-file"),
-                               Flag::text("pipeline-desc"), Flag::number("deny-after", 0, 86400),
-                               Flag::text("on-grant"),    Flag::text("on-deny"),
-                               Flag::text("audit-log"),   Flag::on_off("display"),
-                               Flag::on_off("realtime"),  Flag::on_off("verbose"),
+    std::vector<Flag> flags = {Flag::text("source"),
+                               Flag::text("source-file"),
+                               Flag::text("pipeline-desc"),
+                               Flag::number("deny-after", 0, 86400),
+                               Flag::text("on-grant"),
+                               Flag::text("on-deny"),
+                               Flag::text("audit-log"),
+                               Flag::on_off("display"),
+                               Flag::on_off("realtime"),
+                               Flag::on_off("verbose"),
                                Flag::number("stop-timeout", 0, 3600)};
     // The element's properties: shared ranges where the flag layer has them; the others are
     // checked against the element's param specs when they are set (pipeline_builder.cpp).
@@ -55,8 +61,8 @@ const cli::Program& access_program() {
                                      cli::flags::min_face_size(),
                                      Flag::choice("detector", {"haar", "lbp", "upstream", "cnn"})};
     for (const auto& name : element_property_flags()) {
-      const auto it = std::find_if(typed.begin(), typed.end(),
-                                   [&](const Flag& f) { return f.name == name; });
+      const auto it =
+          std::find_if(typed.begin(), typed.end(), [&](const Flag& f) { return f.name == name; });
       flags.push_back(it != typed.end() ? *it : Flag::text(name));
     }
     return cli::Program{"siamese-access-control", kUsage, {{"", flags, 0, 0, ""}}};

@@ -20,9 +20,8 @@ namespace {
 
 namespace cli = siamese::cli;
 
-const cli::Program kProgramSpec{
-    "bench_fixtures",
-    R"(usage: bench_fixtures model OUT [--arch default|seed]
+const cli::Program kProgramSpec{"bench_fixtures",
+                                R"(usage: bench_fixtures model OUT [--arch default|seed]
        bench_fixtures gallery OUT --model M [--count N] [--per-identity K]
 
 Inputs for the element benchmarks (streams_bench.sh, memory_bench.sh) without training:
@@ -30,12 +29,17 @@ Inputs for the element benchmarks (streams_bench.sh, memory_bench.sh) without tr
   gallery   N random unit embeddings bound to --model M: --count N identities (default
             100000), --per-identity K embeddings each (default 5)
 )",
-    {{"model", {cli::Flag::choice("arch", {"default", "seed"})}, 1, 1,
-      "model OUT [--arch default|seed]"},
-     {"gallery",
-      {cli::flags::model(), cli::Flag::integer("count", 1, 10000000),
-       cli::Flag::integer("per-identity", 1, 1000)},
-      1, 1, "gallery OUT --model M [--count N] [--per-identity K]"}}};
+                                {{"model",
+                                  {cli::Flag::choice("arch", {"default", "seed"})},
+                                  1,
+                                  1,
+                                  "model OUT [--arch default|seed]"},
+                                 {"gallery",
+                                  {cli::flags::model(), cli::Flag::integer("count", 1, 10000000),
+                                   cli::Flag::integer("per-identity", 1, 1000)},
+                                  1,
+                                  1,
+                                  "gallery OUT --model M [--count N] [--per-identity K]"}}};
 
 void write_model(const std::string& out, const std::string& arch) {
   torch::manual_seed(1);

@@ -38,9 +38,9 @@
 
 #include "siamese/cli.h"
 #include "siamese/detector.h"
-#include "siamese/limits.h"
 #include "siamese/device.h"
 #include "siamese/image_io.h"
+#include "siamese/limits.h"
 #include "siamese/tiny_face_detector.h"
 
 namespace {
@@ -90,11 +90,11 @@ siamese::DetectorOptions options_of(const std::string& name, double threshold) {
   siamese::DetectorOptions o;
   if (name == "haar" || name == "lbp") return o.set_kind(name);
   if (name.rfind("cnn", 0) == 0) {
-    const int size = name.size() > 3 ? static_cast<int>(siamese::cli::parse_integer(
-                                           "--detectors", name.substr(3),
-                                           siamese::kMinDetectorInputSize,
-                                           siamese::kMaxDetectorInputSize))
-                                     : siamese::kDefaultDetectorInputSize;
+    const int size = name.size() > 3
+                         ? static_cast<int>(siamese::cli::parse_integer(
+                               "--detectors", name.substr(3), siamese::kMinDetectorInputSize,
+                               siamese::kMaxDetectorInputSize))
+                         : siamese::kDefaultDetectorInputSize;
     return o.set_kind("cnn").set_input_size(size).set_threshold(threshold);
   }
   throw siamese::cli::UsageError("--detectors: unknown detector '" + name +
@@ -109,7 +109,8 @@ std::vector<std::string> lfw_images(const std::string& dir, int limit) {
   std::sort(out.begin(), out.end());
   if (limit > 0 && static_cast<int>(out.size()) > limit) {
     std::vector<std::string> spread;  // evenly over the people, not the first names only
-    for (int i = 0; i < limit; ++i) spread.push_back(out[static_cast<size_t>(i) * out.size() / limit]);
+    for (int i = 0; i < limit; ++i)
+      spread.push_back(out[static_cast<size_t>(i) * out.size() / limit]);
     out.swap(spread);
   }
   return out;
@@ -147,7 +148,9 @@ at IoU >= 0.4; other boxes per photo) and their speed on 640x480 frames.
        siamese::cli::Flag::on_off("no-accuracy"), siamese::cli::Flag::on_off("no-speed"),
        siamese::cli::Flag::on_off("no-framing"), siamese::cli::Flag::text("misses"),
        siamese::cli::Flag::integer("canvas", 0, 8192)},
-      0, 0, ""}}};
+      0,
+      0,
+      ""}}};
 
 int run(const siamese::cli::Args& flags) {
   std::string lfw = flags.text("lfw");
@@ -176,7 +179,8 @@ int run(const siamese::cli::Args& flags) {
       std::vector<int64_t> hits(names.size(), 0), others(names.size(), 0), none(names.size(), 0);
       std::vector<double> seconds_spent(names.size(), 0.0);
       std::vector<double> scale, shift_y, shift_x;
-      siamese::TinyFaceDetector raw(siamese::TinyFaceDetectorOptions().set_score_threshold(threshold));
+      siamese::TinyFaceDetector raw(
+          siamese::TinyFaceDetectorOptions().set_score_threshold(threshold));
       siamese::FaceDetector haar(siamese::DetectorOptions{});
       const bool framing = !flags.has("no-framing") && canvas <= 0;
       std::ofstream misses;
@@ -211,8 +215,8 @@ int run(const siamese::cli::Args& flags) {
           if (hit < 0 && misses.is_open()) {
             // The box that would have been the hit: the largest near the centre, any IoU.
             const int near = hit_index(boxes, image.cols, image.rows, 0.0);
-            misses << names[d] << ',' << fs::relative(images[k], lfw).string() << ','
-                   << image.cols << ',' << image.rows << ',' << boxes.size();
+            misses << names[d] << ',' << fs::relative(images[k], lfw).string() << ',' << image.cols
+                   << ',' << image.rows << ',' << boxes.size();
             if (near >= 0) {
               const auto& b = boxes[static_cast<size_t>(near)];
               misses << ',' << b.x << ',' << b.y << ',' << b.width << ',' << b.height << ','
@@ -237,14 +241,15 @@ int run(const siamese::cli::Args& flags) {
           if (best_iou >= 0.3) {
             const double mean_side = (best.width + best.height) / 2;
             scale.push_back(hb[h].width / mean_side);
-            shift_y.push_back((hb[h].y + hb[h].height / 2.0 - best.y - best.height / 2) / mean_side);
+            shift_y.push_back((hb[h].y + hb[h].height / 2.0 - best.y - best.height / 2) /
+                              mean_side);
             shift_x.push_back((hb[h].x + hb[h].width / 2.0 - best.x - best.width / 2) / mean_side);
           }
         }
       }
       std::cout << "LFW detection: " << images.size() << " photos "
-                << (canvas > 0 ? "on a " + std::to_string(canvas) + "x" +
-                                     std::to_string(canvas) + " gray canvas"
+                << (canvas > 0 ? "on a " + std::to_string(canvas) + "x" + std::to_string(canvas) +
+                                     " gray canvas"
                                : std::string("as they are"))
                 << " (" << lfw
                 << "); hit = largest box near the centre with IoU >= 0.4 with the centre box "
@@ -256,10 +261,11 @@ int run(const siamese::cli::Args& flags) {
                   << 100.0 * hits[d] / n << "%), no box " << none[d] << ", other boxes per image "
                   << others[d] / n << ", " << 1000.0 * seconds_spent[d] / n << " ms/photo\n";
       }
-      if (framing) std::cout << "CNN framing vs Haar over " << scale.size()
-                << " photos where both hit: Haar side / mean CNN side median " << median(scale)
-                << ", centre y shift (Haar - CNN) / mean CNN side median " << median(shift_y)
-                << ", centre x shift median " << median(shift_x) << "\n";
+      if (framing)
+        std::cout << "CNN framing vs Haar over " << scale.size()
+                  << " photos where both hit: Haar side / mean CNN side median " << median(scale)
+                  << ", centre y shift (Haar - CNN) / mean CNN side median " << median(shift_y)
+                  << ", centre x shift median " << median(shift_x) << "\n";
     }
 
     if (!flags.has("no-speed")) {
@@ -268,8 +274,8 @@ int run(const siamese::cli::Args& flags) {
       for (size_t k = 0; k < 8; ++k) {
         const cv::Mat photo = siamese::read_image(images[k * images.size() / 8], 3);
         cv::Mat frame(480, 640, CV_8UC3, cv::Scalar::all(110));
-        photo.copyTo(frame(cv::Rect((640 - photo.cols) / 2, (480 - photo.rows) / 2, photo.cols,
-                                    photo.rows)));
+        photo.copyTo(frame(
+            cv::Rect((640 - photo.cols) / 2, (480 - photo.rows) / 2, photo.cols, photo.rows)));
         frames.push_back(frame);
       }
       std::vector<siamese::ImageView> views;
@@ -282,7 +288,8 @@ int run(const siamese::cli::Args& flags) {
         std::vector<double> faces(names.size(), 0.0);
         for (int round = 0; round < 2; ++round) {
           for (size_t d = 0; d < detectors.size(); ++d) {
-            detectors[d]->detect(std::vector<siamese::ImageView>(views.begin(), views.begin() + batch));
+            detectors[d]->detect(
+                std::vector<siamese::ImageView>(views.begin(), views.begin() + batch));
             int64_t done = 0, found = 0;
             const auto t0 = Clock::now();
             double elapsed = 0.0;

@@ -29,10 +29,10 @@
 
 #include "siamese/cli.h"
 #include "siamese/device.h"
-#include "siamese/limits.h"
 #include "siamese/embedder.h"
 #include "siamese/face_resnet.h"
 #include "siamese/image_io.h"
+#include "siamese/limits.h"
 #include "siamese/model_file.h"
 #include "siamese/pretrained.h"
 
@@ -185,8 +185,7 @@ int run_driver(const siamese::cli::Args& args, const std::string& self) {
   const std::string seconds = args.text("seconds", "2");
   const int rounds = static_cast<int>(args.integer("rounds", 2));
   const std::string node = args.text("node", "node");
-  const std::string lfw =
-      args.text("lfw", std::string(SIAMESE_SOURCE_DIR) + "/../shared/data/lfw");
+  const std::string lfw = args.text("lfw", std::string(SIAMESE_SOURCE_DIR) + "/../shared/data/lfw");
 
   siamese::LoadedModel model = bench_model(args);
   const siamese::InputSpec spec = model.info.input;
@@ -301,7 +300,9 @@ cache (tests/fetch_weights.sh).
        siamese::cli::Flag::text("node"),
        siamese::cli::Flag::integer("worker", 1, siamese::kMaxThreads),
        siamese::cli::Flag::text("inputs")},
-      0, 0, ""}}};
+      0,
+      0,
+      ""}}};
 
 }  // namespace
 

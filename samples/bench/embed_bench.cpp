@@ -29,8 +29,8 @@
 
 #include "siamese/cli.h"
 #include "siamese/device.h"
-#include "siamese/limits.h"
 #include "siamese/embedder.h"
+#include "siamese/limits.h"
 #include "siamese/model.h"
 #include "siamese/model_file.h"
 
@@ -78,7 +78,9 @@ reference (seed_baseline.py infer), interleaved per round, batch size and thread
        siamese::cli::Flag::text("python"), siamese::cli::Flag::text("reference"),
        siamese::cli::Flag::on_off("worker"),
        siamese::cli::Flag::choice("arch", {"seed", "default"})},
-      0, 0, ""}}};
+      0,
+      0,
+      ""}}};
 
 int run_worker(const siamese::cli::Args& a) {
   const std::string arch = a.text("arch", "seed");

@@ -104,11 +104,12 @@ void bench_enroll(const Options& o, torch::Device device) {
   const auto plan = siamese::enroll::plan_enrollment({o.data}, std::nullopt);
   std::vector<siamese::enroll::EmbedRequest> requests;
   for (const auto& img : plan.images) requests.push_back({img.identity, img.path, std::nullopt});
-  const std::string db = (fs::temp_directory_path() / ("enroll_bench_" +
-                          std::to_string(::getpid()) + ".db")).string();
+  const std::string db =
+      (fs::temp_directory_path() / ("enroll_bench_" + std::to_string(::getpid()) + ".db")).string();
   // Warm-up (first forward pass allocates), then the measured run into a fresh gallery.
-  siamese::enroll::embed_requests({requests.begin(), requests.begin() + std::min<size_t>(8, requests.size())},
-                                  source, embedder, {});
+  siamese::enroll::embed_requests(
+      {requests.begin(), requests.begin() + std::min<size_t>(8, requests.size())}, source, embedder,
+      {});
   const auto t0 = Clock::now();
   auto outcome = siamese::enroll::embed_requests(requests, source, embedder, {});
   const double t_embed = seconds_since(t0);
@@ -133,8 +134,8 @@ siamese::GalleryMatrix random_gallery(int64_t m, int64_t e, int per_identity) {
   siamese::GalleryMatrix g;
   const int64_t identities = (m + per_identity - 1) / per_identity;
   for (int64_t i = 0; i < identities; ++i) g.names.push_back("id" + std::to_string(i));
-  g.embeddings = torch::nn::functional::normalize(torch::randn({m, e}),
-                                                  torch::nn::functional::NormalizeFuncOptions().dim(1));
+  g.embeddings = torch::nn::functional::normalize(
+      torch::randn({m, e}), torch::nn::functional::NormalizeFuncOptions().dim(1));
   g.owners = torch::arange(m, torch::kInt64).div(per_identity, "floor");
   return g;
 }
@@ -155,8 +156,9 @@ double time_match(const siamese::Matcher& matcher, const torch::Tensor& q, torch
 
 void bench_matcher(const Options& o, torch::Device device) {
   const int64_t e = o.embedding_size;
-  std::printf("matcher (%s, E=%lld, 5 embeddings per identity, top-5): median ms per match() call\n",
-              device.str().c_str(), static_cast<long long>(e));
+  std::printf(
+      "matcher (%s, E=%lld, 5 embeddings per identity, top-5): median ms per match() call\n",
+      device.str().c_str(), static_cast<long long>(e));
   std::printf("%10s %10s %10s %10s %12s %14s\n", "gallery", "1 query", "32 queries", "256 queries",
               "us/query@256", "batch gain@256");
   torch::manual_seed(0);

@@ -279,7 +279,9 @@ The GPU figures of tests/gpu/run.sh: embeddings/s by batch (fp32, fp16), per-fra
       {siamese::cli::flags::device(), siamese::cli::Flag::number("seconds", 0.01, 600),
        siamese::cli::Flag::integer("frames", 1, 1000000),
        siamese::cli::Flag::integer("gallery", 1, 10000000), siamese::cli::Flag::on_off("quick")},
-      0, 0, ""}}};
+      0,
+      0,
+      ""}}};
 
 int run(const siamese::cli::Args& flags) {
   Options opt;

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "face_source.h"
-#include "siamese/cli.h"
 #include "image_set.h"
+#include "siamese/cli.h"
 #include "siamese/device.h"
 #include "siamese/embedder.h"
 #include "siamese/errors.h"
@@ -46,7 +46,8 @@ std::vector<Person> people_of(const std::string& data) {
   const siamese::enroll::EnrollmentPlan plan = siamese::enroll::plan_enrollment({data}, {});
   std::vector<Person> people;
   for (const auto& image : plan.images) {
-    if (people.empty() || people.back().name != image.identity) people.push_back({image.identity, {}});
+    if (people.empty() || people.back().name != image.identity)
+      people.push_back({image.identity, {}});
     people.back().images.push_back(image.path);
   }
   return people;
@@ -95,7 +96,10 @@ Counts count_at(const siamese::Matcher& matcher, const torch::Tensor& probes,
     for (size_t i = 0; i < m.size(); ++i) {
       ++c.genuine;
       if (m[i].distance > t) continue;
-      if (m[i].identity == probe_owner[i]) ++c.genuine_ok; else ++c.genuine_wrong;
+      if (m[i].identity == probe_owner[i])
+        ++c.genuine_ok;
+      else
+        ++c.genuine_wrong;
     }
   }
   if (strangers.size(0) > 0) {
@@ -137,7 +141,9 @@ images of people not enrolled (strangers), and counts what each threshold verifi
        cli::Flag::integer("first-person", 0, 1000000),
        cli::Flag::integer("stranger-images", 1, 1000), cli::flags::device(),
        cli::Flag::on_off("no-detect")},
-      0, 0, ""}}};
+      0,
+      0,
+      ""}}};
 
 int run(const cli::Args& flags) {
   const std::string model_path = flags.required("model");
@@ -153,7 +159,8 @@ int run(const cli::Args& flags) {
 
   siamese::LoadedModel loaded = siamese::load_model(model_path);
   const siamese::ModelInfo info = loaded.info;
-  siamese::Embedder embedder(std::move(loaded), siamese::resolve_device(flags.text("device", "cpu")));
+  siamese::Embedder embedder(std::move(loaded),
+                             siamese::resolve_device(flags.text("device", "cpu")));
   siamese::enroll::FaceSourceOptions source_options;
   source_options.detect = !flags.has("no-detect");
   siamese::enroll::FaceSource source(source_options, info.input.channels);
@@ -167,8 +174,9 @@ int run(const cli::Args& flags) {
   std::printf("model %s (%s), data %s: %zu people, %zu with more than %d images\n",
               model_path.c_str(), info.fingerprint.c_str(), data.c_str(), people.size(),
               candidates.size(), k);
-  std::printf("| people | embeddings | threshold | value | genuine verified | genuine as someone "
-              "else | strangers accepted |\n|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| people | embeddings | threshold | value | genuine verified | genuine as someone "
+      "else | strangers accepted |\n|---|---|---|---|---|---|---|\n");
   for (const int n : sizes) {
     if (n > static_cast<int>(candidates.size())) {
       std::printf("| %d | (not enough people with %d+ images) | | | | | |\n", n, k + 1);

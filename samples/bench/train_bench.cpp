@@ -47,7 +47,9 @@ with the Python reference):
       {cli::Flag::choice("arch", {"seed", "default"}), cli::Flag::integer("epochs", 1, 10000),
        cli::Flag::integer("batch", 1, siamese::kMaxBatchSize),
        cli::Flag::number("seconds", 0.0, 600.0), cli::flags::threads(), cli::Flag::text("data")},
-      1, 1, "train|infer [options]"}}};
+      1,
+      1,
+      "train|infer [options]"}}};
 using Clock = std::chrono::steady_clock;
 
 double median(std::vector<double> v) {
@@ -59,8 +61,8 @@ double median(std::vector<double> v) {
 st::FaceDataset att(const std::string& root, const std::string& list,
                     const siamese::InputSpec& spec) {
   siamese::ImageFolder folder = siamese::scan_image_folder(root);
-  folder = siamese::select_identities(folder,
-                                      st::parse_identity_list(list, folder.identities, "ids"));
+  folder =
+      siamese::select_identities(folder, st::parse_identity_list(list, folder.identities, "ids"));
   st::DatasetOptions options;
   options.spec = spec;
   return st::load_dataset(folder, options);
@@ -113,7 +115,8 @@ int run(const cli::Args& args) {
     info.input = spec;
     siamese::Embedder embedder(siamese::LoadedModel{info, net, ""}, torch::kCPU, batch);
     torch::Tensor x = faces.images.narrow(0, 0, std::min<int64_t>(batch, faces.size()));
-    if (x.size(0) < batch) x = x.repeat({(batch + x.size(0) - 1) / x.size(0), 1, 1, 1}).narrow(0, 0, batch);
+    if (x.size(0) < batch)
+      x = x.repeat({(batch + x.size(0) - 1) / x.size(0), 1, 1, 1}).narrow(0, 0, batch);
     x = x.contiguous();
     for (int i = 0; i < 5; ++i) embedder.embed(x);  // warm-up, as the reference's
     std::vector<double> rates;

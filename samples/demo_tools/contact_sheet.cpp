@@ -67,7 +67,9 @@ const cli::Program kProgramSpec{
       {cli::Flag::text("video"), cli::Flag::text("out"), cli::Flag::text("truth"),
        cli::Flag::integer("tiles", 1, 400), cli::Flag::integer("columns", 1, 100),
        cli::Flag::integer("tile-width", 32, 4096)},
-      0, 0, ""}}};
+      0,
+      0,
+      ""}}};
 
 int run(const cli::Args& flags) {
   const std::string video = flags.required("video");

@@ -134,7 +134,9 @@ const cli::Program kProgramSpec{
       {cli::Flag::text("messages"), cli::Flag::text("truth"), cli::Flag::number("seconds", 0, 1e9),
        cli::Flag::text("json"), cli::Flag::on_off("check"),
        cli::Flag::number("min-verified", 0, 1e9), cli::Flag::number("max-accepted", 0, 1e9)},
-      0, 0, ""}}};
+      0,
+      0,
+      ""}}};
 
 int run(const cli::Args& flags) {
   double seconds = flags.number("seconds", 0.0);

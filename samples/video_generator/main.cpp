@@ -120,21 +120,33 @@ std::vector<ss::Cast> make_cast(const cli::Args& flags, const fs::path& data) {
   return cast;
 }
 
-const cli::Program kProgramSpec{
-    kProgram,
-    kUsage,
-    {{"",
-      {cli::Flag::text("data"), cli::Flag::text("people"), cli::Flag::text("images"),
-       cli::Flag::text("strangers"), cli::Flag::text("stranger-images"), cli::Flag::text("out"),
-       cli::Flag::text("truth"), cli::Flag::number("fps", 1, 240),
-       cli::Flag::number("segment", 0.2, 3600), cli::Flag::number("seconds", 0.5, 1e6),
-       cli::Flag::number("gap", 0, 3600), cli::Flag::number("pairs", 0, 1),
-       cli::Flag::integer("min-face", 16, 4320), cli::Flag::integer("max-face", 16, 4320),
-       cli::Flag::number("image-period", 0.01, 3600), cli::Flag::integer("width", 64, 7680),
-       cli::Flag::integer("height", 64, 4320), cli::Flag::integer("quality", 1, 100),
-       cli::Flag::integer("seed", 0, 2147483647L), cli::Flag::number("centre-crop", 0.05, 1.0),
-       cli::Flag::text("condition")},
-      0, 0, ""}}};
+const cli::Program kProgramSpec{kProgram,
+                                kUsage,
+                                {{"",
+                                  {cli::Flag::text("data"),
+                                   cli::Flag::text("people"),
+                                   cli::Flag::text("images"),
+                                   cli::Flag::text("strangers"),
+                                   cli::Flag::text("stranger-images"),
+                                   cli::Flag::text("out"),
+                                   cli::Flag::text("truth"),
+                                   cli::Flag::number("fps", 1, 240),
+                                   cli::Flag::number("segment", 0.2, 3600),
+                                   cli::Flag::number("seconds", 0.5, 1e6),
+                                   cli::Flag::number("gap", 0, 3600),
+                                   cli::Flag::number("pairs", 0, 1),
+                                   cli::Flag::integer("min-face", 16, 4320),
+                                   cli::Flag::integer("max-face", 16, 4320),
+                                   cli::Flag::number("image-period", 0.01, 3600),
+                                   cli::Flag::integer("width", 64, 7680),
+                                   cli::Flag::integer("height", 64, 4320),
+                                   cli::Flag::integer("quality", 1, 100),
+                                   cli::Flag::integer("seed", 0, 2147483647L),
+                                   cli::Flag::number("centre-crop", 0.05, 1.0),
+                                   cli::Flag::text("condition")},
+                                  0,
+                                  0,
+                                  ""}}};
 
 int run(const cli::Args& flags) {
   const fs::path data = flags.required("data");
@@ -198,7 +210,7 @@ int run(const cli::Args& flags) {
     o.segment_s = (seconds - o.gap_s * (segments + 1)) / segments;
     if (o.segment_s < 0.2) {
       throw cli::UsageError("--seconds " + flags.text("seconds") + " is too short for " +
-                           std::to_string(segments) + " segments");
+                            std::to_string(segments) + " segments");
     }
   }
   ss::WalkPlan plan;

@@ -32,8 +32,8 @@ void write_csv(std::ostream& out, const WalkPlan& plan) {
   }
 }
 
-nlohmann::json to_json(const WalkPlan& plan, const std::string& video,
-                       const Conditions& conditions, const std::vector<WalkerLook>& looks) {
+nlohmann::json to_json(const WalkPlan& plan, const std::string& video, const Conditions& conditions,
+                       const std::vector<WalkerLook>& looks) {
   const WalkOptions& o = plan.options;
   nlohmann::json walkers = nlohmann::json::array();
   for (size_t i = 0; i < plan.walkers.size(); ++i) {
@@ -53,11 +53,8 @@ nlohmann::json to_json(const WalkPlan& plan, const std::string& video,
     if (look.light_side != 0) entry["light"] = look.light_side < 0 ? "left" : "right";
     if (!look.occluder.kind.empty()) {
       const Occluder& oc = look.occluder;
-      entry["occluder"] = {{"kind", oc.kind},
-                           {"x", oc.x},
-                           {"y", oc.y},
-                           {"width", oc.width},
-                           {"height", oc.height}};
+      entry["occluder"] = {
+          {"kind", oc.kind}, {"x", oc.x}, {"y", oc.y}, {"width", oc.width}, {"height", oc.height}};
     }
   }
   nlohmann::json frames = nlohmann::json::array();

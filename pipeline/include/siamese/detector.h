@@ -19,7 +19,8 @@ struct DetectorOptions {
   std::string kind = "haar";  // "haar" | "lbp" | "cnn"
   std::string cascade_file;   // empty = the opencv-data cascade of that kind (cascades only)
   int min_face_size = kDefaultMinFaceSize;
-  double scale_factor = 1.1;  // cascade pyramid step; 1.25 (facedetect's) halves the cost, boxes jitter more
+  double scale_factor =
+      1.1;  // cascade pyramid step; 1.25 (facedetect's) halves the cost, boxes jitter more
   // Overlapping hits needed for a face; at 4 alt2 missed AT&T faces on darker backgrounds.
   int min_neighbors = 3;
   /// The smallest face is shrunk to about this many pixels before detection (cascade window
@@ -32,13 +33,34 @@ struct DetectorOptions {
   std::string weights_dir;
   torch::Device device = torch::kCPU;
 
-  DetectorOptions& set_kind(std::string k) { kind = std::move(k); return *this; }
-  DetectorOptions& set_cascade_file(std::string f) { cascade_file = std::move(f); return *this; }
-  DetectorOptions& set_min_face_size(int n) { min_face_size = n; return *this; }
-  DetectorOptions& set_threshold(double t) { threshold = t; return *this; }
-  DetectorOptions& set_input_size(int n) { input_size = n; return *this; }
-  DetectorOptions& set_weights_dir(std::string d) { weights_dir = std::move(d); return *this; }
-  DetectorOptions& set_device(torch::Device d) { device = d; return *this; }
+  DetectorOptions& set_kind(std::string k) {
+    kind = std::move(k);
+    return *this;
+  }
+  DetectorOptions& set_cascade_file(std::string f) {
+    cascade_file = std::move(f);
+    return *this;
+  }
+  DetectorOptions& set_min_face_size(int n) {
+    min_face_size = n;
+    return *this;
+  }
+  DetectorOptions& set_threshold(double t) {
+    threshold = t;
+    return *this;
+  }
+  DetectorOptions& set_input_size(int n) {
+    input_size = n;
+    return *this;
+  }
+  DetectorOptions& set_weights_dir(std::string d) {
+    weights_dir = std::move(d);
+    return *this;
+  }
+  DetectorOptions& set_device(torch::Device d) {
+    device = d;
+    return *this;
+  }
 };
 
 /// The detector kinds DetectorOptions::kind accepts, as flags and properties spell them.

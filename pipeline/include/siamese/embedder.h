@@ -41,8 +41,7 @@ class Embedder {
   torch::Tensor embed_on_device(const torch::Tensor& inputs);
   /// Preprocesses the boxes of one frame into one batch and embeds it: [boxes.size(), E] CPU.
   /// A model that aligns gets each face's landmarks first (face_points).
-  torch::Tensor embed_faces(const ImageView& view, const std::vector<Box>& boxes,
-                            Framing framing);
+  torch::Tensor embed_faces(const ImageView& view, const std::vector<Box>& boxes, Framing framing);
   /// The five points preprocess_into needs for these boxes when the model's crop policy aligns
   /// (face-api's landmark network, on the embedder's device); empty when it does not align or
   /// for exact framing (a pre-cropped image is used as it is).

@@ -58,8 +58,7 @@ class FaceAligner {
   /// Loads the landmark network (from dir) only when crop.align is on. Throws FileError naming
   /// the weights file and tests/fetch_weights.sh when they are missing.
   FaceAligner(const CropPolicy& crop, torch::Device device,
-              const std::string& dir = face_api_cache_dir(),
-              LandmarkerOptions options = {});
+              const std::string& dir = face_api_cache_dir(), LandmarkerOptions options = {});
 
   bool enabled() const { return landmarker_ != nullptr; }
   /// Five points per box (in order), or an empty vector when alignment is off.

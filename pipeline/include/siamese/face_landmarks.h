@@ -100,9 +100,9 @@ struct LandmarkFraming {
 };
 
 struct LandmarkerOptions {
-  bool tiny = false;         // the tiny network (faster, less exact)
-  int batch_size = 32;       // faces per forward pass
-  LandmarkFraming framing;   // applied to each box before the network sees it
+  bool tiny = false;        // the tiny network (faster, less exact)
+  int batch_size = 32;      // faces per forward pass
+  LandmarkFraming framing;  // applied to each box before the network sees it
   /// A second pass on the box fitted to the first pass's points (as face-api's detectors frame
   /// faces): the points depend less on how the detector framed the face.
   bool refine = true;

@@ -21,7 +21,7 @@
 namespace siamese {
 
 constexpr int kGallerySchemaVersion = 1;
-constexpr int kGalleryBusyTimeoutMs = 30000;  // how long a writer waits for another one
+constexpr int kGalleryBusyTimeoutMs = 30000;     // how long a writer waits for another one
 constexpr int kMaxGalleryEmbeddingSize = 65536;  // a stored size above this is a corrupt file
 
 /// One embedding to enroll and the file it came from.
@@ -86,8 +86,7 @@ class Gallery {
 
   /// Adds the samples to identity `name`; with replace, the identity's old samples go in the
   /// same transaction (re-enrollment is atomic). Throws and leaves the file unchanged on error.
-  void enroll(const std::string& name, const std::vector<EnrollmentSample>& samples,
-              bool replace);
+  void enroll(const std::string& name, const std::vector<EnrollmentSample>& samples, bool replace);
   /// enroll() for several identities in ONE transaction (a whole `siamese-enroll add` run).
   void enroll_batch(const std::vector<IdentitySamples>& identities, bool replace);
   /// Removes an identity; throws InputError when it does not exist.
@@ -97,8 +96,8 @@ class Gallery {
   /// Replaces the binding and all embeddings at once (--rebuild with a new model).
   /// Identities not listed (or listed without samples) are removed; the stored threshold is
   /// cleared (it belonged to the old model).
-  void rebind(const ModelInfo& model, const std::vector<std::pair<std::string,
-              std::vector<EnrollmentSample>>>& identities);
+  void rebind(const ModelInfo& model,
+              const std::vector<std::pair<std::string, std::vector<EnrollmentSample>>>& identities);
   /// Stores the gallery's own threshold (Euclidean distance), or clears it with nullopt.
   void set_threshold(std::optional<float> threshold);
 

@@ -10,7 +10,19 @@
 namespace siamese {
 
 /// The formats cameras and decoders produce (names as in GStreamer's video formats).
-enum class PixelFormat { kGray8, kRGB, kBGR, kRGBx, kBGRx, kxRGB, kxBGR, kRGBA, kBGRA, kI420, kNV12 };
+enum class PixelFormat {
+  kGray8,
+  kRGB,
+  kBGR,
+  kRGBx,
+  kBGRx,
+  kxRGB,
+  kxBGR,
+  kRGBA,
+  kBGRA,
+  kI420,
+  kNV12
+};
 
 /// Parses a GStreamer-style name ("GRAY8", "BGRx", "I420", ...); throws InputError otherwise.
 PixelFormat parse_pixel_format(const std::string& name);

@@ -27,12 +27,12 @@ struct Candidate {
 };
 
 struct Match {
-  int identity = -1;            // best identity; -1 when the gallery is empty
-  std::string name;             // its name ("" when none)
-  float distance = 0.0f;        // distance to it (Euclidean; +inf when the gallery is empty)
-  float second_distance = 0.0f; // distance to the runner-up identity (+inf when none)
-  bool verified = false;        // distance <= threshold
-  std::vector<Candidate> top;   // the top_k identities, nearest first
+  int identity = -1;             // best identity; -1 when the gallery is empty
+  std::string name;              // its name ("" when none)
+  float distance = 0.0f;         // distance to it (Euclidean; +inf when the gallery is empty)
+  float second_distance = 0.0f;  // distance to the runner-up identity (+inf when none)
+  bool verified = false;         // distance <= threshold
+  std::vector<Candidate> top;    // the top_k identities, nearest first
 };
 
 class Matcher {

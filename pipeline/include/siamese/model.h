@@ -5,8 +5,8 @@
 // Thread-safety: a Network is not safe for concurrent forward() calls; one per thread/element.
 #pragma once
 
-#include <torch/torch.h>
 #include <torch/script.h>
+#include <torch/torch.h>
 
 #include <memory>
 #include <optional>
@@ -20,9 +20,18 @@ struct ArchOptions {
   int embedding_size = 128;      // seed: 5
   int base_channels = 16;        // default: width of the first stage (x2 per stage)
 
-  ArchOptions& set_arch(std::string a) { arch = std::move(a); return *this; }
-  ArchOptions& set_embedding_size(int n) { embedding_size = n; return *this; }
-  ArchOptions& set_base_channels(int n) { base_channels = n; return *this; }
+  ArchOptions& set_arch(std::string a) {
+    arch = std::move(a);
+    return *this;
+  }
+  ArchOptions& set_embedding_size(int n) {
+    embedding_size = n;
+    return *this;
+  }
+  ArchOptions& set_base_channels(int n) {
+    base_channels = n;
+    return *this;
+  }
 };
 
 /// The seed's SiameseNetwork branch, exactly: 3 x [ReflectionPad(1), Conv3x3, ReLU, BatchNorm]

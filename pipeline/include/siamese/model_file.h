@@ -27,7 +27,7 @@ constexpr int kImpostorTailSize = 1024;
 struct ValidationFigures {
   double auc = 0.0;
   double eer = 1.0;
-  double tar_at_far_1e2 = 0.0;  // true-accept rate at a 1% false-accept rate
+  double tar_at_far_1e2 = 0.0;         // true-accept rate at a 1% false-accept rate
   double threshold_at_far_1e2 = -1.0;  // the distance where it was read (-1: not recorded);
                                        // stricter than `threshold`, suits 1:N galleries
   // At a 1e-4 false-accept rate: a stranger's face meets every enrolled embedding, so a gallery
@@ -40,7 +40,7 @@ struct ValidationFigures {
   // The smallest impostor distances among those impostor_pairs, ascending (at most
   // kImpostorTailSize): sizes the default threshold to a gallery (threshold_policy.h).
   std::vector<float> impostor_tail;
-  double accuracy = 0.0;        // at the calibrated threshold
+  double accuracy = 0.0;  // at the calibrated threshold
   int identities = 0;
   int64_t pairs = 0;
 };
@@ -53,7 +53,7 @@ struct ModelInfo {
   ArchOptions arch;
   InputSpec input;
   int embedding_size = 0;
-  bool normalized = false;  // embeddings have unit L2 norm
+  bool normalized = false;    // embeddings have unit L2 norm
   bool flip_average = false;  // embedding = mean over the face and its mirror image (see
                               // infer_embeddings); absent in older files = false
   std::string metric = kDefaultMetric;

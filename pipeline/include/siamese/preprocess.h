@@ -37,9 +37,8 @@ struct CropPolicy {
   float align_padding = 0.25f;
   float align_shift_y = 0.0f;
   bool operator==(const CropPolicy& o) const {
-    return scale_width == o.scale_width && scale_height == o.scale_height &&
-           shift_y == o.shift_y && align == o.align && align_padding == o.align_padding &&
-           align_shift_y == o.align_shift_y;
+    return scale_width == o.scale_width && scale_height == o.scale_height && shift_y == o.shift_y &&
+           align == o.align && align_padding == o.align_padding && align_shift_y == o.align_shift_y;
   }
 };
 
@@ -62,10 +61,10 @@ constexpr float kMaxInputScale = 1.0f;       // pixel multiplier: 1/255 typicall
 constexpr float kMaxAbsInputMean = 1000.0f;  // |mean| per channel
 constexpr float kMinInputStd = 1e-3f;        // std per channel, in [kMinInputStd, kMaxInputStd]
 constexpr float kMaxInputStd = 1000.0f;
-constexpr float kMinCropScale = 0.25f;       // CropPolicy scale_width / scale_height bounds
+constexpr float kMinCropScale = 0.25f;  // CropPolicy scale_width / scale_height bounds
 constexpr float kMaxCropScale = 4.0f;
-constexpr float kMaxCropShift = 1.0f;        // |shift_y|, in box heights
-constexpr float kMaxAlignPadding = 2.0f;     // align_padding in [0, 2]; |align_shift_y| <= 1
+constexpr float kMaxCropShift = 1.0f;     // |shift_y|, in box heights
+constexpr float kMaxAlignPadding = 2.0f;  // align_padding in [0, 2]; |align_shift_y| <= 1
 /// A face box may be at most this many times the frame's width and height (larger ones, from
 /// a tampered gallery or an upstream meta, are refused before anything is padded).
 constexpr int kMaxBoxToFrame = 2;

@@ -22,7 +22,8 @@ namespace siamese {
 
 class GpuFacePreprocessor;
 
-constexpr int kDefaultDetectInterval = 3;  // frames between detector runs (faces are followed in between)
+constexpr int kDefaultDetectInterval =
+    3;  // frames between detector runs (faces are followed in between)
 // A track is matched by the mean of its latest embeddings (its template), not by one crop: the
 // detector's box jitters from frame to frame, and averaging cancels much of what that costs.
 constexpr int kDefaultTemplateSize = 8;

@@ -46,9 +46,8 @@ ThresholdChoice strict_threshold(const ModelInfo& model);
 
 /// explicit_value, else stored (the gallery's), else gallery_size_threshold(). Throws
 /// InputError for a non-finite or negative explicit value.
-ThresholdChoice choose_threshold(std::optional<float> explicit_value,
-                                 std::optional<float> stored, const ModelInfo& model,
-                                 int64_t embeddings);
+ThresholdChoice choose_threshold(std::optional<float> explicit_value, std::optional<float> stored,
+                                 const ModelInfo& model, int64_t embeddings);
 
 /// "explicit", "gallery", "gallery-size", "model-point" or "model-pair".
 const char* threshold_source_name(ThresholdSource source);

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "siamese/image_view.h"
-#include "siamese/network_forward.h"
 #include "siamese/limits.h"
+#include "siamese/network_forward.h"
 
 namespace siamese {
 
@@ -32,15 +32,27 @@ struct FaceDetection {
 };
 
 struct TinyFaceDetectorOptions {
-  int input_size = kDefaultDetectorInputSize;        // "detector-input-size"
+  int input_size = kDefaultDetectorInputSize;          // "detector-input-size"
   double score_threshold = kDefaultDetectorThreshold;  // "detector-threshold", in (0, 1)
   std::string weights_dir;  // the package cache; empty = face_api_cache_dir()
   torch::Device device = torch::kCPU;
 
-  TinyFaceDetectorOptions& set_input_size(int n) { input_size = n; return *this; }
-  TinyFaceDetectorOptions& set_score_threshold(double t) { score_threshold = t; return *this; }
-  TinyFaceDetectorOptions& set_weights_dir(std::string d) { weights_dir = std::move(d); return *this; }
-  TinyFaceDetectorOptions& set_device(torch::Device d) { device = d; return *this; }
+  TinyFaceDetectorOptions& set_input_size(int n) {
+    input_size = n;
+    return *this;
+  }
+  TinyFaceDetectorOptions& set_score_threshold(double t) {
+    score_threshold = t;
+    return *this;
+  }
+  TinyFaceDetectorOptions& set_weights_dir(std::string d) {
+    weights_dir = std::move(d);
+    return *this;
+  }
+  TinyFaceDetectorOptions& set_device(torch::Device d) {
+    device = d;
+    return *this;
+  }
 };
 
 /// Throws InputError naming detector-input-size (a multiple of 32 in [64, 1024]) or

@@ -71,7 +71,7 @@ struct TrackedFace {
   // Matched again after one or more detection rounds without a match: the face may be another
   // person's who stepped into the place (StreamVerifier decides such a track afresh).
   bool resumed = false;
-  FivePoints points;             // the track's landmarks at box, when it has them
+  FivePoints points;  // the track's landmarks at box, when it has them
   bool has_points = false;
 };
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every C++ source of the project must read as clang-format writes it (.clang-format at the top):
+# names each file that does not, and the command that fixes it.
+# Usage: tests/check_format.sh [REPO_ROOT]
+set -euo pipefail
+root="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+format="$(command -v clang-format || command -v clang-format-14 || true)"
+if [ -z "$format" ]; then
+  echo "check_format: clang-format is not installed (tests/setup.sh installs it)" >&2
+  exit 1
+fi
+cd "$root"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  mapfile -t files < <(git ls-files -- '*.cpp' '*.h' '*.hpp' '*.cu')
+else  # an unpacked source archive
+  mapfile -t files < <(find . -path ./build\* -prune -o \( -name '*.cpp' -o -name '*.h' \
+    -o -name '*.hpp' -o -name '*.cu' \) -print | sed 's|^\./||')
+fi
+bad=()
+for f in "${files[@]}"; do
+  [ -f "$f" ] || continue
+  "$format" --style=file --dry-run -Werror "$f" >/dev/null 2>&1 || bad+=("$f")
+done
+if [ ${#bad[@]} -gt 0 ]; then
+  echo "check_format: ${#bad[@]} of ${#files[@]} files are not formatted; fix with:" >&2
+  echo "  $format -i --style=file ${bad[*]}" >&2
+  exit 1
+fi
+echo "check_format: ${#files[@]} files formatted"
