@@ -206,6 +206,12 @@ TEST_CASE("number lists such as --batches are checked item by item", "[core][cli
                     Catch::Contains("--batches") && Catch::Contains("'x'"));
   CHECK_THROWS_WITH(cli::parse_integer_list("--batches", "8,65", 1, 64), Catch::Contains("'65'"));
   CHECK_THROWS_AS(cli::parse_integer_list("--batches", "", 1, 64), cli::UsageError);
+  const cli::Program p{"bench", "usage", {{"", {cli::Flag::text("batches")}, 0, 0, ""}}};
+  CHECK(parse(p, {"--batches", "4,16"}).integer_list("batches", "1", 1, 64) ==
+        std::vector<int>{4, 16});
+  CHECK(parse(p, {}).integer_list("batches", "1,8", 1, 64) == std::vector<int>{1, 8});
+  CHECK_THROWS_AS(parse(p, {"--batches", "0"}).integer_list("batches", "1", 1, 64),
+                  cli::UsageError);
 }
 
 TEST_CASE("shared flags take the element's ranges from the core", "[core][cli]") {

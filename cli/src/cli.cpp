@@ -133,6 +133,15 @@ std::vector<long> parse_integer_list(const std::string& flag, const std::string&
   return out;
 }
 
+std::vector<int> Args::integer_list(const std::string& name, const std::string& fallback, long min,
+                                    long max) const {
+  std::vector<int> out;
+  for (long n : parse_integer_list("--" + name, text(name, fallback), min, max)) {
+    out.push_back(static_cast<int>(n));
+  }
+  return out;
+}
+
 Args Args::parse(const Program& program, int argc, const char* const* argv) {
   Args args;
   args.program_ = program.name;

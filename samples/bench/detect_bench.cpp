@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_stats.h"
 #include "siamese/cli.h"
 #include "siamese/detector.h"
 #include "siamese/device.h"
@@ -51,12 +52,7 @@ using Clock = std::chrono::steady_clock;
 constexpr double kCentreFraction = 0.472;  // training/lfw_protocol.h kLfwCentreBoxFraction
 constexpr double kHitIou = 0.4;
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using siamese::bench::median;
 
 std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> out;

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_stats.h"
 #include "siamese/cli.h"
 #include "siamese/device.h"
 #include "siamese/embedder.h"
@@ -41,22 +42,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// A comma list of whole numbers in [1, max] ("1,8,32"), named by its flag in errors.
-std::vector<int> int_list(const siamese::cli::Args& flags, const std::string& name,
-                          const std::string& fallback, long max) {
-  std::vector<int> out;
-  for (long n : siamese::cli::parse_integer_list("--" + name, flags.text(name, fallback), 1, max)) {
-    out.push_back(static_cast<int>(n));
-  }
-  return out;
-}
+using siamese::bench::median;
 
 std::string run_capture(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
@@ -153,7 +139,8 @@ int run_worker(const siamese::cli::Args& args) {
   siamese::set_cpu_threads(threads);
   siamese::LoadedModel model = bench_model(args);
   const torch::Tensor inputs = read_pixels(args.required("inputs"), model.info.input);
-  const std::vector<int> batches = int_list(args, "batches", "1,8,32", siamese::kMaxBatchSize);
+  const std::vector<int> batches =
+      args.integer_list("batches", "1,8,32", 1, siamese::kMaxBatchSize);
   siamese::Embedder embedder(model, torch::kCPU, *std::max_element(batches.begin(), batches.end()));
   for (int b : batches) {
     std::vector<int64_t> rows(b);  // faces 0..b-1, as node takes them
@@ -180,8 +167,10 @@ int run_worker(const siamese::cli::Args& args) {
 
 int run_driver(const siamese::cli::Args& args, const std::string& self) {
   const std::string batches_text = args.text("batches", "1,8,32");
-  const std::vector<int> batches = int_list(args, "batches", "1,8,32", siamese::kMaxBatchSize);
-  const std::vector<int> thread_settings = int_list(args, "threads", "1,2", siamese::kMaxThreads);
+  const std::vector<int> batches =
+      args.integer_list("batches", "1,8,32", 1, siamese::kMaxBatchSize);
+  const std::vector<int> thread_settings =
+      args.integer_list("threads", "1,2", 1, siamese::kMaxThreads);
   const std::string seconds = args.text("seconds", "2");
   const int rounds = static_cast<int>(args.integer("rounds", 2));
   const std::string node = args.text("node", "node");

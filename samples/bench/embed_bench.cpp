@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_stats.h"
 #include "siamese/cli.h"
 #include "siamese/device.h"
 #include "siamese/embedder.h"
@@ -38,22 +39,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// A comma list of whole numbers in [1, max] ("1,8,32"), named by its flag in errors.
-std::vector<int> int_list(const siamese::cli::Args& flags, const std::string& name,
-                          const std::string& fallback, long max) {
-  std::vector<int> out;
-  for (long n : siamese::cli::parse_integer_list("--" + name, flags.text(name, fallback), 1, max)) {
-    out.push_back(static_cast<int>(n));
-  }
-  return out;
-}
+using siamese::bench::median;
 
 const siamese::cli::Program kProgramSpec{
     "embed_bench",
@@ -84,7 +70,7 @@ reference (seed_baseline.py infer), interleaved per round, batch size and thread
 
 int run_worker(const siamese::cli::Args& a) {
   const std::string arch = a.text("arch", "seed");
-  const int threads = int_list(a, "threads", "1", siamese::kMaxThreads).front();
+  const int threads = a.integer_list("threads", "1", 1, siamese::kMaxThreads).front();
   const double seconds = a.number("seconds", 1.5);
   siamese::set_cpu_threads(threads);
   siamese::ArchOptions options = siamese::ArchOptions().set_arch(arch);
@@ -94,7 +80,7 @@ int run_worker(const siamese::cli::Args& a) {
   info.arch = options;
   info.input = spec;
   info.embedding_size = options.embedding_size;
-  for (int batch : int_list(a, "batches", "1,8,32,64,128", siamese::kMaxBatchSize)) {
+  for (int batch : a.integer_list("batches", "1,8,32,64,128", 1, siamese::kMaxBatchSize)) {
     torch::manual_seed(0);
     siamese::Embedder embedder(siamese::LoadedModel{info, siamese::Network::create(options), ""},
                                torch::kCPU, batch);
@@ -141,8 +127,10 @@ std::string fmt(double v, int precision = 1) {
 
 int run_driver(const siamese::cli::Args& a, const std::string& self) {
   const int rounds = static_cast<int>(a.integer("rounds", 3));
-  const std::vector<int> batches = int_list(a, "batches", "1,8,32,64,128", siamese::kMaxBatchSize);
-  const std::vector<int> thread_settings = int_list(a, "threads", "1,2", siamese::kMaxThreads);
+  const std::vector<int> batches =
+      a.integer_list("batches", "1,8,32,64,128", 1, siamese::kMaxBatchSize);
+  const std::vector<int> thread_settings =
+      a.integer_list("threads", "1,2", 1, siamese::kMaxThreads);
   const std::string seconds = a.text("seconds", "1.0");
   const std::string python = a.text("python", "/usr/bin/python3");
   const std::string reference =

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "bench_stats.h"
 #include "dataset.h"
 #include "identity_split.h"
 #include "malloc_tuning.h"
@@ -52,11 +53,7 @@ with the Python reference):
       "train|infer [options]"}}};
 using Clock = std::chrono::steady_clock;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using siamese::bench::median;
 
 st::FaceDataset att(const std::string& root, const std::string& list,
                     const siamese::InputSpec& spec) {

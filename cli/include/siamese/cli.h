@@ -95,6 +95,10 @@ class Args {
   double number(const std::string& name, double fallback) const;
   /// A number flag's value, or nullopt when it was not given.
   std::optional<double> number(const std::string& name) const;
+  /// A comma list of whole numbers in [min, max] (parse_integer_list), or fallback's when the
+  /// flag was not given.
+  std::vector<int> integer_list(const std::string& name, const std::string& fallback, long min,
+                                long max) const;
   /// Throws UsageError when both flags were given ("--a and --b contradict each other").
   void exclusive(const std::string& a, const std::string& b) const;
 
