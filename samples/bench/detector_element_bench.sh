@@ -14,12 +14,13 @@
 #   Binaries and plugin from $SIAMESE_BUILD_DIR (default build/). The CNN needs the weights of
 #   tests/fetch_weights.sh.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+bench_name=detector_element_bench
+# shellcheck source=bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 # shellcheck source=walk_video.sh
 source "$root/samples/bench/walk_video.sh"
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { bench_help; exit 2; }
 model="" video="" seconds=20 rounds=3 min=60 threads=2
 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
 while [ $# -gt 0 ]; do
@@ -34,15 +35,14 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-die() { echo "detector_element_bench: $*" >&2; exit 1; }
-[ -f "$build/gst-plugins/libgstsiamese.so" ] || die "$build/gst-plugins/libgstsiamese.so not built"
-command -v gst-launch-1.0 >/dev/null || die "gst-launch-1.0 not installed (gstreamer1.0-tools)"
+bench_require_built gst-plugins/libgstsiamese.so
+bench_require_gst_launch
 bench_use_built_plugin
 gst-inspect-1.0 facedetect >/dev/null 2>&1 || die "facedetect missing (gstreamer1.0-opencv)"
 
 if [ -z "$video" ]; then
-  [ -d "$data/s1" ] || die "no AT&T faces in $data (--data or SIAMESE_DATA)"
-  [ -x "$build/bin/siamese-render-walk" ] || die "$build/bin/siamese-render-walk not built"
+  bench_require_att "$data"
+  bench_require_built bin/siamese-render-walk
   bench_render_walk "$seconds"
 else
   work="$(mktemp -d)"

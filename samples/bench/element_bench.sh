@@ -15,12 +15,13 @@
 #   Binaries and plugin from $SIAMESE_BUILD_DIR (default build/): bin/siamese-render-walk,
 #   gst-plugins/libgstsiamese.so, and bin/siamese-train, bin/siamese-enroll when needed.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+bench_name=element_bench
+# shellcheck source=bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 # shellcheck source=walk_video.sh
 source "$root/samples/bench/walk_video.sh"
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { bench_help; exit 2; }
 model="" gallery="" seconds=20 reps=3 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,11 +33,9 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-die() { echo "element_bench: $*" >&2; exit 1; }
-[ -d "$data/s1" ] || die "no AT&T faces in $data (--data or SIAMESE_DATA)"
-[ -f "$build/gst-plugins/libgstsiamese.so" ] || die "$build/gst-plugins/libgstsiamese.so not built"
-[ -x "$build/bin/siamese-render-walk" ] || die "$build/bin/siamese-render-walk not built"
-command -v gst-launch-1.0 >/dev/null || die "gst-launch-1.0 not installed (gstreamer1.0-tools)"
+bench_require_att "$data"
+bench_require_built gst-plugins/libgstsiamese.so bin/siamese-render-walk
+bench_require_gst_launch
 
 bench_use_built_plugin
 gst-inspect-1.0 facedetect >/dev/null 2>&1 || die "facedetect missing (gstreamer1.0-opencv)"

@@ -23,11 +23,11 @@
 #   --conditions  default plain,rotate,blur,lowlight,sidelight,noise,jpeg,small,occlusion
 # Environment: SIAMESE_BUILD_DIR (default build/), SIAMESE_LFW, SIAMESE_DATA (AT&T).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+bench_name=hard_walk
+# shellcheck source=bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 lfw="${SIAMESE_LFW:-$root/../shared/data/lfw}"
 att="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
-die() { echo "hard_walk: $*" >&2; exit 1; }
 out="" seed=7 sets="lfw,att" variants="haar,cnn,haar-aligned,cnn-aligned"
 conditions="plain,rotate,blur,lowlight,sidelight,noise,jpeg,small,occlusion"
 while [ $# -gt 0 ]; do
@@ -37,19 +37,16 @@ while [ $# -gt 0 ]; do
     --sets) sets="$2"; shift 2 ;;
     --variants) variants="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_help; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
-[ -f "$lfw/pairs.txt" ] || die "no LFW in $lfw (set SIAMESE_LFW)"
+bench_require_lfw "$lfw"
 [ -f "$att/s1/1.pgm" ] || die "no AT&T faces in $att (set SIAMESE_DATA)"
-for program in siamese-import siamese-enroll siamese-render-walk siamese-bus-json \
-               siamese-demo-summary; do
-  [ -x "$build/bin/$program" ] || die "$build/bin/$program is not built"
-done
-[ -f "$build/gst-plugins/libgstsiamese.so" ] || die "$build/gst-plugins/libgstsiamese.so not built"
-unset GST_PLUGIN_PATH_1_0 GST_REGISTRY_1_0
-export GST_PLUGIN_PATH="$build/gst-plugins" GST_REGISTRY="$build/gst-registry-bench.bin"
+bench_require_built bin/siamese-import bin/siamese-enroll bin/siamese-render-walk \
+  bin/siamese-bus-json bin/siamese-demo-summary
+bench_require_built gst-plugins/libgstsiamese.so
+bench_use_built_plugin
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 [ -n "$out" ] || out="$work/out"

@@ -11,28 +11,26 @@
 #   --out DIR      where the model, gallery and enrollment links go (default: a temporary folder)
 # Environment: SIAMESE_LFW (default ../shared/data/lfw), SIAMESE_BUILD_DIR (default build/).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+bench_name=lfw_walks
+# shellcheck source=bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 lfw="${SIAMESE_LFW:-$root/../shared/data/lfw}"
-die() { echo "lfw_walks: $*" >&2; exit 1; }
 model="" out=""
 seeds=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_help; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) seeds+=("$1"); shift ;;
   esac
 done
 ((${#seeds[@]})) || seeds=(7 8 9 10 11 12)
-[ -f "$lfw/pairs.txt" ] || die "no LFW in $lfw (set SIAMESE_LFW)"
-for program in siamese-import siamese-enroll siamese-render-walk siamese-bus-json \
-               siamese-demo-summary; do
-  [ -x "$build/bin/$program" ] || die "$build/bin/$program is not built"
-done
-export GST_PLUGIN_PATH="$build/gst-plugins" GST_REGISTRY="$build/gst-registry-bench.bin"
+bench_require_lfw "$lfw"
+bench_require_built bin/siamese-import bin/siamese-enroll bin/siamese-render-walk \
+  bin/siamese-bus-json bin/siamese-demo-summary
+bench_use_built_plugin
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 if [ -z "$out" ]; then out="$work/out"; fi

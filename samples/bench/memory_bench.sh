@@ -10,12 +10,13 @@
 #   --seconds S video length (default 6)
 #   Binaries and plugin from $SIAMESE_BUILD_DIR (default build/).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+bench_name=memory_bench
+# shellcheck source=bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 # shellcheck source=walk_video.sh
 source "$root/samples/bench/walk_video.sh"
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { bench_help; exit 2; }
 model="" count=100000 seconds=6 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,11 +27,8 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-die() { echo "memory_bench: $*" >&2; exit 1; }
-[ -d "$data/s1" ] || die "no AT&T faces in $data (--data or SIAMESE_DATA)"
-for f in gst-plugins/libgstsiamese.so bin/siamese-render-walk bin/bench_fixtures; do
-  [ -e "$build/$f" ] || die "$build/$f not built"
-done
+bench_require_att "$data"
+bench_require_built gst-plugins/libgstsiamese.so bin/siamese-render-walk bin/bench_fixtures
 [ -x /usr/bin/time ] || die "/usr/bin/time missing (apt-get install time)"
 
 bench_use_built_plugin

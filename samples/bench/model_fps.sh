@@ -7,26 +7,26 @@
 #   --seconds S  video length (default 20); --repeat N: runs per model (default 3)
 # Environment: SIAMESE_DATA (the AT&T faces), SIAMESE_BUILD_DIR (default build/).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+bench_name=model_fps
+# shellcheck source=bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
 # shellcheck source=walk_video.sh
 source "$root/samples/bench/walk_video.sh"
-die() { echo "model_fps: $*" >&2; exit 1; }
 seconds=20 reps=3
 models=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --repeat) reps="$2"; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_help; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) models+=("$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"); shift ;;
   esac
 done
 ((${#models[@]})) || die "name at least one model file"
-[ -d "$data/s1" ] || die "no AT&T faces in $data (SIAMESE_DATA)"
-[ -f "$build/gst-plugins/libgstsiamese.so" ] || die "$build/gst-plugins/libgstsiamese.so not built"
+bench_require_att "$data"
+bench_require_built gst-plugins/libgstsiamese.so
 bench_use_built_plugin
 bench_render_walk "$seconds"
 frames="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["frame_count"])' \

@@ -16,12 +16,13 @@
 #   Binaries and plugin from $SIAMESE_BUILD_DIR (default build/): bin/siamese-render-walk,
 #   bin/bench_fixtures, gst-plugins/libgstsiamese.so.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$(cd "${SIAMESE_BUILD_DIR:-$root/build}" && pwd)"
+bench_name=streams_bench
+# shellcheck source=bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 # shellcheck source=walk_video.sh
 source "$root/samples/bench/walk_video.sh"
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { bench_help; exit 2; }
 model="" gallery="" seconds=10 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,12 +33,9 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-die() { echo "streams_bench: $*" >&2; exit 1; }
-[ -d "$data/s1" ] || die "no AT&T faces in $data (--data or SIAMESE_DATA)"
-for f in gst-plugins/libgstsiamese.so bin/siamese-render-walk bin/bench_fixtures; do
-  [ -e "$build/$f" ] || die "$build/$f not built"
-done
-command -v gst-launch-1.0 >/dev/null || die "gst-launch-1.0 not installed (gstreamer1.0-tools)"
+bench_require_att "$data"
+bench_require_built gst-plugins/libgstsiamese.so bin/siamese-render-walk bin/bench_fixtures
+bench_require_gst_launch
 
 bench_use_built_plugin
 gst-inspect-1.0 facedetect >/dev/null 2>&1 || die "facedetect missing (gstreamer1.0-opencv)"
