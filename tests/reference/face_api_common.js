@@ -74,6 +74,62 @@ function loadFaceApi(dir) {
 
 function clamp8(v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
 
+const kFaceSide = 150;
+
+// The drawn 150x150 face of seed, HWC RGB bytes; integer arithmetic only
+// (tests/test_model_fixtures.cpp drawn_reference_face repeats it).
+function drawnFace(seed) {
+  const px = new Uint8Array(kFaceSide * kFaceSide * 3);
+  const cx = 73 + (seed % 5);
+  const cy = 77 + (seed % 3);
+  const ax = 42 + (seed % 7);
+  const ay = 56 + (seed % 4);
+  for (let y = 0; y < kFaceSide; y += 1) {
+    for (let x = 0; x < kFaceSide; x += 1) {
+      let r = (40 + x + 13 * seed) % 256;
+      let g = (90 + y + 29 * seed) % 256;
+      let b = (150 + ((x + y) >> 1) + 7 * seed) % 256;
+      const dx = x - cx;
+      const dy = y - cy;
+      if (dx * dx * ay * ay + dy * dy * ax * ax <= ax * ax * ay * ay) {
+        r = clamp8(205 - (y >> 3) + 3 * seed);
+        g = clamp8(165 - (y >> 3) + seed);
+        b = clamp8(135 - ((dx * dx) >> 6));
+        const ey = y - (cy - 14);
+        for (const ex of [cx - 17, cx + 17]) {
+          if ((x - ex) * (x - ex) + 2 * ey * ey <= 40) { r = 40; g = 30; b = 25 + seed; }
+        }
+        if (Math.abs(dx) <= 14 && y >= cy + 24 && y <= cy + 28) { r = 150; g = 50; b = 60; }
+        if (Math.abs(dx) <= 2 && y >= cy - 5 && y <= cy + 10) { r = 170; g = 120; b = 100; }
+      }
+      const i = (y * kFaceSide + x) * 3;
+      px[i] = r;
+      px[i + 1] = g;
+      px[i + 2] = b;
+    }
+  }
+  return px;
+}
+
+// Reads "--flag value" pairs and bare switches into an object. valueFlags maps a flag to its
+// key ({ '--jpeg-js': 'jpegJs' }), switches likewise; anything else is an error naming it.
+function parseFlags(argv, valueFlags, switches = {}, defaults = {}) {
+  const args = { ...defaults };
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    if (switches[a]) {
+      args[switches[a]] = true;
+    } else if (valueFlags[a]) {
+      if (i + 1 >= argv.length) die(`${a} needs a value`);
+      i += 1;
+      args[valueFlags[a]] = argv[i];
+    } else {
+      die(`unknown argument ${a}`);
+    }
+  }
+  return args;
+}
+
 // An 8-bit binary PGM: width, height and its pixel bytes.
 function readPgm(file) {
   const buf = fs.readFileSync(file);
@@ -107,5 +163,5 @@ function fnv1a32(bytes) {
 
 module.exports = {
   kVersion, root, setToolName, die, weightsDir, attDir, verifyPinned, loadFaceApi, clamp8, readPgm,
-  fnv1a32,
+  fnv1a32, kFaceSide, drawnFace, parseFlags,
 };

@@ -24,6 +24,7 @@ const common = require('./face_api_common');
 common.setToolName('face_api_detections');
 const {
   kVersion, weightsDir, attDir, verifyPinned, loadFaceApi, clamp8, readPgm, fnv1a32, die,
+  parseFlags,
 } = common;
 
 const fs = require('fs');
@@ -40,16 +41,7 @@ const kSynthetic = [
 ];
 
 function parseArgs(argv) {
-  const args = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const a = argv[i];
-    if (i + 1 >= argv.length) die(`${a} needs a value`);
-    if (a === '--weights') args.weights = argv[++i];
-    else if (a === '--att') args.att = argv[++i];
-    else if (a === '--out') args.out = argv[++i];
-    else die(`unknown argument ${a}`);
-  }
-  return args;
+  return parseFlags(argv, { '--weights': 'weights', '--att': 'att', '--out': 'out' });
 }
 
 function idiv(a, b) { return Math.trunc(a / b); } // C++ integer division

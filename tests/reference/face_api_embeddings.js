@@ -29,7 +29,8 @@ const common = require('./face_api_common');
 
 common.setToolName('face_api_embeddings');
 const {
-  kVersion, weightsDir, attDir, verifyPinned, loadFaceApi, clamp8, readPgm, fnv1a32, die,
+  kVersion, weightsDir, attDir, verifyPinned, loadFaceApi, readPgm, fnv1a32, die, drawnFace,
+  parseFlags,
 } = common;
 
 const fs = require('fs');
@@ -40,60 +41,15 @@ const kSyntheticSeeds = [0, 1, 2];
 const kAttFiles = ['s1/1.pgm', 's1/2.pgm', 's2/1.pgm', 's3/5.pgm'];
 
 function parseArgs(argv) {
-  const args = { bench: false, batches: [1, 8, 32], seconds: 2 };
-  for (let i = 0; i < argv.length; i += 1) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) die(`${a} needs a value`);
-      i += 1;
-      return argv[i];
-    };
-    if (a === '--weights') args.weights = value();
-    else if (a === '--att') args.att = value();
-    else if (a === '--out') args.out = value();
-    else if (a === '--bench') args.bench = true;
-    else if (a === '--batches') args.batches = value().split(',').map(Number);
-    else if (a === '--seconds') args.seconds = Number(value());
-    else if (a === '--inputs') args.inputs = value();
-    else die(`unknown argument ${a}`);
-  }
+  const args = parseFlags(argv, {
+    '--weights': 'weights', '--att': 'att', '--out': 'out', '--batches': 'batches',
+    '--seconds': 'seconds', '--inputs': 'inputs',
+  }, { '--bench': 'bench' }, { bench: false, batches: '1,8,32', seconds: '2' });
+  args.batches = String(args.batches).split(',').map(Number);
+  args.seconds = Number(args.seconds);
   if (args.batches.some((b) => !Number.isInteger(b) || b < 1)) die('--batches: positive integers');
   if (!(args.seconds > 0)) die('--seconds: a positive number');
   return args;
-}
-
-// A drawn face, HWC RGB bytes; integer arithmetic only (test_pretrained.cpp repeats it).
-function syntheticFace(seed) {
-  const px = new Uint8Array(kSide * kSide * 3);
-  const cx = 73 + (seed % 5);
-  const cy = 77 + (seed % 3);
-  const ax = 42 + (seed % 7);
-  const ay = 56 + (seed % 4);
-  for (let y = 0; y < kSide; y += 1) {
-    for (let x = 0; x < kSide; x += 1) {
-      let r = (40 + x + 13 * seed) % 256;
-      let g = (90 + y + 29 * seed) % 256;
-      let b = (150 + ((x + y) >> 1) + 7 * seed) % 256;
-      const dx = x - cx;
-      const dy = y - cy;
-      if (dx * dx * ay * ay + dy * dy * ax * ax <= ax * ax * ay * ay) {
-        r = clamp8(205 - (y >> 3) + 3 * seed);
-        g = clamp8(165 - (y >> 3) + seed);
-        b = clamp8(135 - ((dx * dx) >> 6));
-        const ey = y - (cy - 14);
-        for (const ex of [cx - 17, cx + 17]) {
-          if ((x - ex) * (x - ex) + 2 * ey * ey <= 40) { r = 40; g = 30; b = 25 + seed; }
-        }
-        if (Math.abs(dx) <= 14 && y >= cy + 24 && y <= cy + 28) { r = 150; g = 50; b = 60; }
-        if (Math.abs(dx) <= 2 && y >= cy - 5 && y <= cy + 10) { r = 170; g = 120; b = 100; }
-      }
-      const i = (y * kSide + x) * 3;
-      px[i] = r;
-      px[i + 1] = g;
-      px[i + 2] = b;
-    }
-  }
-  return px;
 }
 
 function attFace(file) {
@@ -116,7 +72,7 @@ function attFace(file) {
 }
 
 function buildInputs(args) {
-  const inputs = kSyntheticSeeds.map((seed) => ({ name: `synthetic-${seed}`, kind: 'synthetic', seed, pixels: syntheticFace(seed) }));
+  const inputs = kSyntheticSeeds.map((seed) => ({ name: `synthetic-${seed}`, kind: 'synthetic', seed, pixels: drawnFace(seed) }));
   const att = attDir(args);
   for (const f of kAttFiles) {
     const file = path.join(att, f);
@@ -148,7 +104,7 @@ async function main() {
       tensors = [];
       for (let i = 0; i < count; i += 1) tensors.push(tf.tensor3d(all.slice(i * faceFloats, (i + 1) * faceFloats), [kSide, kSide, 3], 'float32'));
     } else {
-      tensors = kSyntheticSeeds.map((seed) => tf.tensor3d(Float32Array.from(syntheticFace(seed)), [kSide, kSide, 3], 'float32'));
+      tensors = kSyntheticSeeds.map((seed) => tf.tensor3d(Float32Array.from(drawnFace(seed)), [kSide, kSide, 3], 'float32'));
     }
     for (const batch of args.batches) {
       const list = [];

@@ -26,7 +26,8 @@ const common = require('./face_api_common');
 
 common.setToolName('face_api_landmarks');
 const {
-  kVersion, root, weightsDir, verifyPinned, loadFaceApi, clamp8, readPgm, fnv1a32, die,
+  kVersion, root, weightsDir, verifyPinned, loadFaceApi, readPgm, fnv1a32, die, drawnFace,
+  parseFlags,
 } = common;
 
 const fs = require('fs');
@@ -49,22 +50,9 @@ const kCases = [
 ];
 
 function parseArgs(argv) {
-  const args = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) die(`${a} needs a value`);
-      i += 1;
-      return argv[i];
-    };
-    if (a === '--weights') args.weights = value();
-    else if (a === '--att') args.att = value();
-    else if (a === '--lfw') args.lfw = value();
-    else if (a === '--jpeg-js') args.jpegJs = value();
-    else if (a === '--out') args.out = value();
-    else die(`unknown argument ${a}`);
-  }
-  return args;
+  return parseFlags(argv, {
+    '--weights': 'weights', '--att': 'att', '--lfw': 'lfw', '--jpeg-js': 'jpegJs', '--out': 'out',
+  });
 }
 
 function dataDir(given, env, name) {
@@ -73,44 +61,10 @@ function dataDir(given, env, name) {
   return path.resolve(root, '..', 'shared', 'data', name);
 }
 
-// A drawn face, HWC RGB bytes; integer arithmetic only (test_pretrained.cpp repeats it).
-function syntheticFace(seed) {
-  const px = new Uint8Array(kSide * kSide * 3);
-  const cx = 73 + (seed % 5);
-  const cy = 77 + (seed % 3);
-  const ax = 42 + (seed % 7);
-  const ay = 56 + (seed % 4);
-  for (let y = 0; y < kSide; y += 1) {
-    for (let x = 0; x < kSide; x += 1) {
-      let r = (40 + x + 13 * seed) % 256;
-      let g = (90 + y + 29 * seed) % 256;
-      let b = (150 + ((x + y) >> 1) + 7 * seed) % 256;
-      const dx = x - cx;
-      const dy = y - cy;
-      if (dx * dx * ay * ay + dy * dy * ax * ax <= ax * ax * ay * ay) {
-        r = clamp8(205 - (y >> 3) + 3 * seed);
-        g = clamp8(165 - (y >> 3) + seed);
-        b = clamp8(135 - ((dx * dx) >> 6));
-        const ey = y - (cy - 14);
-        for (const ex of [cx - 17, cx + 17]) {
-          if ((x - ex) * (x - ex) + 2 * ey * ey <= 40) { r = 40; g = 30; b = 25 + seed; }
-        }
-        if (Math.abs(dx) <= 14 && y >= cy + 24 && y <= cy + 28) { r = 150; g = 50; b = 60; }
-        if (Math.abs(dx) <= 2 && y >= cy - 5 && y <= cy + 10) { r = 170; g = 120; b = 100; }
-      }
-      const i = (y * kSide + x) * 3;
-      px[i] = r;
-      px[i + 1] = g;
-      px[i + 2] = b;
-    }
-  }
-  return px;
-}
-
 // The pixels of one image name: { width, height, data: HWC RGB bytes }.
 function loadImage(name, args) {
   if (name.startsWith('synthetic-')) {
-    return { width: kSide, height: kSide, data: syntheticFace(Number(name.slice(10))) };
+    return { width: kSide, height: kSide, data: drawnFace(Number(name.slice(10))) };
   }
   if (name.startsWith('att:')) {
     const file = path.join(dataDir(args.att, 'SIAMESE_DATA', 'att_faces'), name.slice(4));
