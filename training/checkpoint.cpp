@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "siamese/atomic_file.h"
 #include "siamese/errors.h"
+#include "siamese/model_file.h"
 
 namespace siamese::training {
 namespace {
@@ -128,27 +128,16 @@ void open_archive(const std::string& path, torch::serialize::InputArchive& archi
 
 void save_checkpoint(const std::string& path, Network& network, torch::optim::Optimizer& optimizer,
                      const CheckpointState& state) {
-  try {
-    torch::serialize::OutputArchive archive;
-    archive.write("meta",
-                  c10::IValue(to_json(state).dump(-1, ' ', false, json::error_handler_t::replace)));
-    torch::serialize::OutputArchive model;
-    network.module()->save(model);
-    archive.write("model", model);
-    torch::serialize::OutputArchive optim;
-    optimizer.save(optim);
-    archive.write("optimizer", optim);
-    AtomicFile file(path);  // mkstemp beside it: a planted "<path>.tmp" link is never followed
-    archive.save_to([&file](const void* data, size_t n) {
-      file.write(data, n);
-      return n;
-    });
-    file.commit();
-  } catch (const FileError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw FileError(path, std::string("cannot write the checkpoint: ") + first_line(e.what()));
-  }
+  torch::serialize::OutputArchive archive;
+  archive.write("meta",
+                c10::IValue(to_json(state).dump(-1, ' ', false, json::error_handler_t::replace)));
+  torch::serialize::OutputArchive model;
+  network.module()->save(model);
+  archive.write("model", model);
+  torch::serialize::OutputArchive optim;
+  optimizer.save(optim);
+  archive.write("optimizer", optim);
+  save_archive(path, archive, "the checkpoint");
 }
 
 CheckpointState read_checkpoint_state(const std::string& path) {

@@ -215,10 +215,8 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     save_pair_grid(plot_path(options, "pairs.png"), shown_images, pairs, different, spec);
   }
 
-  ModelInfo info;
-  info.arch = state.arch;
-  info.input = spec;
-  info.normalized = state.arch.arch == "default";
+  ModelInfo info = fresh_model_info(state.arch);
+  info.input = spec;  // a fine-tuned model keeps its initial model's geometry
   info.flip_average = options.flip_average;
   info.licence = options.licence;
   const EmbeddingRule rule = embedding_rule(info);
@@ -281,6 +279,15 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     const auto t0 = Clock::now();
     double loss_sum = 0.0;
     long done = 0;
+    // One optimiser step on a batch of m pairs or triplets, and its progress report.
+    const auto optimise = [&](const torch::Tensor& loss, int64_t m) {
+      adam.zero_grad();
+      loss.backward();
+      adam.step();
+      loss_sum += loss.item<double>() * static_cast<double>(m);
+      done += static_cast<long>(m);
+      if (on_batch) on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
+    };
     if (options.loss == LossKind::kContrastive) {
       const PairBatch pairs = sampler.pairs(n);
       for (int64_t b = 0; b < n; b += options.batch_size) {
@@ -298,13 +305,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
                                    torch::tensor(y).to(device), state.margin)
                 : batch_contrastive_loss(out, labels.index_select(0, rows), state.margin,
                                          options.mining == PairMining::kBatchHard);
-        adam.zero_grad();
-        loss.backward();
-        adam.step();
-        loss_sum += loss.item<double>() * static_cast<double>(m);
-        done += static_cast<long>(m);
-        if (on_batch)
-          on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
+        optimise(loss, m);
       }
     } else {
       const TripletBatch t = sampler.triplets(n);
@@ -319,13 +320,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
         const torch::Tensor out = net.forward(x);
         const torch::Tensor loss = triplet_loss(out.narrow(0, 0, m), out.narrow(0, m, m),
                                                 out.narrow(0, 2 * m, m), state.margin);
-        adam.zero_grad();
-        loss.backward();
-        adam.step();
-        loss_sum += loss.item<double>() * static_cast<double>(m);
-        done += static_cast<long>(m);
-        if (on_batch)
-          on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
+        optimise(loss, m);
       }
     }
     EpochRecord record;

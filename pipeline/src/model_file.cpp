@@ -370,6 +370,15 @@ InputSpec default_input_spec(const ArchOptions& arch) {
   return spec;
 }
 
+ModelInfo fresh_model_info(const ArchOptions& arch) {
+  ModelInfo info;
+  info.arch = arch;
+  info.input = default_input_spec(arch);
+  info.embedding_size = arch.embedding_size;
+  info.normalized = arch.arch == "default";
+  return info;
+}
+
 std::string fingerprint_of(const Network& network) {
   std::uint64_t h = 1469598103934665603ULL;
   auto mix = [&h](const void* data, size_t n) {
@@ -404,10 +413,15 @@ void save_model(const std::string& path, Network& network, ModelInfo info) {
   }
   info.format_version = kModelFormatVersion;
   info.fingerprint = fingerprint_of(network);
+  torch::serialize::OutputArchive archive;
+  network.module()->save(archive);
+  archive.write(kMetaKey, c10::IValue(facts_text(info)));
+  save_archive(path, archive, "model");
+}
+
+void save_archive(const std::string& path, torch::serialize::OutputArchive& archive,
+                  const std::string& what) {
   try {
-    torch::serialize::OutputArchive archive;
-    network.module()->save(archive);
-    archive.write(kMetaKey, c10::IValue(facts_text(info)));
     AtomicFile file(path);  // a fresh, unpredictable temporary name: never a planted link
     archive.save_to([&file](const void* data, size_t n) {
       file.write(data, n);
@@ -417,7 +431,7 @@ void save_model(const std::string& path, Network& network, ModelInfo info) {
   } catch (const FileError&) {
     throw;
   } catch (const std::exception& e) {
-    throw FileError(path, std::string("cannot write model: ") + first_line(e.what()));
+    throw FileError(path, "cannot write " + what + ": " + first_line(e.what()));
   }
 }
 

@@ -79,6 +79,17 @@ struct LoadedModel {
 /// The input geometry and normalisation of a fresh native architecture.
 InputSpec default_input_spec(const ArchOptions& arch);
 
+/// The facts of a fresh network of a native architecture, as siamese-train starts them: its
+/// default input spec and embedding size, unit-norm embeddings for "default". The threshold,
+/// origin and the rest are the caller's.
+ModelInfo fresh_model_info(const ArchOptions& arch);
+
+/// Writes archive to path atomically (a fresh temporary file beside it, renamed over path: a
+/// planted "<path>.tmp" link is never followed). Throws FileError naming the path:
+/// "cannot write WHAT: ...".
+void save_archive(const std::string& path, torch::serialize::OutputArchive& archive,
+                  const std::string& what);
+
 /// Writes network and info to path (fingerprint computed here, written atomically through a
 /// temporary file). Throws FileError naming the path.
 void save_model(const std::string& path, Network& network, ModelInfo info);
