@@ -49,6 +49,10 @@ std::optional<DecisionEvent> decision_event(const GstStructure* s) {
   e.distance = double_field(s, "distance");
   e.running_time = time_field(s, "running-time");
   e.reason = string_field(s, "reason");
+  e.margin = double_field(s, "margin");
+  gint votes = 0;
+  if (gst_structure_get_int(s, "votes", &votes)) e.votes = votes;
+  e.first_seen = time_field(s, "first-seen");
   return e;
 }
 

@@ -53,6 +53,12 @@ std::vector<DoorAction> DoorPolicy::on_decision(const DecisionEvent& e) {
     actions.push_back(
         {DoorAction::Kind::kGrant, e.track_id, e.identity, e.distance, e.running_time, "grant"});
   }
+  for (DoorAction& a : actions) {  // what the event sinks publish with each action
+    a.margin = e.margin;
+    a.votes = e.votes;
+    a.first_seen = e.first_seen > 0 ? e.first_seen : t.first_seen;
+    a.reason = e.reason;
+  }
   return actions;
 }
 
@@ -68,6 +74,7 @@ std::vector<DoorAction> DoorPolicy::on_frame(const FrameEvent& e) {
       ++denials_;
       actions.push_back(
           {DoorAction::Kind::kDeny, f.track_id, kUnknown, f.distance, e.running_time, "deny"});
+      actions.back().first_seen = t.first_seen;
     }
   }
   return actions;

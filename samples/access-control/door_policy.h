@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,8 +20,11 @@ struct DecisionEvent {
   std::string identity;  // "" unless verified
   double distance = 0.0;
   int64_t running_time = 0;  // when it was decided, ns
-  std::string reason;  // "revoked": the identity left the gallery; "resumed": the track's face
-                       // was lost and found again, maybe another person's (a new track here)
+  std::string reason;      // "revoked": the identity left the gallery; "resumed": the track's face
+                           // was lost and found again, maybe another person's (a new track here)
+  double margin = 0.0;     // runner-up minus best distance (NaN when the element gave none)
+  int votes = 0;           // votes for the identity in the confirm window
+  int64_t first_seen = 0;  // running time of the track's first embedding, ns
 };
 
 /// One face of a "faceverify" frame message.
@@ -46,6 +50,10 @@ struct DoorAction {
   double distance = 0.0;
   int64_t running_time = 0;  // ns
   std::string decision;      // "grant", "deny", "revoke", or the element's state for kDecision
+  double margin = std::numeric_limits<double>::quiet_NaN();  // of the decision acted on
+  int votes = 0;
+  int64_t first_seen = 0;  // running time the track was first seen, ns
+  std::string reason{};    // the element's reason ("revoked", "resumed"), "" otherwise
 };
 
 class DoorPolicy {

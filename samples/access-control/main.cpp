@@ -18,6 +18,7 @@
 #include "audit_log.h"
 #include "bus_events.h"
 #include "door_policy.h"
+#include "event_sinks.h"
 #include "options.h"
 #include "pipeline_builder.h"
 #include "siamese/text_safety.h"
@@ -73,6 +74,17 @@ std::string describe(const ss::DoorAction& a, const std::string& camera, bool se
   return out.str();
 }
 
+// The wall-clock time (g_get_real_time, us) of running time `running` on element's clock: when
+// a live source captured that frame, or a --realtime file showed it. -1 without a clock.
+int64_t wall_time_of(GstElement* element, int64_t running, int64_t now_us) {
+  GstClock* clock = element != nullptr ? gst_element_get_clock(element) : nullptr;
+  if (clock == nullptr) return -1;
+  const GstClockTime clock_now = gst_clock_get_time(clock);
+  gst_object_unref(clock);
+  const auto at = static_cast<int64_t>(gst_element_get_base_time(element)) + running;
+  return now_us - (static_cast<int64_t>(clock_now) - at) / 1000;
+}
+
 // The state of one run: the policies (one per camera) and where their actions go.
 class Controller {
  public:
@@ -94,7 +106,14 @@ class Controller {
       actions = it->second.on_frame(*f);
     }
     for (const auto& a : actions) act(camera, a);
+    if (events_ != nullptr) {
+      sources_[camera] = GST_ELEMENT(GST_MESSAGE_SRC(msg));  // the pipeline keeps it alive
+      if (auto f = ss::frame_event(s)) events_->on_frame(camera, *f, g_get_real_time());
+    }
   }
+
+  /// Where the actions are published (MQTT, webhook) besides the audit log.
+  void set_events(ss::EventSinks* events) { events_ = events; }
 
   void reap() {
     grant_.reap();
@@ -102,6 +121,16 @@ class Controller {
   }
 
   void finish() {
+    if (events_ != nullptr && events_->enabled()) {
+      events_->end_of_stream(g_get_real_time());
+      if (events_->unsent() > 0) {
+        std::cout << kProgram << ": delivering " << events_->unsent() << " queued events (at most "
+                  << options_.stop_timeout_s << " s)" << std::endl;
+      }
+      for (const auto& line : events_->finish(options_.stop_timeout_s)) {
+        std::cout << kProgram << ": " << line << std::endl;
+      }
+    }
     grant_.wait_all();
     deny_.wait_all();
     log_.close();
@@ -119,6 +148,14 @@ class Controller {
  private:
   void act(const std::string& camera, const ss::DoorAction& a) {
     const std::string now = siamese::sql::utc_now_iso8601(/*milliseconds=*/true);
+    if (events_ != nullptr && events_->enabled()) {
+      const int64_t now_us = g_get_real_time();
+      const auto source = sources_.find(camera);
+      events_->on_action(
+          camera, a,
+          wall_time_of(source != sources_.end() ? source->second : nullptr, a.first_seen, now_us),
+          now_us);
+    }
     log_.append(now, camera, a);
     if (a.kind == ss::DoorAction::Kind::kGrant) grant_.run(a, now);
     if (a.kind == ss::DoorAction::Kind::kDeny) deny_.run(a, now);
@@ -134,6 +171,8 @@ class Controller {
   ss::ActionCommand grant_, deny_;
   bool several_;
   std::map<std::string, ss::DoorPolicy> policies_;
+  ss::EventSinks* events_ = nullptr;
+  std::map<std::string, GstElement*> sources_;  // camera -> its faceverify (clock, base time)
 };
 
 std::string error_text(GstMessage* msg) {
@@ -209,6 +248,10 @@ int run(const siamese::cli::Args& flags) {
   std::unique_ptr<GstElement, decltype(&gst_object_unref)> pipeline(built.pipeline,
                                                                     &gst_object_unref);
   Controller controller(options, built.verifiers.size());
+  std::vector<std::string> cameras;
+  for (GstElement* v : built.verifiers) cameras.push_back(GST_OBJECT_NAME(v));
+  ss::EventSinks events(options.events, cameras);
+  controller.set_events(&events);
   install_signal_handlers();
   const int status = run_pipeline(pipeline.get(), controller, options);
   controller.finish();

@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "event_options.h"
+
 #include <algorithm>
 
 namespace siamese::samples {
@@ -35,6 +37,24 @@ door:
   --stop-timeout S       after Ctrl-C, wait this long for the pipeline to drain (default 5)
   --verbose              print every decision change, not only grants and denials
 
+events (JSON schema in the README "Events out of the process"; sent off the bus thread,
+queued while a sink is away; at the end, queued events get --stop-timeout seconds to leave):
+  --mqtt URL             mqtt://HOST[:PORT][/PREFIX] or mqtts://... (default port 1883/8883,
+                         prefix siamese): PREFIX/CAMERA/event (QoS 1), PREFIX/CAMERA/state and
+                         PREFIX/availability (retained, last will "offline")
+  --mqtt-ca-file FILE    mqtts: the CA certificates (default: the system's)
+  --mqtt-username NAME   --mqtt-password-file FILE (a password is never a flag's value)
+  --mqtt-client-id ID    (default siamese-access-control-PID)
+  --mqtt-queue N         events held while the broker is away; beyond, the oldest are dropped
+                         and counted (default 1000)
+  --ha-discovery         announce each door to Home Assistant (MQTT discovery, retained)
+  --ha-discovery-prefix P  Home Assistant's discovery prefix (default homeassistant)
+  --webhook URL          POST each event's JSON to an http(s) URL
+  --webhook-secret-file FILE  sign it: X-Siamese-Signature: sha256=HEX(HMAC-SHA256(secret, body))
+  --webhook-timeout S    per attempt (default 5)
+  --webhook-retries N    attempts after the first, back-off doubling from 0.25 s (default 3)
+  --webhook-queue N      events waiting at most; the oldest are dropped beyond (default 1000)
+
 Exit status: 0 stopped at the end of the stream or by Ctrl-C, 1 error, 2 usage error.
 The faceverify plugin must be findable: GST_PLUGIN_PATH=build/gst-plugins or installed.
 )";
@@ -55,6 +75,7 @@ const cli::Program& access_program() {
                                Flag::on_off("realtime"),
                                Flag::on_off("verbose"),
                                Flag::number("stop-timeout", 0, 3600)};
+    for (auto& f : event_flag_declarations()) flags.push_back(std::move(f));
     // The element's properties: shared ranges where the flag layer has them; the others are
     // checked against the element's param specs when they are set (pipeline_builder.cpp).
     const std::vector<Flag> typed = {cli::flags::batch_size(), cli::flags::threads(),
@@ -93,6 +114,7 @@ AccessOptions access_options_of(const cli::Args& flags) {
   o.realtime = flags.has("realtime");
   o.verbose = flags.has("verbose");
   if (o.realtime && o.source_file.empty()) throw UsageError("--realtime needs --source-file");
+  o.events = event_sink_options_of(flags);
   return o;
 }
 

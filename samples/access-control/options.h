@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "event_sinks.h"
 #include "siamese/cli.h"
 
 namespace siamese::samples {
@@ -39,6 +40,7 @@ struct AccessOptions {
   bool realtime = false;  // --source-file at its own frame rate instead of as fast as possible
   bool verbose = false;   // print every decision change, not only grants and denials
   double stop_timeout_s = kDefaultStopTimeoutS;
+  EventSinkOptions events;  // --mqtt ..., --ha-discovery, --webhook ... (event_options.h)
 };
 
 /// The command line: the flags above and the --help text.
