@@ -41,6 +41,8 @@ int run_rename(const Args& args);
 int run_identify(const Args& args);
 int run_verify(const Args& args);
 int run_compare(const Args& args);
+int run_threshold(const Args& args);
+int run_calibrate(const Args& args);
 
 /// --threshold as given (in [0, kMaxDistanceThreshold]), or nullopt.
 std::optional<float> threshold_flag(const Args& args);

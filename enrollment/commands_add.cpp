@@ -55,7 +55,91 @@ std::vector<EmbedRequest> rebuild_requests(const Gallery& gallery, std::vector<I
 constexpr const char* kStrictThreshold = "strict";
 constexpr const char* kAutoThreshold = "auto";
 
+// `add --not NAME DIR...`: faces that must never verify as NAME (a relative, a poster, a known
+// impostor), or as anyone with NAME kAnyoneName; one transaction, only into an existing gallery.
+int run_add_negatives(const Args& args) {
+  const std::string gallery_path = args.required("gallery");
+  const std::string target = args.required("not");
+  for (const char* flag : {"name", "rebuild", "replace", "threshold", "keep-crops"}) {
+    if (args.has(flag)) {
+      throw UsageError(std::string("add: --not and --") + flag + " contradict each other");
+    }
+  }
+  if (args.positionals().empty()) {
+    throw UsageError("add --not NAME: give the folders or image files of the faces that are not " +
+                     target);
+  }
+  if (target != kAnyoneName) {
+    try {
+      check_identity_name(target);
+    } catch (const InputError& e) {
+      throw UsageError(std::string("add: --not: ") + e.what());
+    }
+  }
+  const EnrollmentPlan plan = plan_enrollment(args.positionals(), target);
+  // A negative anchor set is all or nothing: a missing folder stops the run before any change.
+  if (!plan.failed.empty()) throw FileError(plan.failed.front().path, plan.failed.front().reason);
+  if (plan.images.empty()) {
+    throw InputError("add --not " + target + ": no images in " + args.positionals().front());
+  }
+  Embedder embedder = load_embedder(args);
+  const ModelInfo& info = embedder.info();
+  Gallery gallery = [&] {
+    try {
+      return Gallery::open(gallery_path, info, false);
+    } catch (const MismatchError& e) {
+      throw MismatchError(std::string(e.what()) + " [model in use: " + args.required("model") +
+                          "]");
+    }
+  }();
+  if (target != kAnyoneName) {
+    const auto ids = gallery.identities();
+    if (std::none_of(ids.begin(), ids.end(),
+                     [&](const IdentityRecord& r) { return r.name == target; })) {
+      throw InputError("add: --not " + escape_for_display(target) + ": no identity named '" +
+                       escape_for_display(target) + "' in " + gallery_path + " (use '" +
+                       kAnyoneName + "' for faces that must never verify as anyone)");
+    }
+  }
+  FaceSource source = make_face_source(args, info.input.channels);
+  std::vector<EmbedRequest> requests;
+  for (const auto& img : plan.images)
+    requests.push_back({target, img.path, std::nullopt, Framing::kExact});
+  EmbedOptions options;
+  options.largest_face = args.has("largest-face");
+  options.progress_label = "negative anchors";
+  const EmbedOutcome added = embed_requests(requests, source, embedder, options);
+  std::vector<Issue> skipped = plan.skipped;
+  skipped.insert(skipped.end(), added.skipped.begin(), added.skipped.end());
+  if (!added.failed.empty()) {
+    // Nothing is stored when a face of the set cannot be read: the set would be incomplete.
+    throw FileError(added.failed.front().path,
+                    added.failed.front().reason + " (no negative anchor was stored)");
+  }
+  if (added.identities.empty()) {
+    throw InputError("add --not " + target + ": no face found in the images given");
+  }
+  gallery.add_negatives(target, added.identities.front().second);
+  const std::string who =
+      target == kAnyoneName ? std::string("anyone") : "'" + escape_for_display(target) + "'";
+  if (args.has("json")) {
+    nlohmann::json out = {{"gallery", gallery_path},
+                          {"not", target},
+                          {"negatives", added.embedded},
+                          {"skipped", issues_json(skipped)},
+                          {"failed", nlohmann::json::array()}};
+    std::cout << json_line(out) << "\n";
+  } else {
+    std::cout << "added " << added.embedded << " negative anchor"
+              << (added.embedded == 1 ? "" : "s") << " to " << escape_for_display(gallery_path)
+              << ": faces that must never verify as " << who << "\n";
+    print_issues("skipped", skipped);
+  }
+  return 0;
+}
+
 int run_add(const Args& args) {
+  if (args.has("not")) return run_add_negatives(args);
   const std::string gallery_path = args.required("gallery");
   const bool rebuild = args.has("rebuild");
   const bool replace = args.has("replace");
@@ -111,9 +195,14 @@ int run_add(const Args& args) {
   std::vector<Issue> skipped, failed;
   std::vector<EmbedRequest> old_requests;
   std::optional<Gallery> gallery;
+  bool drops_tuning = false;  // --rebuild drops negative anchors and per-identity thresholds
   if (rebuild) {
     gallery.emplace(Gallery::open_unbound(gallery_path, true));
     old_requests = rebuild_requests(*gallery, skipped);
+    const auto ids = gallery->identities();
+    drops_tuning = !gallery->negatives().empty() ||
+                   std::any_of(ids.begin(), ids.end(),
+                               [](const IdentityRecord& r) { return r.threshold.has_value(); });
   } else {
     gallery.emplace(open_gallery(args, embedder, true));
   }
@@ -202,6 +291,10 @@ int run_add(const Args& args) {
     std::cout << "threshold in force: " << in_force.value << " (" << in_force.description << ")\n";
     print_issues("skipped", skipped);
     print_issues("failed", failed);
+  }
+  if (drops_tuning) {
+    std::cerr << "siamese-enroll: warning: --rebuild dropped the gallery's negative anchors and "
+                 "per-identity thresholds (made with the old model); add them again\n";
   }
   if (!failed.empty()) {
     std::cerr << "siamese-enroll: " << failed.size() << " file(s) failed; the " << added.embedded

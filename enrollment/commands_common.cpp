@@ -28,6 +28,8 @@ int run_command(const Args& args) {
   if (c == "identify") return run_identify(args);
   if (c == "verify") return run_verify(args);
   if (c == "compare") return run_compare(args);
+  if (c == "threshold") return run_threshold(args);
+  if (c == "calibrate") return run_calibrate(args);
   throw UsageError("unknown command '" + c + "'");
 }
 

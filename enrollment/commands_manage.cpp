@@ -3,6 +3,7 @@
 
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "commands.h"
 #include "siamese/errors.h"
@@ -31,13 +32,20 @@ int run_list(const Args& args) {
     }
     in_force = choose_threshold(std::nullopt, threshold, model, total_embeddings);
   }
+  int anyone_negatives = 0;
+  for (const auto& n : gallery.negatives()) anyone_negatives += n.identity == kAnyoneName;
   if (args.has("json")) {
     auto list = nlohmann::json::array();
     for (const auto& r : identities) {
-      list.push_back({{"name", r.name},
-                      {"embeddings", r.embedding_count},
-                      {"created", r.created},
-                      {"updated", r.updated}});
+      nlohmann::json item = {{"name", r.name},
+                             {"embeddings", r.embedding_count},
+                             {"negatives", r.negative_count},
+                             {"threshold", nullptr},
+                             {"created", r.created},
+                             {"updated", r.updated}};
+      if (r.threshold) item["threshold"] = *r.threshold;
+      if (in_force) item["threshold_in_force"] = identity_threshold(*in_force, r.threshold);
+      list.push_back(item);
     }
     nlohmann::json out = {{"gallery", path},
                           {"schema_version", kGallerySchemaVersion},
@@ -46,6 +54,7 @@ int run_list(const Args& args) {
                           {"metric", gallery.metric()},
                           {"created", gallery.created()},
                           {"threshold", nullptr},
+                          {"anyone_negatives", anyone_negatives},
                           {"identities", list}};
     if (threshold) out["threshold"] = *threshold;
     if (in_force) {
@@ -71,15 +80,23 @@ int run_list(const Args& args) {
   size_t width = 8;
   for (const auto& r : identities) width = std::max(width, escape_for_display(r.name).size());
   std::cout << std::left << std::setw(static_cast<int>(width)) << "identity"
-            << "  embeddings  created               updated\n";
+            << "  embeddings  negatives  threshold  created               updated\n";
   int total = 0;
   for (const auto& r : identities) {
+    std::ostringstream own;
+    if (r.threshold) own << std::fixed << std::setprecision(4) << *r.threshold;
     std::cout << std::left << std::setw(static_cast<int>(width)) << escape_for_display(r.name)
-              << "  " << std::right << std::setw(10) << r.embedding_count << "  " << r.created
-              << "  " << r.updated << "\n";
+              << "  " << std::right << std::setw(10) << r.embedding_count << "  " << std::setw(9)
+              << r.negative_count << "  " << std::setw(9) << (r.threshold ? own.str() : "-") << "  "
+              << r.created << "  " << r.updated << "\n";
     total += r.embedding_count;
   }
-  std::cout << identities.size() << " identities, " << total << " embeddings\n";
+  std::cout << identities.size() << " identities, " << total << " embeddings";
+  if (anyone_negatives > 0) {
+    std::cout << ", " << anyone_negatives << " negative anchors for anyone ('" << kAnyoneName
+              << "')";
+  }
+  std::cout << "\n";
   return 0;
 }
 

@@ -61,7 +61,7 @@ int run_identify(const Args& args) {
       pick_threshold(args, snapshot.threshold, embedder.info(), snapshot.matrix.size());
   const float threshold = choice.value;
   const std::string threshold_source = choice.description;
-  const Matcher matcher(std::move(snapshot.matrix), embedder.device(), threshold);
+  const Matcher matcher(std::move(snapshot.matrix), embedder.device(), choice);
   FaceSource source = make_face_source(args, embedder.input_spec().channels);
   const bool json = args.has("json");
   if (!json) {
@@ -94,6 +94,12 @@ int run_identify(const Args& args) {
                               {"identity", nullptr},    {"distance", distance_json(m.distance)},
                               {"verified", m.verified}, {"top", list}};
         if (m.verified) out["identity"] = m.name;
+        if (m.identity >= 0) out["threshold"] = m.threshold;
+        if (!m.rejection.empty()) {
+          out["reason"] = m.rejection;
+          out["nearest"] = m.name;
+          out["negative_distance"] = distance_json(m.negative_distance);
+        }
         std::cout << json_line(out) << "\n";
         continue;
       }
@@ -104,10 +110,14 @@ int run_identify(const Args& args) {
         std::cout << "unknown (empty gallery)\n";
       } else if (m.verified) {
         std::cout << escape_for_display(m.name) << " (distance " << m.distance
-                  << " <= " << threshold << ")\n";
+                  << " <= " << m.threshold << ")\n";
+      } else if (!m.rejection.empty()) {
+        std::cout << "unknown (" << m.rejection << ": nearest " << escape_for_display(m.name)
+                  << " at " << m.distance << ", but a face that is not them at "
+                  << m.negative_distance << ")\n";
       } else {
         std::cout << "unknown (nearest " << escape_for_display(m.name) << " at " << m.distance
-                  << " > " << threshold << ")\n";
+                  << " > " << m.threshold << ")\n";
       }
       if (m.top.size() > 1) {
         std::cout << "  top:";
@@ -131,7 +141,7 @@ int run_verify(const Args& args) {
       pick_threshold(args, snapshot.threshold, embedder.info(), snapshot.matrix.size());
   const float threshold = choice.value;
   const std::string threshold_source = choice.description;
-  const Matcher matcher(std::move(snapshot.matrix), embedder.device(), threshold);
+  const Matcher matcher(std::move(snapshot.matrix), embedder.device(), choice);
   const auto& names = matcher.names();
   const auto it = std::find(names.begin(), names.end(), claim);
   if (it == names.end()) {
@@ -154,11 +164,16 @@ int run_verify(const Args& args) {
     }
     const Box box = faces.boxes.front();
     c10::InferenceMode guard;
-    const float d =
-        matcher.identity_distances(embed_boxes(embedder, faces, {box}))[0][index].item<float>();
+    const Match m =
+        matcher.match_identity(embed_boxes(embedder, faces, {box}), static_cast<int>(index));
     out["box"] = box_json(faces.recorded(box));
-    out["distance"] = distance_json(d);
-    out["verified"] = d <= threshold;
+    out["distance"] = distance_json(m.distance);
+    out["threshold"] = m.threshold;
+    out["verified"] = m.verified;
+    if (!m.rejection.empty()) {
+      out["reason"] = m.rejection;
+      out["negative_distance"] = distance_json(m.negative_distance);
+    }
   }
   const bool verified = out["verified"].get<bool>();
   if (args.has("json")) {
@@ -167,10 +182,18 @@ int run_verify(const Args& args) {
     std::cout << escape_for_display(image) << ": NOT verified as '" << escape_for_display(claim)
               << "' (no face found)\n";
   } else {
+    const float t = out["threshold"].get<float>();
+    const bool own = t != threshold;
     std::cout << escape_for_display(image) << ": " << (verified ? "verified" : "NOT verified")
               << " as '" << escape_for_display(claim) << "' (distance " << std::fixed
-              << std::setprecision(3) << out["distance"].get<float>() << (verified ? " <= " : " > ")
-              << "threshold " << threshold << ": " << threshold_source << ")\n";
+              << std::setprecision(3) << out["distance"].get<float>();
+    if (out.contains("reason")) {
+      std::cout << ", " << kReasonNegativeAnchor << ": a face that is not them at "
+                << out["negative_distance"].get<float>() << ")\n";
+    } else {
+      std::cout << (verified ? " <= " : " > ") << "threshold " << t << ": "
+                << (own ? "the identity's own" : threshold_source) << ")\n";
+    }
   }
   return verified ? 0 : kExitNotVerified;
 }

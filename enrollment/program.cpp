@@ -1,5 +1,6 @@
 // siamese-enroll's command line: the subcommands (add, list, remove, rename, identify, verify,
-// compare), the flags each accepts, declared once with their ranges, and the --help text.
+// compare, threshold, calibrate), the flags each accepts, declared once with their ranges, and the
+// --help text.
 #include "commands.h"
 
 namespace siamese::enroll {
@@ -45,6 +46,25 @@ std::string usage_text(const std::vector<cli::Command>& commands) {
       "  --replace            add: an identity's old embeddings are replaced (atomically)\n"
       "  --rebuild            add: re-embed the recorded source files with --model\n"
       "  --keep-crops DIR     add: write the enrolled crops (what the model saw) for audit\n"
+      "  --not NAME           add: the images are negative anchors, faces that must never\n"
+      "                       verify as NAME (a relative, a poster, a known impostor): a face\n"
+      "                       nearer to them than to NAME is not NAME; --not '*' (the\n"
+      "                       reserved set 'anyone'): a face nearer to them than to its best\n"
+      "                       identity verifies as nobody. `remove NAME` removes them too\n"
+      "  threshold NAME T     NAME's own threshold (used instead of the gallery's for NAME;\n"
+      "                       an explicit --threshold / threshold property still wins; the\n"
+      "                       margin stays 0.1 x it); T = auto clears it\n"
+      "  --strangers          calibrate: the DIRs are strangers' faces (each DIR's images and\n"
+      "                       its subfolders'), embedded as enrollment embeds\n"
+      "  --apply              calibrate: store the proposed thresholds (one transaction)\n"
+      "  --plot FILE.png      calibrate: the genuine, other-person and stranger distance\n"
+      "                       distributions with the proposed thresholds\n"
+      "  calibrate's rule, per person: ceiling = the nearer of the nearest other enrolled\n"
+      "  person and the nearest stranger; cap = ceiling / 1.1 (the nearest impostor stays out\n"
+      "  by the decision margin); proposed = halfway between the genuine (leave-one-out) max\n"
+      "  and cap, or cap, flagged '!', when the genuine max is not below it. Outlier photos:\n"
+      "  median distance to the person's others > 1.5 x their typical, or nearer to another\n"
+      "  person than to their own\n"
       "  --top K              identify: list the K nearest identities (default 3)\n"
       "  --claim NAME         verify: the identity claimed (exit 0 verified, 3 rejected)\n"
       "  --show OUT.png       compare: both faces side by side with their dissimilarity\n"
@@ -68,10 +88,12 @@ const cli::Program& enroll_program() {
         {"add",
          face_flags() + std::vector<Flag>{gallery, Flag::text("name"), Flag::text("threshold"),
                                           Flag::text("keep-crops"), largest,
-                                          Flag::on_off("rebuild"), Flag::on_off("replace"), json},
+                                          Flag::on_off("rebuild"), Flag::on_off("replace"),
+                                          Flag::text("not"), json},
          0, cli::kAnyNumber,
-         "add --model MODEL --gallery DB [--name NAME] [--no-detect] [--threshold T|strict] "
-         "[--largest-face] [--keep-crops DIR] [--rebuild] [--replace] [--json] DIR..."},
+         "add --model MODEL --gallery DB [--name NAME | --not NAME|'*'] [--no-detect] "
+         "[--threshold T|strict] [--largest-face] [--keep-crops DIR] [--rebuild] [--replace] "
+         "[--json] DIR..."},
         {"list",
          {gallery, cli::flags::model(), json},
          0,
@@ -92,6 +114,13 @@ const cli::Program& enroll_program() {
         {"compare", face_flags() + std::vector<Flag>{Flag::text("show"), threshold, json}, 2, 2,
          "compare --model MODEL [--show OUT.png] [--threshold T] [--no-detect] [--json] "
          "IMAGE_A IMAGE_B"},
+        {"threshold", {gallery}, 2, 2, "threshold --gallery DB NAME T|auto"},
+        {"calibrate",
+         face_flags() + std::vector<Flag>{gallery, Flag::on_off("strangers"), Flag::on_off("apply"),
+                                          Flag::text("plot"), json},
+         0, cli::kAnyNumber,
+         "calibrate --model MODEL --gallery DB [--strangers DIR...] [--apply] [--plot FILE.png] "
+         "[--no-detect] [--json]"},
     };
     return cli::Program{"siamese-enroll", usage_text(commands), commands};
   }();

@@ -87,6 +87,8 @@ inline StreamOptions stream_options_of(const Settings& s, float default_threshol
   const float threshold = s.threshold >= 0.0f ? s.threshold : default_threshold;
   o.decision.set_threshold(threshold)
       .set_margin(s.margin >= 0.0f ? s.margin : kDefaultMarginFraction * threshold)
+      .set_threshold_explicit(s.threshold >= 0.0f)
+      .set_margin_auto(s.margin < 0.0f)
       .set_claimed_identity(s.claimed_identity);
   parse_confirm_frames(s.confirm_frames, o.decision);
   return o;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "siamese/errors.h"
+#include "siamese/threshold_policy.h"
 
 namespace siamese {
 
@@ -63,8 +64,16 @@ void DecisionEngine::set_options(DecisionOptions options) {
 }
 
 std::string DecisionEngine::vote_of(const Evidence& e) const {
-  if (e.identity.empty() || !(e.distance <= options_.threshold)) return {};
-  if (!(e.second_distance - e.distance >= options_.margin)) return {};
+  if (!e.rejection.empty()) return {};
+  // The one threshold rule (threshold_policy.h), per identity.
+  const ThresholdChoice base{
+      options_.threshold,
+      options_.threshold_explicit ? ThresholdSource::kExplicit : ThresholdSource::kGallery, "",
+      true};
+  const float threshold = identity_threshold(base, e.identity_threshold);
+  const float margin = options_.margin_auto ? kDefaultMarginFraction * threshold : options_.margin;
+  if (e.identity.empty() || !(e.distance <= threshold)) return {};
+  if (!(e.second_distance - e.distance >= margin)) return {};
   if (!options_.claimed_identity.empty() && e.identity != options_.claimed_identity) return {};
   return e.identity;
 }
@@ -120,6 +129,9 @@ std::optional<Decision> DecisionEngine::observe(int64_t track_id, const Evidence
       d.state = DecisionState::kUnknown;
       d.identity.clear();
     }
+  }
+  if (d.state != DecisionState::kVerified && !evidence.rejection.empty()) {
+    d.reason = evidence.rejection;
   }
   d.votes = d.state == DecisionState::kVerified ? count(d.identity) : leader_votes;
   d.distance = evidence.distance;

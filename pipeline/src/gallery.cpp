@@ -50,10 +50,11 @@ CREATE TABLE facts (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE identities (
-  id      INTEGER PRIMARY KEY,
-  name    TEXT NOT NULL UNIQUE,
-  created TEXT NOT NULL,
-  updated TEXT NOT NULL
+  id        INTEGER PRIMARY KEY,
+  name      TEXT NOT NULL UNIQUE,
+  created   TEXT NOT NULL,
+  updated   TEXT NOT NULL,
+  threshold REAL
 );
 CREATE TABLE embeddings (
   id          INTEGER PRIMARY KEY,
@@ -68,6 +69,28 @@ CREATE TABLE embeddings (
   vector      BLOB NOT NULL
 );
 CREATE INDEX embeddings_by_identity ON embeddings(identity_id);
+CREATE TABLE negatives (
+  id          INTEGER PRIMARY KEY,
+  identity_id INTEGER REFERENCES identities(id) ON DELETE CASCADE,
+  source_file TEXT NOT NULL,
+  enrolled    TEXT NOT NULL,
+  vector      BLOB NOT NULL
+);
+CREATE INDEX negatives_by_identity ON negatives(identity_id);
+)sql";
+
+// Version 1 -> 2: an identity's own threshold (NULL: the gallery's) and negative anchors,
+// faces that must never verify as their identity (identity_id NULL: as anyone).
+constexpr const char* kUpgradeToVersion2 = R"sql(
+ALTER TABLE identities ADD COLUMN threshold REAL;
+CREATE TABLE negatives (
+  id          INTEGER PRIMARY KEY,
+  identity_id INTEGER REFERENCES identities(id) ON DELETE CASCADE,
+  source_file TEXT NOT NULL,
+  enrolled    TEXT NOT NULL,
+  vector      BLOB NOT NULL
+);
+CREATE INDEX negatives_by_identity ON negatives(identity_id);
 )sql";
 
 const char* framing_name(Framing f) { return f == Framing::kDetectorBox ? "detector" : "exact"; }
@@ -170,6 +193,21 @@ void check_model(const ModelInfo& model) {
 
 void check_name(const std::string& name) {
   check_identity_name(name);  // text_safety.h: UTF-8, no control characters, bounded length
+  if (name == kAnyoneName) {
+    throw InputError(std::string("identity name \"") + kAnyoneName +
+                     "\" is reserved (the negative anchors of `siamese-enroll add --not '*'`)");
+  }
+}
+
+// A stored per-identity threshold; a value a door must not trust throws.
+std::optional<float> identity_threshold_of(const std::string& path, const std::string& name,
+                                           const Statement& q, int column) {
+  if (q.is_null(column)) return std::nullopt;
+  const double t = q.real(column);
+  if (!std::isfinite(t) || t < 0.0) {
+    throw FileError(path, "the stored threshold of '" + name + "' is not a finite distance >= 0");
+  }
+  return static_cast<float>(t);
 }
 
 void check_samples(const std::string& path, const std::string& name,
@@ -260,8 +298,18 @@ std::optional<FileIdentity> file_identity_of(const std::string& path) {
 Gallery::Gallery(sql::FileRef file, sql::Connection db, FileIdentity identity)
     : file_(std::move(file)), db_(std::move(db)), file_identity_(identity) {}
 
+int Gallery::schema_version() const { return std::atoi(fact("schema_version").c_str()); }
+
+void Gallery::upgrade_schema() {
+  if (schema_version() >= 2) return;
+  exec(db_.get(), file_, kUpgradeToVersion2);
+  put_fact(db_.get(), file_, "schema_version", std::to_string(kGallerySchemaVersion));
+  exec(db_.get(), file_,
+       ("PRAGMA user_version = " + std::to_string(kGallerySchemaVersion)).c_str());
+}
+
 void Gallery::check_schema_version() const {
-  const int version = std::atoi(fact("schema_version").c_str());
+  const int version = schema_version();
   if (version < 1 || version > kGallerySchemaVersion) {
     throw FileError(file_.path, "gallery schema version " + std::to_string(version) +
                                     " is not supported (this build reads version " +
@@ -415,6 +463,7 @@ void Gallery::set_threshold(std::optional<float> threshold) {
                      float_text(*threshold));
   }
   Transaction tx(db_.get(), file_);
+  upgrade_schema();
   if (threshold) {
     put_fact(db_.get(), file_, "threshold", float_text(*threshold));
   } else {
@@ -441,6 +490,7 @@ void Gallery::enroll_batch(const std::vector<IdentitySamples>& identities, bool 
   sqlite3* db = db_.get();
   const std::string now = sql::utc_now_iso8601();
   Transaction tx(db, file_);
+  upgrade_schema();
   // Re-read under the write lock: a rebind by another process may have changed the binding.
   if (embedding_size() != size)
     throw MismatchError("gallery " + file_.path + " was rebound meanwhile");
@@ -457,12 +507,15 @@ void Gallery::enroll_batch(const std::vector<IdentitySamples>& identities, bool 
 
 void Gallery::remove(const std::string& name) {
   Transaction tx(db_.get(), file_);
+  upgrade_schema();
   Statement sel(db_.get(), file_, "SELECT id FROM identities WHERE name = ?1");
   sel.bind(1, name);
   if (!sel.step()) throw InputError("gallery " + file_.path + ": no identity named '" + name + "'");
   const int64_t id = sel.integer(0);
   sel.reset();  // a statement still stepping would block the COMMIT
   delete_identity_samples(db_.get(), file_, id);
+  Statement del_negatives(db_.get(), file_, "DELETE FROM negatives WHERE identity_id = ?1");
+  del_negatives.bind(1, id).run();
   Statement del(db_.get(), file_, "DELETE FROM identities WHERE id = ?1");
   del.bind(1, id).run();
   tx.commit();
@@ -472,6 +525,7 @@ void Gallery::remove(const std::string& name) {
 void Gallery::rename(const std::string& old_name, const std::string& new_name) {
   check_name(new_name);
   Transaction tx(db_.get(), file_);
+  upgrade_schema();
   Statement sel(db_.get(), file_, "SELECT count(*) FROM identities WHERE name = ?1");
   sel.bind(1, old_name);
   sel.step();
@@ -504,7 +558,10 @@ void Gallery::rebind(
   sqlite3* db = db_.get();
   const std::string now = sql::utc_now_iso8601();
   Transaction tx(db, file_);
+  upgrade_schema();
   exec(db, file_, "DELETE FROM embeddings");
+  exec(db, file_, "DELETE FROM negatives");
+  exec(db, file_, "UPDATE identities SET threshold = NULL");
   // Keep the rows (and creation times) of identities that stay; drop the others.
   std::vector<std::string> existing;
   {
@@ -534,15 +591,120 @@ void Gallery::rebind(
 }
 
 std::vector<IdentityRecord> Gallery::identities() const {
-  Statement q(db_.get(), file_,
-              "SELECT i.name, i.created, i.updated, "
-              "(SELECT count(*) FROM embeddings e WHERE e.identity_id = i.id) "
-              "FROM identities i ORDER BY i.name");
+  const bool v2 = schema_version() >= 2;  // a version-1 file has neither column nor table
+  const std::string sql =
+      std::string(
+          "SELECT i.name, i.created, i.updated, "
+          "(SELECT count(*) FROM embeddings e WHERE e.identity_id = i.id), ") +
+      (v2 ? "(SELECT count(*) FROM negatives n WHERE n.identity_id = i.id), i.threshold "
+          : "0, NULL ") +
+      "FROM identities i ORDER BY i.name";
+  Statement q(db_.get(), file_, sql.c_str());
   std::vector<IdentityRecord> out;
   while (q.step()) {
-    out.push_back({q.text(0), q.text(1), q.text(2), static_cast<int>(q.integer(3))});
+    IdentityRecord r;
+    r.name = q.text(0);
+    r.created = q.text(1);
+    r.updated = q.text(2);
+    r.embedding_count = static_cast<int>(q.integer(3));
+    r.negative_count = static_cast<int>(q.integer(4));
+    r.threshold = identity_threshold_of(file_.path, r.name, q, 5);
+    out.push_back(std::move(r));
   }
   return out;
+}
+
+std::vector<StoredNegative> Gallery::negatives() const {
+  std::vector<StoredNegative> out;
+  if (schema_version() < 2) return out;
+  Statement q(db_.get(), file_,
+              "SELECT i.name, n.source_file, n.enrolled FROM negatives n "
+              "LEFT JOIN identities i ON i.id = n.identity_id "
+              "ORDER BY i.name IS NOT NULL, i.name, n.id");
+  while (q.step()) {
+    out.push_back({q.is_null(0) ? std::string(kAnyoneName) : q.text(0), q.text(1), q.text(2)});
+  }
+  return out;
+}
+
+void Gallery::add_negatives(const std::string& name, const std::vector<EnrollmentSample>& samples) {
+  if (samples.empty()) {
+    throw InputError("gallery " + file_.path + ": no negative anchors for '" + name + "'");
+  }
+  check_samples(file_.path, name, samples, embedding_size());
+  sqlite3* db = db_.get();
+  const std::string now = sql::utc_now_iso8601();
+  Transaction tx(db, file_);
+  upgrade_schema();
+  std::optional<int64_t> id;
+  if (name != kAnyoneName) {
+    Statement sel(db, file_, "SELECT id FROM identities WHERE name = ?1");
+    sel.bind(1, name);
+    if (!sel.step()) {
+      throw InputError("gallery " + file_.path + ": no identity named '" + name +
+                       "' (--not names an enrolled identity, or '" + kAnyoneName +
+                       "' for faces that must never verify as anyone)");
+    }
+    id = sel.integer(0);
+  }
+  Statement ins(db, file_,
+                "INSERT INTO negatives(identity_id, source_file, enrolled, vector) "
+                "VALUES (?1, ?2, ?3, ?4)");
+  int64_t rows = 0;
+  for (const auto& s : samples) {
+    ins.reset();
+    if (id) {
+      ins.bind(1, *id);
+    } else {
+      ins.bind_null(1);
+    }
+    ins.bind(2, s.source_file)
+        .bind(3, now)
+        .bind_blob(4, s.embedding.data(), s.embedding.size() * sizeof(float));
+    ins.run();
+    ++rows;
+    if (auto hook = internal::g_row_hook.load()) hook(rows);
+  }
+  tx.commit();
+  after_commit();
+}
+
+void Gallery::set_identity_threshold(const std::string& name, std::optional<float> threshold) {
+  if (!threshold) {
+    Transaction tx(db_.get(), file_);
+    upgrade_schema();
+    Statement upd(db_.get(), file_, "UPDATE identities SET threshold = NULL WHERE name = ?1");
+    upd.bind(1, name).run();
+    if (sqlite3_changes(db_.get()) == 0) {
+      throw InputError("gallery " + file_.path + ": no identity named '" + name + "'");
+    }
+    tx.commit();
+    after_commit();
+    return;
+  }
+  set_identity_thresholds({{name, *threshold}});
+}
+
+void Gallery::set_identity_thresholds(
+    const std::vector<std::pair<std::string, float>>& thresholds) {
+  for (const auto& [name, t] : thresholds) {
+    if (!(std::isfinite(t) && t >= 0.0f)) {
+      throw InputError("gallery " + file_.path + ": threshold of '" + name +
+                       "' must be a finite distance >= 0, not " + float_text(t));
+    }
+  }
+  Transaction tx(db_.get(), file_);
+  upgrade_schema();
+  Statement upd(db_.get(), file_, "UPDATE identities SET threshold = ?1 WHERE name = ?2");
+  for (const auto& [name, t] : thresholds) {
+    upd.reset();
+    upd.bind(1, static_cast<double>(t)).bind(2, name).run();
+    if (sqlite3_changes(db_.get()) == 0) {
+      throw InputError("gallery " + file_.path + ": no identity named '" + name + "'");
+    }
+  }
+  tx.commit();
+  after_commit();
 }
 
 std::vector<StoredSample> Gallery::samples() const {
@@ -564,6 +726,42 @@ std::vector<StoredSample> Gallery::samples() const {
   return out;
 }
 
+namespace {
+
+// The negative anchors of the identities in number_of (and of anyone) into m.
+void read_negatives(sqlite3* db, const sql::FileRef& file,
+                    const std::map<int64_t, int64_t>& number_of, int size, GalleryMatrix& m) {
+  Statement q(db, file, "SELECT identity_id, vector FROM negatives ORDER BY id");
+  std::vector<float> values;
+  std::vector<int64_t> owners;
+  while (q.step()) {
+    int64_t owner = kAnyoneOwner;
+    if (!q.is_null(0)) {
+      const auto it = number_of.find(q.integer(0));
+      if (it == number_of.end()) continue;  // an identity with no embeddings matches nobody
+      owner = it->second;
+    }
+    const int bytes = q.bytes(1);
+    if (bytes != size * static_cast<int>(sizeof(float))) {
+      throw FileError(file.path, "corrupt negative anchor: " + std::to_string(bytes) +
+                                     " bytes, expected " + std::to_string(size * sizeof(float)));
+    }
+    const size_t at = values.size();
+    values.resize(at + static_cast<size_t>(size));
+    std::memcpy(values.data() + at, q.blob(1), static_cast<size_t>(bytes));
+    owners.push_back(owner);
+  }
+  const auto rows = static_cast<int64_t>(owners.size());
+  if (rows == 0) return;
+  m.negatives = torch::from_blob(values.data(), {rows, size}, torch::kFloat32).clone();
+  m.negative_owners = torch::from_blob(owners.data(), {rows}, torch::kInt64).clone();
+  if (!torch::isfinite(m.negatives).all().item<bool>()) {
+    throw FileError(file.path, "the gallery holds a negative anchor with a non-finite value");
+  }
+}
+
+}  // namespace
+
 GalleryMatrix Gallery::load_matrix() const { return snapshot().matrix; }
 
 GallerySnapshot Gallery::snapshot() const {
@@ -584,19 +782,26 @@ GallerySnapshot Gallery::snapshot() const {
     throw FileError(file_.path, "the gallery's embedding size " + std::to_string(size) +
                                     " is outside 1.." + std::to_string(kMaxGalleryEmbeddingSize));
   }
-  Statement q(db_.get(), file_,
-              "SELECT i.id, i.name, e.vector FROM embeddings e "
-              "JOIN identities i ON i.id = e.identity_id ORDER BY i.name, e.id");
+  const bool v2 = schema_version() >= 2;
+  const std::string sql = std::string("SELECT i.id, i.name, e.vector, e.source_file, ") +
+                          (v2 ? "i.threshold" : "NULL") +
+                          " FROM embeddings e JOIN identities i ON i.id = e.identity_id "
+                          "ORDER BY i.name, e.id";
+  Statement q(db_.get(), file_, sql.c_str());
   GalleryMatrix m;
   std::vector<float> values;
   std::vector<int64_t> owners;
+  std::map<int64_t, int64_t> number_of;  // identity id -> identity number
   int64_t last_id = -1;
   while (q.step()) {
     const int64_t id = q.integer(0);
     if (id != last_id) {
+      number_of[id] = static_cast<int64_t>(m.names.size());
       m.names.push_back(q.text(1));
+      m.thresholds.push_back(identity_threshold_of(file_.path, m.names.back(), q, 4));
       last_id = id;
     }
+    m.sources.push_back(q.text(3));
     const int bytes = q.bytes(2);
     if (bytes != size * static_cast<int>(sizeof(float))) {
       throw FileError(file_.path, "corrupt embedding of '" + q.text(1) +
@@ -615,6 +820,7 @@ GallerySnapshot Gallery::snapshot() const {
   if (rows > 0 && !torch::isfinite(m.embeddings).all().item<bool>()) {
     throw FileError(file_.path, "the gallery holds an embedding with a non-finite value");
   }
+  if (v2) read_negatives(db_.get(), file_, number_of, size, m);
   snap.matrix = std::move(m);
   return snap;
 }

@@ -41,8 +41,24 @@ std::string shape_of(const torch::Tensor& t) {
 }  // namespace
 
 Matcher::Matcher(GalleryMatrix gallery, torch::Device device, float threshold)
-    : names_(std::move(gallery.names)), device_(device), threshold_(threshold) {
-  if (std::isnan(threshold)) throw InputError("matcher: threshold is NaN");
+    : Matcher(std::move(gallery), device,
+              ThresholdChoice{threshold, ThresholdSource::kGallery, "given", true}) {}
+
+Matcher::Matcher(GalleryMatrix gallery, torch::Device device, const ThresholdChoice& threshold)
+    : names_(std::move(gallery.names)), device_(device), threshold_(threshold.value) {
+  if (std::isnan(threshold_)) throw InputError("matcher: threshold is NaN");
+  const auto identities = static_cast<int64_t>(names_.size());
+  if (!gallery.thresholds.empty() && gallery.thresholds.size() != names_.size()) {
+    throw InputError("matcher: " + std::to_string(gallery.thresholds.size()) +
+                     " identity thresholds for " + std::to_string(names_.size()) + " identities");
+  }
+  thresholds_.assign(names_.size(), threshold_);
+  own_thresholds_ = gallery.thresholds;
+  own_thresholds_.resize(names_.size());
+  for (size_t i = 0; i < gallery.thresholds.size(); ++i) {
+    thresholds_[i] = identity_threshold(threshold, gallery.thresholds[i]);
+    if (std::isnan(thresholds_[i])) throw InputError("matcher: identity threshold is NaN");
+  }
   if (gallery.size() == 0) return;
   const auto& emb = gallery.embeddings;
   const auto& own = gallery.owners;
@@ -63,6 +79,35 @@ Matcher::Matcher(GalleryMatrix gallery, torch::Device device, float threshold)
   embeddings_ = (rows - center_).contiguous();
   sq_norms_ = embeddings_.pow(2).sum(1);
   owners_ = owners.to(device_).contiguous();
+  if (gallery.negative_count() == 0) return;
+  const auto& neg = gallery.negatives;
+  const auto& neg_own = gallery.negative_owners;
+  if (neg.dim() != 2 || neg.size(1) != emb.size(1) || !neg_own.defined() || neg_own.dim() != 1 ||
+      neg_own.size(0) != neg.size(0)) {
+    throw InputError("matcher: negative anchors " + shape_of(neg) + " and owners " +
+                     (neg_own.defined() ? shape_of(neg_own) : std::string("(none)")) +
+                     " must be [K, " + std::to_string(emb.size(1)) + "] and [K]");
+  }
+  const auto own_cpu = neg_own.to(torch::kCPU, torch::kInt64).contiguous();
+  negative_owners_.assign(own_cpu.data_ptr<int64_t>(),
+                          own_cpu.data_ptr<int64_t>() + own_cpu.size(0));
+  for (const int64_t o : negative_owners_) {
+    if (o != kAnyoneOwner && (o < 0 || o >= identities)) {
+      throw InputError("matcher: negative anchor owners must index the " +
+                       std::to_string(identities) + " identity names or be kAnyoneOwner");
+    }
+  }
+  negatives_ = (neg.to(device_, torch::kFloat32) - center_).contiguous();
+}
+
+std::optional<float> Matcher::own_threshold(int identity) const {
+  if (identity < 0 || static_cast<size_t>(identity) >= own_thresholds_.size()) return {};
+  return own_thresholds_[static_cast<size_t>(identity)];
+}
+
+float Matcher::threshold_of(int identity) const {
+  if (identity < 0 || static_cast<size_t>(identity) >= thresholds_.size()) return threshold_;
+  return thresholds_[static_cast<size_t>(identity)];
 }
 
 torch::Tensor Matcher::identity_distances(const torch::Tensor& queries) const {
@@ -92,6 +137,54 @@ torch::Tensor Matcher::identity_distances(const torch::Tensor& queries) const {
   return per_identity.sqrt_();
 }
 
+torch::Tensor Matcher::negative_distances(const torch::Tensor& queries) const {
+  if (negative_count() == 0) return {};
+  // Few rows: a plain cdist.
+  const auto q = queries.to(device_, torch::kFloat32) - center_;
+  return torch::cdist(q.unsqueeze(0), negatives_.unsqueeze(0))
+      .squeeze(0)
+      .to(torch::kCPU)
+      .contiguous();
+}
+
+void Matcher::veto(Match& m, const float* negative_row) const {
+  // A face closer to one of the identity's negative anchors (or to the reserved "anyone" set)
+  // than to the identity itself is not them, however near.
+  if (m.identity < 0) return;
+  for (size_t a = 0; a < negative_owners_.size(); ++a) {
+    const int64_t owner = negative_owners_[a];
+    if (owner != kAnyoneOwner && owner != m.identity) continue;
+    const float d = negative_row[a];
+    if (d < m.distance && d < m.negative_distance) {
+      m.negative_distance = d;
+      m.rejection = kReasonNegativeAnchor;
+      m.verified = false;
+    }
+  }
+}
+
+Match Matcher::match_identity(const torch::Tensor& query, int identity) const {
+  if (identity < 0 || static_cast<size_t>(identity) >= names_.size()) {
+    throw InputError("matcher: identity number " + std::to_string(identity) + " of " +
+                     std::to_string(names_.size()));
+  }
+  if (!query.defined() || query.dim() != 2 || query.size(0) != 1) {
+    throw InputError("matcher: a 1:1 query must be [1, E], got " +
+                     (query.defined() ? shape_of(query) : std::string("(none)")));
+  }
+  c10::InferenceMode guard;
+  Match m;
+  m.identity = identity;
+  m.name = names_[static_cast<size_t>(identity)];
+  m.distance = identity_distances(query)[0][identity].item<float>();
+  m.second_distance = m.negative_distance = kInf;
+  m.threshold = threshold_of(identity);
+  m.verified = m.distance <= m.threshold;
+  const torch::Tensor negative_d = negative_distances(query);
+  if (negative_d.defined()) veto(m, negative_d[0].data_ptr<float>());
+  return m;
+}
+
 std::vector<Match> Matcher::match(const torch::Tensor& queries, int top_k) const {
   if (top_k < 0) throw InputError("matcher: top_k must be >= 0, got " + std::to_string(top_k));
   c10::InferenceMode guard;
@@ -99,8 +192,10 @@ std::vector<Match> Matcher::match(const torch::Tensor& queries, int top_k) const
   const int64_t n = distances.size(0);
   const int64_t identities = distances.size(1);
   std::vector<Match> out(static_cast<size_t>(n));
-  for (auto& m : out) m.distance = m.second_distance = kInf;
+  for (auto& m : out) m.distance = m.second_distance = m.negative_distance = kInf;
+  for (auto& m : out) m.threshold = threshold_;
   if (n == 0 || identities == 0) return out;
+  const torch::Tensor negative_d = negative_distances(queries);
 
   const int64_t k = std::min<int64_t>(std::max(top_k, 2), identities);
   const auto top = torch::topk(distances, k, /*dim=*/1, /*largest=*/false, /*sorted=*/true);
@@ -118,12 +213,14 @@ std::vector<Match> Matcher::match(const torch::Tensor& queries, int top_k) const
         m.identity = id;
         m.name = names_[static_cast<size_t>(id)];
         m.distance = d;
-        m.verified = d <= threshold_;
+        m.threshold = threshold_of(id);
+        m.verified = d <= m.threshold;
       } else if (j == 1) {
         m.second_distance = d;
       }
       if (j < top_k) m.top.push_back({id, names_[static_cast<size_t>(id)], d});
     }
+    if (negative_d.defined()) veto(m, negative_d[r].data_ptr<float>());
   }
   return out;
 }

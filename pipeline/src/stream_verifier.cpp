@@ -244,6 +244,8 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
         evidence.identity = matches[k].name;
         evidence.distance = matches[k].distance;
         evidence.second_distance = matches[k].second_distance;
+        evidence.identity_threshold = matcher->own_threshold(matches[k].identity);
+        evidence.rejection = matches[k].rejection;
       }
       if (auto change = decisions_.observe(face.track_id, evidence, frames[f].time)) {
         results[f].changes.push_back(std::move(*change));

@@ -137,4 +137,12 @@ ThresholdChoice choose_threshold(std::optional<float> explicit_value, std::optio
   return gallery_size_threshold(model, embeddings);
 }
 
+float identity_threshold(const ThresholdChoice& gallery_choice,
+                         std::optional<float> identity_stored) {
+  if (gallery_choice.source == ThresholdSource::kExplicit || !identity_stored) {
+    return gallery_choice.value;
+  }
+  return *identity_stored;
+}
+
 }  // namespace siamese

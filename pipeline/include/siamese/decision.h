@@ -27,14 +27,20 @@ struct Evidence {
   std::string identity;  // nearest identity ("" when the gallery is empty)
   float distance = std::numeric_limits<float>::infinity();         // to it
   float second_distance = std::numeric_limits<float>::infinity();  // to the runner-up
+  // The identity's own stored threshold (Matcher::own_threshold), used instead of the options'
+  // threshold unless that one is explicit (identity_threshold() in threshold_policy.h).
+  std::optional<float> identity_threshold;
+  std::string rejection;  // Match::rejection: kReasonNegativeAnchor when a negative anchor vetoed
 };
 
 struct DecisionOptions {
   int confirm_count = kDefaultConfirmCount;    // N: votes needed for one identity...
   int confirm_window = kDefaultConfirmWindow;  // M: ...among the last M embeddings
-  float threshold = 1.0f;        // Euclidean distance at or below which an embedding may vote
-  float margin = 0.0f;           // runner-up distance minus best distance needed to vote
-  std::string claimed_identity;  // 1:1 mode: only this identity can be verified ("" = 1:N)
+  float threshold = 1.0f;           // Euclidean distance at or below which an embedding may vote
+  float margin = 0.0f;              // runner-up distance minus best distance needed to vote
+  std::string claimed_identity;     // 1:1 mode: only this identity can be verified ("" = 1:N)
+  bool threshold_explicit = false;  // threshold overrides identities' own (threshold property)
+  bool margin_auto = false;         // margin = kDefaultMarginFraction x the identity's threshold
 
   DecisionOptions& set_confirm(int n, int m) {
     confirm_count = n;
@@ -47,6 +53,14 @@ struct DecisionOptions {
   }
   DecisionOptions& set_margin(float m) {
     margin = m;
+    return *this;
+  }
+  DecisionOptions& set_threshold_explicit(bool e) {
+    threshold_explicit = e;
+    return *this;
+  }
+  DecisionOptions& set_margin_auto(bool a) {
+    margin_auto = a;
     return *this;
   }
   DecisionOptions& set_claimed_identity(std::string c) {
@@ -78,7 +92,8 @@ struct Decision {
   int64_t decided = 0;     // caller's time of the last change of state or identity
   int votes = 0;           // votes for `identity` (or the leading identity) in the window
   // Why the last change was not the votes' doing: "revoked" when the verified identity left
-  // the gallery (removed, renamed, or the gallery could not be trusted); "" otherwise.
+  // the gallery (removed, renamed, or the gallery could not be trusted); "negative-anchor"
+  // when the last embedding's match was vetoed by a negative anchor; "" otherwise.
   std::string reason;
   bool verified() const { return state == DecisionState::kVerified; }
 };

@@ -20,7 +20,12 @@
 
 namespace siamese {
 
-constexpr int kGallerySchemaVersion = 1;
+// Version 2 adds negative anchors and per-identity thresholds; a version-1 file is read as
+// having none and upgraded in the transaction of its first change.
+constexpr int kGallerySchemaVersion = 2;
+/// The reserved name of the negative anchors that must never verify as anyone
+/// (`siamese-enroll add --not '*'`); no identity may take it.
+constexpr const char* kAnyoneName = "*";
 constexpr int kGalleryBusyTimeoutMs = 30000;     // how long a writer waits for another one
 constexpr int kMaxGalleryEmbeddingSize = 65536;  // a stored size above this is a corrupt file
 
@@ -40,6 +45,8 @@ struct IdentityRecord {
   std::string created;  // ISO 8601 UTC
   std::string updated;
   int embedding_count = 0;
+  int negative_count = 0;          // negative anchors: faces that must not verify as this one
+  std::optional<float> threshold;  // its own threshold (`siamese-enroll threshold`), if any
 };
 
 /// Where a file lives on disk: a file replaced by another (mv, rm + cp) has another identity.
@@ -61,6 +68,13 @@ struct GallerySnapshot {
   int embedding_size = 0;
   std::string metric;
   std::optional<float> threshold;  // set by `siamese-enroll add --threshold`, validated
+};
+
+/// A negative anchor as stored: whose it is (kAnyoneName for the reserved set) and its source.
+struct StoredNegative {
+  std::string identity;
+  std::string source_file;
+  std::string enrolled;  // ISO 8601 UTC
 };
 
 struct StoredSample {
@@ -94,17 +108,32 @@ class Gallery {
   /// Renames; throws InputError when old is missing or new exists.
   void rename(const std::string& old_name, const std::string& new_name);
   /// Replaces the binding and all embeddings at once (--rebuild with a new model).
-  /// Identities not listed (or listed without samples) are removed; the stored threshold is
-  /// cleared (it belonged to the old model).
+  /// Identities not listed (or listed without samples) are removed; the stored thresholds
+  /// (gallery and per identity) and the negative anchors are dropped (they belonged to the old
+  /// model).
   void rebind(const ModelInfo& model,
               const std::vector<std::pair<std::string, std::vector<EnrollmentSample>>>& identities);
   /// Stores the gallery's own threshold (Euclidean distance), or clears it with nullopt.
   void set_threshold(std::optional<float> threshold);
+  /// Adds negative anchors to identity `name` (kAnyoneName: faces that must never verify as
+  /// anyone), in one transaction. Throws InputError for an unknown name, no samples or a bad
+  /// embedding, leaving the file unchanged.
+  void add_negatives(const std::string& name, const std::vector<EnrollmentSample>& samples);
+  /// Stores identity `name`'s own threshold, or clears it with nullopt. Throws InputError for an
+  /// unknown name or a value that is not a finite distance >= 0.
+  void set_identity_threshold(const std::string& name, std::optional<float> threshold);
+  /// Stores several identities' thresholds in ONE transaction (`calibrate --apply`); throws
+  /// before writing anything when a name is unknown or a value is bad.
+  void set_identity_thresholds(const std::vector<std::pair<std::string, float>>& thresholds);
 
   /// Identities with their embedding counts, by name.
   std::vector<IdentityRecord> identities() const;
   /// Every stored sample (identity, source file, box, framing), by identity then age.
   std::vector<StoredSample> samples() const;
+  /// Every negative anchor (kAnyoneName's first), by identity then age.
+  std::vector<StoredNegative> negatives() const;
+  /// The file's schema version (1 or kGallerySchemaVersion).
+  int schema_version() const;
   /// Every embedding as one matrix for the Matcher (one consistent read; CPU float32).
   GalleryMatrix load_matrix() const;
   /// The binding, the threshold and every embedding in one read transaction; re-checks the
@@ -139,6 +168,7 @@ class Gallery {
   Gallery(sql::FileRef file, sql::Connection db, FileIdentity identity);
   std::string fact(const std::string& key) const;
   void check_schema_version() const;
+  void upgrade_schema();  // inside a write transaction: version 1 -> current
   void after_commit();
   sql::FileRef file_;  // the path, and how errors name the file
   sql::Connection db_;

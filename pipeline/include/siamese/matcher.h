@@ -2,22 +2,36 @@
 // product per batch (||q||^2 + ||g||^2 - 2 q.g), a scatter-min over identities, a top-k. An
 // identity's distance is the MINIMUM over its enrolled embeddings (nearest sample: robust when
 // a person is enrolled under several poses or lightings). Thread-safety: match() is const and
-// may run concurrently on one Matcher.
+// may run concurrently on one Matcher. Negative anchors (faces that must never verify as an
+// identity, or as anyone) veto a match that is closer to them than to the identity.
 #pragma once
 
 #include <torch/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "siamese/threshold_policy.h"
+
 namespace siamese {
+
+/// negative_owners value of the reserved set of faces that must never verify as anyone.
+constexpr int64_t kAnyoneOwner = -1;
+/// Match::rejection (and a decision's reason) when a negative anchor vetoed the match.
+constexpr const char* kReasonNegativeAnchor = "negative-anchor";
 
 /// Every enrolled embedding of a gallery as one matrix (what the matcher needs, no SQLite).
 struct GalleryMatrix {
-  std::vector<std::string> names;  // identity names; index = identity number
-  torch::Tensor embeddings;        // [M, E] float
-  torch::Tensor owners;            // [M] int64: identity number of each row
+  std::vector<std::string> names;    // identity names; index = identity number
+  torch::Tensor embeddings;          // [M, E] float
+  torch::Tensor owners;              // [M] int64: identity number of each row
+  std::vector<std::string> sources;  // [M] source file of each row ("" when not known)
+  torch::Tensor negatives;           // [K, E] float: faces that must not verify as their owner
+  torch::Tensor negative_owners;     // [K] int64: identity number, or kAnyoneOwner
+  std::vector<std::optional<float>> thresholds;  // per identity its own threshold (or empty)
   int64_t size() const { return embeddings.defined() ? embeddings.size(0) : 0; }
+  int64_t negative_count() const { return negatives.defined() ? negatives.size(0) : 0; }
 };
 
 struct Candidate {
@@ -27,37 +41,58 @@ struct Candidate {
 };
 
 struct Match {
-  int identity = -1;             // best identity; -1 when the gallery is empty
-  std::string name;              // its name ("" when none)
-  float distance = 0.0f;         // distance to it (Euclidean; +inf when the gallery is empty)
-  float second_distance = 0.0f;  // distance to the runner-up identity (+inf when none)
-  bool verified = false;         // distance <= threshold
-  std::vector<Candidate> top;    // the top_k identities, nearest first
+  int identity = -1;               // best identity; -1 when the gallery is empty
+  std::string name;                // its name ("" when none)
+  float distance = 0.0f;           // distance to it (Euclidean; +inf when the gallery is empty)
+  float second_distance = 0.0f;    // distance to the runner-up identity (+inf when none)
+  bool verified = false;           // distance <= threshold and no rejection
+  float threshold = 0.0f;          // the threshold in force for this identity
+  std::string rejection;           // kReasonNegativeAnchor when a negative anchor vetoed it
+  float negative_distance = 0.0f;  // to the nearest vetoing negative anchor (+inf when none)
+  std::vector<Candidate> top;      // the top_k identities, nearest first
 };
 
 class Matcher {
  public:
   /// Copies the gallery to device once. threshold: Euclidean distance at or below which a
-  /// face is verified.
+  /// face is verified; an identity's own stored threshold replaces it for that identity.
   Matcher(GalleryMatrix gallery, torch::Device device, float threshold);
+  /// As above with the threshold's source: an explicit one overrides identities' own
+  /// (identity_threshold()). Throws InputError for a NaN threshold or inconsistent shapes.
+  Matcher(GalleryMatrix gallery, torch::Device device, const ThresholdChoice& threshold);
 
   /// queries [N, E] (any device) -> one Match per row. Throws InputError on a size mismatch.
   std::vector<Match> match(const torch::Tensor& queries, int top_k = 1) const;
+
+  /// 1:1: query [1, E] against identity number `identity` alone (its threshold, its negative
+  /// anchors and the reserved set's). Throws InputError for a bad shape or identity number.
+  Match match_identity(const torch::Tensor& query, int identity) const;
 
   /// Distances [N, identities] (min over each identity's embeddings), on the device.
   torch::Tensor identity_distances(const torch::Tensor& queries) const;
 
   const std::vector<std::string>& names() const { return names_; }
   float threshold() const { return threshold_; }
+  /// The threshold in force for identity number `identity` (its own, unless explicit).
+  float threshold_of(int identity) const;
+  /// Identity number `identity`'s own stored threshold, if it has one (whatever the source).
+  std::optional<float> own_threshold(int identity) const;
   int64_t embedding_count() const { return embeddings_.defined() ? embeddings_.size(0) : 0; }
+  int64_t negative_count() const { return negatives_.defined() ? negatives_.size(0) : 0; }
 
  private:
+  torch::Tensor negative_distances(const torch::Tensor& queries) const;  // [N, K] CPU
+  void veto(Match& m, const float* negative_row) const;
   std::vector<std::string> names_;
   torch::Tensor embeddings_;  // [M, E] on device, centred (minus center_)
   torch::Tensor owners_;      // [M] on device
   torch::Tensor center_;      // [E] mean of the gallery rows: distances are shift-invariant and
                               // centring keeps ||q||^2 + ||g||^2 - 2 q.g accurate in float32
   torch::Tensor sq_norms_;    // [M] squared norms of the centred rows
+  torch::Tensor negatives_;   // [K, E] on device, centred like embeddings_
+  std::vector<int64_t> negative_owners_;  // [K] identity number or kAnyoneOwner
+  std::vector<float> thresholds_;         // per identity, resolved by identity_threshold()
+  std::vector<std::optional<float>> own_thresholds_;  // per identity, as stored
   torch::Device device_;
   float threshold_;
 };

@@ -49,6 +49,12 @@ ThresholdChoice strict_threshold(const ModelInfo& model);
 ThresholdChoice choose_threshold(std::optional<float> explicit_value, std::optional<float> stored,
                                  const ModelInfo& model, int64_t embeddings);
 
+/// The threshold for one identity: an explicit value (gallery_choice.source kExplicit) still
+/// wins over all; else the identity's own stored one (`siamese-enroll threshold`); else
+/// gallery_choice. The margin a vote needs is kDefaultMarginFraction x the value returned.
+float identity_threshold(const ThresholdChoice& gallery_choice,
+                         std::optional<float> identity_stored);
+
 /// "explicit", "gallery", "gallery-size", "model-point" or "model-pair".
 const char* threshold_source_name(ThresholdSource source);
 
