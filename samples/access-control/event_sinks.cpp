@@ -27,6 +27,14 @@ void EventSinks::on_action(const std::string& camera, const DoorAction& action,
                            int64_t first_frame_us, int64_t now_us) {
   if (!enabled()) return;
   Door& door = doors_[camera];
+  if (action.decision == "tailgate") {
+    // Reported when the door closes, about tracks that may have left already: no bookkeeping.
+    const auto t = door.tracks.find(action.track_id);
+    if (auto event = door_event_of(camera, action)) {
+      emit(*event, t != door.tracks.end() ? t->second.first_frame_us : -1, now_us);
+    }
+    return;
+  }
   Track& track = door.tracks[action.track_id];
   if (action.reason == "resumed") {
     // The element found the track again, maybe on someone else: a new incarnation.

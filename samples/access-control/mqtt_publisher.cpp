@@ -3,6 +3,7 @@
 #include <mosquitto.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -128,9 +129,8 @@ MqttPublisher::MqttPublisher(MqttOptions options, const std::vector<std::string>
   mosquitto_reconnect_delay_set(mosq_, kMqttReconnectMinS, kMqttReconnectMaxS, true);
   set_retained(availability, kOnline);
   for (const auto& camera : cameras) announce_camera(camera);
-  // A broker that is not there yet is no error: the network thread retries with back-off.
-  mosquitto_connect_async(mosq_, options_.host.c_str(), options_.port, kMqttKeepaliveS);
-  mosquitto_loop_start(mosq_);
+  // Connecting is the delivery thread's first job: a broker that is not there yet is no
+  // error, and never holds up the caller.
   thread_ = std::thread([this] { deliver(); });
 }
 
@@ -245,6 +245,22 @@ void MqttPublisher::announce_camera(const std::string& camera) {
 
 void MqttPublisher::deliver() {
   std::unique_lock<std::mutex> lock(mutex_);
+  // libmosquitto's network thread reconnects by itself, but only after a first connection:
+  // until then, try with the same doubling back-off.
+  int backoff_s = kMqttReconnectMinS;
+  while (!loop_started_) {
+    if (stop_) return;
+    lock.unlock();
+    int rc = mosquitto_connect(mosq_, options_.host.c_str(), options_.port, kMqttKeepaliveS);
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_start(mosq_);
+    lock.lock();
+    if (rc == MOSQ_ERR_SUCCESS) {
+      loop_started_ = true;
+    } else {
+      changed_.wait_for(lock, std::chrono::seconds(backoff_s), [&] { return stop_; });
+      backoff_s = std::min(2 * backoff_s, kMqttReconnectMaxS);
+    }
+  }
   for (;;) {
     changed_.wait_for(lock, kPoll, [&] {
       return stop_ || (connected_ && (!dirty_.empty() || (inflight_mid_ < 0 && queue_.size() > 0)));
@@ -294,7 +310,7 @@ size_t MqttPublisher::finish(double timeout_s) {
     lock.unlock();
     thread_.join();
     if (was_connected) mosquitto_disconnect(mosq_);
-    mosquitto_loop_stop(mosq_, /*force=*/!was_connected);
+    if (loop_started_) mosquitto_loop_stop(mosq_, /*force=*/!was_connected);
     lock.lock();
   }
   return queue_.size();

@@ -91,6 +91,7 @@ class MqttPublisher {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   bool connected_ = false;
+  bool loop_started_ = false;  // connected once: libmosquitto's thread reconnects from then on
   bool finishing_ = false;
   bool stop_ = false;
   int inflight_mid_ = -1;  // the event in flight (queue_'s pinned front)

@@ -1,0 +1,37 @@
+// The walk video the siamese-access-control tests run on: AT&T people s1-s3 and strangers
+// s21-s22 walking past a camera (siamese-render-walk, with its ground truth), a TorchScript
+// model that pools pixels (certain identities without training) and a gallery enrolled from
+// the very crops the element will see. Thread-safety: one test thread.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace siamese::testing {
+
+/// The enrolled people of the walk; the strangers are not enrolled.
+inline const std::set<std::string> kAccessWalkPeople = {"s1", "s2", "s3"};
+constexpr int kAccessWalkStrangers = 2;
+
+struct AccessWalker {
+  std::string identity;
+  bool stranger = false;
+  double start_s = 0, end_s = 0;  // on screen, seconds of video
+};
+
+struct AccessWalk {
+  std::string dir, video, model, gallery;
+  float threshold = 0;  // half the distance from any person's crop to anyone else's
+  double duration_s = 0;
+  std::vector<AccessWalker> walkers;
+};
+
+/// Renders the walk from the AT&T folder data into temp_dir(tag) and makes its model and
+/// gallery (Catch2 REQUIREs inside). Takes some seconds: tests keep one per process.
+AccessWalk make_access_walk(const std::string& data, const std::string& tag);
+
+/// Saves the pooled-pixel TorchScript model (16x16 luma, mean removed, unit length) to path.
+void save_pixel_model(const std::string& path);
+
+}  // namespace siamese::testing
