@@ -1,12 +1,16 @@
 // siamese-train: trains the Siamese embedding network on an identity-per-folder image tree and
 // writes the model file (weights, input facts, crop policy, calibrated threshold).
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 
 #include "checkpoint.h"
 #include "crop_calibration.h"
+#include "distributed.h"
 #include "fine_tune.h"
 #include "identity_split.h"
 #include "lfw_pairs.h"
@@ -108,6 +112,14 @@ machine and output:
   --threads N               CPU threads of LibTorch (default: LibTorch's choice)
   --plots DIR               write pairs.png, loss.png, roc.png, distances.png, history.csv
   --help                    this text
+several processes or machines (data-parallel, c10d Gloo; like torchrun, from the environment
+RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, or these flags, which win over it):
+  --rank N                  this process's rank, 0 .. world size - 1 (rank 0 validates and
+                            writes MODEL and the checkpoint)
+  --world-size N            processes in the job (default 1: one process, as without it)
+  --master HOST:PORT        rank 0's rendezvous address (default 127.0.0.1:29500)
+  --dist-timeout S          seconds a collective waits for a lost or stalled rank before every
+                            other rank exits with an error (default 60)
 
 Ctrl-C stops after the current epoch and writes the checkpoint for --resume (twice: at once).
 Exit status: 0 done, 1 error (data, files, device), 2 usage error, 130 interrupted.
@@ -154,6 +166,10 @@ const cli::Program kProgramSpec{
                              cli::Flag::on_off("no-flip-average"),
                              cli::Flag::integer("seed", 0, 2147483647L),
                              cli::Flag::text("resume"),
+                             cli::Flag::integer("rank", 0, 1 << 20),
+                             cli::Flag::integer("world-size", 1, 1 << 20),
+                             cli::Flag::text("master"),
+                             cli::Flag::number("dist-timeout", 0.001, 86400.0),
                              cli::flags::device(),
                              cli::flags::threads(),
                              cli::Flag::text("plots"),
@@ -258,6 +274,31 @@ int run(const cli::Args& args) {
   const bool detect = args.has("detect");
   o.device = cli::device_of(args);
   cli::apply_threads(args);
+
+  // Data-parallel: the environment as torchrun sets it, then the flags (which win).
+  st::DistributedConfig dist;
+  try {
+    dist = st::distributed_config_from_env([](const char* name) { return std::getenv(name); });
+    const bool rank_flag = args.has("rank"), world_flag = args.has("world-size");
+    dist.rank = static_cast<int>(args.integer("rank", dist.rank));
+    dist.world_size = static_cast<int>(args.integer("world-size", dist.world_size));
+    if (args.has("master")) {
+      std::tie(dist.master_addr, dist.master_port) =
+          st::parse_master(args.text("master"), "--master");
+    }
+    dist.timeout_s = args.number("dist-timeout", st::kDefaultDistTimeoutS);
+    dist.device = o.device.str();
+    st::check_distributed_config(dist, rank_flag ? "--rank" : "RANK",
+                                 world_flag ? "--world-size" : "WORLD_SIZE");
+  } catch (const siamese::InputError& e) {
+    throw cli::UsageError(e.what());
+  }
+  if (dist.distributed()) {
+    o.comm = st::Communicator::connect(dist);
+    std::cout << "distributed: rank " << dist.rank << " of " << dist.world_size << ", master "
+              << dist.master() << ", timeout " << dist.timeout_s << " s" << std::endl;
+  }
+  const bool lead = dist.rank == 0;  // the others print no progress and write no files
 
   if (fine_tune) {
     args.exclusive("freeze", "freeze-until");
@@ -392,10 +433,23 @@ int run(const cli::Args& args) {
     bar.start("epoch " + std::to_string(r.epoch + 1) + "/" + std::to_string(o.epochs),
               static_cast<long>(train.size()), "pairs");
   };
-  bar.start("epoch " + std::to_string(1) + "/" + std::to_string(o.epochs),
-            static_cast<long>(train.size()), "pairs");
+  if (lead) {
+    bar.start("epoch " + std::to_string(1) + "/" + std::to_string(o.epochs),
+              static_cast<long>(train.size()), "pairs");
+  }
   const st::TrainSummary s = st::train(o, train, validation, on_batch, on_epoch);
   bar.finish();
+  if (!lead) {
+    std::cout << "rank " << dist.rank << ": done" << (s.interrupted ? " (interrupted)" : "")
+              << std::endl;
+    return s.interrupted ? 130 : 0;
+  }
+  if (dist.distributed()) {
+    std::cout << "distributed: " << fixed(s.communication_s, 2) << " s of "
+              << fixed(s.training_s, 2) << " s of training steps in collectives ("
+              << fixed(100 * s.communication_s / std::max(1e-9, s.training_s), 1)
+              << "%, waiting for slower ranks included)\n";
+  }
   if (!s.model.fingerprint.empty()) {
     std::cout << "wrote " << o.out << " (epoch " << s.best_epoch
               << (fine_tune && s.best_epoch == 0 ? ": no epoch beat the --init weights" : "")

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "checkpoint.h"
+#include "distributed.h"
 #include "fine_tune.h"
 #include "pair_sampler.h"
 #include "plots.h"
@@ -111,17 +112,57 @@ void plot_validation(const TrainerOptions& o, const Validation& v, int epoch,
                            "distances, " + title.str());
 }
 
+// Every floating tensor of tensors, flattened into one buffer per collective (one round trip, not
+// one per layer), then written back: summed over ranks, or rank 0's.
+void sync_tensors(Communicator& comm, const std::vector<torch::Tensor>& tensors, bool sum,
+                  const std::string& what) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat_parts;
+  for (const auto& t : tensors) {
+    if (t.is_floating_point()) {
+      flat_parts.push_back(t.reshape(-1).to(torch::kFloat32));
+    } else {
+      torch::Tensor copy = t.contiguous().to(comm.device());
+      comm.broadcast(copy, what);
+      t.copy_(copy);
+    }
+  }
+  if (flat_parts.empty()) return;
+  torch::Tensor flat = torch::cat(flat_parts).to(comm.device());
+  if (sum) {
+    comm.all_reduce_sum(flat, what);
+  } else {
+    comm.broadcast(flat, what);
+  }
+  flat = flat.to(tensors.front().device());
+  int64_t offset = 0;
+  for (const auto& t : tensors) {
+    if (!t.is_floating_point()) continue;
+    t.copy_(flat.narrow(0, offset, t.numel()).view_as(t));
+    offset += t.numel();
+  }
+}
+
+std::vector<torch::Tensor> weights_and_buffers(Network& net) {
+  std::vector<torch::Tensor> all = net.parameters();
+  for (const auto& b : net.module()->buffers()) all.push_back(b);
+  return all;
+}
+
 }  // namespace
 
 TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
                    const FaceDataset& validation_data, const BatchCallback& on_batch,
                    const EpochCallback& on_epoch) {
   check_options(options);
+  Communicator* const comm =
+      options.comm && options.comm->world_size() > 1 ? options.comm.get() : nullptr;
+  const bool lead = !comm || comm->rank() == 0;  // validates, reports and writes files
   const torch::Device device = options.device;
   const bool has_validation = validation_data.size() > 0;
   TrainSummary summary;
   summary.checkpoint = options.checkpoint.empty() ? options.out + ".ckpt" : options.checkpoint;
-  if (!options.plots_dir.empty()) std::filesystem::create_directories(options.plots_dir);
+  if (lead && !options.plots_dir.empty()) std::filesystem::create_directories(options.plots_dir);
 
   // State: fresh, or from the checkpoint (whose architecture and input win).
   CheckpointState state;
@@ -170,7 +211,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     sampler.set_state(state.sampler_state);
     // The best-so-far counts only when the model file still holds that model.
     bool kept = false;
-    if (!state.best_fingerprint.empty() && std::filesystem::exists(options.out)) {
+    if (lead && !state.best_fingerprint.empty() && std::filesystem::exists(options.out)) {
       try {
         kept = load_model(options.out).info.fingerprint == state.best_fingerprint;
       } catch (const Error&) {
@@ -186,6 +227,10 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
   }
   summary.history = state.history;
   summary.best_epoch = state.best_epoch;
+  if (comm) {
+    // Every rank starts from rank 0's weights and statistics (fresh, --init or --resume alike).
+    sync_tensors(*comm, weights_and_buffers(net), false, "broadcast of rank 0's initial weights");
+  }
 
   const FaceDataset validation = capped(has_validation ? validation_data : train_data);
   const torch::Tensor images = train_data.images.to(device);
@@ -195,7 +240,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
   const int64_t n = train_data.size();
   const InputSpec& spec = state.spec;
 
-  if (!options.plots_dir.empty()) {
+  if (lead && !options.plots_dir.empty()) {
     PairSampler shown(train_data.labels, options.seed + 1);  // leaves training draws alone
     const PairBatch p = shown.pairs(kGridPairs);
     // The grid's own images (first members, then second members), augmented as in training.
@@ -250,7 +295,11 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     summary.model = info;
   };
 
-  if (from_init && has_validation) {
+  // Ranks other than 0 wait here while rank 0 validates and writes (within --dist-timeout).
+  const auto wait_for_lead = [&](const std::string& what) {
+    if (comm) comm->barrier(what);
+  };
+  if (from_init && has_validation && lead) {
     // Epoch 0: the initial weights, validated like an epoch; an epoch must beat them to be kept.
     const Validation v = validate(net, validation, device, rule);
     EpochRecord record;
@@ -267,6 +316,48 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     summary.initial = record;
     if (on_epoch) on_epoch(record);
   }
+  if (from_init && has_validation) wait_for_lead("rank 0's validation of the --init weights");
+
+  // With ranks, each computes the embeddings of its rows of the batch (shard_rows), and all of
+  // them are gathered, so every rank evaluates the whole batch's loss (any mining) with its own
+  // rows differentiable; the gradients' sum over ranks is then the one-process gradient.
+  const int embedding_size = state.arch.embedding_size;
+  long step = 0;
+  const auto forward = [&](const torch::Tensor& x) -> torch::Tensor {
+    if (!comm) return net.forward(x);
+    const int64_t rows = x.size(0);
+    std::vector<int64_t> counts;
+    for (int r = 0; r < comm->world_size(); ++r) {
+      const auto shard = shard_rows(rows, r, comm->world_size());
+      counts.push_back(shard.second - shard.first);
+    }
+    const auto [begin, end] = shard_rows(rows, comm->rank(), comm->world_size());
+    const torch::Tensor mine =
+        end > begin ? net.forward(x.narrow(0, begin, end - begin))
+                    : torch::empty({0, embedding_size}, x.options().dtype(torch::kFloat32));
+    const auto t = Clock::now();
+    const torch::Tensor all = comm->all_gather_rows(mine.detach().to(comm->device()), counts,
+                                                    "embeddings of step " + std::to_string(step))
+                                  .to(device);
+    summary.communication_s += seconds_since(t);
+    if (end == begin) return all;
+    return torch::cat({all.narrow(0, 0, begin), mine, all.narrow(0, end, rows - end)});
+  };
+  // The gradients summed over ranks (a rank without rows adds zeros), one buffer per step.
+  std::vector<torch::Tensor> trained;
+  for (const auto& p : net.parameters()) {
+    if (p.requires_grad()) trained.push_back(p);
+  }
+  const auto reduce_gradients = [&] {
+    std::vector<torch::Tensor> grads;
+    for (auto& p : trained) {
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      grads.push_back(p.grad());
+    }
+    const auto t = Clock::now();
+    sync_tensors(*comm, grads, true, "all-reduce of the gradients of step " + std::to_string(step));
+    summary.communication_s += seconds_since(t);
+  };
 
   auto last_checkpoint = Clock::now();
   int epoch = state.epoch;
@@ -282,11 +373,14 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     // One optimiser step on a batch of m pairs or triplets, and its progress report.
     const auto optimise = [&](const torch::Tensor& loss, int64_t m) {
       adam.zero_grad();
-      loss.backward();
+      if (loss.requires_grad()) loss.backward();  // a rank without rows has nothing to do
+      if (comm) reduce_gradients();
       adam.step();
+      ++step;
       loss_sum += loss.item<double>() * static_cast<double>(m);
       done += static_cast<long>(m);
-      if (on_batch) on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
+      if (lead && on_batch)
+        on_batch(done, static_cast<long>(n), loss_sum / done, done / seconds_since(t0));
     };
     if (options.loss == LossKind::kContrastive) {
       const PairBatch pairs = sampler.pairs(n);
@@ -297,8 +391,9 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
         const std::vector<float> y(pairs.different.begin() + b, pairs.different.begin() + b + m);
         const torch::Tensor rows = torch::cat({index_tensor(i0, device), index_tensor(i1, device)});
         torch::Tensor x = images.index_select(0, rows);
+        // Every rank augments the whole batch, so the shared rng stays in step across ranks.
         if (options.augment) x = augment_batch(x, spec, options.augment_options, sampler.rng());
-        const torch::Tensor out = net.forward(x);
+        const torch::Tensor out = forward(x);
         const torch::Tensor loss =
             options.mining == PairMining::kDrawnPairs
                 ? contrastive_loss(out.narrow(0, 0, m), out.narrow(0, m, m),
@@ -317,7 +412,7 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
         };
         torch::Tensor x = torch::cat({slice(t.anchor), slice(t.positive), slice(t.negative)});
         if (options.augment) x = augment_batch(x, spec, options.augment_options, sampler.rng());
-        const torch::Tensor out = net.forward(x);
+        const torch::Tensor out = forward(x);
         const torch::Tensor loss = triplet_loss(out.narrow(0, 0, m), out.narrow(0, m, m),
                                                 out.narrow(0, 2 * m, m), state.margin);
         optimise(loss, m);
@@ -329,12 +424,27 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     record.lr = lr;
     record.seconds = seconds_since(t0);
     record.pairs_per_s = done / record.seconds;
+    summary.training_s += record.seconds;
+    if (comm) {
+      // BatchNorm normalised each rank's rows with their own statistics; the running
+      // statistics that validation and the model file use are the mean over ranks.
+      std::vector<torch::Tensor> statistics;
+      for (const auto& b : net.module()->named_buffers()) {
+        if (b.value().is_floating_point()) statistics.push_back(b.value());
+      }
+      if (!statistics.empty()) {
+        sync_tensors(*comm, statistics, true,
+                     "BatchNorm statistics of epoch " + std::to_string(epoch));
+        torch::NoGradGuard no_grad;
+        for (auto& b : statistics) b.div_(comm->world_size());
+      }
+    }
     if (!std::isfinite(record.loss)) {
       throw InputError("training diverged at epoch " + std::to_string(epoch) +
                        " (loss is not finite); try a smaller --lr");
     }
 
-    if (has_validation) {
+    if (has_validation && lead) {
       const Validation v = validate(net, validation, device, rule);
       record.validated = true;
       record.validation = v.figures;
@@ -354,23 +464,30 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     summary.history.push_back(record);
     state.history = summary.history;
     state.epoch = epoch;
-    if (!options.plots_dir.empty()) {
+    if (lead && !options.plots_dir.empty()) {
       save_loss_curve(plot_path(options, "loss.png"), summary.history);
       write_history_csv(plot_path(options, "history.csv"), summary.history);
     }
-    if (on_epoch) on_epoch(record);
+    if (lead && on_epoch) on_epoch(record);
     // A stop request takes effect between epochs, so the checkpoint is an exact epoch boundary.
     summary.interrupted = options.stop && options.stop->load() && epoch < options.epochs;
-    if (epoch == options.epochs || summary.interrupted ||
-        seconds_since(last_checkpoint) >= options.checkpoint_interval_s) {
+    if (comm) {
+      // A stop on any rank stops them all at the same epoch.
+      torch::Tensor stop = torch::tensor({summary.interrupted ? 1.0f : 0.0f}).to(comm->device());
+      comm->all_reduce_sum(stop, "stop request of epoch " + std::to_string(epoch));
+      summary.interrupted = stop.cpu().item<float>() > 0;
+    }
+    if (lead && (epoch == options.epochs || summary.interrupted ||
+                 seconds_since(last_checkpoint) >= options.checkpoint_interval_s)) {
       state.sampler_state = sampler.state();
       save_checkpoint(summary.checkpoint, net, adam, state);
       last_checkpoint = Clock::now();
     }
+    wait_for_lead("rank 0's validation and checkpoint of epoch " + std::to_string(epoch));
     if (summary.interrupted) break;
   }
 
-  if (!has_validation && epoch > 0) {
+  if (!has_validation && epoch > 0 && lead) {
     // No held-out identities: calibrate on the training identities (optimistic) and keep the
     // last epoch.
     const Validation v = validate(net, validation, device, rule);
@@ -379,8 +496,9 @@ TrainSummary train(const TrainerOptions& options, const FaceDataset& train_data,
     if (!options.plots_dir.empty()) plot_validation(options, v, epoch, "training identities");
     if (!summary.history.empty()) summary.history.back().best = true;
   }
+  wait_for_lead("rank 0's final model file");
   summary.best_epoch = state.best_epoch;
-  if (!state.best_fingerprint.empty() && summary.model.fingerprint.empty() &&
+  if (lead && !state.best_fingerprint.empty() && summary.model.fingerprint.empty() &&
       std::filesystem::exists(options.out)) {
     summary.model = load_model(options.out).info;
   }

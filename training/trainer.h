@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,8 @@
 #include "siamese/model_file.h"
 
 namespace siamese::training {
+
+class Communicator;
 
 constexpr double kSeedMargin = 2.0;            // the seed's ContrastiveLoss margin
 constexpr double kDefaultArchMargin = 1.0;     // unit-norm embeddings: distances in [0, 2]
@@ -65,6 +68,9 @@ struct TrainerOptions {
   int freeze = 0;          // the first layers (fine_tune.h's network_layers) kept frozen
   double checkpoint_interval_s = kCheckpointIntervalS;
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT): stop after this epoch
+  // Data-parallel training (distributed.h): null or one rank = one process. Every rank draws the
+  // same batches and computes its rows of each; rank 0 alone validates and writes files.
+  std::shared_ptr<Communicator> comm;
 };
 
 struct TrainSummary {
@@ -74,6 +80,8 @@ struct TrainSummary {
   ModelInfo model;      // as written to the model file
   std::string checkpoint;
   bool interrupted = false;
+  double training_s = 0;       // wall time of the epochs' optimisation steps (no validation)
+  double communication_s = 0;  // of which in collectives (waiting for slower ranks included)
 };
 
 /// Called during an epoch: pairs done, pairs in the epoch, running mean loss, pairs per second.
@@ -87,7 +95,8 @@ using EpochCallback = std::function<void(const EpochRecord&)>;
 /// starts from that model file (its architecture and input spec must be options.arch and
 /// options.spec) with its first `freeze` layers frozen. Throws FileError naming a file that
 /// cannot be read or written or a checkpoint that cannot be resumed, InputError for bad
-/// options or an init model that does not fit them.
+/// options or an init model that does not fit them; with options.comm, DistributedError when a
+/// peer rank is lost. Callbacks run on rank 0 only.
 TrainSummary train(const TrainerOptions& options, const FaceDataset& train,
                    const FaceDataset& validation, const BatchCallback& on_batch = {},
                    const EpochCallback& on_epoch = {});
