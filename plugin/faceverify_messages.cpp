@@ -111,7 +111,7 @@ void attach_face_metas(GstBuffer* buffer, const std::vector<FaceResult>& faces,
 }
 
 GstStructure* frame_message_structure(const FrameTimes& t, int64_t gallery_generation,
-                                      const std::vector<FaceResult>& faces) {
+                                      const std::vector<FaceResult>& faces, double threshold) {
   GValue list = G_VALUE_INIT;
   gst_value_list_init(&list, static_cast<guint>(faces.size()));
   for (const FaceResult& f : faces) {
@@ -120,17 +120,17 @@ GstStructure* frame_message_structure(const FrameTimes& t, int64_t gallery_gener
     g_value_take_boxed(&item, face_structure("face", f));
     gst_value_list_append_and_take_value(&list, &item);
   }
-  GstStructure* s =
-      gst_structure_new(kFrameMessageName, "timestamp", G_TYPE_UINT64, t.timestamp, "stream-time",
-                        G_TYPE_UINT64, t.stream_time, "running-time", G_TYPE_UINT64, t.running_time,
-                        "duration", G_TYPE_UINT64, t.duration, "gallery-generation", G_TYPE_INT64,
-                        static_cast<gint64>(gallery_generation), nullptr);
+  GstStructure* s = gst_structure_new(
+      kFrameMessageName, "timestamp", G_TYPE_UINT64, t.timestamp, "stream-time", G_TYPE_UINT64,
+      t.stream_time, "running-time", G_TYPE_UINT64, t.running_time, "duration", G_TYPE_UINT64,
+      t.duration, "gallery-generation", G_TYPE_INT64, static_cast<gint64>(gallery_generation),
+      "threshold", G_TYPE_DOUBLE, threshold, nullptr);
   gst_structure_take_value(s, "faces", &list);
   return s;
 }
 
 GstStructure* decision_message_structure(const Decision& d, const FrameTimes& t,
-                                         int64_t gallery_generation) {
+                                         int64_t gallery_generation, double threshold) {
   return gst_structure_new(
       kDecisionMessageName, "track-id", G_TYPE_INT64, static_cast<gint64>(d.track_id), "identity",
       G_TYPE_STRING, d.identity.c_str(), "state", G_TYPE_STRING, decision_state_name(d.state),
@@ -139,7 +139,7 @@ GstStructure* decision_message_structure(const Decision& d, const FrameTimes& t,
       "votes", G_TYPE_INT, d.votes, "first-seen", G_TYPE_UINT64, clock_time_of(d.first_seen),
       "running-time", G_TYPE_UINT64, clock_time_of(d.decided), "timestamp", G_TYPE_UINT64,
       t.timestamp, "reason", G_TYPE_STRING, d.reason.c_str(), "gallery-generation", G_TYPE_INT64,
-      static_cast<gint64>(gallery_generation), nullptr);
+      static_cast<gint64>(gallery_generation), "threshold", G_TYPE_DOUBLE, threshold, nullptr);
 }
 
 std::string decision_signature(const std::vector<FaceResult>& faces) {

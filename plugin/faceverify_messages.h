@@ -54,13 +54,15 @@ std::vector<Point2f> points_of(const GstStructure* face, const char* field);
 
 /// The per-frame message body: timestamp, stream-time, running-time, duration,
 /// gallery-generation (the gallery state the faces were matched against: 1 for the one loaded
-/// at start, +1 for each reload; 0 without a gallery), faces.
+/// at start, +1 for each reload; 0 without a gallery), threshold (the distance threshold the
+/// faces were decided with), faces.
 GstStructure* frame_message_structure(const FrameTimes& times, int64_t gallery_generation,
-                                      const std::vector<FaceResult>& faces);
+                                      const std::vector<FaceResult>& faces, double threshold);
 /// The decision-change message body: track-id, identity, state, verified, distance, margin,
-/// votes, first-seen, running-time (when decided), timestamp, reason, gallery-generation.
+/// votes, first-seen, running-time (when decided), timestamp, reason, gallery-generation,
+/// threshold (the distance threshold the decision was made with).
 GstStructure* decision_message_structure(const Decision& decision, const FrameTimes& times,
-                                         int64_t gallery_generation);
+                                         int64_t gallery_generation, double threshold);
 
 /// A text summarising the faces' tracks and decisions; differs when any of them changed
 /// (message=on-change).

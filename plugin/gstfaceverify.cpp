@@ -26,11 +26,12 @@
  *
  * ## Messages
  * - "faceverify" (per frame, see the message property): timestamp, stream-time, running-time,
- *   duration, gallery-generation and faces, a list of "face" structures (x, y, width, height
- *   and the fields of the param structure above).
+ *   duration, gallery-generation, threshold (the distance threshold the faces were decided
+ *   with) and faces, a list of "face" structures (x, y, width, height and the fields of the
+ *   param structure above).
  * - "faceverify-decision" (each change of a track's decision): track-id, identity, state,
  *   verified, distance, margin, votes, first-seen, running-time, timestamp, reason (why, in
- *   words) and gallery-generation.
+ *   words), gallery-generation and threshold (the one the decision was made with).
  *
  * ## Example launch lines
  * |[
@@ -583,12 +584,14 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
   std::vector<std::vector<siamese::FaceResult>> faces(n);
   std::vector<std::vector<siamese::Decision>> changes(n);
   int64_t generation = 0;  // of the gallery state this batch is matched against
+  double threshold = 0.0;  // the distance threshold this batch is decided with
   try {
     // One gallery state for the whole batch: its matcher and the threshold that goes with it.
     const std::shared_ptr<const sg::GalleryView> gallery = st.watch ? st.watch->view() : nullptr;
     if (gallery) generation = gallery->generation;
     st.verifier->set_options(
         sg::stream_options_of(s, gallery ? gallery->default_threshold.value : st.model_threshold));
+    threshold = st.verifier->options().decision.threshold;
     MappedFrames mapped(n);
     std::vector<siamese::StreamFrame> inputs(n);
     for (size_t i = 0; i < n; ++i) {
@@ -616,11 +619,11 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
     sg::attach_face_metas(h.buffer, faces[i], h.use_upstream ? &h.upstream : nullptr);
     if (s.message != sg::MessageMode::kNone) {
       for (const siamese::Decision& d : changes[i]) {
-        post(self, sg::decision_message_structure(d, h.times, generation));
+        post(self, sg::decision_message_structure(d, h.times, generation, threshold));
       }
       std::string signature = sg::decision_signature(faces[i]);
       if (s.message == sg::MessageMode::kEveryFrame || signature != st.last_signature) {
-        post(self, sg::frame_message_structure(h.times, generation, faces[i]));
+        post(self, sg::frame_message_structure(h.times, generation, faces[i], threshold));
       }
       st.last_signature = std::move(signature);
     }

@@ -69,6 +69,11 @@ std::optional<FrameEvent> frame_event(const GstStructure* s) {
     const GstStructure* f = gst_value_get_structure(item);
     e.faces.push_back({int64_field(f, "track-id"), state_field(f), string_field(f, "identity"),
                        double_field(f, "distance")});
+    FaceSeen& seen = e.faces.back();
+    gst_structure_get_int(f, "x", &seen.x);
+    gst_structure_get_int(f, "y", &seen.y);
+    gst_structure_get_int(f, "width", &seen.width);
+    gst_structure_get_int(f, "height", &seen.height);
   }
   return e;
 }

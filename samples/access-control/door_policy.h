@@ -33,6 +33,7 @@ struct FaceSeen {
   std::string state;
   std::string identity;
   double distance = 0.0;
+  int x = 0, y = 0, width = 0, height = 0;  // the face's box, frame pixels
 };
 
 /// A "faceverify" frame message.
@@ -43,7 +44,9 @@ struct FrameEvent {
 
 /// What to record (and, for grant and deny, act on).
 struct DoorAction {
-  enum class Kind { kGrant, kDeny, kDecision };
+  // kTailgate: more people passed while the door was open than were granted (tailgate.h);
+  // kClosed: verified outside the door's schedule, recorded but not let in (door_config.h).
+  enum class Kind { kGrant, kDeny, kDecision, kTailgate, kClosed };
   Kind kind = Kind::kDecision;
   int64_t track_id = 0;
   std::string identity;  // the verified identity; "unknown" for deny and non-verified decisions

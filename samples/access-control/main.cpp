@@ -18,6 +18,7 @@
 #include "audit_log.h"
 #include "bus_events.h"
 #include "door_policy.h"
+#include "doors.h"
 #include "event_sinks.h"
 #include "options.h"
 #include "pipeline_builder.h"
@@ -31,8 +32,10 @@ constexpr const char* kProgram = "siamese-access-control";
 constexpr GstClockTime kPollInterval = 100 * GST_MSECOND;
 
 std::atomic<int> g_stop_requests{0};
+std::atomic<int> g_reload_requests{0};
 
 void on_stop_signal(int) { g_stop_requests.fetch_add(1); }
+void on_reload_signal(int) { g_reload_requests.fetch_add(1); }
 
 void install_signal_handlers() {
   struct sigaction sa {};
@@ -40,6 +43,10 @@ void install_signal_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = on_reload_signal;  // reload --config (doors.h)
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
 }
 
 std::string describe(const ss::DoorAction& a, const std::string& camera, bool several_cameras) {
@@ -65,6 +72,13 @@ std::string describe(const ss::DoorAction& a, const std::string& camera, bool se
         out << "no gallery match";
       }
       out << ") -- ALERT";
+      break;
+    case ss::DoorAction::Kind::kTailgate:
+      out << "TAILGATE track " << a.track_id << " (" << a.identity
+          << ") passed while the door was open without a grant -- ALERT";
+      break;
+    case ss::DoorAction::Kind::kClosed:
+      out << "CLOSED " << a.identity << " (track " << a.track_id << "): " << a.reason;
       break;
     case ss::DoorAction::Kind::kDecision:
       out << "      track " << a.track_id << " is " << a.decision
@@ -105,6 +119,7 @@ class Controller {
     } else if (auto f = ss::frame_event(s)) {
       actions = it->second.on_frame(*f);
     }
+    if (doors_ != nullptr) actions = doors_->process(camera, s, std::move(actions));
     for (const auto& a : actions) act(camera, a);
     if (events_ != nullptr) {
       sources_[camera] = GST_ELEMENT(GST_MESSAGE_SRC(msg));  // the pipeline keeps it alive
@@ -118,9 +133,20 @@ class Controller {
   void reap() {
     grant_.reap();
     deny_.reap();
+    if (doors_ != nullptr) doors_->tick();
+  }
+
+  /// The doors (relays, schedules, tailgating, config file) the actions go through.
+  void set_doors(ss::Doors* doors) { doors_ = doors; }
+  /// SIGHUP: reloads the config file.
+  void reload() {
+    if (doors_ != nullptr) doors_->reload();
   }
 
   void finish() {
+    if (doors_ != nullptr) {
+      for (const auto& [camera, a] : doors_->finish()) act(camera, a);
+    }
     if (events_ != nullptr && events_->enabled()) {
       events_->end_of_stream(g_get_real_time());
       if (events_->unsent() > 0) {
@@ -141,8 +167,13 @@ class Controller {
       denials += p.denials();
       tracks += p.tracks();
     }
+    if (doors_ != nullptr) grants -= doors_->closed();  // verified outside the schedule
     std::cout << kProgram << ": " << tracks << " tracks, " << grants << " granted, " << denials
               << " denied; audit log " << siamese::escape_for_display(log_.path()) << std::endl;
+    if (doors_ != nullptr && (doors_->tailgates() > 0 || doors_->closed() > 0)) {
+      std::cout << kProgram << ": " << doors_->tailgates() << " tailgates, " << doors_->closed()
+                << " verified outside the door's schedule" << std::endl;
+    }
   }
 
  private:
@@ -156,7 +187,8 @@ class Controller {
           wall_time_of(source != sources_.end() ? source->second : nullptr, a.first_seen, now_us),
           now_us);
     }
-    log_.append(now, camera, a);
+    log_.append(now, camera, a, doors_ != nullptr ? doors_->context(camera) : ss::AuditContext{});
+    if (doors_ != nullptr) doors_->run_hooks(a, now);
     if (a.kind == ss::DoorAction::Kind::kGrant) grant_.run(a, now);
     if (a.kind == ss::DoorAction::Kind::kDeny) deny_.run(a, now);
     if (a.kind != ss::DoorAction::Kind::kDecision || options_.verbose) {
@@ -173,6 +205,7 @@ class Controller {
   std::map<std::string, ss::DoorPolicy> policies_;
   ss::EventSinks* events_ = nullptr;
   std::map<std::string, GstElement*> sources_;  // camera -> its faceverify (clock, base time)
+  ss::Doors* doors_ = nullptr;
 };
 
 std::string error_text(GstMessage* msg) {
@@ -217,6 +250,7 @@ int run_pipeline(GstElement* pipeline, Controller& controller, const ss::AccessO
       std::cerr << kProgram << ": the pipeline did not drain; stopping now\n";
       break;
     }
+    if (g_reload_requests.exchange(0) > 0) controller.reload();
     GstMessage* msg = gst_bus_timed_pop(bus, kPollInterval);
     controller.reap();
     if (msg == nullptr) continue;
@@ -248,6 +282,13 @@ int run(const siamese::cli::Args& flags) {
   std::unique_ptr<GstElement, decltype(&gst_object_unref)> pipeline(built.pipeline,
                                                                     &gst_object_unref);
   Controller controller(options, built.verifiers.size());
+  ss::Doors doors(options.door, options.properties, built.verifiers);
+  controller.set_doors(&doors);
+  std::unique_ptr<ss::AuditRetention> retention;
+  if (options.door.audit_retention_days > 0) {
+    retention = std::make_unique<ss::AuditRetention>(
+        options.audit_log, options.door.audit_retention_days, ss::kAuditRetentionPeriodS);
+  }
   std::vector<std::string> cameras;
   for (GstElement* v : built.verifiers) cameras.push_back(GST_OBJECT_NAME(v));
   ss::EventSinks events(options.events, cameras);
@@ -255,6 +296,10 @@ int run(const siamese::cli::Args& flags) {
   install_signal_handlers();
   const int status = run_pipeline(pipeline.get(), controller, options);
   controller.finish();
+  if (retention) {
+    std::cout << kProgram << ": audit retention: " << retention->pruned() << " rows older than "
+              << options.door.audit_retention_days << " days pruned" << std::endl;
+  }
   return status;
 }
 

@@ -36,6 +36,19 @@ door:
   --realtime             play --source-file at its frame rate (as a camera would)
   --stop-timeout S       after Ctrl-C, wait this long for the pipeline to drain (default 5)
   --verbose              print every decision change, not only grants and denials
+at the door (see README "At the door"):
+  --config FILE.toml     per-camera settings ([default] and one table per faceverify element:
+                         threshold, min-face-size, confirm-frames, schedule, open-time,
+                         door-zone, tailgate-min-frames, relay); SIGHUP reloads it. A flag given
+                         on the command line wins over the file
+  --open-time S          how long a grant opens the door (and the tailgate window; default 5)
+  --relay-command CMD    the relay is `sh -c "CMD open"` / `sh -c "CMD close"`
+  --relay-gpio-chip CHIP --relay-gpio-line N [--relay-active-low]
+                         the relay is a GPIO line (libgpiod: gpiochip0, 0 or /dev/gpiochip0)
+  --door-zone X,Y,W,H    the door zone in frame pixels (default the whole frame)
+  --tailgate-min-frames N  frames in the zone for a face to count (default 3)
+  --on-tailgate CMD      run `sh -c CMD` on each tailgate, environment as --on-grant
+  --audit-retention-days N  delete audit rows older than N days (at start, then hourly)
 
 events (JSON schema in the README "Events out of the process"; sent off the bus thread,
 queued while a sink is away; at the end, queued events get --stop-timeout seconds to leave):
@@ -75,6 +88,7 @@ const cli::Program& access_program() {
                                Flag::on_off("realtime"),
                                Flag::on_off("verbose"),
                                Flag::number("stop-timeout", 0, 3600)};
+    for (auto& f : door_flag_declarations()) flags.push_back(std::move(f));
     for (auto& f : event_flag_declarations()) flags.push_back(std::move(f));
     // The element's properties: shared ranges where the flag layer has them; the others are
     // checked against the element's param specs when they are set (pipeline_builder.cpp).
@@ -114,6 +128,7 @@ AccessOptions access_options_of(const cli::Args& flags) {
   o.realtime = flags.has("realtime");
   o.verbose = flags.has("verbose");
   if (o.realtime && o.source_file.empty()) throw UsageError("--realtime needs --source-file");
+  o.door = door_flags_of(flags);
   o.events = event_sink_options_of(flags);
   return o;
 }

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "door_config.h"
 #include "event_sinks.h"
 #include "siamese/cli.h"
 
@@ -40,6 +41,7 @@ struct AccessOptions {
   bool realtime = false;  // --source-file at its own frame rate instead of as fast as possible
   bool verbose = false;   // print every decision change, not only grants and denials
   double stop_timeout_s = kDefaultStopTimeoutS;
+  DoorFlags door;           // --config, relay, tailgating, audit retention (door_config.h)
   EventSinkOptions events;  // --mqtt ..., --ha-discovery, --webhook ... (event_options.h)
 };
 
