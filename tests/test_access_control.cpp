@@ -1,7 +1,7 @@
 // siamese-access-control on a generated walk video, checked against the video's ground truth:
 // every enrolled person is granted once, while on screen; strangers are denied, never granted;
 // the on-grant command runs once per grant; Ctrl-C stops it cleanly with the log kept.
-// The model is made in the test (untrained: pooled pixels, see save_pixel_model) and the
+// The model is made in the test (untrained: pooled pixels, access_walk_fixture.h) and the
 // gallery is enrolled from the very crops the element will see (same detector, same
 // preprocessing), so identities are certain without training; the threshold sits halfway to
 // the nearest crop of any other walker.
@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "access_walk_fixture.h"
 #include "samples_process.h"
 #include "siamese/detector.h"
 #include "siamese/embedder.h"
@@ -35,21 +36,10 @@ using siamese::testing::run_program;
 
 namespace {
 
-const std::set<std::string> kPeople = {"s1", "s2", "s3"};
-constexpr int kStrangers = 2;
-
-struct Walker {
-  std::string identity;
-  bool stranger = false;
-  double start_s = 0, end_s = 0;
-};
-
-struct Fixture {
-  std::string dir, video, model, gallery;
-  float threshold = 0;
-  double duration_s = 0;
-  std::vector<Walker> walkers;
-};
+const std::set<std::string>& kPeople = siamese::testing::kAccessWalkPeople;
+constexpr int kStrangers = siamese::testing::kAccessWalkStrangers;
+using Walker = siamese::testing::AccessWalker;
+using Fixture = siamese::testing::AccessWalk;
 
 struct AuditRow {
   double running_time = 0;
@@ -85,135 +75,9 @@ std::vector<AuditRow> read_audit(const std::string& path) {
   return rows;
 }
 
-// An untrained embedding that cannot be wrong about identical pixels: the face crop pooled to
-// 16x16, mean removed, unit length; a TorchScript module with its facts, as a model trained in
-// Python would come. (An untrained native network maps all faces so close together that the
-// few grey levels by which two JPEG decoders differ blur identities.)
-void save_pixel_model(const std::string& path) {
-  torch::jit::Module module("PixelEmbedding");
-  module.define(R"(
-def forward(self, x):
-    y = torch.adaptive_avg_pool2d(x, [16, 16]).flatten(1)
-    y = y - y.mean(1, keepdim=True)
-    return y / (y * y).sum(1, keepdim=True).sqrt().clamp(1e-12)
-)");
-  const nlohmann::json facts = {{"input",
-                                 {{"channels", 1},
-                                  {"height", 64},
-                                  {"width", 64},
-                                  {"scale", 1.0 / 255},
-                                  {"mean", {0.5}},
-                                  {"std", {0.5}}}},
-                                {"embedding_size", 256},
-                                {"normalized", true},
-                                {"metric", "euclidean"},
-                                {"threshold", 1.0},
-                                {"origin", "test_access_control: pooled pixels"}};
-  module.save(path, {{"siamese.json", facts.dump()}});
-}
-
-// Renders the video, creates the model, enrolls the people from the crops the element will see.
-Fixture make_fixture(const std::string& data) {
-  Fixture f;
-  f.dir = siamese::testing::temp_dir("access_control");
-  f.video = f.dir + "/walk.avi";
-  const std::string truth_path = f.dir + "/walk.json";
-  const auto r = run_program({program_path("siamese-render-walk"),
-                              "--data",
-                              data,
-                              "--people",
-                              "s1-s3",
-                              "--images",
-                              "6-10",
-                              "--strangers",
-                              "s21-s22",
-                              "--fps",
-                              "10",
-                              "--segment",
-                              "3",
-                              "--gap",
-                              "0.6",
-                              "--pairs",
-                              "0.3",
-                              "--seed",
-                              "3",
-                              "--out",
-                              f.video,
-                              "--truth",
-                              truth_path});
-  INFO(r.output);
-  REQUIRE(r.status == 0);
-  std::ifstream in(truth_path);
-  const nlohmann::json truth = nlohmann::json::parse(in);
-  const double fps = truth.at("fps");
-  f.duration_s = truth.at("frame_count").get<int>() / fps;
-  for (const auto& w : truth.at("walkers")) {
-    f.walkers.push_back({w.at("label"), w.at("stranger"), w.at("first_frame").get<int>() / fps,
-                         (w.at("last_frame").get<int>() + 1) / fps});
-  }
-
-  f.model = f.dir + "/model.pt";
-  save_pixel_model(f.model);
-  siamese::LoadedModel loaded = siamese::load_model(f.model);
-  const siamese::ModelInfo model_info = loaded.info;
-  siamese::Embedder embedder(std::move(loaded), torch::kCPU);
-  siamese::FaceDetector detector{siamese::DetectorOptions{}};  // the element's defaults
-
-  std::map<int, std::vector<siamese::EnrollmentSample>> by_walker;
-  cv::VideoCapture video(f.video, cv::CAP_OPENCV_MJPEG);
-  REQUIRE(video.isOpened());
-  cv::Mat frame, gray;
-  for (const auto& fr : truth.at("frames")) {
-    REQUIRE(video.read(frame));
-    cv::cvtColor(frame, gray, cv::COLOR_BGR2GRAY);  // the element reads the luma plane
-    const siamese::ImageView view = siamese::view_of(gray);
-    const std::vector<siamese::Box> boxes = detector.detect(view);
-    if (boxes.empty()) continue;
-    const torch::Tensor e = embedder.embed_faces(view, boxes, siamese::Framing::kDetectorBox);
-    for (size_t i = 0; i < boxes.size(); ++i) {
-      const double cx = boxes[i].x + boxes[i].width / 2.0, cy = boxes[i].y + boxes[i].height / 2.0;
-      for (const auto& t : fr.at("faces")) {
-        const int x = t.at("x"), y = t.at("y"), w = t.at("width"), h = t.at("height");
-        if (cx < x || cx > x + w || cy < y || cy > y + h) continue;
-        const torch::Tensor row = e[static_cast<int64_t>(i)].contiguous();
-        by_walker[t.at("walker").get<int>()].push_back(
-            {f.video + "#" + std::to_string(fr.at("frame").get<int>()),
-             std::vector<float>(row.data_ptr<float>(), row.data_ptr<float>() + row.numel()),
-             boxes[i], siamese::Framing::kDetectorBox});
-      }
-    }
-  }
-  // The threshold: half the distance from any person's crop to the nearest crop of anyone else.
-  double nearest_other = 1e9;
-  std::vector<siamese::IdentitySamples> identities;
-  for (const auto& [walker, samples] : by_walker) {
-    const Walker& w = f.walkers.at(static_cast<size_t>(walker));
-    if (w.stranger) continue;
-    identities.emplace_back(w.identity, samples);
-    for (const auto& [other, other_samples] : by_walker) {
-      if (other == walker) continue;
-      for (const auto& a : samples) {
-        for (const auto& b : other_samples) {
-          double d2 = 0;
-          for (size_t k = 0; k < a.embedding.size(); ++k) {
-            d2 += (a.embedding[k] - b.embedding[k]) * (a.embedding[k] - b.embedding[k]);
-          }
-          nearest_other = std::min(nearest_other, std::sqrt(d2));
-        }
-      }
-    }
-  }
-  REQUIRE(identities.size() == kPeople.size());
-  f.threshold = static_cast<float>(nearest_other / 2);
-  REQUIRE(f.threshold > 0);
-  f.gallery = f.dir + "/gallery.db";
-  siamese::Gallery::open(f.gallery, model_info, true).enroll_batch(identities, false);
-  return f;
-}
-
 const Fixture& fixture(const std::string& data) {
   static std::optional<Fixture> f;
-  if (!f) f = make_fixture(data);
+  if (!f) f = siamese::testing::make_access_walk(data, "access_control");
   return *f;
 }
 
