@@ -60,7 +60,8 @@ GstStructure* frame_message_structure(const FrameTimes& times, int64_t gallery_g
                                       const std::vector<FaceResult>& faces, double threshold);
 /// The decision-change message body: track-id, identity, state, verified, distance, margin,
 /// votes, first-seen, running-time (when decided), timestamp, reason, gallery-generation,
-/// threshold (the distance threshold the decision was made with).
+/// threshold (the distance threshold the decision was made with, the identity's own where
+/// that applies).
 GstStructure* decision_message_structure(const Decision& decision, const FrameTimes& times,
                                          int64_t gallery_generation, double threshold);
 

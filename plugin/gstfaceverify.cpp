@@ -31,7 +31,8 @@
  *   param structure above).
  * - "faceverify-decision" (each change of a track's decision): track-id, identity, state,
  *   verified, distance, margin, votes, first-seen, running-time, timestamp, reason (why, in
- *   words), gallery-generation and threshold (the one the decision was made with).
+ *   words), gallery-generation and threshold (the one the decision was made with: the
+ *   identity's own when it has one and the threshold property is unset).
  *
  * ## Example launch lines
  * |[
@@ -51,6 +52,7 @@
 
 #include <gst/video/video.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -68,6 +70,7 @@
 #include "siamese/errors.h"
 #include "siamese/gpu_preprocess.h"
 #include "siamese/model_file.h"
+#include "siamese/threshold_policy.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_face_verify_debug);
 #define GST_CAT_DEFAULT gst_face_verify_debug
@@ -575,6 +578,21 @@ static void post(GstFaceVerify* self, GstStructure* s) {
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
 }
 
+// The threshold a decision about `identity` was made with: the identity's own stored one unless
+// the threshold is explicit (the rule DecisionEngine votes by, threshold_policy.h).
+static double decision_threshold(const siamese::DecisionOptions& o, const siamese::Matcher* m,
+                                 const std::string& identity) {
+  if (m == nullptr || identity.empty()) return o.threshold;
+  const std::vector<std::string>& names = m->names();
+  const auto it = std::find(names.begin(), names.end(), identity);
+  if (it == names.end()) return o.threshold;
+  const siamese::ThresholdChoice base{o.threshold,
+                                      o.threshold_explicit ? siamese::ThresholdSource::kExplicit
+                                                           : siamese::ThresholdSource::kGallery,
+                                      "", true};
+  return siamese::identity_threshold(base, m->own_threshold(static_cast<int>(it - names.begin())));
+}
+
 /// Analyses every held frame as one batch and moves them, with their metas, to `ready`.
 static GstFlowReturn analyse_held(GstFaceVerify* self) {
   State& st = *self->state;
@@ -585,6 +603,7 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
   std::vector<std::vector<siamese::Decision>> changes(n);
   int64_t generation = 0;  // of the gallery state this batch is matched against
   double threshold = 0.0;  // the distance threshold this batch is decided with
+  std::vector<std::vector<double>> decision_thresholds(n);  // per decision: the identity's own
   try {
     // One gallery state for the whole batch: its matcher and the threshold that goes with it.
     const std::shared_ptr<const sg::GalleryView> gallery = st.watch ? st.watch->view() : nullptr;
@@ -606,6 +625,11 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
     for (size_t i = 0; i < n; ++i) {
       faces[i] = std::move(results[i].faces);
       changes[i] = std::move(results[i].changes);
+      for (const siamese::Decision& d : changes[i]) {
+        decision_thresholds[i].push_back(
+            decision_threshold(st.verifier->options().decision,
+                               gallery ? gallery->matcher.get() : nullptr, d.identity));
+      }
     }
   } catch (const std::exception& e) {
     st.held.clear();
@@ -618,8 +642,9 @@ static GstFlowReturn analyse_held(GstFaceVerify* self) {
     sg::HeldFrame& h = st.held[i];
     sg::attach_face_metas(h.buffer, faces[i], h.use_upstream ? &h.upstream : nullptr);
     if (s.message != sg::MessageMode::kNone) {
-      for (const siamese::Decision& d : changes[i]) {
-        post(self, sg::decision_message_structure(d, h.times, generation, threshold));
+      for (size_t k = 0; k < changes[i].size(); ++k) {
+        post(self, sg::decision_message_structure(changes[i][k], h.times, generation,
+                                                  decision_thresholds[i][k]));
       }
       std::string signature = sg::decision_signature(faces[i]);
       if (s.message == sg::MessageMode::kEveryFrame || signature != st.last_signature) {

@@ -600,3 +600,32 @@ TEST_CASE("siamese-access-control refuses a bad config file, relay or door zone 
   CHECK(r.status == 2);
   CHECK(r.output.find("--relay-gpio-line") != std::string::npos);
 }
+
+TEST_CASE("siamese-access-control records a person's own threshold with their decisions",
+          "[samples][gst][door]") {
+  SIAMESE_REQUIRE_ATT(data);
+  siamese::testing::use_build_plugins();
+  const Fixture& f = fixture(data);
+  // Each person's own threshold in the gallery (no --threshold: an explicit one would win);
+  // s1's is a little tighter than the others'.
+  const std::string gallery = f.dir + "/gallery-own.db", audit = f.dir + "/audit-own.db";
+  std::filesystem::copy_file(f.gallery, gallery, std::filesystem::copy_options::overwrite_existing);
+  const float s1_threshold = f.threshold * 0.95f;
+  {
+    siamese::Gallery g = siamese::Gallery::open(gallery, siamese::load_model(f.model).info, false);
+    g.set_identity_thresholds({{"s1", s1_threshold}, {"s2", f.threshold}, {"s3", f.threshold}});
+  }
+  std::vector<std::string> args = door_args(f, audit);
+  args[4] = gallery;  // after "--gallery"
+  const auto r = run_program(args, 300);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  std::set<std::string> granted;
+  for (const DoorRow& row : read_door_rows(audit)) {
+    if (row.decision != "grant" && row.decision != "verified") continue;
+    INFO(row.decision << " " << row.identity << " threshold " << row.threshold);
+    granted.insert(row.identity);
+    CHECK(row.threshold == Approx(row.identity == "s1" ? s1_threshold : f.threshold).epsilon(1e-5));
+  }
+  CHECK(granted == kPeople);
+}
