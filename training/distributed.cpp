@@ -43,9 +43,11 @@ int parse_int(const std::string& text, const std::string& name, int lo, int hi) 
 }
 
 // The first line of a LibTorch/Gloo message (the rest is a C++ stack trace).
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+[[maybe_unused]] std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
 
-bool loopback(const std::string& host) {
+[[maybe_unused]] bool loopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }
 
