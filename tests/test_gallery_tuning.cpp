@@ -167,7 +167,7 @@ TEST_CASE("a negative anchor stops a relative verifying as NAME while NAME still
   }
 }
 
-TEST_CASE("the reserved set '*' keeps a face from verifying as anyone; remove drops negatives",
+TEST_CASE("the reserved set for anyone keeps a face from verifying, and remove drops negatives",
           "[enrollment][gallery][negatives]") {
   const std::string path = alice_and_bob("negatives-anyone");
   Gallery g = Gallery::open(path, model2d(), false);
