@@ -63,11 +63,7 @@ ModelInfo write_tiny_model(const std::string& path, bool flip_average) {
   torch::manual_seed(3);
   const ArchOptions arch = ArchOptions().set_base_channels(2).set_embedding_size(4);
   Network network = Network::create(arch);
-  ModelInfo info;
-  info.arch = arch;
-  info.input = default_input_spec(arch);
-  info.embedding_size = arch.embedding_size;
-  info.normalized = true;
+  ModelInfo info = fresh_model_info(arch);
   info.flip_average = flip_average;
   info.threshold = 0.8f;
   info.origin = "fuzz seed (untrained)";

@@ -1,6 +1,5 @@
 #include "gst_test_support.h"
 
-#include <sys/wait.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 
 #include "gstsiamese_elements.h"
 #include "siamese/model.h"
+#include "test_model_fixtures.h"
 
 namespace siamese::testing {
 
@@ -38,19 +38,9 @@ void gst_test_init() {
 
 std::string save_untrained_model(const std::string& dir, const std::string& name, int seed,
                                  float threshold) {
-  torch::manual_seed(seed);
-  ArchOptions arch;  // the default architecture: small and fast
-  Network network = Network::create(arch);
-  ModelInfo info;
-  info.arch = arch;
-  info.input = default_input_spec(arch);
-  info.embedding_size = arch.embedding_size;
-  info.normalized = true;
+  ModelInfo info = untrained_model_info();  // the default architecture: small and fast
   info.threshold = threshold;
-  info.origin = "untrained (tests)";
-  const std::string path = (fs::path(dir) / name).string();
-  save_model(path, network, info);
-  return path;
+  return save_untrained_model((fs::path(dir) / name).string(), info, static_cast<uint64_t>(seed));
 }
 
 cv::Mat att_face(const std::string& att_dir, int person, int image) {
@@ -277,16 +267,6 @@ GstStateChangeReturn start_standalone(GstElement* element, std::vector<GError*>*
   gst_element_set_bus(element, nullptr);
   gst_object_unref(bus);
   return ret;
-}
-
-int run_command(const std::string& command, std::string* output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char chunk[4096];
-  size_t n = 0;
-  while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0) output->append(chunk, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace siamese::testing

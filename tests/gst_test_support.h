@@ -69,7 +69,4 @@ float min_impostor_distance(const torch::Tensor& embeddings, const std::vector<s
 GstStateChangeReturn start_standalone(GstElement* element, std::vector<GError*>* errors,
                                       std::vector<std::string>* debug);
 
-/// Runs a shell command; returns its exit status and its combined output.
-int run_command(const std::string& command, std::string* output);
-
 }  // namespace siamese::testing

@@ -18,17 +18,6 @@
 namespace fs = std::filesystem;
 namespace ss = siamese::samples;
 
-namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
-
 TEST_CASE("on-grant commands get stdin, stdout and stderr only", "[samples][hostile]") {
   const std::string dir = siamese::testing::temp_dir("hostile-action");
   const std::string secret = dir + "/video.avi", listing = dir + "/fds.txt";
@@ -54,7 +43,7 @@ TEST_CASE("on-grant commands get stdin, stdout and stderr only", "[samples][host
   ::close(file_fd);
   ::close(pipe_fds[0]);
   ::close(pipe_fds[1]);
-  const std::string text = slurp(listing);
+  const std::string text = siamese::testing::read_file(listing);
   INFO(text);
   std::set<int> fds;
   std::istringstream lines(text);
@@ -85,7 +74,7 @@ TEST_CASE("the audit log is never opened through a planted symbolic link", "[sam
     fs::create_symlink(target, audit + "-wal");
     CHECK_THROWS_WITH(ss::AuditLog(audit), Catch::Contains(audit + "-wal"));
   }
-  CHECK(slurp(target) == "precious");
+  CHECK(siamese::testing::read_file(target) == "precious");
   // A plain path still works.
   ss::AuditLog log(dir + "/fresh.db");
   ss::DoorAction deny;

@@ -25,6 +25,7 @@
 #include "siamese/gallery.h"
 #include "siamese/image_io.h"
 #include "siamese/model_file.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -36,13 +37,6 @@ struct Result {
   int status = -1;
   std::string out, err;
 };
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A running siamese-enroll; wait() collects its exit status and output.
 class Child {
@@ -82,8 +76,8 @@ class Child {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out_path_);
-    r.err = slurp(err_path_);
+    r.out = siamese::testing::read_file(out_path_);
+    r.err = siamese::testing::read_file(err_path_);
     return r;
   }
 
@@ -102,19 +96,8 @@ Result run(const std::vector<std::string>& args) {
 
 // An untrained model of the default architecture: the plumbing, not accuracy, is under test.
 std::string make_model(const std::string& dir, uint64_t seed, const std::string& name) {
-  torch::manual_seed(seed);
-  const siamese::ArchOptions arch;
-  siamese::Network net = siamese::Network::create(arch);
-  siamese::ModelInfo info;
-  info.arch = arch;
-  info.input = siamese::default_input_spec(arch);
-  info.embedding_size = arch.embedding_size;
-  info.normalized = true;
-  info.threshold = 0.5f;
-  info.origin = "test_enroll_cli (untrained)";
-  const std::string path = dir + "/" + name;
-  siamese::save_model(path, net, info);
-  return path;
+  return siamese::testing::save_untrained_model(dir + "/" + name,
+                                                siamese::testing::untrained_model_info(), seed);
 }
 
 // AT&T identities copied into a fresh folder: root/sK/N.pgm for the given images.

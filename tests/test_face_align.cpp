@@ -14,6 +14,7 @@
 #include "siamese/model_file.h"
 #include "siamese/preprocess.h"
 #include "siamese/tracker.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 using siamese::Align;
@@ -192,15 +193,10 @@ TEST_CASE("the model file keeps the crop policy's alignment, older files read as
   const std::string dir = siamese::testing::temp_dir("align-model");
   const siamese::ArchOptions arch;
   siamese::Network net = siamese::Network::create(arch);
-  siamese::ModelInfo info;
-  info.arch = arch;
-  info.input = siamese::default_input_spec(arch);
+  siamese::ModelInfo info = siamese::testing::untrained_model_info(arch);
   info.input.crop.align = Align::kLandmarks68;
   info.input.crop.align_padding = 0.4f;
   info.input.crop.align_shift_y = -0.05f;
-  info.embedding_size = arch.embedding_size;
-  info.normalized = true;
-  info.threshold = 0.5f;
   const std::string path = dir + "/aligned.pt";
   siamese::save_model(path, net, info);
   const siamese::LoadedModel loaded = siamese::load_model(path);
@@ -214,12 +210,7 @@ TEST_CASE("the model file keeps the crop policy's alignment, older files read as
     info.fingerprint = siamese::fingerprint_of(net);
     nlohmann::json facts = nlohmann::json::parse(siamese::describe_model(info));
     f(facts);
-    torch::serialize::OutputArchive archive;
-    net.module()->save(archive);
-    archive.write("siamese_meta", c10::IValue(facts.dump()));  // model_file.cpp's kMetaKey
-    const std::string p = dir + "/" + name + ".pt";
-    archive.save_to(p);
-    return p;
+    return siamese::testing::save_with_raw_facts(dir + "/" + name + ".pt", net, facts.dump());
   };
   const std::string old = save_with("old", [](nlohmann::json& j) {
     auto& crop = j["input"]["crop"];

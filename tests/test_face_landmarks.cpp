@@ -15,6 +15,7 @@
 #include "siamese/face_landmarks.h"
 #include "siamese/image_io.h"
 #include "siamese/pretrained.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -24,66 +25,10 @@ using siamese::Landmarks68;
 
 namespace {
 
-bool weights_cached() {
-  const std::string dir = siamese::face_api_cache_dir();
-  return fs::is_regular_file(fs::path(dir) / siamese::kLandmarkManifest) &&
-         fs::is_regular_file(fs::path(dir) / siamese::kLandmarkTinyManifest);
-}
-
-#define REQUIRE_WEIGHTS()                                                                \
-  if (!weights_cached()) {                                                               \
-    WARN("skipped: face-api weights not cached in " << siamese::face_api_cache_dir()     \
-                                                    << " (run tests/fetch_weights.sh)"); \
-    return;                                                                              \
-  }
-
 std::string lfw_dir() {
   if (const char* env = std::getenv("SIAMESE_LFW"); env && *env) return env;
   const fs::path beside = fs::path(SIAMESE_SOURCE_DIR) / ".." / "shared" / "data" / "lfw";
   return fs::is_directory(beside) ? beside.string() : "";
-}
-
-// The drawn face of tests/reference/face_api_embeddings.js, HWC RGB, byte for byte.
-constexpr int kSide = 150;
-int clamp8(int v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
-cv::Mat synthetic_face(int seed) {
-  cv::Mat px(kSide, kSide, CV_8UC3);
-  const int cx = 73 + seed % 5, cy = 77 + seed % 3, ax = 42 + seed % 7, ay = 56 + seed % 4;
-  for (int y = 0; y < kSide; ++y) {
-    for (int x = 0; x < kSide; ++x) {
-      int r = (40 + x + 13 * seed) % 256, g = (90 + y + 29 * seed) % 256,
-          b = (150 + ((x + y) >> 1) + 7 * seed) % 256;
-      const int dx = x - cx, dy = y - cy;
-      if (dx * dx * ay * ay + dy * dy * ax * ax <= ax * ax * ay * ay) {
-        r = clamp8(205 - (y >> 3) + 3 * seed);
-        g = clamp8(165 - (y >> 3) + seed);
-        b = clamp8(135 - ((dx * dx) >> 6));
-        const int ey = y - (cy - 14);
-        for (int ex : {cx - 17, cx + 17}) {
-          if ((x - ex) * (x - ex) + 2 * ey * ey <= 40) {
-            r = 40;
-            g = 30;
-            b = 25 + seed;
-          }
-        }
-        if (std::abs(dx) <= 14 && y >= cy + 24 && y <= cy + 28) {
-          r = 150;
-          g = 50;
-          b = 60;
-        }
-        if (std::abs(dx) <= 2 && y >= cy - 5 && y <= cy + 10) {
-          r = 170;
-          g = 120;
-          b = 100;
-        }
-      }
-      unsigned char* p = px.ptr<unsigned char>(y) + 3 * x;
-      p[0] = static_cast<unsigned char>(r);
-      p[1] = static_cast<unsigned char>(g);
-      p[2] = static_cast<unsigned char>(b);
-    }
-  }
-  return px;
 }
 
 uint32_t fnv1a32(const cv::Mat& rgb) {
@@ -100,7 +45,8 @@ uint32_t fnv1a32(const cv::Mat& rgb) {
 
 // The fixture's image as RGB bytes; empty when its data set is absent.
 cv::Mat fixture_image(const std::string& name) {
-  if (name.rfind("synthetic-", 0) == 0) return synthetic_face(std::stoi(name.substr(10)));
+  if (name.rfind("synthetic-", 0) == 0)
+    return siamese::testing::drawn_reference_face(std::stoi(name.substr(10)));
   cv::Mat decoded;
   if (name.rfind("att:", 0) == 0) {
     const std::string dir = siamese::testing::att_faces_dir();
@@ -130,7 +76,8 @@ nlohmann::json read_fixture() {
 }  // namespace
 
 TEST_CASE("landmark networks match face-api's JavaScript within half a pixel", "[landmarks]") {
-  REQUIRE_WEIGHTS();
+  SIAMESE_REQUIRE_FACE_API_FILES(weights, siamese::kLandmarkManifest,
+                                 siamese::kLandmarkTinyManifest);
   const nlohmann::json fixture = read_fixture();
   const std::string dir = siamese::face_api_cache_dir();
   for (const bool tiny : {false, true}) {
@@ -176,11 +123,12 @@ TEST_CASE("landmark networks match face-api's JavaScript within half a pixel", "
 }
 
 TEST_CASE("landmarks are batched: a batch gives each face's single result", "[landmarks]") {
-  REQUIRE_WEIGHTS();
+  SIAMESE_REQUIRE_FACE_API_FILES(weights, siamese::kLandmarkManifest,
+                                 siamese::kLandmarkTinyManifest);
   siamese::LandmarkerOptions options;
   options.batch_size = 2;  // three faces: two forward passes
   siamese::FaceLandmarker landmarker(siamese::face_api_cache_dir(), torch::kCPU, options);
-  const cv::Mat a = synthetic_face(0);
+  const cv::Mat a = siamese::testing::drawn_reference_face(0);
   const std::vector<Box> boxes = {{0, 0, 150, 150}, {20, 25, 110, 110}, {10, 5, 130, 140}};
   const auto together = landmarker.detect(rgb_view(a), boxes);
   REQUIRE(together.size() == 3);

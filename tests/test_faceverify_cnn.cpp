@@ -20,6 +20,7 @@
 #include "siamese/detector.h"
 #include "siamese/image_io.h"
 #include "siamese/pretrained.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace {
@@ -31,12 +32,6 @@ using siamese::testing::Props;
 
 constexpr GstClockTime kFrame = GST_SECOND / 25;
 constexpr int kWidth = 640, kHeight = 480, kFrames = 8, kMinFace = 40;
-
-bool have_detector_weights() {
-  std::error_code ec;
-  return std::filesystem::is_regular_file(
-      std::filesystem::path(siamese::face_api_cache_dir()) / siamese::kTinyFaceDetectorWeights, ec);
-}
 
 // s1 (enrolled) walks right, s3 (a stranger) stands: the frames and where each face was pasted.
 struct Walk {
@@ -87,11 +82,7 @@ struct WeightsDirGuard {
 TEST_CASE("detector=cnn finds and verifies the faces of a walk, batched over frames as alone",
           "[gst][cnn-detector]") {
   SIAMESE_REQUIRE_ATT(att);
-  if (!have_detector_weights()) {
-    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()
-                                                   << " (run tests/fetch_weights.sh)");
-    return;
-  }
+  SIAMESE_REQUIRE_FACE_API_FILES(weights, siamese::kTinyFaceDetectorWeights);
   const Walk walk = make_walk(att);
   const std::string dir = siamese::testing::temp_dir("faceverify-cnn");
   const std::string model = siamese::testing::save_untrained_model(dir, "model.pt", 7);
@@ -214,11 +205,7 @@ TEST_CASE("detector-input-size and detector-threshold: defaults, refusals, a mis
 TEST_CASE("two elements with one model-instance-id and detector=cnn share one detector and verify",
           "[gst][cnn-detector]") {
   SIAMESE_REQUIRE_ATT(att);
-  if (!have_detector_weights()) {
-    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()
-                                                   << " (run tests/fetch_weights.sh)");
-    return;
-  }
+  SIAMESE_REQUIRE_FACE_API_FILES(weights, siamese::kTinyFaceDetectorWeights);
   const Walk walk = make_walk(att);
   const std::string dir = siamese::testing::temp_dir("faceverify-cnn-shared");
   const std::string model = siamese::testing::save_untrained_model(dir, "model.pt", 7);

@@ -20,6 +20,7 @@
 #include "siamese/face_align.h"
 #include "siamese/model.h"
 #include "siamese/pretrained.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace {
@@ -33,36 +34,13 @@ using siamese::testing::Props;
 constexpr GstClockTime kFrame = GST_SECOND / 25;
 constexpr int kWidth = 640, kHeight = 480, kFrames = 6, kMinFace = 40;
 
-bool have_landmark_weights() {
-  std::error_code ec;
-  return std::filesystem::is_regular_file(
-      std::filesystem::path(siamese::face_api_cache_dir()) / siamese::kLandmarkManifest, ec);
-}
-
-#define REQUIRE_LANDMARK_WEIGHTS()                                                      \
-  if (!have_landmark_weights()) {                                                       \
-    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()     \
-                                                   << " (run tests/fetch_weights.sh)"); \
-    return;                                                                             \
-  }
-
 /// The default architecture, untrained, with a crop policy that aligns on the 68 landmarks.
 std::string save_aligned_model(const std::string& dir) {
-  torch::manual_seed(3);
-  const siamese::ArchOptions arch;
-  siamese::Network net = siamese::Network::create(arch);
-  siamese::ModelInfo info;
-  info.arch = arch;
-  info.input = siamese::default_input_spec(arch);
+  siamese::ModelInfo info = siamese::testing::untrained_model_info();
   info.input.crop.align = siamese::Align::kLandmarks68;
   info.input.crop.align_padding = siamese::kNativeAlignPadding;
-  info.embedding_size = arch.embedding_size;
-  info.normalized = true;
   info.threshold = 1.0f;
-  info.origin = "untrained, aligned (tests)";
-  const std::string path = dir + "/aligned.pt";
-  siamese::save_model(path, net, info);
-  return path;
+  return siamese::testing::save_untrained_model(dir + "/aligned.pt", info, /*seed=*/3);
 }
 
 /// s1 walks right, s3 stands: BGR frames.
@@ -196,7 +174,7 @@ void check_aligned_frame(const std::vector<PublishedFace>& faces, bool detection
 TEST_CASE("an aligned model publishes each face's landmarks inside its box, in meta and message",
           "[gst][landmarks]") {
   SIAMESE_REQUIRE_ATT(att);
-  REQUIRE_LANDMARK_WEIGHTS();
+  SIAMESE_REQUIRE_FACE_API_FILES(weights, siamese::kLandmarkManifest);
   const std::string dir = siamese::testing::temp_dir("faceverify-landmarks");
   const std::string model = save_aligned_model(dir);
   const std::vector<cv::Mat> frames = make_walk(att);
@@ -235,7 +213,7 @@ TEST_CASE("a model that does not align publishes no landmark fields", "[gst][lan
 TEST_CASE("elements sharing a model-instance-id share the landmark network of an aligned model",
           "[gst][landmarks]") {
   SIAMESE_REQUIRE_ATT(att);
-  REQUIRE_LANDMARK_WEIGHTS();
+  SIAMESE_REQUIRE_FACE_API_FILES(weights, siamese::kLandmarkManifest);
   const std::string dir = siamese::testing::temp_dir("faceverify-landmarks-shared");
   const std::string model = save_aligned_model(dir);
   const std::vector<cv::Mat> frames = make_walk(att);

@@ -54,7 +54,7 @@ TEST_CASE("gst-inspect-1.0 documents the built plugin module", "[gst]") {
       plugins + " GST_REGISTRY=" + std::string(SIAMESE_BINARY_DIR) +
       "/test-tmp/gst-registry-tools.bin ";
   std::string out;
-  REQUIRE(siamese::testing::run_command(env + "gst-inspect-1.0 faceverify", &out) == 0);
+  REQUIRE(siamese::testing::run_shell(env + "gst-inspect-1.0 faceverify", &out) == 0);
   for (const char* text : {"libgstsiamese.so",
                            "Filter/Analyzer/Video",
                            "faceverify-decision",
@@ -80,7 +80,7 @@ TEST_CASE("gst-inspect-1.0 documents the built plugin module", "[gst]") {
     CHECK(out.find(text) != std::string::npos);
   }
   out.clear();
-  REQUIRE(siamese::testing::run_command(env + "gst-inspect-1.0 faceverifyoverlay", &out) == 0);
+  REQUIRE(siamese::testing::run_shell(env + "gst-inspect-1.0 faceverifyoverlay", &out) == 0);
   CHECK(out.find("libgstsiamese.so") != std::string::npos);
 }
 
@@ -129,7 +129,7 @@ std::string after(const std::string& line, const std::string& marker) {
 TEST_CASE("gst-launch-1.0 pipeline over a generated video matches the ground truth", "[gst]") {
   SIAMESE_REQUIRE_ATT(att);
   std::string probe;
-  if (siamese::testing::run_command("gst-launch-1.0 --version", &probe) != 0) {
+  if (siamese::testing::run_shell("gst-launch-1.0 --version", &probe) != 0) {
     WARN("skipped: gst-launch-1.0 not installed");
     return;
   }
@@ -213,7 +213,7 @@ TEST_CASE("gst-launch-1.0 pipeline over a generated video matches the ground tru
       " device=cpu ! faceverifyoverlay ! videoconvert ! jpegenc ! avimux ! filesink location=" +
       dir + "/out.avi";
   std::string out;
-  const int status = siamese::testing::run_command(command, &out);
+  const int status = siamese::testing::run_shell(command, &out);
   INFO(out.substr(0, 4000));
   REQUIRE(status == 0);
   CHECK(fs::file_size(dir + "/out.avi") > 10000);

@@ -6,7 +6,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <array>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -46,16 +45,6 @@ std::string face_folder(const std::string& tag, int identities, int images, int 
   for (int id = 0; id < identities; ++id) write("p" + std::to_string(id + 1), images, id);
   for (int id = 0; id < singles; ++id) write("q" + std::to_string(id + 1), 1, 100 + id);
   return root;
-}
-
-int run_command(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 512> buf{};
-  while (fgets(buf.data(), buf.size(), pipe)) output += buf.data();
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // A model file of arch with random weights (seeded) and the given crop policy.
@@ -204,9 +193,10 @@ TEST_CASE(
   const siamese::ModelInfo init_info = write_init_model(init, siamese::kDlibResNetArch, crop);
   const std::string train = std::string(SIAMESE_TRAIN_BIN) + " --threads 1 --data " + root;
   std::string out;
-  REQUIRE(run_command(train + " --init " + init + " --epochs 1 --batch-size 6 --lr 1e-3 --out " +
-                          dir + "/tuned.pt",
-                      out) == 0);
+  REQUIRE(siamese::testing::run_shell(train + " --init " + init +
+                                          " --epochs 1 --batch-size 6 --lr 1e-3 --out " + dir +
+                                          "/tuned.pt",
+                                      &out) == 0);
   INFO(out);
   CHECK_THAT(out, Catch::Contains("epoch 0 (the --init weights)"));
   CHECK_THAT(out, Catch::Contains("frozen: 11 of 16 layers (conv32_down .. conv128_2)"));
@@ -238,17 +228,20 @@ TEST_CASE(
   // Not a model file: exit 1, the file named. Usage errors: exit 2.
   const std::string junk = dir + "/junk.pt";
   std::ofstream(junk) << "not a model";
-  CHECK(run_command(train + " --init " + junk + " --out " + dir + "/x.pt", out) == 1);
+  CHECK(siamese::testing::run_shell(train + " --init " + junk + " --out " + dir + "/x.pt", &out) ==
+        1);
   CHECK_THAT(out, Catch::Contains(junk + ": not a model file"));
-  CHECK(run_command(train + " --init " + dir + "/missing.pt --out " + dir + "/x.pt", out) == 1);
+  CHECK(siamese::testing::run_shell(train + " --init " + dir + "/missing.pt --out " + dir + "/x.pt",
+                                    &out) == 1);
   CHECK_THAT(out, Catch::Contains(dir + "/missing.pt: no such model file"));
-  CHECK(run_command(train + " --freeze 2 --out " + dir + "/x.pt", out) == 2);
-  CHECK(run_command(train + " --init " + init + " --arch default --out " + dir + "/x.pt", out) ==
-        2);
-  CHECK(run_command(train + " --init " + init + " --freeze-until conv9 --out " + dir + "/x.pt",
-                    out) == 2);
+  CHECK(siamese::testing::run_shell(train + " --freeze 2 --out " + dir + "/x.pt", &out) == 2);
+  CHECK(siamese::testing::run_shell(
+            train + " --init " + init + " --arch default --out " + dir + "/x.pt", &out) == 2);
+  CHECK(siamese::testing::run_shell(
+            train + " --init " + init + " --freeze-until conv9 --out " + dir + "/x.pt", &out) == 2);
   CHECK_THAT(out, Catch::Contains("the layers are conv32_down, conv32_1"));
-  CHECK(run_command(train + " --init " + init + " --freeze 17 --out " + dir + "/x.pt", out) == 2);
+  CHECK(siamese::testing::run_shell(
+            train + " --init " + init + " --freeze 17 --out " + dir + "/x.pt", &out) == 2);
 }
 
 TEST_CASE(
@@ -315,10 +308,11 @@ TEST_CASE(
   // The program: pairs.txt's people left out, people with one image kept as impostors.
   std::ofstream(dir + "/pairs.txt") << "2\t1\np1\t1\t2\np1\t1\tp2\t1\np3\t1\t2\np3\t2\tq1\t1\n";
   std::string out;
-  REQUIRE(run_command(std::string(SIAMESE_TRAIN_BIN) + " --threads 1 --data " + root +
-                          " --exclude-pairs " + dir + "/pairs.txt --min-images 1 --epochs 1 " +
-                          "--val-identities 2 --out " + dir + "/m.pt",
-                      out) == 0);
+  REQUIRE(siamese::testing::run_shell(std::string(SIAMESE_TRAIN_BIN) + " --threads 1 --data " +
+                                          root + " --exclude-pairs " + dir +
+                                          "/pairs.txt --min-images 1 --epochs 1 " +
+                                          "--val-identities 2 --out " + dir + "/m.pt",
+                                      &out) == 0);
   INFO(out);
   CHECK_THAT(out, Catch::Contains("4 people of " + dir + "/pairs.txt left out"));
   // 14 people - 4 left out - 2 validation = 8 (p4, p5, p6 and q2..q6).

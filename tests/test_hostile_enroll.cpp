@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "siamese/model_file.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -26,13 +27,6 @@ struct Run {
   int status = -1;
   std::string out, err;
 };
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 Run enroll(const std::vector<std::string>& args) {
   static int counter = 0;
@@ -55,8 +49,8 @@ Run enroll(const std::vector<std::string>& args) {
   ::waitpid(pid, &status, 0);
   Run r;
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(base + ".out");
-  r.err = slurp(base + ".err");
+  r.out = siamese::testing::read_file(base + ".out");
+  r.err = siamese::testing::read_file(base + ".err");
   UNSCOPED_INFO("siamese-enroll exit " << r.status << "\nstdout:\n"
                                        << r.out << "\nstderr:\n"
                                        << r.err);
@@ -64,18 +58,7 @@ Run enroll(const std::vector<std::string>& args) {
 }
 
 std::string make_model(const std::string& dir) {
-  torch::manual_seed(11);
-  const siamese::ArchOptions arch;
-  siamese::Network net = siamese::Network::create(arch);
-  siamese::ModelInfo info;
-  info.arch = arch;
-  info.input = siamese::default_input_spec(arch);
-  info.embedding_size = arch.embedding_size;
-  info.normalized = true;
-  info.threshold = 0.5f;
-  const std::string path = dir + "/model.pt";
-  siamese::save_model(path, net, info);
-  return path;
+  return siamese::testing::save_untrained_model(dir + "/model.pt");
 }
 
 // root/<name>/<k>.png, synthetic faces (no detection: --no-detect).

@@ -19,18 +19,12 @@
 #include "siamese/image_io.h"
 #include "siamese/model_file.h"
 #include "siamese/text_safety.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void write_bytes(const std::string& path, const std::vector<uchar>& bytes) {
   std::ofstream(path, std::ios::binary)
@@ -84,23 +78,12 @@ std::vector<uchar> png_announcing(uint32_t width, uint32_t height) {
 // A native model file whose facts were edited after saving (the weights stay the honest ones).
 std::string save_tampered(const std::string& dir, const std::string& name,
                           const std::function<void(nlohmann::json&)>& tamper) {
-  const siamese::ArchOptions arch;
-  siamese::Network net = siamese::Network::create(arch);
-  siamese::ModelInfo info;
-  info.arch = arch;
-  info.input = siamese::default_input_spec(arch);
-  info.embedding_size = arch.embedding_size;
-  info.normalized = true;
-  info.threshold = 0.5f;
+  siamese::ModelInfo info = siamese::testing::untrained_model_info();
+  siamese::Network net = siamese::Network::create(info.arch);
   info.fingerprint = siamese::fingerprint_of(net);
   nlohmann::json facts = nlohmann::json::parse(siamese::describe_model(info));
   tamper(facts);
-  torch::serialize::OutputArchive archive;
-  net.module()->save(archive);
-  archive.write("siamese_meta", c10::IValue(facts.dump()));  // model_file.cpp's kMetaKey
-  const std::string path = dir + "/" + name + ".pt";
-  archive.save_to(path);
-  return path;
+  return siamese::testing::save_with_raw_facts(dir + "/" + name + ".pt", net, facts.dump());
 }
 
 std::string load_error(const std::string& path) {
@@ -379,7 +362,7 @@ TEST_CASE("saving a model never writes through a planted temporary-file link", "
   info.embedding_size = info.arch.embedding_size;
   info.threshold = 0.5f;
   siamese::save_model(model, net, info);
-  CHECK(slurp(target) == "precious");
+  CHECK(siamese::testing::read_file(target) == "precious");
   CHECK(fs::is_symlink(model + ".tmp"));
   CHECK(siamese::load_model(model).info.fingerprint == siamese::fingerprint_of(net));
   // No temporary file is left behind.

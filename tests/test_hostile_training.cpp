@@ -19,13 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // argv run without a shell (the data path holds a byte a shell line would have to quote).
 int run_train(const std::vector<std::string>& args, std::string& output) {
   const std::string log = siamese::testing::temp_dir("hostile-train-log") + "/out.txt";
@@ -43,7 +36,7 @@ int run_train(const std::vector<std::string>& args, std::string& output) {
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
-  output = slurp(log);
+  output = siamese::testing::read_file(log);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -75,8 +68,8 @@ TEST_CASE(
                            output);
   INFO(output);
   REQUIRE(rc == 0);
-  CHECK(slurp(model_target) == "precious");
-  CHECK(slurp(ckpt_target) == "precious");
+  CHECK(siamese::testing::read_file(model_target) == "precious");
+  CHECK(siamese::testing::read_file(ckpt_target) == "precious");
   CHECK(fs::is_symlink(out + ".tmp"));
   CHECK(fs::is_symlink(out + ".ckpt.tmp"));
   const siamese::LoadedModel model = siamese::load_model(out);
@@ -96,7 +89,7 @@ TEST_CASE("a checkpoint is never written through a planted temporary-file link",
   state.loss = "contrastive";
   state.epoch = 3;
   siamese::training::save_checkpoint(path, net, adam, state);
-  CHECK(slurp(target) == "precious");
+  CHECK(siamese::testing::read_file(target) == "precious");
   CHECK(fs::is_symlink(path + ".tmp"));
   CHECK(siamese::training::read_checkpoint_state(path).epoch == 3);
 }

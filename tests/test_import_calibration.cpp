@@ -11,6 +11,7 @@
 #include "siamese/model_file.h"
 #include "siamese/pretrained.h"
 #include "siamese/threshold_policy.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -41,11 +42,7 @@ bool contains(const std::string& text, const std::string& part) {
 
 TEST_CASE("siamese-import --calibrate records an impostor tail that sizes the threshold",
           "[core][pretrained]") {
-  const std::string weights = siamese::face_api_cache_dir();
-  if (!fs::exists(fs::path(weights) / siamese::kFaceApiManifest)) {
-    WARN("skipped: face-api weights not found in " << weights << " (run tests/fetch_weights.sh)");
-    return;
-  }
+  SIAMESE_REQUIRE_FACE_API_FILES(weights, siamese::kFaceApiManifest);
   SIAMESE_REQUIRE_ATT(data);
   const std::string tmp = siamese::testing::temp_dir("import-calibration");
 
@@ -91,11 +88,7 @@ TEST_CASE("siamese-import --calibrate records an impostor tail that sizes the th
 }
 
 TEST_CASE("siamese-import --calibrate names what is wrong with its input", "[core][pretrained]") {
-  const std::string weights = siamese::face_api_cache_dir();
-  if (!fs::exists(fs::path(weights) / siamese::kFaceApiManifest)) {
-    WARN("skipped: face-api weights not found in " << weights << " (run tests/fetch_weights.sh)");
-    return;
-  }
+  SIAMESE_REQUIRE_FACE_API_FILES(weights, siamese::kFaceApiManifest);
   const std::string tmp = siamese::testing::temp_dir("import-calibration-bad");
   ImportRun r = run_import(
       tmp, "face-api '" + weights + "' --out '" + tmp + "/x.pt' --exclude-pairs pairs.txt");

@@ -3,7 +3,6 @@
 // tiny synthetic pairs file over synthetic images.
 #include <torch/torch.h>
 
-#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +18,7 @@
 #include "siamese/errors.h"
 #include "siamese/metrics.h"
 #include "siamese/model_file.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace {
@@ -54,16 +54,6 @@ const char* kTwoFolds =
     "Ann\t1\tBob\t1\n"
     "Cy\t2\t3\n"
     "Cy\t1\tDee\t4\n";
-
-int run_command(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 512> buf{};
-  while (fgets(buf.data(), buf.size(), pipe)) output += buf.data();
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 // The last line of output that parses as a JSON object.
 nlohmann::json last_json(const std::string& output) {
@@ -241,21 +231,13 @@ TEST_CASE("siamese-eval --pairs runs the View 2 protocol on a synthetic pairs fi
   }
   const std::string pairs = write_file(root, "pairs.txt", text.str());
 
-  siamese::ModelInfo info;
-  info.arch = siamese::ArchOptions().set_arch("default");
-  info.input = siamese::default_input_spec(info.arch);
-  info.embedding_size = info.arch.embedding_size;
-  info.normalized = true;
-  info.threshold = 0.5f;
-  torch::manual_seed(3);
-  siamese::Network net = siamese::Network::create(info.arch);
-  const std::string model = (fs::path(root) / "model.pt").string();
-  siamese::save_model(model, net, info);
+  const std::string model = siamese::testing::save_untrained_model(
+      (fs::path(root) / "model.pt").string(), siamese::testing::untrained_model_info(), /*seed=*/3);
 
   const std::string eval = std::string(SIAMESE_EVAL_BIN) + " --threads 1 --model " + model +
                            " --data " + data + " --pairs " + pairs;
   std::string out;
-  REQUIRE(run_command(eval + " --json", out) == 0);
+  REQUIRE(siamese::testing::run_shell(eval + " --json", &out) == 0);
   nlohmann::json j = last_json(out);
   REQUIRE(j.is_object());
   CHECK(j["pairs"] == 20);
@@ -274,20 +256,20 @@ TEST_CASE("siamese-eval --pairs runs the View 2 protocol on a synthetic pairs fi
   }
 
   // --detect: no face in synthetic images, so every image takes the centre box, and says so.
-  REQUIRE(run_command(eval + " --detect", out) == 0);
+  REQUIRE(siamese::testing::run_shell(eval + " --detect", &out) == 0);
   CHECK(out.find("no face found in 30 of 30 images: centre box") != std::string::npos);
   CHECK(out.find("accuracy") != std::string::npos);
 
   // A missing image is an error naming it and the pairs file's line, before any embedding.
   fs::remove(st::lfw_image_path(data, "Person_5", 1));
-  CHECK(run_command(eval, out) == 1);
+  CHECK(siamese::testing::run_shell(eval, &out) == 1);
   CHECK(out.find(st::lfw_image_path(data, "Person_5", 1) + ": missing (named by " + pairs +
                  " line 7)") != std::string::npos);
   // A malformed pairs file: the file and the line.
   const std::string bad = write_file(root, "bad.txt", "10\t1\nPerson_0\t1\n");
-  CHECK(run_command(std::string(SIAMESE_EVAL_BIN) + " --model " + model + " --data " + data +
-                        " --pairs " + bad,
-                    out) == 1);
+  CHECK(siamese::testing::run_shell(std::string(SIAMESE_EVAL_BIN) + " --model " + model +
+                                        " --data " + data + " --pairs " + bad,
+                                    &out) == 1);
   CHECK(out.find(bad + ": line 2: expected a matched pair") != std::string::npos);
-  CHECK(run_command(eval + " --identities Person_0", out) == 2);
+  CHECK(siamese::testing::run_shell(eval + " --identities Person_0", &out) == 2);
 }

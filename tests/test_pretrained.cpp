@@ -17,6 +17,7 @@
 #include "siamese/model_file.h"
 #include "siamese/pretrained.h"
 #include "siamese/tfjs_import.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -147,46 +148,9 @@ void randomise(siamese::DlibResNetImpl& net, int seed) {
 // The reference inputs of tests/reference/face_api_embeddings.js, byte for byte (HWC RGB).
 constexpr int kSide = 150;
 
-int clamp8(int v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
-
 std::vector<unsigned char> synthetic_face(int seed) {
-  std::vector<unsigned char> px(kSide * kSide * 3);
-  const int cx = 73 + seed % 5, cy = 77 + seed % 3, ax = 42 + seed % 7, ay = 56 + seed % 4;
-  for (int y = 0; y < kSide; ++y) {
-    for (int x = 0; x < kSide; ++x) {
-      int r = (40 + x + 13 * seed) % 256, g = (90 + y + 29 * seed) % 256,
-          b = (150 + ((x + y) >> 1) + 7 * seed) % 256;
-      const int dx = x - cx, dy = y - cy;
-      if (dx * dx * ay * ay + dy * dy * ax * ax <= ax * ax * ay * ay) {
-        r = clamp8(205 - (y >> 3) + 3 * seed);
-        g = clamp8(165 - (y >> 3) + seed);
-        b = clamp8(135 - ((dx * dx) >> 6));
-        const int ey = y - (cy - 14);
-        for (int ex : {cx - 17, cx + 17}) {
-          if ((x - ex) * (x - ex) + 2 * ey * ey <= 40) {
-            r = 40;
-            g = 30;
-            b = 25 + seed;
-          }
-        }
-        if (std::abs(dx) <= 14 && y >= cy + 24 && y <= cy + 28) {
-          r = 150;
-          g = 50;
-          b = 60;
-        }
-        if (std::abs(dx) <= 2 && y >= cy - 5 && y <= cy + 10) {
-          r = 170;
-          g = 120;
-          b = 100;
-        }
-      }
-      unsigned char* p = &px[(y * kSide + x) * 3];
-      p[0] = static_cast<unsigned char>(r);
-      p[1] = static_cast<unsigned char>(g);
-      p[2] = static_cast<unsigned char>(b);
-    }
-  }
-  return px;
+  const cv::Mat rgb = siamese::testing::drawn_reference_face(seed);
+  return std::vector<unsigned char>(rgb.datastart, rgb.dataend);
 }
 
 std::vector<unsigned char> att_face(const std::string& path) {
@@ -211,20 +175,6 @@ std::uint32_t fnv1a32(const std::vector<unsigned char>& bytes) {
   }
   return h;
 }
-
-std::string weights_or_skip_message() {
-  const std::string dir = siamese::face_api_cache_dir();
-  if (fs::exists(fs::path(dir) / siamese::kFaceApiManifest)) return dir;
-  return "";
-}
-
-#define SIAMESE_REQUIRE_FACE_API(dir_var)                                               \
-  const std::string dir_var = weights_or_skip_message();                                \
-  if (dir_var.empty()) {                                                                \
-    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()     \
-                                                   << " (run tests/fetch_weights.sh)"); \
-    return;                                                                             \
-  }
 
 struct EnvGuard {
   std::string name;
@@ -505,7 +455,7 @@ TEST_CASE("a missing or altered weights file says how to fetch it", "[core][pret
 
 TEST_CASE("the imported network gives face-api's JavaScript embeddings within 1e-4",
           "[core][pretrained]") {
-  SIAMESE_REQUIRE_FACE_API(dir);
+  SIAMESE_REQUIRE_FACE_API_FILES(dir, siamese::kFaceApiManifest);
   std::ifstream in(std::string(SIAMESE_SOURCE_DIR) + "/tests/fixtures/face_api_embeddings.json");
   REQUIRE(in);
   const json fixture = json::parse(in);
@@ -562,7 +512,7 @@ TEST_CASE("the imported network gives face-api's JavaScript embeddings within 1e
 }
 
 TEST_CASE("an imported model file is loaded like any other", "[core][pretrained]") {
-  SIAMESE_REQUIRE_FACE_API(dir);
+  SIAMESE_REQUIRE_FACE_API_FILES(dir, siamese::kFaceApiManifest);
   siamese::Network network = siamese::import_face_api(dir);
   const std::string path = siamese::testing::temp_dir("dlib-load") + "/dlib.pt";
   siamese::save_model(path, network, siamese::face_api_model_info());
@@ -592,7 +542,7 @@ TEST_CASE("an imported model file is loaded like any other", "[core][pretrained]
 
 #ifdef SIAMESE_IMPORT_BIN
 TEST_CASE("siamese-import writes a model file and refuses altered weights", "[core][pretrained]") {
-  SIAMESE_REQUIRE_FACE_API(dir);
+  SIAMESE_REQUIRE_FACE_API_FILES(dir, siamese::kFaceApiManifest);
   const std::string tmp = siamese::testing::temp_dir("import-cli");
   const std::string bin = SIAMESE_IMPORT_BIN;
   auto run = [&](const std::string& args) {

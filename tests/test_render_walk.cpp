@@ -21,13 +21,6 @@ using siamese::testing::run_program;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::vector<std::string> render_args(const std::string& data, const std::string& dir,
                                      const std::string& tag, int seed) {
   return {program_path("siamese-render-walk"),
@@ -64,10 +57,14 @@ TEST_CASE("siamese-render-walk is deterministic in its seed", "[samples]") {
     INFO(r.output);
     REQUIRE(r.status == 0);
   }
-  CHECK(slurp(dir + "/a/walk.avi") == slurp(dir + "/b/walk.avi"));
-  CHECK(slurp(dir + "/a/walk.json") == slurp(dir + "/b/walk.json"));
-  CHECK(slurp(dir + "/a/walk.json") != slurp(dir + "/c/walk.json"));
-  CHECK(slurp(dir + "/a/walk.avi") != slurp(dir + "/c/walk.avi"));
+  CHECK(siamese::testing::read_file(dir + "/a/walk.avi") ==
+        siamese::testing::read_file(dir + "/b/walk.avi"));
+  CHECK(siamese::testing::read_file(dir + "/a/walk.json") ==
+        siamese::testing::read_file(dir + "/b/walk.json"));
+  CHECK(siamese::testing::read_file(dir + "/a/walk.json") !=
+        siamese::testing::read_file(dir + "/c/walk.json"));
+  CHECK(siamese::testing::read_file(dir + "/a/walk.avi") !=
+        siamese::testing::read_file(dir + "/c/walk.avi"));
 }
 
 TEST_CASE("siamese-render-walk's truth matches the pixels of its video", "[samples]") {
@@ -76,7 +73,8 @@ TEST_CASE("siamese-render-walk's truth matches the pixels of its video", "[sampl
   const auto r = run_program(render_args(data, dir, "walk", 11));
   INFO(r.output);
   REQUIRE(r.status == 0);
-  const nlohmann::json truth = nlohmann::json::parse(slurp(dir + "/walk.json"));
+  const nlohmann::json truth =
+      nlohmann::json::parse(siamese::testing::read_file(dir + "/walk.json"));
   const int width = truth.at("width"), height = truth.at("height");
   CHECK(width == 640);
   CHECK(height == 480);
@@ -144,7 +142,7 @@ TEST_CASE("siamese-render-walk writes CSV truth and rejects bad input", "[sample
                         "--segment", "1", "--out", dir + "/w.avi", "--truth", dir + "/w.csv"});
   INFO(r.output);
   REQUIRE(r.status == 0);
-  std::istringstream csv(slurp(dir + "/w.csv"));
+  std::istringstream csv(siamese::testing::read_file(dir + "/w.csv"));
   std::string line;
   std::getline(csv, line);
   CHECK(line == "frame,time,walker,identity,x,y,width,height,image");
@@ -214,7 +212,8 @@ TEST_CASE("siamese-render-walk shows LFW's colour photos, cut to their middle", 
                         dir + "/walk.json"});
   INFO(r.output);
   REQUIRE(r.status == 0);
-  const nlohmann::json truth = nlohmann::json::parse(slurp(dir + "/walk.json"));
+  const nlohmann::json truth =
+      nlohmann::json::parse(siamese::testing::read_file(dir + "/walk.json"));
   std::set<std::string> identities;
   for (const auto& w : truth.at("walkers")) identities.insert(w.at("identity").get<std::string>());
   CHECK(identities ==
@@ -351,10 +350,13 @@ TEST_CASE("siamese-render-walk's conditions are deterministic and change the fra
   const std::string dir = siamese::testing::temp_dir("render_conditions");
   REQUIRE(render_conditions(data, dir + "/plain", "").status == 0);
   REQUIRE(render_conditions(data, dir + "/none", "none").status == 0);
-  const nlohmann::json plain_truth = nlohmann::json::parse(slurp(dir + "/plain/walk.json"));
+  const nlohmann::json plain_truth =
+      nlohmann::json::parse(siamese::testing::read_file(dir + "/plain/walk.json"));
   CHECK_FALSE(plain_truth.contains("conditions"));  // the plain walk's truth as it always was
-  CHECK(slurp(dir + "/none/walk.avi") == slurp(dir + "/plain/walk.avi"));
-  CHECK(slurp(dir + "/none/walk.json") == slurp(dir + "/plain/walk.json"));
+  CHECK(siamese::testing::read_file(dir + "/none/walk.avi") ==
+        siamese::testing::read_file(dir + "/plain/walk.avi"));
+  CHECK(siamese::testing::read_file(dir + "/none/walk.json") ==
+        siamese::testing::read_file(dir + "/plain/walk.json"));
   for (const std::string condition :
        {"rotate", "blur", "lowlight", "sidelight", "noise", "jpeg", "small", "occlusion"}) {
     INFO(condition);
@@ -364,10 +366,11 @@ TEST_CASE("siamese-render-walk's conditions are deterministic and change the fra
       REQUIRE(r.status == 0);
     }
     const std::string a = dir + "/" + condition + "-a/walk", b = dir + "/" + condition + "-b/walk";
-    CHECK(slurp(a + ".avi") == slurp(b + ".avi"));
-    CHECK(slurp(a + ".json") == slurp(b + ".json"));
-    CHECK(slurp(a + ".avi") != slurp(dir + "/plain/walk.avi"));
-    const nlohmann::json truth = nlohmann::json::parse(slurp(a + ".json"));
+    CHECK(siamese::testing::read_file(a + ".avi") == siamese::testing::read_file(b + ".avi"));
+    CHECK(siamese::testing::read_file(a + ".json") == siamese::testing::read_file(b + ".json"));
+    CHECK(siamese::testing::read_file(a + ".avi") !=
+          siamese::testing::read_file(dir + "/plain/walk.avi"));
+    const nlohmann::json truth = nlohmann::json::parse(siamese::testing::read_file(a + ".json"));
     CHECK(truth.at("conditions") == nlohmann::json::array({condition}));
     // The walk's script is the plain walk's (small alone changes the faces' sizes).
     CHECK(truth.at("frame_count") == plain_truth.at("frame_count"));
@@ -376,8 +379,10 @@ TEST_CASE("siamese-render-walk's conditions are deterministic and change the fra
   // Another seed: other angles, sides and occluders.
   REQUIRE(render_conditions(data, dir + "/all-5", "all", 5).status == 0);
   REQUIRE(render_conditions(data, dir + "/all-6", "all", 6).status == 0);
-  const auto w5 = nlohmann::json::parse(slurp(dir + "/all-5/walk.json")).at("walkers");
-  const auto w6 = nlohmann::json::parse(slurp(dir + "/all-6/walk.json")).at("walkers");
+  const auto w5 =
+      nlohmann::json::parse(siamese::testing::read_file(dir + "/all-5/walk.json")).at("walkers");
+  const auto w6 =
+      nlohmann::json::parse(siamese::testing::read_file(dir + "/all-6/walk.json")).at("walkers");
   CHECK(w5.at(0).at("angle") != w6.at(0).at("angle"));
 }
 
@@ -385,7 +390,8 @@ TEST_CASE("siamese-render-walk's conditions do what its help says", "[samples]")
   SIAMESE_REQUIRE_ATT(data);
   const std::string dir = siamese::testing::temp_dir("render_condition_effects");
   REQUIRE(render_conditions(data, dir + "/plain", "").status == 0);
-  const nlohmann::json truth = nlohmann::json::parse(slurp(dir + "/plain/walk.json"));
+  const nlohmann::json truth =
+      nlohmann::json::parse(siamese::testing::read_file(dir + "/plain/walk.json"));
   const std::vector<cv::Mat> plain = read_frames(dir + "/plain/walk.avi");
   REQUIRE(plain.size() == truth.at("frame_count").get<size_t>());
   const std::vector<ShownFace> faces = shown_faces(truth);
@@ -438,7 +444,8 @@ TEST_CASE("siamese-render-walk's conditions do what its help says", "[samples]")
   }
   SECTION("jpeg: coarse coding") {
     const auto frames = render("jpeg");
-    CHECK(slurp(dir + "/jpeg/walk.avi").size() < slurp(dir + "/plain/walk.avi").size() / 3);
+    CHECK(siamese::testing::read_file(dir + "/jpeg/walk.avi").size() <
+          siamese::testing::read_file(dir + "/plain/walk.avi").size() / 3);
     for (size_t f = 0; f < frames.size(); f += 3) {
       cv::Mat diff;
       cv::absdiff(frames[f], plain[f], diff);
@@ -448,7 +455,8 @@ TEST_CASE("siamese-render-walk's conditions do what its help says", "[samples]")
   }
   SECTION("small: faces 40-60 px, still the photos") {
     const auto frames = render("small");
-    const nlohmann::json small = nlohmann::json::parse(slurp(dir + "/small/walk.json"));
+    const nlohmann::json small =
+        nlohmann::json::parse(siamese::testing::read_file(dir + "/small/walk.json"));
     int checked = 0;
     for (const ShownFace& s : shown_faces(small)) {
       CHECK(s.box.height >= 40 * 0.95);
@@ -465,7 +473,8 @@ TEST_CASE("siamese-render-walk's conditions do what its help says", "[samples]")
   }
   SECTION("rotate: each walker's photo turned by 5-25 degrees") {
     const auto frames = render("rotate");
-    const nlohmann::json turned = nlohmann::json::parse(slurp(dir + "/rotate/walk.json"));
+    const nlohmann::json turned =
+        nlohmann::json::parse(siamese::testing::read_file(dir + "/rotate/walk.json"));
     for (const auto& w : turned.at("walkers")) {
       const double angle = w.at("angle");
       CHECK(std::abs(angle) >= 5.0);
@@ -496,7 +505,8 @@ TEST_CASE("siamese-render-walk's conditions do what its help says", "[samples]")
   }
   SECTION("sidelight: bright on the lit side, dark on the other") {
     const auto frames = render("sidelight");
-    const nlohmann::json lit = nlohmann::json::parse(slurp(dir + "/sidelight/walk.json"));
+    const nlohmann::json lit =
+        nlohmann::json::parse(siamese::testing::read_file(dir + "/sidelight/walk.json"));
     std::set<std::string> sides;
     for (const ShownFace& s : shown_faces(lit)) {
       const std::string side = s.walker.at("light");
@@ -520,7 +530,8 @@ TEST_CASE("siamese-render-walk's conditions do what its help says", "[samples]")
   }
   SECTION("occlusion: a dark bar across the eyes or a skin-toned hand") {
     const auto frames = render("occlusion");
-    const nlohmann::json covered = nlohmann::json::parse(slurp(dir + "/occlusion/walk.json"));
+    const nlohmann::json covered =
+        nlohmann::json::parse(siamese::testing::read_file(dir + "/occlusion/walk.json"));
     int checked = 0;
     for (const ShownFace& s : shown_faces(covered)) {
       const auto& o = s.walker.at("occluder");

@@ -47,6 +47,13 @@ std::string temp_dir(const std::string& tag);
 const std::vector<std::string>& created_temp_dirs();
 void remove_temp_dirs();
 
+/// The whole content of a file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
+/// Runs command through the shell with stderr joined to stdout; *output becomes what it printed.
+/// Returns its exit status (-1 when it did not exit normally).
+int run_shell(const std::string& command, std::string* output);
+
 /// A deterministic synthetic gray image (smooth gradients plus a pattern keyed by seed).
 cv::Mat synthetic_gray(int width, int height, int seed);
 

@@ -15,28 +15,13 @@
 #include "siamese/image_io.h"
 #include "siamese/pretrained.h"
 #include "siamese/tiny_face_detector.h"
+#include "test_model_fixtures.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// The face-api cache with the detector's files, or "" (the test is skipped).
-std::string detector_weights_dir() {
-  const std::string dir = siamese::face_api_cache_dir();
-  std::error_code ec;
-  if (!fs::is_regular_file(fs::path(dir) / siamese::kTinyFaceDetectorWeights, ec)) return "";
-  return dir;
-}
-
-#define SIAMESE_REQUIRE_DETECTOR_WEIGHTS(dir_var)                                       \
-  const std::string dir_var = detector_weights_dir();                                   \
-  if (dir_var.empty()) {                                                                \
-    WARN("skipped: face-api weights not found in " << siamese::face_api_cache_dir()     \
-                                                   << " (run tests/fetch_weights.sh)"); \
-    return;                                                                             \
-  }
 
 int clamp8(int v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
 
@@ -198,7 +183,7 @@ json read_fixture() {
 
 TEST_CASE("the tiny face detector gives face-api's JavaScript boxes and scores",
           "[core][pretrained][cnn-detector]") {
-  SIAMESE_REQUIRE_DETECTOR_WEIGHTS(dir);
+  SIAMESE_REQUIRE_FACE_API_FILES(dir, siamese::kTinyFaceDetectorWeights);
   const json fixture = read_fixture();
   const double threshold = fixture["score_threshold"].get<double>();
   const std::vector<Frame> frames = fixture_frames(fixture);
@@ -259,7 +244,7 @@ TEST_CASE("the tiny face detector gives face-api's JavaScript boxes and scores",
 
 TEST_CASE("the tiny face detector's batch gives each frame's own boxes, from every pixel format",
           "[core][pretrained][cnn-detector]") {
-  SIAMESE_REQUIRE_DETECTOR_WEIGHTS(dir);
+  SIAMESE_REQUIRE_FACE_API_FILES(dir, siamese::kTinyFaceDetectorWeights);
   siamese::TinyFaceDetector detector(siamese::TinyFaceDetectorOptions().set_score_threshold(0.2));
   std::vector<cv::Mat> rgb;
   for (const auto& s : synthetic_specs()) rgb.push_back(synthetic_frame(s));
@@ -342,7 +327,7 @@ TEST_CASE("the tiny face detector refuses bad options and names a missing weight
 }
 
 TEST_CASE("the tiny face detector runs on CUDA with the CPU's boxes", "[cuda][cnn-detector]") {
-  SIAMESE_REQUIRE_DETECTOR_WEIGHTS(dir);
+  SIAMESE_REQUIRE_FACE_API_FILES(dir, siamese::kTinyFaceDetectorWeights);
   SIAMESE_REQUIRE_CUDA();
   const cv::Mat frame = synthetic_frame(synthetic_specs()[0]);
   siamese::TinyFaceDetector cpu(siamese::TinyFaceDetectorOptions().set_score_threshold(0.2));

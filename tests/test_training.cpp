@@ -56,17 +56,6 @@ std::string synthetic_folder(const std::string& tag, int identities, int n_image
   return root;
 }
 
-// Runs a command, returns its exit status and (with 2>&1) its output.
-int run_command(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 512> buf{};
-  while (fgets(buf.data(), buf.size(), pipe)) output += buf.data();
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 TrainerOptions small_options(const std::string& out) {
   TrainerOptions o;
   o.arch = ArchOptions().set_arch("default");
@@ -431,9 +420,10 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
 
   // siamese-eval on the same people agrees and prints one JSON object.
   std::string out;
-  const int rc = run_command(std::string(SIAMESE_EVAL_BIN) + " --model " + o.out + " --data " +
-                                 att + " --identities s1-s8 --device cpu --json",
-                             out);
+  const int rc =
+      siamese::testing::run_shell(std::string(SIAMESE_EVAL_BIN) + " --model " + o.out + " --data " +
+                                      att + " --identities s1-s8 --device cpu --json",
+                                  &out);
   INFO(out);
   REQUIRE(rc == 0);
   const auto json = nlohmann::json::parse(out.substr(out.find('{')));
@@ -522,21 +512,21 @@ TEST_CASE("siamese-train: usage errors exit 2, a missing data folder is named", 
   std::string out;
   const std::string dir = testing::temp_dir("cli");
   const std::string missing = dir + "/no-faces-here";
-  int rc = run_command(std::string(SIAMESE_TRAIN_BIN) + " --data " + missing + " --out " + dir +
-                           "/m.pt --device cpu",
-                       out);
+  int rc = siamese::testing::run_shell(std::string(SIAMESE_TRAIN_BIN) + " --data " + missing +
+                                           " --out " + dir + "/m.pt --device cpu",
+                                       &out);
   CHECK(rc == 1);
   CHECK_THAT(out, Catch::Contains("siamese-train: error:") && Catch::Contains(missing));
   CHECK_FALSE(fs::exists(dir + "/m.pt"));
 
-  rc = run_command(std::string(SIAMESE_TRAIN_BIN) + " --data " + dir + " --out m.pt --epochs zero",
-                   out);
+  rc = siamese::testing::run_shell(
+      std::string(SIAMESE_TRAIN_BIN) + " --data " + dir + " --out m.pt --epochs zero", &out);
   CHECK(rc == 2);
   CHECK_THAT(out, Catch::Contains("--epochs"));
-  rc = run_command(std::string(SIAMESE_TRAIN_BIN) + " --out x.pt", out);
+  rc = siamese::testing::run_shell(std::string(SIAMESE_TRAIN_BIN) + " --out x.pt", &out);
   CHECK(rc == 2);
   CHECK_THAT(out, Catch::Contains("--data"));
-  rc = run_command(std::string(SIAMESE_TRAIN_BIN) + " --help", out);
+  rc = siamese::testing::run_shell(std::string(SIAMESE_TRAIN_BIN) + " --help", &out);
   CHECK(rc == 0);
   CHECK_THAT(out, Catch::Contains("--val-identities"));
 }

@@ -77,13 +77,7 @@ const cli::Program kProgramSpec{
           cli::flags::embedder() + cli::flags::face_detector(),
       0, 0, ""}}};
 
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(digits);
-  s << v;
-  return s.str();
-}
+using cli::fixed;
 
 // --pairs: the LFW View 2 protocol.
 int run_lfw(const cli::Args& args, siamese::LoadedModel model, torch::Device device, int batch) {

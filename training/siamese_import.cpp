@@ -78,13 +78,7 @@ const cli::Program kProgramSpec{
       cli::kAnyNumber,
       ""}}};
 
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(digits);
-  s << v;
-  return s.str();
-}
+using cli::fixed;
 
 // Embeds the faces of dir (detector crops, as the element sees them) with the imported network
 // and records every figure of its validation facts, read at the model's own threshold; appends

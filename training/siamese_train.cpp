@@ -178,13 +178,7 @@ const cli::Program kProgramSpec{
           cli::flags::face_detector(),
       0, 0, ""}}};
 
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(digits);
-  s << v;
-  return s.str();
-}
+using cli::fixed;
 
 std::string figures_text(const siamese::ValidationFigures& f, double threshold) {
   return "AUC " + fixed(f.auc, 4) + "  EER " + fixed(100 * f.eer, 2) + "%  TAR@FAR=1% " +

@@ -281,6 +281,14 @@ void Args::exclusive(const std::string& a, const std::string& b) const {
   if (has(a) && has(b)) throw UsageError("--" + a + " and --" + b + " contradict each other");
 }
 
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(digits);
+  s << v;
+  return s.str();
+}
+
 int run_main(const Program& program, int argc, const char* const* argv,
              const std::function<int(const Args&)>& body) {
   try {

@@ -46,11 +46,7 @@ void write_model(const std::string& out, const std::string& arch) {
   siamese::ArchOptions a = siamese::ArchOptions().set_arch(arch);
   if (arch == "seed") a.set_embedding_size(5);
   siamese::Network network = siamese::Network::create(a);
-  siamese::ModelInfo info;
-  info.arch = a;
-  info.input = siamese::default_input_spec(a);
-  info.embedding_size = a.embedding_size;
-  info.normalized = arch != "seed";
+  siamese::ModelInfo info = siamese::fresh_model_info(a);
   info.threshold = 1.0f;
   info.origin = "untrained (bench_fixtures)";
   siamese::save_model(out, network, info);

@@ -43,17 +43,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 using siamese::bench::median;
-
-std::string run_capture(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("cannot run: " + command);
-  std::string output;
-  char chunk[4096];
-  size_t n = 0;
-  while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0) output.append(chunk, n);
-  if (pclose(pipe) != 0) throw std::runtime_error("failed: " + command + "\n" + output);
-  return output;
-}
+using siamese::bench::run_capture;
 
 std::string fmt(double v, int precision = 1) {
   std::ostringstream s;
@@ -194,38 +184,34 @@ int run_driver(const siamese::cli::Args& args, const std::string& self) {
 
   // results[side][batch] -> embeddings/s per round
   std::map<std::string, std::map<int, std::vector<double>>> results;
+  // A worker's output: one JSON line per batch size ({"batch", "embeddings_per_s", ...}).
+  const auto record = [&](const std::string& out, const std::string& side, int round, int digits) {
+    std::istringstream lines(out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.empty() || line[0] != '{') continue;
+      const nlohmann::json j = nlohmann::json::parse(line);
+      const double rate = j["embeddings_per_s"].get<double>();
+      results[side][j["batch"].get<int>()].push_back(rate);
+      std::cerr << "round " << round << ", batch " << j["batch"] << ", " << side
+                << (j.contains("backend") ? " (" + j["backend"].get<std::string>() + ")" : "")
+                << ": " << fmt(rate, digits) << " embeddings/s\n";
+    }
+  };
   for (int round = 1; round <= rounds; ++round) {
     for (int t : thread_settings) {
       const std::string out =
           run_capture("OPENBLAS_NUM_THREADS=" + std::to_string(t) + " " + self + " --worker " +
                       std::to_string(t) + " --model " + model_path + " --inputs " + pixels_path +
                       " --batches " + batches_text + " --seconds " + seconds + " 2>&1");
-      std::istringstream lines(out);
-      std::string line;
-      while (std::getline(lines, line)) {
-        if (line.empty() || line[0] != '{') continue;
-        const nlohmann::json j = nlohmann::json::parse(line);
-        const double rate = j["embeddings_per_s"].get<double>();
-        results["C++ " + std::to_string(t) + " thr"][j["batch"].get<int>()].push_back(rate);
-        std::cerr << "round " << round << ", batch " << j["batch"] << ", C++ threads " << t << ": "
-                  << fmt(rate) << " embeddings/s\n";
-      }
+      record(out, "C++ " + std::to_string(t) + " thr", round, 1);
     }
     if (node != "none") {
       const std::string out = run_capture(node + " " + SIAMESE_SOURCE_DIR +
                                           "/tests/reference/face_api_embeddings.js --bench" +
                                           " --batches " + batches_text + " --seconds " + seconds +
                                           " --inputs " + pixels_path + " 2>/dev/null");
-      std::istringstream lines(out);
-      std::string line;
-      while (std::getline(lines, line)) {
-        if (line.empty() || line[0] != '{') continue;
-        const nlohmann::json j = nlohmann::json::parse(line);
-        const double rate = j["embeddings_per_s"].get<double>();
-        results["face-api.js"][j["batch"].get<int>()].push_back(rate);
-        std::cerr << "round " << round << ", batch " << j["batch"] << ", face-api.js ("
-                  << j["backend"].get<std::string>() << "): " << fmt(rate, 2) << " embeddings/s\n";
-      }
+      record(out, "face-api.js", round, 2);
     }
   }
   fs::remove(pixels_path);

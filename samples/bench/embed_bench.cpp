@@ -40,6 +40,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 using siamese::bench::median;
+using siamese::bench::run_capture;
 
 const siamese::cli::Program kProgramSpec{
     "embed_bench",
@@ -103,17 +104,6 @@ int run_worker(const siamese::cli::Args& a) {
     std::cout << out.dump() << std::endl;
   }
   return 0;
-}
-
-std::string run_capture(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("cannot run: " + command);
-  std::string output;
-  char chunk[4096];
-  size_t n = 0;
-  while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0) output.append(chunk, n);
-  if (pclose(pipe) != 0) throw std::runtime_error("failed: " + command + "\n" + output);
-  return output;
 }
 
 // results[side][batch][threads] -> figures over rounds

@@ -83,11 +83,8 @@ Options options_of(const cli::Args& args) {
 siamese::LoadedModel model_of(const Options& o) {
   if (!o.model.empty()) return siamese::load_model(o.model);
   siamese::ArchOptions arch;
-  siamese::LoadedModel m{siamese::ModelInfo{}, siamese::Network::create(arch), "(untrained)"};
-  m.info.arch = arch;
-  m.info.input = siamese::default_input_spec(arch);
-  m.info.embedding_size = arch.embedding_size;
-  m.info.normalized = true;
+  siamese::LoadedModel m{siamese::fresh_model_info(arch), siamese::Network::create(arch),
+                         "(untrained)"};
   m.info.fingerprint = siamese::fingerprint_of(m.network);
   return m;
 }

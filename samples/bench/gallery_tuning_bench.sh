@@ -19,27 +19,46 @@ die() { echo "gallery_tuning_bench: $*" >&2; exit 1; }
 [ $# -ge 1 ] || die "usage: $0 MODEL [OUT_DIR]"
 model="$(realpath "$1")"
 [ -f "$model" ] || die "no model file $1"
-[ -d "$data/s1" ] || die "no AT&T faces in $data"
+# LFW=1: the first 40 LFW people (by name) with at least 10 photos stand for s1-s40, their
+# first 10 photos (by name) for photos 1-10 ($SIAMESE_LFW or ../shared/data/lfw).
+if [ -n "${LFW:-}" ]; then
+  data="${SIAMESE_LFW:-$root/../shared/data/lfw}"
+  mapfile -t people < <(cd "$data" && for d in */; do
+    n=$(ls "$d" | wc -l); [ "$n" -ge 10 ] && echo "${d%/}"; done | sort | head -40)
+  [ ${#people[@]} -eq 40 ] || die "fewer than 40 people with 10 photos in $data"
+else
+  people=(); for k in $(seq 1 40); do people+=("s$k"); done
+fi
+[ -d "$data/${people[0]}" ] || die "no faces in $data"
 out="${2:-$(mktemp -d)}"
 mkdir -p "$out"
 enroll=("$build/bin/siamese-enroll")
 common=(--model "$model" --device cpu)  # the detector frames faces as the element does
 [ -z "${NO_DETECT:-}" ] || common+=(--no-detect)  # NO_DETECT=1: the AT&T crops as they are
+lf=()  # add, identify: LFW photos may show several people (calibrate takes the largest)
+[ -z "${LFW:-}" ] || lf=(--largest-face)
 
 # The split, as symbolic links (no face image is copied).
-link() {  # link DEST PERSON FIRST LAST
-  mkdir -p "$1/$2"
-  for i in $(seq "$3" "$4"); do ln -sf "$data/$2/$i.pgm" "$1/$2/$i.pgm"; done
+link() {  # link DEST PERSON_NUMBER FIRST LAST
+  local who="${people[$(($2 - 1))]}"
+  mkdir -p "$1/$who"
+  if [ -z "${LFW:-}" ]; then
+    for i in $(seq "$3" "$4"); do ln -sf "$data/$who/$i.pgm" "$1/$who/$i.pgm"; done
+  else
+    mapfile -t files < <(ls "$data/$who" | sort)
+    for i in $(seq "$3" "$4"); do ln -sf "$data/$who/${files[$((i - 1))]}" "$1/$who/"; done
+  fi
 }
 rm -rf "$out/split" "$out/gallery.db"*
-for k in $(seq 1 10); do link "$out/split/enroll" "s$k" 1 5; link "$out/split/probes" "s$k" 6 10; done
-for k in $(seq 11 25); do link "$out/split/cal" "s$k" 1 5; link "$out/split/known" "s$k" 6 10; done
-for k in $(seq 26 40); do link "$out/split/unseen" "s$k" 1 10; done
+for k in $(seq 1 10); do link "$out/split/enroll" "$k" 1 5; link "$out/split/probes" "$k" 6 10; done
+for k in $(seq 11 25); do link "$out/split/cal" "$k" 1 5; link "$out/split/known" "$k" 6 10; done
+for k in $(seq 26 40); do link "$out/split/unseen" "$k" 1 10; done
 
-"${enroll[@]}" add "${common[@]}" --gallery "$out/gallery.db" "$out/split/enroll" >/dev/null
+"${enroll[@]}" add "${common[@]}" "${lf[@]}" --gallery "$out/gallery.db" "$out/split/enroll" \
+  >/dev/null
 identify() {  # identify TAG: every probe and held-out stranger, all ten distances each
-  "${enroll[@]}" identify "${common[@]}" --gallery "$out/gallery.db" --top 10 --json \
-    "$out"/split/probes/*/*.pgm "$out"/split/known/*/*.pgm "$out"/split/unseen/*/*.pgm \
+  "${enroll[@]}" identify "${common[@]}" "${lf[@]}" --gallery "$out/gallery.db" --top 10 --json \
+    "$out"/split/probes/*/* "$out"/split/known/*/* "$out"/split/unseen/*/* \
     >"$out/identify-$1.jsonl"
 }
 identify before
@@ -50,13 +69,13 @@ cp "$out/gallery.db" "$out/gallery-before.db"
   --apply >"$out/calibrate.txt"
 identify thresholds
 cp "$out/gallery.db" "$out/gallery-thresholds.db"
-"${enroll[@]}" add "${common[@]}" --gallery "$out/gallery.db" --not '*' "$out"/split/cal/* \
+"${enroll[@]}" add "${common[@]}" "${lf[@]}" --gallery "$out/gallery.db" --not '*' "$out"/split/cal/* \
   >/dev/null
 identify both
 cp "$out/gallery.db" "$out/gallery-both.db"
 "${enroll[@]}" list --gallery "$out/gallery.db" --model "$model" --json >"$out/list.json"
 for k in $(seq 1 10); do  # negative anchors alone: the per-person thresholds cleared
-  "${enroll[@]}" threshold --gallery "$out/gallery.db" "s$k" auto >/dev/null
+  "${enroll[@]}" threshold --gallery "$out/gallery.db" "${people[$((k - 1))]}" auto >/dev/null
 done
 identify anchors
 cp "$out/gallery.db" "$out/gallery-anchors.db"
@@ -124,7 +143,7 @@ for name in proposed:
         t = 0.5 * ceiling if ceiling != float("inf") else proposed[name]
     best[name] = (t, len(ok), len(genuine), ceiling)
 diffs = []
-for name in sorted(proposed, key=lambda n: int(n[1:])):
+for name in sorted(proposed, key=lambda n: (len(n), n)):
     t, ok, n, ceiling = best[name]
     diffs.append(proposed[name] - t)
     print(f"  {name:4s} proposed {proposed[name]:.4f}  best in hindsight {t:.4f} "
@@ -135,7 +154,7 @@ print(f"proposed - best: mean {sum(diffs) / len(diffs):+.4f}, mean |.| "
       f"{len(diffs)}")
 EOF
 
-[ -n "${WALK_SEEDS:-}" ] || exit 0
+[ -n "${WALK_SEEDS:-}" ] && [ -z "${LFW:-}" ] || exit 0
 export GST_PLUGIN_PATH="$build/gst-plugins" GST_REGISTRY="$out/gst-registry.bin"
 printf '%-11s' "walk seed"
 for g in before thresholds anchors both; do printf ' | %-31s' "$g"; done

@@ -52,10 +52,7 @@ siamese::LoadedModel fresh_model(const std::string& arch) {
   opts.set_arch(arch);
   if (arch == "seed") opts.set_embedding_size(5);
   if (arch == siamese::kDlibResNetArch) opts.set_embedding_size(128);
-  siamese::LoadedModel m{siamese::ModelInfo{}, siamese::Network::create(opts), ""};
-  m.info.arch = opts;
-  m.info.input = siamese::default_input_spec(opts);
-  m.info.embedding_size = opts.embedding_size;
+  siamese::LoadedModel m{siamese::fresh_model_info(opts), siamese::Network::create(opts), ""};
   return m;
 }
 

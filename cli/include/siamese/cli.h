@@ -123,6 +123,9 @@ double parse_number(const std::string& flag, const std::string& text, double min
 std::vector<long> parse_integer_list(const std::string& flag, const std::string& text, long min,
                                      long max);
 
+/// v with digits decimals ("0.250"): how the programs print figures.
+std::string fixed(double v, int digits);
+
 /// Parses the command line and runs body with it; prints program.usage for --help. Catches
 /// once: UsageError -> "PROGRAM: error: MESSAGE" and a hint to --help on stderr, 2; any other
 /// exception -> "PROGRAM: error: MESSAGE", 1 (messages escaped to one printable line). Returns
