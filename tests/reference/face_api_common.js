@@ -16,6 +16,12 @@ let toolName = 'face_api';
 // Names the script in error messages ("NAME: error: ...").
 function setToolName(name) { toolName = name; }
 
+// The module for the script NAME: its errors read "NAME: error: ...".
+function forTool(name) {
+  setToolName(name);
+  return module.exports;
+}
+
 function die(message) {
   process.stderr.write(`${toolName}: error: ${message}\n`);
   process.exit(1);
@@ -102,13 +108,28 @@ function drawnFace(seed) {
         if (Math.abs(dx) <= 14 && y >= cy + 24 && y <= cy + 28) { r = 150; g = 50; b = 60; }
         if (Math.abs(dx) <= 2 && y >= cy - 5 && y <= cy + 10) { r = 170; g = 120; b = 100; }
       }
-      const i = (y * kFaceSide + x) * 3;
-      px[i] = r;
-      px[i + 1] = g;
-      px[i + 2] = b;
+      putRgb(px, (y * kFaceSide + x) * 3, r, g, b);
     }
   }
   return px;
+}
+
+// Stores one RGB pixel at byte offset i of an HWC buffer.
+function putRgb(px, i, r, g, b) {
+  px[i] = r;
+  px[i + 1] = g;
+  px[i + 2] = b;
+}
+
+// Writes a fixture as JSON, one value per line but number lists on one line, to the file out
+// (or stdout when out is not given).
+function writeFixture(fixture, out) {
+  const text = `${JSON.stringify(fixture, null, 1).replace(
+    /\[\s*(-?\d[\d.e+-]*(?:,\s*-?\d[\d.e+-]*)*)\s*\]/g,
+    (all, list) => `[${list.split(/,\s*/).join(', ')}]`,
+  )}\n`;
+  if (out) fs.writeFileSync(out, text);
+  else process.stdout.write(text);
 }
 
 // Reads "--flag value" pairs and bare switches into an object. valueFlags maps a flag to its
@@ -162,6 +183,6 @@ function fnv1a32(bytes) {
 }
 
 module.exports = {
-  kVersion, root, setToolName, die, weightsDir, attDir, verifyPinned, loadFaceApi, clamp8, readPgm,
-  fnv1a32, kFaceSide, drawnFace, parseFlags,
+  kVersion, root, setToolName, forTool, die, weightsDir, attDir, verifyPinned, loadFaceApi, clamp8, readPgm,
+  fnv1a32, kFaceSide, drawnFace, parseFlags, putRgb, writeFixture,
 };

@@ -19,13 +19,10 @@
 // face-api-1.7.15; AT&T: $SIAMESE_DATA, else ../shared/data/att_faces beside the repository.
 'use strict';
 
-const common = require('./face_api_common');
-
-common.setToolName('face_api_detections');
 const {
   kVersion, weightsDir, attDir, verifyPinned, loadFaceApi, clamp8, readPgm, fnv1a32, die,
-  parseFlags,
-} = common;
+  parseFlags, writeFixture, putRgb,
+} = require('./face_api_common').forTool('face_api_detections');
 
 const fs = require('fs');
 const path = require('path');
@@ -86,10 +83,7 @@ function syntheticFrame(spec) {
           }
         }
       }
-      const i = (y * w + x) * 3;
-      px[i] = r;
-      px[i + 1] = g;
-      px[i + 2] = b;
+      putRgb(px, (y * w + x) * 3, r, g, b);
     }
   }
   return px;
@@ -104,10 +98,7 @@ function attPlaced(file) {
   for (let y = 0; y < img.height; y += 1) {
     for (let x = 0; x < img.width; x += 1) {
       const v = img.data[y * img.width + x];
-      const i = ((y + img.height) * w + x + img.width) * 3;
-      px[i] = v;
-      px[i + 1] = v;
-      px[i + 2] = v;
+      putRgb(px, ((y + img.height) * w + x + img.width) * 3, v, v, v);
     }
   }
   return { w, h, px };
@@ -173,12 +164,7 @@ async function main() {
     frames: entries,
     raw_output: raw,
   };
-  const text = `${JSON.stringify(fixture, null, 1).replace(
-    /\[\s*(-?\d[\d.e+-]*(?:,\s*-?\d[\d.e+-]*)*)\s*\]/g,
-    (all, list) => `[${list.split(/,\s*/).join(', ')}]`,
-  )}\n`;
-  if (args.out) fs.writeFileSync(args.out, text);
-  else process.stdout.write(text);
+  writeFixture(fixture, args.out);
 }
 
 main().catch((e) => die(e && e.stack ? e.stack : String(e)));

@@ -25,13 +25,10 @@
 // as samples/bench/dlib_bench.cpp writes them).
 'use strict';
 
-const common = require('./face_api_common');
-
-common.setToolName('face_api_embeddings');
 const {
   kVersion, weightsDir, attDir, verifyPinned, loadFaceApi, readPgm, fnv1a32, die, drawnFace,
-  parseFlags,
-} = common;
+  parseFlags, writeFixture, putRgb,
+} = require('./face_api_common').forTool('face_api_embeddings');
 
 const fs = require('fs');
 const path = require('path');
@@ -62,10 +59,7 @@ function attFace(file) {
     const sy = y0 + Math.floor((y * side) / kSide);
     for (let x = 0; x < kSide; x += 1) {
       const v = img.data[sy * img.width + x0 + Math.floor((x * side) / kSide)];
-      const i = (y * kSide + x) * 3;
-      px[i] = v;
-      px[i + 1] = v;
-      px[i + 2] = v;
+      putRgb(px, (y * kSide + x) * 3, v, v, v);
     }
   }
   return px;
@@ -154,12 +148,7 @@ async function main() {
     embeddings: values,
   };
   // One line per embedding.
-  const text = `${JSON.stringify(fixture, null, 1).replace(
-    /\[\s*(-?\d[\d.e+-]*(?:,\s*-?\d[\d.e+-]*)*)\s*\]/g,
-    (all, list) => `[${list.split(/,\s*/).join(', ')}]`,
-  )}\n`;
-  if (args.out) fs.writeFileSync(args.out, text);
-  else process.stdout.write(text);
+  writeFixture(fixture, args.out);
 }
 
 main().catch((e) => die(e && e.stack ? e.stack : String(e)));

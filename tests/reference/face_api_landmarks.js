@@ -22,13 +22,10 @@
 // ../shared/data/lfw beside the repository. Without --jpeg-js the LFW cases are left out.
 'use strict';
 
-const common = require('./face_api_common');
-
-common.setToolName('face_api_landmarks');
 const {
   kVersion, root, weightsDir, verifyPinned, loadFaceApi, readPgm, fnv1a32, die, drawnFace,
-  parseFlags,
-} = common;
+  parseFlags, writeFixture, putRgb,
+} = require('./face_api_common').forTool('face_api_landmarks');
 
 const fs = require('fs');
 const path = require('path');
@@ -134,12 +131,7 @@ async function main() {
     jpeg_decoder: args.jpegJs ? 'jpeg-js 0.4.4' : null,
     cases,
   };
-  const text = `${JSON.stringify(fixture, null, 1).replace(
-    /\[\s*(-?\d[\d.e+-]*(?:,\s*-?\d[\d.e+-]*)*)\s*\]/g,
-    (all, list) => `[${list.split(/,\s*/).join(', ')}]`,
-  )}\n`;
-  if (args.out) fs.writeFileSync(args.out, text);
-  else process.stdout.write(text);
+  writeFixture(fixture, args.out);
 }
 
 main().catch((e) => die(e && e.stack ? e.stack : String(e)));
