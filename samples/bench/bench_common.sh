@@ -9,6 +9,26 @@ die() { echo "${bench_name:-bench}: $*" >&2; exit 1; }
 # bench_help: the script's header comment (after the #! line), without the "# ".
 bench_help() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 
+# bench_flags FLAG=VAR... -- "$@": reads each "--FLAG VALUE" of the command line into the
+# variable VAR; --help prints the header comment; another argument, or a flag without its value,
+# is a usage error (exit 2).
+bench_flags() {
+  local -A var_of=()
+  while [ "$1" != -- ]; do var_of[${1%%=*}]="${1#*=}"; shift; done
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in -h | --help) bench_help; exit 0 ;; esac
+    local flag="${1#--}"
+    if [[ "$1" != --* || -z "${var_of[$flag]:-}" ]]; then
+      echo "$bench_name: unknown argument $1 (see --help)" >&2
+      exit 2
+    fi
+    [ $# -ge 2 ] || { echo "$bench_name: $1 needs a value" >&2; exit 2; }
+    printf -v "${var_of[$flag]}" '%s' "$2"
+    shift 2
+  done
+}
+
 # bench_require_att DIR: the AT&T faces are in DIR.
 bench_require_att() { [ -d "$1/s1" ] || die "no AT&T faces in $1 (--data or SIAMESE_DATA)"; }
 

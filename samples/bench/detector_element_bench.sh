@@ -20,21 +20,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 # shellcheck source=walk_video.sh
 source "$root/samples/bench/walk_video.sh"
 
-usage() { bench_help; exit 2; }
 model="" video="" seconds=20 rounds=3 min=60 threads=2
 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --model) model="$2"; shift 2 ;;
-    --video) video="$2"; shift 2 ;;
-    --seconds) seconds="$2"; shift 2 ;;
-    --rounds) rounds="$2"; shift 2 ;;
-    --min-size) min="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
-    --data) data="$2"; shift 2 ;;
-    *) usage ;;
-  esac
-done
+bench_flags model=model video=video seconds=seconds rounds=rounds min-size=min threads=threads \
+  data=data -- "$@"
 bench_require_built gst-plugins/libgstsiamese.so
 bench_require_gst_launch
 bench_use_built_plugin

@@ -30,17 +30,7 @@ lfw="${SIAMESE_LFW:-$root/../shared/data/lfw}"
 att="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
 out="" seed=7 sets="lfw,att" variants="haar,cnn,haar-aligned,cnn-aligned"
 conditions="plain,rotate,blur,lowlight,sidelight,noise,jpeg,small,occlusion"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --out) out="$2"; shift 2 ;;
-    --conditions) conditions="$2"; shift 2 ;;
-    --sets) sets="$2"; shift 2 ;;
-    --variants) variants="$2"; shift 2 ;;
-    --seed) seed="$2"; shift 2 ;;
-    -h|--help) bench_help; exit 0 ;;
-    *) die "unknown option $1 (see --help)" ;;
-  esac
-done
+bench_flags out=out conditions=conditions sets=sets variants=variants seed=seed -- "$@"
 bench_require_lfw "$lfw"
 [ -f "$att/s1/1.pgm" ] || die "no AT&T faces in $att (set SIAMESE_DATA)"
 bench_require_built bin/siamese-import bin/siamese-enroll bin/siamese-render-walk \

@@ -16,17 +16,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 # shellcheck source=walk_video.sh
 source "$root/samples/bench/walk_video.sh"
 
-usage() { bench_help; exit 2; }
 model="" count=100000 seconds=6 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --model) model="$2"; shift 2 ;;
-    --count) count="$2"; shift 2 ;;
-    --seconds) seconds="$2"; shift 2 ;;
-    --data) data="$2"; shift 2 ;;
-    *) usage ;;
-  esac
-done
+bench_flags model=model count=count seconds=seconds data=data -- "$@"
 bench_require_att "$data"
 bench_require_built gst-plugins/libgstsiamese.so bin/siamese-render-walk bin/bench_fixtures
 [ -x /usr/bin/time ] || die "/usr/bin/time missing (apt-get install time)"

@@ -22,17 +22,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 # shellcheck source=walk_video.sh
 source "$root/samples/bench/walk_video.sh"
 
-usage() { bench_help; exit 2; }
 model="" gallery="" seconds=10 data="${SIAMESE_DATA:-$root/../shared/data/att_faces}"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --model) model="$2"; shift 2 ;;
-    --gallery) gallery="$2"; shift 2 ;;
-    --seconds) seconds="$2"; shift 2 ;;
-    --data) data="$2"; shift 2 ;;
-    *) usage ;;
-  esac
-done
+bench_flags model=model gallery=gallery seconds=seconds data=data -- "$@"
 bench_require_att "$data"
 bench_require_built gst-plugins/libgstsiamese.so bin/siamese-render-walk bin/bench_fixtures
 bench_require_gst_launch
