@@ -50,18 +50,33 @@ torch::Tensor embed_boxes(Embedder& embedder, const ImageFaces& faces,
   return embedder.embed_on_device(batch);
 }
 
+// The gallery a match command reads, its threshold (the one rule, threshold_policy.h) and the
+// matcher over one snapshot of it.
+struct GalleryMatch {
+  Gallery gallery;
+  ThresholdChoice threshold;
+  Matcher matcher;
+};
+
+GalleryMatch open_for_matching(const Args& args, const Embedder& embedder) {
+  Gallery gallery = open_gallery(args, embedder, false);
+  GallerySnapshot snapshot = gallery.snapshot();
+  ThresholdChoice threshold =
+      pick_threshold(args, snapshot.threshold, embedder.info(), snapshot.matrix.size());
+  Matcher matcher(std::move(snapshot.matrix), embedder.device(), threshold);
+  return GalleryMatch{std::move(gallery), std::move(threshold), std::move(matcher)};
+}
+
 }  // namespace
 
 int run_identify(const Args& args) {
   const int top = args.integer("top", kDefaultTop);
   Embedder embedder = load_embedder(args);
-  const Gallery gallery = open_gallery(args, embedder, false);
-  GallerySnapshot snapshot = gallery.snapshot();
-  const ThresholdChoice choice =
-      pick_threshold(args, snapshot.threshold, embedder.info(), snapshot.matrix.size());
-  const float threshold = choice.value;
-  const std::string threshold_source = choice.description;
-  const Matcher matcher(std::move(snapshot.matrix), embedder.device(), choice);
+  const GalleryMatch opened = open_for_matching(args, embedder);
+  const Gallery& gallery = opened.gallery;
+  const Matcher& matcher = opened.matcher;
+  const float threshold = opened.threshold.value;
+  const std::string& threshold_source = opened.threshold.description;
   FaceSource source = make_face_source(args, embedder.input_spec().channels);
   const bool json = args.has("json");
   if (!json) {
@@ -135,13 +150,11 @@ int run_identify(const Args& args) {
 int run_verify(const Args& args) {
   const std::string claim = args.required("claim");
   Embedder embedder = load_embedder(args);
-  const Gallery gallery = open_gallery(args, embedder, false);
-  GallerySnapshot snapshot = gallery.snapshot();
-  const ThresholdChoice choice =
-      pick_threshold(args, snapshot.threshold, embedder.info(), snapshot.matrix.size());
-  const float threshold = choice.value;
-  const std::string threshold_source = choice.description;
-  const Matcher matcher(std::move(snapshot.matrix), embedder.device(), choice);
+  const GalleryMatch opened = open_for_matching(args, embedder);
+  const Gallery& gallery = opened.gallery;
+  const Matcher& matcher = opened.matcher;
+  const float threshold = opened.threshold.value;
+  const std::string& threshold_source = opened.threshold.description;
   const auto& names = matcher.names();
   const auto it = std::find(names.begin(), names.end(), claim);
   if (it == names.end()) {

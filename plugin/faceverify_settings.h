@@ -3,6 +3,7 @@
 // one Settings under its object lock and copies it out once per batch.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "siamese/decision.h"
@@ -86,7 +87,7 @@ inline StreamOptions stream_options_of(const Settings& s, float default_threshol
   o.tracker.set_reverify_interval(s.reverify_interval);
   const float threshold = s.threshold >= 0.0f ? s.threshold : default_threshold;
   o.decision.set_threshold(threshold)
-      .set_margin(s.margin >= 0.0f ? s.margin : kDefaultMarginFraction * threshold)
+      .set_margin(std::max(s.margin, 0.0f))
       .set_threshold_explicit(s.threshold >= 0.0f)
       .set_margin_auto(s.margin < 0.0f)
       .set_claimed_identity(s.claimed_identity);

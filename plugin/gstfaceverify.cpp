@@ -444,7 +444,7 @@ static void log_start(const StartContext& c) {
       s.threshold >= 0.0f ? "set by the threshold property"
       : state.watch       ? state.watch->view()->default_threshold.description.c_str()
                           : "of the model",
-      c.options.decision.margin, s.confirm_frames.c_str(),
+      c.options.decision.margin_at(c.options.decision.threshold), s.confirm_frames.c_str(),
       s.gallery.empty() ? "(none)" : s.gallery.c_str(),
       state.watch ? static_cast<long long>(state.watch->view()->matcher->embedding_count()) : 0LL,
       state.use_upstream                     ? "upstream"

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
+#include <sstream>
 
 #include "samples_process.h"
 #include "siamese/detector.h"
@@ -45,6 +46,19 @@ def forward(self, x):
                                 {"threshold", 1.0},
                                 {"origin", "test_access_control: pooled pixels"}};
   module.save(path, {{"siamese.json", facts.dump()}});
+}
+
+const AccessWalk& cached_access_walk(const std::string& data, const std::string& tag) {
+  static std::map<std::string, AccessWalk> walks;
+  auto it = walks.find(tag);
+  if (it == walks.end()) it = walks.emplace(tag, make_access_walk(data, tag)).first;
+  return it->second;
+}
+
+std::string number_text(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
 }
 
 // Renders the video, creates the model, enrolls the people from the crops the element will see.

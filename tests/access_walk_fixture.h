@@ -31,6 +31,12 @@ struct AccessWalk {
 /// gallery (Catch2 REQUIREs inside). Takes some seconds: tests keep one per process.
 AccessWalk make_access_walk(const std::string& data, const std::string& tag);
 
+/// make_access_walk(data, tag) made once per tag and test process, then the same walk again.
+const AccessWalk& cached_access_walk(const std::string& data, const std::string& tag);
+
+/// x as the shortest text that reads back as it ("0.35", not "0.350000"), for flags and files.
+std::string number_text(double x);
+
 /// Saves the pooled-pixel TorchScript model (16x16 luma, mean removed, unit length) to path.
 void save_pixel_model(const std::string& path);
 

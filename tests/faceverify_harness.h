@@ -44,6 +44,19 @@ class Harness {
     gst_harness_set_src_caps(h_, siamese::testing::video_caps(format, width, height));
   }
   GstFlowReturn push(GstBuffer* buffer) { return gst_harness_push(h_, buffer); }
+  /// Pushes bgr (as BGRx) as frame `index` of duration `frame` with one upstream "face" region
+  /// (x, y, w, h), pulls the result and returns the identity the element gave that face.
+  std::string identify_upstream_face(const cv::Mat& bgr, int index, GstClockTime frame, int x,
+                                     int y, int w, int h) {
+    GstBuffer* b = make_frame(bgr, GST_VIDEO_FORMAT_BGRx, index * frame, frame);
+    gst_buffer_add_video_region_of_interest_meta(b, "face", x, y, w, h);
+    REQUIRE(push(b) == GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(h_);
+    const auto faces = meta_faces(out);
+    gst_buffer_unref(out);
+    REQUIRE(faces.size() == 1);
+    return faces[0].identity;
+  }
   /// Every buffer that came out so far.
   std::vector<GstBuffer*> pull_all() {
     std::vector<GstBuffer*> out;

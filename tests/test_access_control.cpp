@@ -76,16 +76,10 @@ std::vector<AuditRow> read_audit(const std::string& path) {
 }
 
 const Fixture& fixture(const std::string& data) {
-  static std::optional<Fixture> f;
-  if (!f) f = siamese::testing::make_access_walk(data, "access_control");
-  return *f;
+  return siamese::testing::cached_access_walk(data, "access_control");
 }
 
-std::string fixed(double x) {
-  std::ostringstream s;
-  s << x;
-  return s.str();
-}
+using siamese::testing::number_text;
 
 // The walkers on screen at time t (seconds), with a little slack for decoding latency.
 std::vector<const Walker*> on_screen(const Fixture& f, double t) {
@@ -105,7 +99,7 @@ TEST_CASE("siamese-access-control grants enrolled people and denies strangers", 
   const std::string audit = f.dir + "/audit.db", grants = f.dir + "/grants.txt";
   const auto r = run_program(
       {program_path("siamese-access-control"), "--model", f.model, "--gallery", f.gallery,
-       "--source-file", f.video, "--audit-log", audit, "--threshold", fixed(f.threshold),
+       "--source-file", f.video, "--audit-log", audit, "--threshold", number_text(f.threshold),
        "--deny-after", "1.0", "--device", "cpu", "--detect-interval", "1", "--on-grant",
        "echo \"$SIAMESE_DECISION $SIAMESE_IDENTITY $SIAMESE_TRACK_ID\" >> '" + grants + "'"},
       300);
@@ -165,11 +159,11 @@ TEST_CASE("siamese-access-control stops cleanly on Ctrl-C and keeps the audit lo
   siamese::testing::use_build_plugins();
   const Fixture& f = fixture(data);
   const std::string audit = f.dir + "/audit-interrupted.db";
-  siamese::testing::Process p(
-      {program_path("siamese-access-control"), "--model", f.model, "--gallery", f.gallery,
-       "--source-file", f.video, "--realtime", "--audit-log", audit, "--threshold",
-       fixed(f.threshold), "--deny-after", "0.5", "--device", "cpu", "--detect-interval", "1"},
-      f.dir + "/interrupted.txt");
+  siamese::testing::Process p({program_path("siamese-access-control"), "--model", f.model,
+                               "--gallery", f.gallery, "--source-file", f.video, "--realtime",
+                               "--audit-log", audit, "--threshold", number_text(f.threshold),
+                               "--deny-after", "0.5", "--device", "cpu", "--detect-interval", "1"},
+                              f.dir + "/interrupted.txt");
   // Wait for the first grant or denial (the video plays at its own pace), then press Ctrl-C.
   for (int i = 0; i < 600; ++i) {
     const std::string out = p.output();
@@ -201,15 +195,15 @@ TEST_CASE("siamese-access-control denies a person removed from the gallery while
   const std::string gallery = f.dir + "/gallery-revoke.db";
   std::filesystem::copy_file(f.gallery, gallery, std::filesystem::copy_options::overwrite_existing);
   const std::string audit = f.dir + "/audit-revoke.db";
-  siamese::testing::Process p(
-      {program_path("siamese-access-control"), "--model", f.model, "--gallery", gallery,
-       "--source-file", f.video, "--realtime", "--audit-log", audit, "--threshold",
-       fixed(f.threshold), "--deny-after", "1.0", "--device", "cpu", "--detect-interval", "1"},
-      f.dir + "/revoke.txt");
+  siamese::testing::Process p({program_path("siamese-access-control"), "--model", f.model,
+                               "--gallery", gallery, "--source-file", f.video, "--realtime",
+                               "--audit-log", audit, "--threshold", number_text(f.threshold),
+                               "--deny-after", "1.0", "--device", "cpu", "--detect-interval", "1"},
+                              f.dir + "/revoke.txt");
   // At the first grant, remove that person, as `siamese-enroll remove` does, while they are
   // still in front of the camera (each walk lasts 3 s; the video plays at its own pace).
   std::string removed;
-  for (int i = 0; i < 1200 && removed.empty(); ++i) {
+  for (int i = 0; i < 3000 && removed.empty(); ++i) {  // up to 60 s on a loaded machine
     const std::string out = p.output();
     const auto at = out.find("GRANT ");
     if (at != std::string::npos) {
@@ -286,11 +280,11 @@ TEST_CASE("siamese-access-control prints a forged identity name as one escaped l
   REQUIRE(sqlite3_step(s) == SQLITE_DONE);
   sqlite3_finalize(s);
   sqlite3_close(db);
-  const auto r = run_program(
-      {program_path("siamese-access-control"), "--model", f.model, "--gallery", gallery,
-       "--source-file", f.video, "--audit-log", f.dir + "/audit-forged.db", "--threshold",
-       fixed(f.threshold), "--deny-after", "1.0", "--device", "cpu", "--detect-interval", "1"},
-      300);
+  const auto r = run_program({program_path("siamese-access-control"), "--model", f.model,
+                              "--gallery", gallery, "--source-file", f.video, "--audit-log",
+                              f.dir + "/audit-forged.db", "--threshold", number_text(f.threshold),
+                              "--deny-after", "1.0", "--device", "cpu", "--detect-interval", "1"},
+                             300);
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find('\x1b') == std::string::npos);
@@ -397,8 +391,8 @@ TEST_CASE("siamese-access-control alerts a tailgate when a stranger walks in wit
   constexpr double kOpenTime = 3.0;
   std::vector<std::string> args = door_args(f, audit);
   for (const std::string& a :
-       {std::string("--threshold"), fixed(f.threshold), std::string("--open-time"),
-        fixed(kOpenTime), std::string("--on-tailgate"),
+       {std::string("--threshold"), number_text(f.threshold), std::string("--open-time"),
+        number_text(kOpenTime), std::string("--on-tailgate"),
         "echo \"$SIAMESE_DECISION $SIAMESE_TRACK_ID\" >> '" + hook + "'"}) {
     args.push_back(a);
   }
@@ -461,7 +455,7 @@ TEST_CASE("siamese-access-control opens the command relay on grants and prunes o
   }
   std::vector<std::string> args = door_args(f, audit);
   for (const std::string& a :
-       {std::string("--threshold"), fixed(f.threshold), std::string("--open-time"),
+       {std::string("--threshold"), number_text(f.threshold), std::string("--open-time"),
         std::string("0.2"), std::string("--relay-command"), "echo >> '" + relay + "'",
         std::string("--audit-retention-days"), std::string("30")}) {
     args.push_back(a);
@@ -494,7 +488,7 @@ TEST_CASE("siamese-access-control takes per-camera settings and the schedule fro
   const std::string grants = f.dir + "/config-grants.txt";
   // No --threshold: the file's threshold verifies the people; the door is closed today.
   std::ofstream(config) << "[default]\nthreshold = 5.0\n\n[faceverify0]\nthreshold = "
-                        << fixed(f.threshold) << "\nschedule = [\"" << another_day()
+                        << number_text(f.threshold) << "\nschedule = [\"" << another_day()
                         << " 00:00-24:00\"]\n";
   std::vector<std::string> args = door_args(f, audit);
   for (const std::string& a : {std::string("--config"), config, std::string("--on-grant"),
@@ -524,7 +518,7 @@ TEST_CASE("siamese-access-control reloads --config on SIGHUP and keeps its setti
   siamese::testing::use_build_plugins();
   const Fixture& f = fixture(data);
   const std::string audit = f.dir + "/audit-reload.db", config = f.dir + "/reload.toml";
-  std::ofstream(config) << "[faceverify0]\nthreshold = " << fixed(f.threshold) << "\n";
+  std::ofstream(config) << "[faceverify0]\nthreshold = " << number_text(f.threshold) << "\n";
   std::vector<std::string> args = door_args(f, audit);
   args.push_back("--realtime");
   args.push_back("--config");
@@ -539,14 +533,14 @@ TEST_CASE("siamese-access-control reloads --config on SIGHUP and keeps its setti
   };
   REQUIRE(wait_for("GRANT"));
   // A file with a mistake: refused, the settings in use kept.
-  std::ofstream(config) << "[faceverify0]\nthreshold = " << fixed(f.threshold)
+  std::ofstream(config) << "[faceverify0]\nthreshold = " << number_text(f.threshold)
                         << "\nconfirm-frame = \"2/3\"\n";
   p.signal(SIGHUP);
   REQUIRE(wait_for("keeping the settings in use"));
   // A good one: a new threshold for the running element, the door closed from now on, and a
   // min-face-size the element only reads when it starts.
-  const double new_threshold = std::stod(fixed(f.threshold * 0.98));  // as the file says it
-  std::ofstream(config) << "[faceverify0]\nthreshold = " << fixed(new_threshold)
+  const double new_threshold = std::stod(number_text(f.threshold * 0.98));  // as the file says it
+  std::ofstream(config) << "[faceverify0]\nthreshold = " << number_text(new_threshold)
                         << "\nmin-face-size = 64\nschedule = [\"" << another_day()
                         << " 00:00-24:00\"]\n";
   p.signal(SIGHUP);

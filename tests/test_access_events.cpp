@@ -277,16 +277,10 @@ class HttpReceiver {
 };
 
 const siamese::testing::AccessWalk& walk(const std::string& data) {
-  static std::optional<siamese::testing::AccessWalk> w;
-  if (!w) w = siamese::testing::make_access_walk(data, "access_events");
-  return *w;
+  return siamese::testing::cached_access_walk(data, "access_events");
 }
 
-std::string fixed(double x) {
-  std::ostringstream s;
-  s << x;
-  return s.str();
-}
+using siamese::testing::number_text;
 
 std::vector<std::string> access_args(const siamese::testing::AccessWalk& w,
                                      const std::string& audit) {
@@ -300,7 +294,7 @@ std::vector<std::string> access_args(const siamese::testing::AccessWalk& w,
           "--audit-log",
           audit,
           "--threshold",
-          fixed(w.threshold),
+          number_text(w.threshold),
           "--deny-after",
           "1.0",
           "--device",

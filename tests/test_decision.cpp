@@ -68,6 +68,24 @@ TEST_CASE("an ambiguous match (runner-up within the margin) does not vote", "[de
   CHECK(change->identity == "alice");
 }
 
+TEST_CASE("the automatic margin is a tenth of the threshold each identity is judged by",
+          "[decision]") {
+  DecisionOptions o = DecisionOptions().set_threshold(0.5f).set_margin(0.3f);
+  CHECK(o.margin_at(0.5f) == Approx(0.3f));  // a set margin holds at every threshold
+  o.set_margin_auto(true);
+  CHECK(o.margin_at(0.5f) == Approx(0.05f));
+  CHECK(o.margin_at(0.8f) == Approx(0.08f));  // a person's own threshold brings its own margin
+  // Judged by that rule: a runner-up 0.06 behind votes at threshold 0.5, not at a person's 0.8.
+  DecisionEngine wide(
+      DecisionOptions().set_confirm(1, 1).set_threshold(0.5f).set_margin_auto(true));
+  Evidence e{"ann", 0.40f, 0.46f};
+  wide.observe(1, e, 0);
+  CHECK(wide.decision(1).state == DecisionState::kVerified);
+  e.identity_threshold = 0.8f;
+  wide.observe(2, e, 0);
+  CHECK(wide.decision(2).state == DecisionState::kUnknown);
+}
+
 TEST_CASE("a verified decision does not flicker on a single disagreeing frame", "[decision]") {
   DecisionEngine engine(opts(3, 5));
   for (int t = 0; t < 5; ++t) engine.observe(1, ev("alice", 0.3f), t);

@@ -63,16 +63,7 @@ class Door {
   }
   /// Pushes a frame; the identity the element gave its face.
   std::string identity_now() {
-    GstBuffer* b =
-        siamese::testing::make_frame(bgr_, GST_VIDEO_FORMAT_BGRx, frame_ * kFrame, kFrame);
-    ++frame_;
-    gst_buffer_add_video_region_of_interest_meta(b, "face", 8, 8, 92, 112);
-    REQUIRE(harness_->push(b) == GST_FLOW_OK);
-    GstBuffer* out = gst_harness_pull(harness_->get());
-    const auto faces = siamese::testing::meta_faces(out);
-    gst_buffer_unref(out);
-    REQUIRE(faces.size() == 1);
-    return faces[0].identity;
+    return harness_->identify_upstream_face(bgr_, frame_++, kFrame, 8, 8, 92, 112);
   }
   /// Pushes frames until the face's identity is `want` or kPickUp passes; the last identity.
   std::string await(const std::string& want) {

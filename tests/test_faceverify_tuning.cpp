@@ -39,16 +39,7 @@ class Camera {
     const cv::Mat bgr = siamese::testing::compose(120, 130, {face}, {{8, 8}});
     std::string identity;
     for (int i = 0; i < frames; ++i) {
-      GstBuffer* b =
-          siamese::testing::make_frame(bgr, GST_VIDEO_FORMAT_BGRx, frame_ * kFrame, kFrame);
-      ++frame_;
-      gst_buffer_add_video_region_of_interest_meta(b, "face", 8, 8, 92, 112);
-      REQUIRE(harness_->push(b) == GST_FLOW_OK);
-      GstBuffer* out = gst_harness_pull(harness_->get());
-      const auto faces = siamese::testing::meta_faces(out);
-      gst_buffer_unref(out);
-      REQUIRE(faces.size() == 1);
-      identity = faces[0].identity;
+      identity = harness_->identify_upstream_face(bgr, frame_++, kFrame, 8, 8, 92, 112);
     }
     return identity;
   }

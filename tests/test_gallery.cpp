@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "../pipeline/src/gallery_hooks.h"
+#include "gallery_test_data.h"
 #include "siamese/errors.h"
 #include "siamese/gallery.h"
 #include "test_support.h"
@@ -26,21 +27,9 @@ using siamese::IdentitySamples;
 
 namespace {
 
-constexpr int kSize = 4;
-
-siamese::ModelInfo model_with(const std::string& fingerprint, int size = kSize) {
-  siamese::ModelInfo info;
-  info.fingerprint = fingerprint;
-  info.embedding_size = size;
-  return info;
-}
-
-EnrollmentSample sample(const std::string& file, float base) {
-  EnrollmentSample s;
-  s.source_file = file;
-  for (int i = 0; i < kSize; ++i) s.embedding.push_back(base + 0.25f * static_cast<float>(i));
-  return s;
-}
+constexpr int kSize = siamese::testing::kGalleryTestSize;
+using siamese::testing::model_with;
+using siamese::testing::sample;
 
 std::string fresh_path(const std::string& tag) {
   return siamese::testing::temp_dir(tag) + "/gallery.db";

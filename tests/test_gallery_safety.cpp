@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 
+#include "gallery_test_data.h"
 #include "siamese/errors.h"
 #include "siamese/gallery.h"
 #include "test_support.h"
@@ -23,21 +24,9 @@ using siamese::Gallery;
 
 namespace {
 
-constexpr int kSize = 4;
-
-siamese::ModelInfo model_with(const std::string& fingerprint) {
-  siamese::ModelInfo info;
-  info.fingerprint = fingerprint;
-  info.embedding_size = kSize;
-  return info;
-}
-
-EnrollmentSample sample(const std::string& file, float base) {
-  EnrollmentSample s;
-  s.source_file = file;
-  for (int i = 0; i < kSize; ++i) s.embedding.push_back(base + 0.25f * static_cast<float>(i));
-  return s;
-}
+constexpr int kSize = siamese::testing::kGalleryTestSize;
+using siamese::testing::model_with;
+using siamese::testing::sample;
 
 // Runs SQL on the file through a plain SQLite connection (another program's view).
 void raw_sql(const std::string& path, const std::string& sql) {

@@ -71,7 +71,7 @@ std::string DecisionEngine::vote_of(const Evidence& e) const {
       options_.threshold_explicit ? ThresholdSource::kExplicit : ThresholdSource::kGallery, "",
       true};
   const float threshold = identity_threshold(base, e.identity_threshold);
-  const float margin = options_.margin_auto ? kDefaultMarginFraction * threshold : options_.margin;
+  const float margin = options_.margin_at(threshold);
   if (e.identity.empty() || !(e.distance <= threshold)) return {};
   if (!(e.second_distance - e.distance >= margin)) return {};
   if (!options_.claimed_identity.empty() && e.identity != options_.claimed_identity) return {};

@@ -42,7 +42,8 @@ using sql::Transaction;
 // Marks the file as ours ("SIAG") so a foreign SQLite database is refused by name.
 constexpr int32_t kApplicationId = 0x53494147;
 
-// The schema. Embeddings are float32 in native byte order (little-endian on every platform
+// The schema of version 1; a new gallery is created with it and upgraded at once, so each table
+// is defined once. Embeddings are float32 in native byte order (little-endian on every platform
 // LibTorch supports); the box and framing let --rebuild re-crop the same region.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE facts (
@@ -53,8 +54,7 @@ CREATE TABLE identities (
   id        INTEGER PRIMARY KEY,
   name      TEXT NOT NULL UNIQUE,
   created   TEXT NOT NULL,
-  updated   TEXT NOT NULL,
-  threshold REAL
+  updated   TEXT NOT NULL
 );
 CREATE TABLE embeddings (
   id          INTEGER PRIMARY KEY,
@@ -69,14 +69,6 @@ CREATE TABLE embeddings (
   vector      BLOB NOT NULL
 );
 CREATE INDEX embeddings_by_identity ON embeddings(identity_id);
-CREATE TABLE negatives (
-  id          INTEGER PRIMARY KEY,
-  identity_id INTEGER REFERENCES identities(id) ON DELETE CASCADE,
-  source_file TEXT NOT NULL,
-  enrolled    TEXT NOT NULL,
-  vector      BLOB NOT NULL
-);
-CREATE INDEX negatives_by_identity ON negatives(identity_id);
 )sql";
 
 // Version 1 -> 2: an identity's own threshold (NULL: the gallery's) and negative anchors,
@@ -388,6 +380,7 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
         throw FileError(path, "not a siamese gallery (a SQLite database of something else)");
       }
       exec(db, file, kSchema);
+      exec(db, file, kUpgradeToVersion2);
       exec(db, file, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
       exec(db, file, ("PRAGMA user_version = " + std::to_string(kGallerySchemaVersion)).c_str());
       put_fact(db, file, "schema_version", std::to_string(kGallerySchemaVersion));

@@ -63,6 +63,11 @@ struct DecisionOptions {
     margin_auto = a;
     return *this;
   }
+  /// The margin a vote needs where the threshold is `threshold`: the set margin, or with
+  /// margin_auto kDefaultMarginFraction x that threshold (the one default-margin rule).
+  float margin_at(float threshold) const {
+    return margin_auto ? kDefaultMarginFraction * threshold : margin;
+  }
   DecisionOptions& set_claimed_identity(std::string c) {
     claimed_identity = std::move(c);
     return *this;
