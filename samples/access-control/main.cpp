@@ -1,7 +1,9 @@
 // siamese-access-control: the shape a door controller takes over the faceverify element.
 // Builds the pipeline, acts on faceverify-decision messages (grant once per verified track,
-// deny tracks that stay unknown), runs the user's commands, keeps an SQLite audit log, and
-// stops cleanly on Ctrl-C (EOS, drain, close the log) or at the end of a file.
+// deny tracks that stay unknown, flag tailgating; doors.cpp), drives the relay and the user's
+// commands, publishes events (MQTT, webhook; event_sinks.cpp), keeps an SQLite audit log,
+// reloads the per-camera config file on SIGHUP, and stops cleanly on Ctrl-C (EOS, drain, close
+// the log) or at the end of a file.
 #include <gst/gst.h>
 
 #include <atomic>
