@@ -134,6 +134,10 @@ TEST_CASE("subcommands have their own flags and positional counts", "[core][cli]
   const cli::Args add = parse(p, {"add", "--json", "a", "--", "--b"});
   CHECK(add.command() == "add");
   CHECK(add.positionals() == std::vector<std::string>{"a", "--b"});
+  // A negative number is an argument (for the command to check), not an unknown flag.
+  CHECK(parse(p, {"add", "-1", "-0.5", ".5"}).positionals() ==
+        std::vector<std::string>{"-1", "-0.5", ".5"});
+  CHECK(usage_error(p, {"remove", "-x"}) == "remove: unknown flag '-x'");
   CHECK(usage_error(p, {"remove", "--json", "x"}) == "remove: unknown flag --json");
   CHECK(usage_error(p, {"remove", "a", "b"}) == "usage: tool remove --gallery DB NAME");
   CHECK(usage_error(p, {"list"}) == "unknown command 'list' (one of add, remove)");

@@ -467,7 +467,8 @@ TEST_CASE("siamese-enroll add --not and threshold: a relative stops verifying, N
   // Bad input: a clear error naming the flag or file, and the gallery as it was.
   REQUIRE(enroll({"list", "--gallery", db, "--json"}, &out) == 0);
   const json before = last_json_line(out);
-  CHECK(enroll({"threshold", "--gallery", db, "s1", "-1"}, &out) == 2);  // read as a flag
+  CHECK(enroll({"threshold", "--gallery", db, "s1", "-1"}, &out) == 2);  // a value, not a flag
+  CHECK_THAT(out, Catch::Contains("threshold VALUE") && Catch::Contains("'-1'"));
   CHECK(enroll({"threshold", "--gallery", db, "--", "s1", "-1"}, &out) == 2);
   CHECK_THAT(out, Catch::Contains("threshold VALUE"));
   CHECK(enroll({"threshold", "--gallery", db, "s1", "near"}, &out) == 2);

@@ -164,7 +164,11 @@ Args Args::parse(const Program& program, int argc, const char* const* argv) {
   bool flags_done = false;
   for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
-    if (flags_done || arg == "-" || arg.empty() || arg[0] != '-') {
+    // A negative number ("threshold s1 -1") is an argument, checked as one, not a flag.
+    const bool negative_number =
+        arg.size() > 1 && arg[0] == '-' &&
+        (std::isdigit(static_cast<unsigned char>(arg[1])) != 0 || arg[1] == '.');
+    if (flags_done || arg == "-" || arg.empty() || arg[0] != '-' || negative_number) {
       args.positionals_.push_back(arg);
       continue;
     }
