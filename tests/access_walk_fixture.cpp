@@ -2,6 +2,8 @@
 
 #include <torch/script.h>
 
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
@@ -46,6 +48,27 @@ def forward(self, x):
                                 {"threshold", 1.0},
                                 {"origin", "test_access_control: pooled pixels"}};
   module.save(path, {{"siamese.json", facts.dump()}});
+}
+
+std::vector<std::vector<std::string>> query_rows(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  const int prepared = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+  if (prepared != SQLITE_OK) sqlite3_close(db);
+  REQUIRE(prepared == SQLITE_OK);
+  std::vector<std::vector<std::string>> rows;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int c = 0; c < sqlite3_column_count(st); ++c) {
+      const unsigned char* text = sqlite3_column_text(st, c);
+      row.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
 }
 
 const AccessWalk& cached_access_walk(const std::string& data, const std::string& tag) {

@@ -37,6 +37,13 @@ const AccessWalk& cached_access_walk(const std::string& data, const std::string&
 /// x as the shortest text that reads back as it ("0.35", not "0.350000"), for flags and files.
 std::string number_text(double x);
 
+/// Every row sql gives, run read-only on the SQLite file at path; each column as text, "" for
+/// NULL (Catch2 REQUIREs that the file opens and sql prepares).
+std::vector<std::vector<std::string>> query_rows(const std::string& path, const std::string& sql);
+
+/// A number column of query_rows: 0 for NULL ("").
+inline double number_of(const std::string& text) { return text.empty() ? 0.0 : std::stod(text); }
+
 /// Saves the pooled-pixel TorchScript model (16x16 luma, mean removed, unit length) to path.
 void save_pixel_model(const std::string& path);
 

@@ -50,28 +50,21 @@ struct AuditRow {
 };
 
 std::vector<AuditRow> read_audit(const std::string& path) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* s = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db,
-                             "SELECT running_time, camera, track, identity, distance, "
-                             "decision, time FROM decisions ORDER BY id",
-                             -1, &s, nullptr) == SQLITE_OK);
   std::vector<AuditRow> rows;
-  while (sqlite3_step(s) == SQLITE_ROW) {
+  for (const auto& c : siamese::testing::query_rows(
+           path,
+           "SELECT running_time, camera, track, identity, distance, decision, time FROM decisions "
+           "ORDER BY id")) {
     AuditRow r;
-    r.running_time = sqlite3_column_double(s, 0);
-    r.camera = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
-    r.track = sqlite3_column_int64(s, 2);
-    r.identity = reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
-    r.distance = sqlite3_column_double(s, 4);
-    r.decision = reinterpret_cast<const char*>(sqlite3_column_text(s, 5));
-    const std::string time = reinterpret_cast<const char*>(sqlite3_column_text(s, 6));
-    CHECK(time.size() == 24);  // 2024-05-01T12:00:00.123Z
+    r.running_time = siamese::testing::number_of(c[0]);
+    r.camera = c[1];
+    r.track = std::stoll(c[2]);
+    r.identity = c[3];
+    r.distance = siamese::testing::number_of(c[4]);
+    r.decision = c[5];
+    CHECK(c[6].size() == 24);  // 2024-05-01T12:00:00.123Z
     rows.push_back(r);
   }
-  sqlite3_finalize(s);
-  sqlite3_close(db);
   return rows;
 }
 
@@ -312,45 +305,32 @@ struct DoorRow {
 };
 
 std::vector<DoorRow> read_door_rows(const std::string& path) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* s = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db,
-                             "SELECT running_time, identity, decision, IFNULL(reason, ''), "
-                             "IFNULL(gallery_version, ''), IFNULL(gallery_generation, 0), "
-                             "IFNULL(threshold, -1) FROM decisions ORDER BY id",
-                             -1, &s, nullptr) == SQLITE_OK);
   std::vector<DoorRow> rows;
-  while (sqlite3_step(s) == SQLITE_ROW) {
+  for (const auto& c : siamese::testing::query_rows(
+           path,
+           "SELECT running_time, identity, decision, IFNULL(reason, ''), "
+           "IFNULL(gallery_version, ''), IFNULL(gallery_generation, 0), IFNULL(threshold, -1) "
+           "FROM decisions ORDER BY id")) {
     DoorRow r;
-    r.running_time = sqlite3_column_double(s, 0);
-    r.identity = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
-    r.decision = reinterpret_cast<const char*>(sqlite3_column_text(s, 2));
-    r.reason = reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
-    r.gallery_version = reinterpret_cast<const char*>(sqlite3_column_text(s, 4));
-    r.generation = sqlite3_column_int64(s, 5);
-    r.threshold = sqlite3_column_double(s, 6);
+    r.running_time = siamese::testing::number_of(c[0]);
+    r.identity = c[1];
+    r.decision = c[2];
+    r.reason = c[3];
+    r.gallery_version = c[4];
+    r.generation = std::stoll(c[5]);
+    r.threshold = siamese::testing::number_of(c[6]);
     rows.push_back(r);
   }
-  sqlite3_finalize(s);
-  sqlite3_close(db);
   return rows;
 }
 
 // What `sqlite3 GALLERY "SELECT MAX(updated)||'/'||COUNT(*)||..."` prints (README).
 std::string gallery_version_by_sql(const std::string& gallery) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(gallery.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* s = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db,
-                             "SELECT MAX(updated)||'/'||COUNT(*)||'/'||(SELECT COUNT(*) FROM "
-                             "embeddings) FROM identities",
-                             -1, &s, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(s) == SQLITE_ROW);
-  const std::string v = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return v;
+  const auto rows = siamese::testing::query_rows(
+      gallery,
+      "SELECT MAX(updated)||'/'||COUNT(*)||'/'||(SELECT COUNT(*) FROM embeddings) FROM identities");
+  REQUIRE(rows.size() == 1);
+  return rows[0][0];
 }
 
 // A weekday (mon..sun) other than today's, local time: a schedule of that day is closed now.

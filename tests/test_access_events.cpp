@@ -348,21 +348,13 @@ long count_before(const std::string& out, const std::string& sink, const std::st
 
 // The audit log's grants and denials, "decision|track|identity" a line, in the order written.
 std::string audit_actions(const std::string& path) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db,
-                             "SELECT decision, track, identity FROM decisions WHERE decision IN "
-                             "('grant', 'deny', 'revoke') ORDER BY id",
-                             -1, &st, nullptr) == SQLITE_OK);
   std::string out;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    out += std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) + "|" +
-           std::to_string(sqlite3_column_int64(st, 1)) + "|" +
-           reinterpret_cast<const char*>(sqlite3_column_text(st, 2)) + "\n";
+  for (const auto& c : siamese::testing::query_rows(
+           path,
+           "SELECT decision, track, identity FROM decisions WHERE decision IN "
+           "('grant', 'deny', 'revoke') ORDER BY id")) {
+    out += c[0] + "|" + c[1] + "|" + c[2] + "\n";
   }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   return out;
 }
 
