@@ -38,6 +38,8 @@ int run_add(const Args& args);
 int run_list(const Args& args);
 int run_remove(const Args& args);
 int run_rename(const Args& args);
+/// migrate --from A --to B [--replace]: copies a gallery between SQLite and PostgreSQL.
+int run_migrate(const Args& args);
 int run_identify(const Args& args);
 int run_verify(const Args& args);
 int run_compare(const Args& args);

@@ -83,9 +83,9 @@ int run_threshold(const Args& args) {
   }
   Gallery gallery = Gallery::open_unbound(path, true);
   gallery.set_identity_threshold(name, value);
-  std::cout << "threshold of '" << escape_for_display(name) << "' in " << escape_for_display(path)
-            << ": " << (value ? std::to_string(*value) : std::string("the gallery's (auto)"))
-            << "\n";
+  std::cout << "threshold of '" << escape_for_display(name) << "' in "
+            << escape_for_display(gallery.path()) << ": "
+            << (value ? std::to_string(*value) : std::string("the gallery's (auto)")) << "\n";
   return 0;
 }
 
@@ -153,8 +153,8 @@ int run_calibrate(const Args& args) {
     std::cout << json_line(out) << "\n";
     return 0;
   }
-  std::cout << "gallery " << escape_for_display(path) << ": " << report.people.size() << " people, "
-            << snapshot.matrix.size() << " photos, "
+  std::cout << "gallery " << escape_for_display(gallery.path()) << ": " << report.people.size()
+            << " people, " << snapshot.matrix.size() << " photos, "
             << (strangers.defined() ? strangers.size(0) : 0)
             << " strangers; gallery threshold in force " << shown(base.value) << " ("
             << base.description << ")\n";

@@ -25,6 +25,7 @@ int run_command(const Args& args) {
   if (c == "list") return run_list(args);
   if (c == "remove") return run_remove(args);
   if (c == "rename") return run_rename(args);
+  if (c == "migrate") return run_migrate(args);
   if (c == "identify") return run_identify(args);
   if (c == "verify") return run_verify(args);
   if (c == "compare") return run_compare(args);

@@ -66,9 +66,9 @@ int run_list(const Args& args) {
     return 0;
   }
   // Names and paths as escaped text: a name someone else stored may hold control characters.
-  std::cout << "gallery " << escape_for_display(path) << ": model " << gallery.model_fingerprint()
-            << ", embedding size " << gallery.embedding_size() << ", " << gallery.metric()
-            << ", threshold ";
+  std::cout << "gallery " << escape_for_display(gallery.path()) << ": model "
+            << gallery.model_fingerprint() << ", embedding size " << gallery.embedding_size()
+            << ", " << gallery.metric() << ", threshold ";
   if (in_force) {
     std::cout << in_force->value << " (" << in_force->description << ")\n";
   } else if (threshold) {
@@ -105,8 +105,8 @@ int run_remove(const Args& args) {
   Gallery gallery = Gallery::open_unbound(path, true);
   const std::string& name = args.positionals().at(0);
   gallery.remove(name);
-  std::cout << "removed '" << escape_for_display(name) << "' from " << escape_for_display(path)
-            << "\n";
+  std::cout << "removed '" << escape_for_display(name) << "' from "
+            << escape_for_display(gallery.path()) << "\n";
   return 0;
 }
 
@@ -122,7 +122,18 @@ int run_rename(const Args& args) {
   Gallery gallery = Gallery::open_unbound(path, true);
   gallery.rename(from, to);
   std::cout << "renamed '" << escape_for_display(from) << "' to '" << escape_for_display(to)
-            << "' in " << escape_for_display(path) << "\n";
+            << "' in " << escape_for_display(gallery.path()) << "\n";
+  return 0;
+}
+
+int run_migrate(const Args& args) {
+  const std::string from = args.required("from");
+  const std::string to = args.required("to");
+  const GalleryContent copied = migrate_gallery(from, to, args.has("replace"));
+  std::cout << "migrated " << copied.identities.size() << " identities, " << copied.samples.size()
+            << " embeddings, " << copied.negatives.size() << " negative anchors from "
+            << escape_for_display(gallery_display_name(from)) << " to "
+            << escape_for_display(gallery_display_name(to)) << "\n";
   return 0;
 }
 

@@ -21,7 +21,10 @@ std::string usage_text(const std::vector<cli::Command>& commands) {
   text +=
       "\nOptions:\n"
       "  --model FILE         model file written by siamese-train (or TorchScript + facts)\n"
-      "  --gallery FILE       gallery database; `add` creates it with mode 0600\n"
+      "  --gallery FILE       gallery database; `add` creates it with mode 0600; or a\n"
+      "                       PostgreSQL URI postgresql://USER@HOST/DB shared by a fleet\n"
+      "  --from, --to         migrate: copy a gallery (SQLite <-> PostgreSQL) in one\n"
+      "                       transaction; --replace: a target that holds identities too\n"
       "  --name NAME          add: DIR itself (or image files) is this one identity;\n"
       "                       otherwise each subfolder of DIR is an identity\n"
       "  --no-detect          each image is already a cropped face (e.g. the AT&T faces)\n"
@@ -105,6 +108,11 @@ const cli::Program& enroll_program() {
          face_flags() +
              std::vector<Flag>{gallery, Flag::integer("top", 0, 100000), threshold, largest, json},
          1, cli::kAnyNumber,
+        {"migrate",
+         {Flag::text("from"), Flag::text("to"), Flag::on_off("replace")},
+         0,
+         0,
+         "migrate --from DB|postgresql://... --to DB|postgresql://... [--replace]"},
          "identify --model MODEL --gallery DB [--top K] [--threshold T] [--no-detect] "
          "[--largest-face] [--json] IMAGE..."},
         {"verify", face_flags() + std::vector<Flag>{gallery, Flag::text("claim"), threshold, json},

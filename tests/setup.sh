@@ -13,11 +13,11 @@ packages=(
   libopencv-dev opencv-data
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-opencv
-  catch2 libsqlite3-dev nlohmann-json3-dev clang-format
+  catch2 libsqlite3-dev nlohmann-json3-dev clang-format postgresql libpq-dev
   libmosquitto-dev mosquitto libsoup-3.0-dev libgpiod-dev libtomlplusplus-dev
   libgloo-dev
   python3-torch python3-torchvision
-  npm
+  npm chromium glib-networking
 )
 
 missing=()

@@ -15,8 +15,10 @@
 #include <map>
 #include <set>
 
+#include "gallery_common.h"
 #include "gallery_hooks.h"
 #include "siamese/errors.h"
+#include "siamese/postgres_gallery.h"
 #include "siamese/sqlite_db.h"
 #include "siamese/text_safety.h"
 
@@ -31,10 +33,89 @@ std::atomic<GalleryRowHook> g_row_hook{nullptr};
 }  // namespace
 
 GalleryRowHook set_gallery_row_hook(GalleryRowHook hook) { return g_row_hook.exchange(hook); }
+GalleryRowHook gallery_row_hook() { return g_row_hook.load(); }
+
+const char* framing_name(Framing f) { return f == Framing::kDetectorBox ? "detector" : "exact"; }
+
+std::string float_text(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+  return buf;
+}
+
+void check_model(const ModelInfo& model) {
+  if (model.fingerprint.empty()) throw InputError("gallery: the model has no fingerprint");
+  if (model.embedding_size <= 0) {
+    throw InputError("gallery: the model's embedding size is " +
+                     std::to_string(model.embedding_size));
+  }
+}
+
+void check_name(const std::string& name) {
+  check_identity_name(name);  // text_safety.h: UTF-8, no control characters, bounded length
+  if (name == kAnyoneName) {
+    throw InputError(std::string("identity name \"") + kAnyoneName +
+                     "\" is reserved (the negative anchors of `siamese-enroll add --not '*'`)");
+  }
+}
+
+void check_samples(const std::string& path, const std::string& name,
+                   const std::vector<EnrollmentSample>& samples, int embedding_size) {
+  for (const auto& s : samples) {
+    if (static_cast<int>(s.embedding.size()) != embedding_size) {
+      throw InputError("gallery " + path + ": embedding of " + s.source_file + " (identity '" +
+                       name + "') has " + std::to_string(s.embedding.size()) +
+                       " values, the gallery stores " + std::to_string(embedding_size));
+    }
+    for (float v : s.embedding) {
+      if (!std::isfinite(v)) {
+        throw InputError("gallery " + path + ": embedding of " + s.source_file +
+                         " contains a non-finite value");
+      }
+    }
+  }
+}
+
+// Throws MismatchError unless the gallery's binding is this model's.
+void check_binding(const std::string& path, const std::string& stored, int stored_size,
+                   const std::string& stored_metric, const ModelInfo& model) {
+  if (stored == model.fingerprint && stored_size == model.embedding_size &&
+      stored_metric == model.metric) {
+    return;
+  }
+  throw MismatchError("gallery " + path + " was built with model fingerprint " + stored +
+                      " (embedding size " + std::to_string(stored_size) + ", " + stored_metric +
+                      "), but the model in use has fingerprint " + model.fingerprint +
+                      " (embedding size " + std::to_string(model.embedding_size) + ", " +
+                      model.metric +
+                      "); use the model that built it, a new gallery, or re-embed with "
+                      "`siamese-enroll add --rebuild`");
+}
+
+// A stored threshold as a distance; a value a door must not trust throws.
+std::optional<float> parse_threshold(const std::string& path, const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const float t = std::strtof(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !std::isfinite(t) || t < 0.0f) {
+    throw FileError(path, "the gallery's stored threshold \"" + text +
+                              "\" is not a finite distance >= 0; set one with `siamese-enroll "
+                              "add --gallery ... --threshold T`");
+  }
+  return t;
+}
+
 }  // namespace internal
 
 namespace {
 
+using internal::check_binding;
+using internal::check_model;
+using internal::check_name;
+using internal::check_samples;
+using internal::float_text;
+using internal::framing_name;
+using internal::parse_threshold;
 using sql::exec;
 using sql::Statement;
 using sql::Transaction;
@@ -84,8 +165,6 @@ CREATE TABLE negatives (
 );
 CREATE INDEX negatives_by_identity ON negatives(identity_id);
 )sql";
-
-const char* framing_name(Framing f) { return f == Framing::kDetectorBox ? "detector" : "exact"; }
 
 // Whether a read on the connection works (a WAL file needs its -shm, which a read-only
 // connection cannot create in a folder it cannot write).
@@ -169,28 +248,6 @@ void write_binding(sqlite3* db, const sql::FileRef& file, const ModelInfo& model
   put_fact(db, file, "metric", model.metric);
 }
 
-std::string float_text(float v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
-  return buf;
-}
-
-void check_model(const ModelInfo& model) {
-  if (model.fingerprint.empty()) throw InputError("gallery: the model has no fingerprint");
-  if (model.embedding_size <= 0) {
-    throw InputError("gallery: the model's embedding size is " +
-                     std::to_string(model.embedding_size));
-  }
-}
-
-void check_name(const std::string& name) {
-  check_identity_name(name);  // text_safety.h: UTF-8, no control characters, bounded length
-  if (name == kAnyoneName) {
-    throw InputError(std::string("identity name \"") + kAnyoneName +
-                     "\" is reserved (the negative anchors of `siamese-enroll add --not '*'`)");
-  }
-}
-
 // A stored per-identity threshold; a value a door must not trust throws.
 std::optional<float> identity_threshold_of(const std::string& path, const std::string& name,
                                            const Statement& q, int column) {
@@ -200,23 +257,6 @@ std::optional<float> identity_threshold_of(const std::string& path, const std::s
     throw FileError(path, "the stored threshold of '" + name + "' is not a finite distance >= 0");
   }
   return static_cast<float>(t);
-}
-
-void check_samples(const std::string& path, const std::string& name,
-                   const std::vector<EnrollmentSample>& samples, int embedding_size) {
-  for (const auto& s : samples) {
-    if (static_cast<int>(s.embedding.size()) != embedding_size) {
-      throw InputError("gallery " + path + ": embedding of " + s.source_file + " (identity '" +
-                       name + "') has " + std::to_string(s.embedding.size()) +
-                       " values, the gallery stores " + std::to_string(embedding_size));
-    }
-    for (float v : s.embedding) {
-      if (!std::isfinite(v)) {
-        throw InputError("gallery " + path + ": embedding of " + s.source_file +
-                         " contains a non-finite value");
-      }
-    }
-  }
 }
 
 // The id of identity `name`, inserting it when absent; updates its `updated` time.
@@ -287,12 +327,58 @@ std::optional<FileIdentity> file_identity_of(const std::string& path) {
   return FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
 }
 
-Gallery::Gallery(sql::FileRef file, sql::Connection db, FileIdentity identity)
+// The SQLite store: one database file.
+class SqliteGallery final : public GalleryStore {
+ public:
+  static std::unique_ptr<SqliteGallery> open(const std::string& path, const ModelInfo& model,
+                                             bool create);
+  static std::unique_ptr<SqliteGallery> open_unbound(const std::string& path, bool writable);
+  static std::unique_ptr<SqliteGallery> open_reader(const std::string& path,
+                                                    const ModelInfo& model);
+  SqliteGallery(sql::FileRef file, sql::Connection db, FileIdentity identity);
+
+  void enroll_batch(const std::vector<IdentitySamples>& identities, bool replace) override;
+  void remove(const std::string& name) override;
+  void rename(const std::string& old_name, const std::string& new_name) override;
+  void rebind(const ModelInfo& model, const std::vector<IdentitySamples>& identities) override;
+  void set_threshold(std::optional<float> threshold) override;
+  void add_negatives(const std::string& name,
+                     const std::vector<EnrollmentSample>& samples) override;
+  void set_identity_threshold(const std::string& name, std::optional<float> threshold) override;
+  void set_identity_thresholds(
+      const std::vector<std::pair<std::string, float>>& thresholds) override;
+  std::vector<IdentityRecord> identities() const override;
+  std::vector<StoredSample> samples() const override;
+  std::vector<StoredNegative> negatives() const override;
+  int schema_version() const override;
+  GallerySnapshot snapshot() const override;
+  std::string fact(const std::string& key) const override;
+  GalleryContent content() const override;
+  void write_content(const GalleryContent& content, bool replace) override;
+  const std::string& location() const override { return file_.path; }
+  const FileIdentity& file_identity() const override { return file_identity_; }
+  int64_t change_counter() const override;
+
+ private:
+  std::string model_fingerprint() const { return fact("model_fingerprint"); }
+  int embedding_size() const { return std::atoi(fact("embedding_size").c_str()); }
+  std::string metric() const { return fact("metric"); }
+  std::optional<float> threshold() const { return parse_threshold(file_.path, fact("threshold")); }
+  void check_schema_version() const;
+  void upgrade_schema();  // inside a write transaction: version 1 -> current
+  void after_commit();
+  sql::FileRef file_;  // the path, and how errors name the file
+  sql::Connection db_;
+  FileIdentity file_identity_;
+  int64_t own_commits_ = 0;
+};
+
+SqliteGallery::SqliteGallery(sql::FileRef file, sql::Connection db, FileIdentity identity)
     : file_(std::move(file)), db_(std::move(db)), file_identity_(identity) {}
 
-int Gallery::schema_version() const { return std::atoi(fact("schema_version").c_str()); }
+int SqliteGallery::schema_version() const { return std::atoi(fact("schema_version").c_str()); }
 
-void Gallery::upgrade_schema() {
+void SqliteGallery::upgrade_schema() {
   if (schema_version() >= 2) return;
   exec(db_.get(), file_, kUpgradeToVersion2);
   put_fact(db_.get(), file_, "schema_version", std::to_string(kGallerySchemaVersion));
@@ -300,7 +386,7 @@ void Gallery::upgrade_schema() {
        ("PRAGMA user_version = " + std::to_string(kGallerySchemaVersion)).c_str());
 }
 
-void Gallery::check_schema_version() const {
+void SqliteGallery::check_schema_version() const {
   const int version = schema_version();
   if (version < 1 || version > kGallerySchemaVersion) {
     throw FileError(file_.path, "gallery schema version " + std::to_string(version) +
@@ -309,40 +395,8 @@ void Gallery::check_schema_version() const {
   }
 }
 
-namespace {
-
-// Throws MismatchError unless the gallery's binding is this model's.
-void check_binding(const std::string& path, const std::string& stored, int stored_size,
-                   const std::string& stored_metric, const ModelInfo& model) {
-  if (stored == model.fingerprint && stored_size == model.embedding_size &&
-      stored_metric == model.metric) {
-    return;
-  }
-  throw MismatchError("gallery " + path + " was built with model fingerprint " + stored +
-                      " (embedding size " + std::to_string(stored_size) + ", " + stored_metric +
-                      "), but the model in use has fingerprint " + model.fingerprint +
-                      " (embedding size " + std::to_string(model.embedding_size) + ", " +
-                      model.metric +
-                      "); use the model that built it, a new gallery, or re-embed with "
-                      "`siamese-enroll add --rebuild`");
-}
-
-// A stored threshold as a distance; a value a door must not trust throws.
-std::optional<float> parse_threshold(const std::string& path, const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  char* end = nullptr;
-  const float t = std::strtof(text.c_str(), &end);
-  if (end == text.c_str() || *end != '\0' || !std::isfinite(t) || t < 0.0f) {
-    throw FileError(path, "the gallery's stored threshold \"" + text +
-                              "\" is not a finite distance >= 0; set one with `siamese-enroll "
-                              "add --gallery ... --threshold T`");
-  }
-  return t;
-}
-
-}  // namespace
-
-Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool create) {
+std::unique_ptr<SqliteGallery> SqliteGallery::open(const std::string& path, const ModelInfo& model,
+                                                   bool create) {
   check_model(model);
   struct stat st {};
   const bool exists = ::stat(path.c_str(), &st) == 0;
@@ -354,8 +408,8 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
   if (!exists) sql::create_private_file(file, sql::Links::kFollow);
 
   const FileIdentity identity = identity_before_open(path);  // before opening: see file_identity()
-  Gallery g(file, open_db(file, true), identity);
-  sqlite3* db = g.db_.get();
+  auto g = std::make_unique<SqliteGallery>(file, open_db(file, true), identity);
+  sqlite3* db = g->db_.get();
   exec(db, file, "PRAGMA foreign_keys = ON");
   if (create) {
     // Refuse a foreign database before changing anything in it (journal mode included).
@@ -388,30 +442,32 @@ Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool crea
       write_binding(db, file, model);
     }
     tx.commit();
-    g.after_commit();
+    g->after_commit();
   }
   if (!has_schema(db, file)) throw FileError(path, "not a siamese gallery (no facts table)");
-  g.check_schema_version();
-  check_binding(path, g.model_fingerprint(), g.embedding_size(), g.metric(), model);
+  g->check_schema_version();
+  check_binding(path, g->model_fingerprint(), g->embedding_size(), g->metric(), model);
   return g;
 }
 
-Gallery Gallery::open_unbound(const std::string& path, bool writable) {
+std::unique_ptr<SqliteGallery> SqliteGallery::open_unbound(const std::string& path, bool writable) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw FileError(path, "no such gallery");
   if (S_ISDIR(st.st_mode)) throw FileError(path, "is a folder, not a gallery file");
   const sql::FileRef file = gallery_file(path);
-  Gallery g(file, open_db(file, writable),
-            FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
-  if (writable) exec(g.db_.get(), file, "PRAGMA foreign_keys = ON");
-  if (!has_schema(g.db_.get(), file)) {
+  auto g = std::make_unique<SqliteGallery>(
+      file, open_db(file, writable),
+      FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
+  if (writable) exec(g->db_.get(), file, "PRAGMA foreign_keys = ON");
+  if (!has_schema(g->db_.get(), file)) {
     throw FileError(path, "not a siamese gallery (no facts table)");
   }
-  g.check_schema_version();
+  g->check_schema_version();
   return g;
 }
 
-Gallery Gallery::open_reader(const std::string& path, const ModelInfo& model) {
+std::unique_ptr<SqliteGallery> SqliteGallery::open_reader(const std::string& path,
+                                                          const ModelInfo& model) {
   check_model(model);
   // Where this user may write, the connection is opened read-write (and made query-only) so
   // that SQLite can keep the WAL in order: when the last connection to a file closes, it
@@ -420,13 +476,13 @@ Gallery Gallery::open_reader(const std::string& path, const ModelInfo& model) {
   const std::string folder =
       fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : std::string(".");
   const bool can_write = ::access(path.c_str(), W_OK) == 0 && ::access(folder.c_str(), W_OK) == 0;
-  Gallery g = open_unbound(path, can_write);
-  if (can_write) exec(g.db_.get(), g.file_, "PRAGMA query_only = 1");
-  check_binding(path, g.model_fingerprint(), g.embedding_size(), g.metric(), model);
+  auto g = open_unbound(path, can_write);
+  if (can_write) exec(g->db_.get(), g->file_, "PRAGMA query_only = 1");
+  check_binding(path, g->model_fingerprint(), g->embedding_size(), g->metric(), model);
   return g;
 }
 
-void Gallery::after_commit() {
+void SqliteGallery::after_commit() {
   ++own_commits_;
   // Move the change into the gallery file and empty the -wal, so that the file alone holds
   // the gallery: a copy or rename of it carries every change, and readers that cannot write
@@ -435,22 +491,13 @@ void Gallery::after_commit() {
   sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
 }
 
-std::string Gallery::fact(const std::string& key) const {
+std::string SqliteGallery::fact(const std::string& key) const {
   Statement q(db_.get(), file_, "SELECT value FROM facts WHERE key = ?1");
   q.bind(1, key);
   return q.step() ? q.text(0) : std::string();
 }
 
-std::string Gallery::model_fingerprint() const { return fact("model_fingerprint"); }
-int Gallery::embedding_size() const { return std::atoi(fact("embedding_size").c_str()); }
-std::string Gallery::metric() const { return fact("metric"); }
-std::string Gallery::created() const { return fact("created"); }
-
-std::optional<float> Gallery::threshold() const {
-  return parse_threshold(file_.path, fact("threshold"));
-}
-
-void Gallery::set_threshold(std::optional<float> threshold) {
+void SqliteGallery::set_threshold(std::optional<float> threshold) {
   if (threshold && !(std::isfinite(*threshold) && *threshold >= 0.0f)) {
     throw InputError("gallery " + file_.path + ": threshold must be a finite distance >= 0, not " +
                      float_text(*threshold));
@@ -467,12 +514,7 @@ void Gallery::set_threshold(std::optional<float> threshold) {
   after_commit();
 }
 
-void Gallery::enroll(const std::string& name, const std::vector<EnrollmentSample>& samples,
-                     bool replace) {
-  enroll_batch({IdentitySamples{name, samples}}, replace);
-}
-
-void Gallery::enroll_batch(const std::vector<IdentitySamples>& identities, bool replace) {
+void SqliteGallery::enroll_batch(const std::vector<IdentitySamples>& identities, bool replace) {
   const int size = embedding_size();
   for (const auto& [name, samples] : identities) {
     check_name(name);
@@ -498,7 +540,7 @@ void Gallery::enroll_batch(const std::vector<IdentitySamples>& identities, bool 
   after_commit();
 }
 
-void Gallery::remove(const std::string& name) {
+void SqliteGallery::remove(const std::string& name) {
   Transaction tx(db_.get(), file_);
   upgrade_schema();
   Statement sel(db_.get(), file_, "SELECT id FROM identities WHERE name = ?1");
@@ -515,7 +557,7 @@ void Gallery::remove(const std::string& name) {
   after_commit();
 }
 
-void Gallery::rename(const std::string& old_name, const std::string& new_name) {
+void SqliteGallery::rename(const std::string& old_name, const std::string& new_name) {
   check_name(new_name);
   Transaction tx(db_.get(), file_);
   upgrade_schema();
@@ -538,7 +580,7 @@ void Gallery::rename(const std::string& old_name, const std::string& new_name) {
   after_commit();
 }
 
-void Gallery::rebind(
+void SqliteGallery::rebind(
     const ModelInfo& model,
     const std::vector<std::pair<std::string, std::vector<EnrollmentSample>>>& identities) {
   check_model(model);
@@ -583,7 +625,7 @@ void Gallery::rebind(
   after_commit();
 }
 
-std::vector<IdentityRecord> Gallery::identities() const {
+std::vector<IdentityRecord> SqliteGallery::identities() const {
   const bool v2 = schema_version() >= 2;  // a version-1 file has neither column nor table
   const std::string sql =
       std::string(
@@ -607,7 +649,7 @@ std::vector<IdentityRecord> Gallery::identities() const {
   return out;
 }
 
-std::vector<StoredNegative> Gallery::negatives() const {
+std::vector<StoredNegative> SqliteGallery::negatives() const {
   std::vector<StoredNegative> out;
   if (schema_version() < 2) return out;
   Statement q(db_.get(), file_,
@@ -620,7 +662,8 @@ std::vector<StoredNegative> Gallery::negatives() const {
   return out;
 }
 
-void Gallery::add_negatives(const std::string& name, const std::vector<EnrollmentSample>& samples) {
+void SqliteGallery::add_negatives(const std::string& name,
+                                  const std::vector<EnrollmentSample>& samples) {
   if (samples.empty()) {
     throw InputError("gallery " + file_.path + ": no negative anchors for '" + name + "'");
   }
@@ -662,7 +705,8 @@ void Gallery::add_negatives(const std::string& name, const std::vector<Enrollmen
   after_commit();
 }
 
-void Gallery::set_identity_threshold(const std::string& name, std::optional<float> threshold) {
+void SqliteGallery::set_identity_threshold(const std::string& name,
+                                           std::optional<float> threshold) {
   if (!threshold) {
     Transaction tx(db_.get(), file_);
     upgrade_schema();
@@ -678,7 +722,7 @@ void Gallery::set_identity_threshold(const std::string& name, std::optional<floa
   set_identity_thresholds({{name, *threshold}});
 }
 
-void Gallery::set_identity_thresholds(
+void SqliteGallery::set_identity_thresholds(
     const std::vector<std::pair<std::string, float>>& thresholds) {
   for (const auto& [name, t] : thresholds) {
     if (!(std::isfinite(t) && t >= 0.0f)) {
@@ -700,7 +744,7 @@ void Gallery::set_identity_thresholds(
   after_commit();
 }
 
-std::vector<StoredSample> Gallery::samples() const {
+std::vector<StoredSample> SqliteGallery::samples() const {
   Statement q(db_.get(), file_,
               "SELECT i.name, e.source_file, e.enrolled, e.box_x, e.box_y, e.box_w, e.box_h, "
               "e.framing FROM embeddings e JOIN identities i ON i.id = e.identity_id "
@@ -755,9 +799,7 @@ void read_negatives(sqlite3* db, const sql::FileRef& file,
 
 }  // namespace
 
-GalleryMatrix Gallery::load_matrix() const { return snapshot().matrix; }
-
-GallerySnapshot Gallery::snapshot() const {
+GallerySnapshot SqliteGallery::snapshot() const {
   // One read transaction: the facts and the rows come from the same committed state.
   exec(db_.get(), file_, "BEGIN");
   struct EndRead {
@@ -818,7 +860,147 @@ GallerySnapshot Gallery::snapshot() const {
   return snap;
 }
 
-int64_t Gallery::change_counter() const {
+namespace {
+
+std::vector<float> floats_of(const Statement& q, int col, int size, const std::string& path) {
+  if (q.bytes(col) != size * static_cast<int>(sizeof(float))) {
+    throw FileError(path, "corrupt embedding: " + std::to_string(q.bytes(col)) +
+                              " bytes, expected " + std::to_string(size * sizeof(float)));
+  }
+  std::vector<float> v(static_cast<size_t>(size));
+  std::memcpy(v.data(), q.blob(col), v.size() * sizeof(float));
+  return v;
+}
+
+}  // namespace
+
+GalleryContent SqliteGallery::content() const {
+  exec(db_.get(), file_, "BEGIN");
+  struct EndRead {
+    sqlite3* db;
+    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+  } end_read{db_.get()};
+  check_schema_version();
+  GalleryContent c;
+  c.model.fingerprint = model_fingerprint();
+  c.model.embedding_size = embedding_size();
+  c.model.metric = metric();
+  c.created = fact("created");
+  c.threshold = threshold();
+  const int size = c.model.embedding_size;
+  if (size <= 0 || size > kMaxGalleryEmbeddingSize) {
+    throw FileError(file_.path, "the gallery's embedding size " + std::to_string(size) +
+                                    " is outside 1.." + std::to_string(kMaxGalleryEmbeddingSize));
+  }
+  c.identities = identities();
+  c.samples = samples();
+  {
+    Statement q(db_.get(), file_,
+                "SELECT e.vector FROM embeddings e JOIN identities i ON i.id = e.identity_id "
+                "ORDER BY i.name, e.id");
+    while (q.step()) c.sample_embeddings.push_back(floats_of(q, 0, size, file_.path));
+  }
+  c.negatives = negatives();
+  if (schema_version() >= 2) {
+    Statement q(db_.get(), file_,
+                "SELECT n.vector FROM negatives n LEFT JOIN identities i ON i.id = n.identity_id "
+                "ORDER BY i.name IS NOT NULL, i.name, n.id");
+    while (q.step()) c.negative_embeddings.push_back(floats_of(q, 0, size, file_.path));
+  }
+  return c;
+}
+
+void SqliteGallery::write_content(const GalleryContent& c, bool replace) {
+  check_model(c.model);
+  sqlite3* db = db_.get();
+  Transaction tx(db, file_);
+  upgrade_schema();
+  {
+    Statement q(db, file_, "SELECT count(*) FROM identities");
+    q.step();
+    if (q.integer(0) > 0 && !replace) {
+      throw InputError("gallery " + file_.path + " is not empty (" + std::to_string(q.integer(0)) +
+                       " identities); --replace replaces what it holds");
+    }
+  }
+  exec(db, file_, "DELETE FROM embeddings");
+  exec(db, file_, "DELETE FROM negatives");
+  exec(db, file_, "DELETE FROM identities");
+  exec(db, file_, "DELETE FROM facts WHERE key = 'threshold'");
+  write_binding(db, file_, c.model);
+  if (!c.created.empty()) put_fact(db, file_, "created", c.created);
+  if (c.threshold) put_fact(db, file_, "threshold", float_text(*c.threshold));
+  std::map<std::string, int64_t> id_of;
+  {
+    Statement ins(db, file_,
+                  "INSERT INTO identities(name, created, updated, threshold) "
+                  "VALUES (?1, ?2, ?3, ?4)");
+    for (const auto& r : c.identities) {
+      check_name(r.name);
+      ins.reset();
+      ins.bind(1, r.name).bind(2, r.created).bind(3, r.updated);
+      if (r.threshold) {
+        ins.bind(4, static_cast<double>(*r.threshold));
+      } else {
+        ins.bind_null(4);
+      }
+      ins.run();
+      id_of[r.name] = sqlite3_last_insert_rowid(db);
+    }
+  }
+  const auto owner = [&](const std::string& name) {
+    const auto it = id_of.find(name);
+    if (it == id_of.end()) throw InputError("gallery content: unknown identity '" + name + "'");
+    return it->second;
+  };
+  {
+    Statement ins(db, file_,
+                  "INSERT INTO embeddings(identity_id, source_file, box_x, box_y, box_w, box_h, "
+                  "framing, enrolled, vector) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    for (size_t i = 0; i < c.samples.size(); ++i) {
+      const StoredSample& s = c.samples[i];
+      const std::vector<float>& v = c.sample_embeddings.at(i);
+      check_samples(file_.path, s.identity, {internal::sample_of(s.source_file, v)},
+                    c.model.embedding_size);
+      ins.reset();
+      ins.bind(1, owner(s.identity))
+          .bind(2, s.source_file)
+          .bind(3, int64_t{s.box.x})
+          .bind(4, int64_t{s.box.y})
+          .bind(5, int64_t{s.box.width})
+          .bind(6, int64_t{s.box.height})
+          .bind(7, std::string(framing_name(s.framing)))
+          .bind(8, s.enrolled)
+          .bind_blob(9, v.data(), v.size() * sizeof(float));
+      ins.run();
+    }
+  }
+  {
+    Statement ins(db, file_,
+                  "INSERT INTO negatives(identity_id, source_file, enrolled, vector) "
+                  "VALUES (?1, ?2, ?3, ?4)");
+    for (size_t i = 0; i < c.negatives.size(); ++i) {
+      const StoredNegative& n = c.negatives[i];
+      const std::vector<float>& v = c.negative_embeddings.at(i);
+      check_samples(file_.path, n.identity, {internal::sample_of(n.source_file, v)},
+                    c.model.embedding_size);
+      ins.reset();
+      if (n.identity == kAnyoneName) {
+        ins.bind_null(1);
+      } else {
+        ins.bind(1, owner(n.identity));
+      }
+      ins.bind(2, n.source_file)
+          .bind(3, n.enrolled)
+          .bind_blob(4, v.data(), v.size() * sizeof(float));
+      ins.run();
+    }
+  }
+  tx.commit();
+  after_commit();
+}
+
+int64_t SqliteGallery::change_counter() const {
   uint64_t h = 14695981039346656037ull;
   {
     Statement q(db_.get(), file_, "PRAGMA data_version");
@@ -829,6 +1011,85 @@ int64_t Gallery::change_counter() const {
   h = mix_stat(h, file_.path);
   h = mix_stat(h, file_.path + "-wal");
   return static_cast<int64_t>(h & 0x7fffffffffffffffull);
+}
+
+// ---- Gallery: the handle, forwarding to its store ----------------------------------------
+
+bool is_postgres_location(const std::string& location) {
+  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
+}
+
+Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool create) {
+  if (is_postgres_location(path)) return Gallery(open_postgres_store(path, &model, create, true));
+  return Gallery(SqliteGallery::open(path, model, create));
+}
+
+Gallery Gallery::open_unbound(const std::string& path, bool writable) {
+  if (is_postgres_location(path))
+    return Gallery(open_postgres_store(path, nullptr, false, writable));
+  return Gallery(SqliteGallery::open_unbound(path, writable));
+}
+
+Gallery Gallery::open_reader(const std::string& path, const ModelInfo& model) {
+  if (is_postgres_location(path)) return Gallery(open_postgres_store(path, &model, false, false));
+  return Gallery(SqliteGallery::open_reader(path, model));
+}
+
+void Gallery::enroll(const std::string& name, const std::vector<EnrollmentSample>& samples,
+                     bool replace) {
+  store_->enroll_batch({IdentitySamples{name, samples}}, replace);
+}
+void Gallery::enroll_batch(const std::vector<IdentitySamples>& identities, bool replace) {
+  store_->enroll_batch(identities, replace);
+}
+void Gallery::remove(const std::string& name) { store_->remove(name); }
+void Gallery::rename(const std::string& old_name, const std::string& new_name) {
+  store_->rename(old_name, new_name);
+}
+void Gallery::rebind(const ModelInfo& model, const std::vector<IdentitySamples>& identities) {
+  store_->rebind(model, identities);
+}
+void Gallery::set_threshold(std::optional<float> threshold) { store_->set_threshold(threshold); }
+void Gallery::add_negatives(const std::string& name, const std::vector<EnrollmentSample>& samples) {
+  store_->add_negatives(name, samples);
+}
+void Gallery::set_identity_threshold(const std::string& name, std::optional<float> threshold) {
+  store_->set_identity_threshold(name, threshold);
+}
+void Gallery::set_identity_thresholds(
+    const std::vector<std::pair<std::string, float>>& thresholds) {
+  store_->set_identity_thresholds(thresholds);
+}
+std::vector<IdentityRecord> Gallery::identities() const { return store_->identities(); }
+std::vector<StoredSample> Gallery::samples() const { return store_->samples(); }
+std::vector<StoredNegative> Gallery::negatives() const { return store_->negatives(); }
+int Gallery::schema_version() const { return store_->schema_version(); }
+GalleryMatrix Gallery::load_matrix() const { return store_->snapshot().matrix; }
+GallerySnapshot Gallery::snapshot() const { return store_->snapshot(); }
+std::string Gallery::model_fingerprint() const { return store_->fact("model_fingerprint"); }
+int Gallery::embedding_size() const { return std::atoi(store_->fact("embedding_size").c_str()); }
+std::string Gallery::metric() const { return store_->fact("metric"); }
+std::string Gallery::created() const { return store_->fact("created"); }
+std::optional<float> Gallery::threshold() const {
+  return parse_threshold(store_->location(), store_->fact("threshold"));
+}
+
+GalleryContent migrate_gallery(const std::string& from, const std::string& to, bool replace) {
+  const GalleryContent content = Gallery::open_unbound(from, /*writable=*/false).content();
+  // A new target is created bound to the source's model; an existing one is rebound by
+  // write_content (refused unless replace when it holds identities).
+  const bool exists = is_postgres_location(to) ? true : file_identity_of(to).has_value();
+  Gallery target = [&] {
+    if (!exists) return Gallery::open(to, content.model, /*create=*/true);
+    try {
+      return Gallery::open_unbound(to, /*writable=*/true);
+    } catch (const FileError&) {
+      if (!is_postgres_location(to)) throw;
+      return Gallery::open(to, content.model, /*create=*/true);  // a database without tables
+    }
+  }();
+  target.write_content(content, replace);
+  return content;
 }
 
 }  // namespace siamese

@@ -12,5 +12,7 @@ using GalleryRowHook = void (*)(int64_t rows_written);
 
 /// Installs (or with nullptr removes) the process-wide row hook; returns the previous one.
 GalleryRowHook set_gallery_row_hook(GalleryRowHook hook);
+/// The installed row hook (nullptr when none): the stores call it after each row.
+GalleryRowHook gallery_row_hook();
 
 }  // namespace siamese::internal

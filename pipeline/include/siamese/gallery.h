@@ -1,10 +1,13 @@
-// The enrollment gallery: an embedded SQLite database (WAL mode) of identities and their
-// embeddings, bound to the model that made them (fingerprint, embedding size, metric).
-// Every change is one transaction (BEGIN IMMEDIATE; writers wait up to kGalleryBusyTimeoutMs
-// for each other). Thread-safety: one Gallery per thread; several processes may open the same
-// file (SQLite locking; readers see the last committed state). A reader that must follow the
-// file while it changes (the element) keeps one Gallery, polls change_counter() and
-// file_identity_of(), and reads each new state through a fresh open_reader() + snapshot().
+// The enrollment gallery: identities and their embeddings, bound to the model that made them
+// (fingerprint, embedding size, metric). Two stores implement one interface (GalleryStore): an
+// embedded SQLite file (the default; WAL mode, writers wait up to kGalleryBusyTimeoutMs) and a
+// PostgreSQL database shared by a fleet (postgres_gallery.h). Gallery is the handle every caller
+// holds; its open functions choose the store by location: `postgresql://` or `postgres://` ->
+// PostgreSQL, anything else is a file path -> SQLite. Every change is one transaction. Thread-
+// safety: one Gallery per thread; several processes may open the same gallery (readers see the
+// last committed state). A reader that must follow changes (the element) polls change_counter()
+// (and, for a file, file_identity_of()) or, for PostgreSQL, a PostgresChangeListener, and reads
+// each new state through a fresh open_reader() + snapshot().
 #pragma once
 
 #include <cstdint>
@@ -85,10 +88,79 @@ struct StoredSample {
   Framing framing = Framing::kExact;
 };
 
+/// Everything a gallery holds, read in one transaction: what `siamese-enroll migrate` copies.
+struct GalleryContent {
+  ModelInfo model;  // fingerprint, embedding_size, metric
+  std::string created;
+  std::optional<float> threshold;
+  std::vector<IdentityRecord> identities;  // name, created, updated, threshold
+  std::vector<StoredSample> samples;
+  std::vector<std::vector<float>> sample_embeddings;  // one per sample
+  std::vector<StoredNegative> negatives;
+  std::vector<std::vector<float>> negative_embeddings;  // one per negative
+};
+
+/// Whether location names a PostgreSQL gallery (`postgresql://...` or `postgres://...`).
+bool is_postgres_location(const std::string& location);
+/// location as errors and logs show it: a URI loses its password (user:PASSWORD@, password=).
+std::string gallery_display_name(const std::string& location);
+
+/// What every gallery store does; Gallery forwards to one. Errors name the gallery by
+/// display name (a path, or a URI without password): FileError for an unreadable store,
+/// InputError for bad arguments, MismatchError for another model.
+class GalleryStore {
+ public:
+  virtual ~GalleryStore() = default;
+  /// enroll() for several identities in ONE transaction.
+  virtual void enroll_batch(const std::vector<IdentitySamples>& identities, bool replace) = 0;
+  /// Removes an identity (embeddings, negatives); InputError when it does not exist.
+  virtual void remove(const std::string& name) = 0;
+  /// Renames; InputError when old is missing or new exists.
+  virtual void rename(const std::string& old_name, const std::string& new_name) = 0;
+  /// Replaces the binding and all embeddings at once; see Gallery::rebind.
+  virtual void rebind(const ModelInfo& model, const std::vector<IdentitySamples>& identities) = 0;
+  /// Stores (or clears) the gallery's own threshold.
+  virtual void set_threshold(std::optional<float> threshold) = 0;
+  /// Adds negative anchors to `name` (or kAnyoneName) in one transaction.
+  virtual void add_negatives(const std::string& name,
+                             const std::vector<EnrollmentSample>& samples) = 0;
+  /// Stores (or clears) one identity's threshold.
+  virtual void set_identity_threshold(const std::string& name, std::optional<float> t) = 0;
+  /// Stores several identities' thresholds in ONE transaction.
+  virtual void set_identity_thresholds(
+      const std::vector<std::pair<std::string, float>>& thresholds) = 0;
+  /// Identities with their counts, by name.
+  virtual std::vector<IdentityRecord> identities() const = 0;
+  /// Every stored sample, by identity then age.
+  virtual std::vector<StoredSample> samples() const = 0;
+  /// Every negative anchor (kAnyoneName's first), by identity then age.
+  virtual std::vector<StoredNegative> negatives() const = 0;
+  /// The schema version (1 or kGallerySchemaVersion).
+  virtual int schema_version() const = 0;
+  /// The binding, the threshold and every embedding in one read transaction.
+  virtual GallerySnapshot snapshot() const = 0;
+  /// The stored fact `key` ("" when absent): model_fingerprint, embedding_size, metric, created,
+  /// threshold.
+  virtual std::string fact(const std::string& key) const = 0;
+  /// Everything it holds, in one read transaction.
+  virtual GalleryContent content() const = 0;
+  /// Replaces binding, thresholds, identities, samples and negatives with content in ONE
+  /// transaction; unless replace, throws InputError when the gallery holds identities.
+  virtual void write_content(const GalleryContent& content, bool replace) = 0;
+  /// How errors name the gallery: the path, or the URI without its password.
+  virtual const std::string& location() const = 0;
+  /// The file read ({0, 0} for a store that is not a file).
+  virtual const FileIdentity& file_identity() const = 0;
+  /// Changes whenever any connection commits a change; cheap to poll.
+  virtual int64_t change_counter() const = 0;
+};
+
 class Gallery {
  public:
   /// Opens (creating when allowed; new files get mode 0600) and checks the gallery is bound to
   /// this model. Throws FileError naming the path, MismatchError naming both fingerprints.
+  /// path may be a PostgreSQL URI (then "new file" means "a database without the gallery's
+  /// tables"; errors name the URI without its password).
   static Gallery open(const std::string& path, const ModelInfo& model, bool create);
   /// Opens without checking a model (list, remove, rename, --rebuild); read-only unless
   /// writable. Throws FileError naming the path for a missing or foreign file.
@@ -140,6 +212,13 @@ class Gallery {
   /// schema version. Throws FileError naming the path (corrupt rows, bad threshold).
   GallerySnapshot snapshot() const;
 
+  /// Everything it holds, in one read transaction (migration).
+  GalleryContent content() const { return store_->content(); }
+  /// Replaces everything with content in ONE transaction; see GalleryStore::write_content.
+  void write_content(const GalleryContent& content, bool replace) {
+    store_->write_content(content, replace);
+  }
+
   /// The fingerprint of the model the gallery is bound to (16 hex digits).
   std::string model_fingerprint() const;
   /// Values per embedding.
@@ -151,29 +230,33 @@ class Gallery {
   /// The threshold set by `siamese-enroll add --threshold`, if any (overrides the model's).
   /// Throws FileError naming the path when the stored value is not a finite distance >= 0.
   std::optional<float> threshold() const;
-  const std::string& path() const { return file_.path; }
+  /// The path, or the PostgreSQL URI without its password.
+  const std::string& path() const { return store_->location(); }
   /// The file this connection reads (stat-ed before opening, so a replacement racing the open
-  /// shows as a changed identity, never as an unchanged one).
-  const FileIdentity& file_identity() const { return file_identity_; }
-  /// Changes whenever any connection commits (PRAGMA data_version + file stat): cheap to poll.
-  /// data_version covers other connections, a local count our own commits, and the stat of
-  /// the file and its -wal (inode, size, mtime) a gallery file replaced by another one.
-  int64_t change_counter() const;
+  /// shows as a changed identity, never as an unchanged one); {0, 0} for PostgreSQL.
+  const FileIdentity& file_identity() const { return store_->file_identity(); }
+  /// Changes whenever any connection commits: cheap to poll. SQLite: PRAGMA data_version (other
+  /// connections), a local count (our own commits), and the stat of the file and its -wal
+  /// (inode, size, mtime: a file replaced by another one). PostgreSQL: the version row.
+  int64_t change_counter() const { return store_->change_counter(); }
+  /// Whether this is a PostgreSQL gallery.
+  bool is_postgres() const { return is_postgres_location(store_->location()); }
 
   Gallery(Gallery&&) noexcept = default;
   Gallery& operator=(Gallery&&) noexcept = default;
   ~Gallery() = default;
 
+  /// A handle on an opened store (postgres_gallery.h makes PostgreSQL ones).
+  explicit Gallery(std::unique_ptr<GalleryStore> store) : store_(std::move(store)) {}
+
  private:
-  Gallery(sql::FileRef file, sql::Connection db, FileIdentity identity);
-  std::string fact(const std::string& key) const;
-  void check_schema_version() const;
-  void upgrade_schema();  // inside a write transaction: version 1 -> current
-  void after_commit();
-  sql::FileRef file_;  // the path, and how errors name the file
-  sql::Connection db_;
-  FileIdentity file_identity_;
-  int64_t own_commits_ = 0;
+  std::unique_ptr<GalleryStore> store_;
 };
+
+/// Copies the gallery at `from` into `to` (paths or PostgreSQL URIs, created when absent) in one
+/// transaction on the target: binding, thresholds, identities, samples with boxes, negatives.
+/// Refuses a target that holds identities unless replace (InputError); returns the content
+/// copied.
+GalleryContent migrate_gallery(const std::string& from, const std::string& to, bool replace);
 
 }  // namespace siamese
