@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "audit_tracks.h"
 #include "commands.h"
 #include "enroll_job.h"
 #include "siamese/errors.h"
@@ -60,7 +61,8 @@ constexpr const char* kAutoThreshold = "auto";
 int run_add_negatives(const Args& args) {
   const std::string gallery_path = args.required("gallery");
   const std::string target = args.required("not");
-  for (const char* flag : {"name", "rebuild", "replace", "threshold", "keep-crops"}) {
+  for (const char* flag :
+       {"name", "rebuild", "replace", "threshold", "keep-crops", "from-track", "camera"}) {
     if (args.has(flag)) {
       throw UsageError(std::string("add: --not and --") + flag + " contradict each other");
     }
@@ -151,6 +153,19 @@ int run_add(const Args& args) {
           : std::optional<float>(static_cast<float>(cli::parse_number(
                 "--threshold", args.required("threshold"), 0.0, kMaxDistanceThreshold)));
   std::optional<std::string> name = args.value("name");
+  std::vector<std::string> inputs = args.positionals();
+  if (args.has("from-track")) {
+    // `add NAME --from-track AUDIT.db:TRACK`: the crop siamese-access-control kept of a track,
+    // enrolled as an image file is (same detector and checks, one transaction).
+    if (rebuild || args.has("not")) throw UsageError("add: --from-track enrolls one new face");
+    if (!name && inputs.size() == 1) name = inputs.front();
+    if (!name || (args.has("name") && !inputs.empty()) || inputs.size() > 1) {
+      throw UsageError("add --from-track AUDIT.db:TRACK: give the person's NAME (only)");
+    }
+    inputs = {kept_crop_of(parse_track_ref(args.required("from-track"), args.text("camera")))};
+  } else if (args.has("camera")) {
+    throw UsageError("add: --camera goes with --from-track");
+  }
   if (name) {
     try {
       check_identity_name(*name);
@@ -158,12 +173,12 @@ int run_add(const Args& args) {
       throw UsageError(std::string("add: --name: ") + e.what());
     }
   }
-  if (args.positionals().empty() && !rebuild && !threshold && !strict && !automatic) {
+  if (inputs.empty() && !rebuild && !threshold && !strict && !automatic) {
     throw UsageError("usage: siamese-enroll " + enroll_program().commands.front().synopsis);
   }
   // Listed before any work: a folder named as no identity may be (a control character, invalid
   // UTF-8) stops the run before the model loads or the gallery is created.
-  const EnrollmentPlan plan = plan_enrollment(args.positionals(), name);
+  const EnrollmentPlan plan = plan_enrollment(inputs, name);
   for (const auto& img : plan.images) {
     try {
       check_identity_name(img.identity);

@@ -49,6 +49,9 @@ std::string usage_text(const std::vector<cli::Command>& commands) {
       "  --replace            add: an identity's old embeddings are replaced (atomically)\n"
       "  --rebuild            add: re-embed the recorded source files with --model\n"
       "  --keep-crops DIR     add: write the enrolled crops (what the model saw) for audit\n"
+      "  --from-track AUDIT.db:TRACK  add NAME: enroll the face crop siamese-access-control\n"
+      "                       kept (--keep-crops) of a denied track, read from its audit log;\n"
+      "                       --camera CAMERA where several cameras share the log\n"
       "  --not NAME           add: the images are negative anchors, faces that must never\n"
       "                       verify as NAME (a relative, a poster, a known impostor): a face\n"
       "                       nearer to them than to NAME is not NAME; --not '*' (the\n"
@@ -92,11 +95,12 @@ const cli::Program& enroll_program() {
          face_flags() + std::vector<Flag>{gallery, Flag::text("name"), Flag::text("threshold"),
                                           Flag::text("keep-crops"), largest,
                                           Flag::on_off("rebuild"), Flag::on_off("replace"),
-                                          Flag::text("not"), json},
+                                          Flag::text("not"), Flag::text("from-track"),
+                                          Flag::text("camera"), json},
          0, cli::kAnyNumber,
          "add --model MODEL --gallery DB [--name NAME | --not NAME|'*'] [--no-detect] "
          "[--threshold T|strict] [--largest-face] [--keep-crops DIR] [--rebuild] [--replace] "
-         "[--json] DIR..."},
+         "[--json] DIR... | add NAME --from-track AUDIT.db:TRACK [--camera CAMERA]"},
         {"list",
          {gallery, cli::flags::model(), json},
          0,

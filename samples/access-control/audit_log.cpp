@@ -5,11 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <set>
 #include <vector>
 
 #include "siamese/errors.h"
+#include "siamese/gallery_location.h"
 #include "siamese/text_safety.h"
 
 namespace siamese::samples {
@@ -29,7 +31,8 @@ constexpr const char* kSchema =
     " reason TEXT,"                 // why, where the decision has a reason
     " gallery_generation INTEGER,"  // the element's gallery-generation
     " gallery_version TEXT,"        // gallery_version_of() the gallery file
-    " threshold REAL)";             // the distance threshold the element decided with
+    " threshold REAL,"              // the distance threshold the element decided with
+    " crop TEXT)";                  // the face crop kept (--keep-crops); '' once pruned
 
 // Columns added since the first version of the table, with their types: an older file gets them
 // by ALTER TABLE (their values NULL in old rows).
@@ -37,7 +40,8 @@ const std::vector<std::pair<const char*, const char*>> kAddedColumns = {
     {"reason", "TEXT"},
     {"gallery_generation", "INTEGER"},
     {"gallery_version", "TEXT"},
-    {"threshold", "REAL"}};
+    {"threshold", "REAL"},
+    {"crop", "TEXT"}};
 
 constexpr const char* kTimeIndex =
     "CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions(time)";
@@ -49,9 +53,53 @@ std::set<std::string> columns(sqlite3* db, const sql::FileRef& file) {
   return names;
 }
 
+// Deletes a kept crop folder (a track's PNG files; a symbolic link is removed, never followed);
+// one already gone is not an error (pruned by hand, or by a run that crashed before its commit).
+// Throws FileError for any other failure.
+void delete_crop(const std::string& crop) {
+  std::error_code ec;
+  std::filesystem::remove_all(crop, ec);
+  if (ec) throw FileError(crop, "cannot delete the kept face crops: " + ec.message());
+}
+
+// Deletes the crop files the rows selected by `where` name, unless a row outside them still
+// names the file (a tailgate and a deny of one track share it). `where` may use ?1, the cutoff
+// ("": where does not use it). Inside the caller's transaction.
+void delete_crops_of(sqlite3* db, const sql::FileRef& file, const std::string& where,
+                     const std::string& cutoff) {
+  const std::string sql =
+      "SELECT DISTINCT crop FROM decisions WHERE crop > '' AND (" + where +
+      ") AND crop NOT IN (SELECT crop FROM decisions WHERE crop > '' AND NOT (" + where + "))";
+  sql::Statement q(db, file, sql.c_str());
+  if (!cutoff.empty()) q.bind(1, cutoff);
+  std::vector<std::string> crops;
+  while (q.step()) crops.push_back(q.text(0));
+  for (const auto& crop : crops) delete_crop(crop);
+}
+
+// A PostgreSQL gallery (the element reads it) is not read here: say so, naming it without its
+// password.
+void refuse_postgres(const std::string& gallery_path) {
+  if (siamese::is_postgres_location(gallery_path)) {
+    throw FileError(siamese::gallery_display_name(gallery_path),
+                    "siamese-access-control reads the people and version of SQLite galleries only");
+  }
+}
+
 }  // namespace
 
+std::vector<std::string> gallery_identity_names(const std::string& gallery_path) {
+  refuse_postgres(gallery_path);  // issue 16: read here as SQLite only; never print a password
+  const sql::FileRef file{gallery_path, "gallery", 2000};
+  sql::Connection db = sql::open_connection(gallery_path, SQLITE_OPEN_READONLY, file);
+  sql::Statement q(db.get(), file, "SELECT name FROM identities ORDER BY name");
+  std::vector<std::string> names;
+  while (q.step()) names.push_back(q.text(0));
+  return names;
+}
+
 std::string gallery_version_of(const std::string& gallery_path) {
+  refuse_postgres(gallery_path);  // issue 16: read here as SQLite only; never print a password
   const sql::FileRef file{gallery_path, "gallery", 2000};
   sql::Connection db = sql::open_connection(gallery_path, SQLITE_OPEN_READONLY, file);
   sql::Statement q(db.get(), file,
@@ -85,12 +133,12 @@ AuditLog::AuditLog(const std::string& path) : file_{path, "siamese audit log", 5
   insert_ = std::make_unique<sql::Statement>(
       db_.get(), file_,
       "INSERT INTO decisions (time, running_time, camera, track, identity, distance, decision, "
-      "reason, gallery_generation, gallery_version, threshold) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+      "reason, gallery_generation, gallery_version, threshold, crop) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 }
 
 void AuditLog::append(const std::string& time, const std::string& camera, const DoorAction& a,
-                      const AuditContext& c) {
+                      const AuditContext& c, const std::string& crop) {
   if (!db_) throw FileError(file_.path, "the audit log is closed");
   sql::Statement& s = *insert_;
   s.reset();
@@ -125,6 +173,11 @@ void AuditLog::append(const std::string& time, const std::string& camera, const 
   } else {
     s.bind_null(11);
   }
+  if (crop.empty()) {
+    s.bind_null(12);
+  } else {
+    s.bind(12, crop);
+  }
   s.run();
 }
 
@@ -138,8 +191,35 @@ int64_t prune_audit_log(const std::string& path, const std::string& cutoff) {
   sql::Connection db =
       sql::open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, file);
   sql::Transaction t(db.get(), file);
+  if (columns(db.get(), file).count("crop") != 0) {
+    delete_crops_of(db.get(), file, "time < ?1", cutoff);
+  }
   sql::Statement del(db.get(), file, "DELETE FROM decisions WHERE time < ?1");
   del.bind(1, cutoff).run();
+  const int64_t n = sqlite3_changes(db.get());
+  t.commit();
+  return n;
+}
+
+int64_t prune_crops(const std::string& path, const std::string& cutoff, int64_t max_crops) {
+  if (cutoff.empty() && max_crops <= 0) return 0;
+  const sql::FileRef file{path, "siamese audit log", 5000};
+  sql::Connection db =
+      sql::open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, file);
+  sql::Transaction t(db.get(), file);
+  if (columns(db.get(), file).count("crop") == 0) return 0;  // no crop was ever kept
+  std::string where;
+  if (!cutoff.empty()) where = "time < ?1";
+  if (max_crops > 0) {
+    if (!where.empty()) where += " OR ";
+    where += "id NOT IN (SELECT id FROM decisions WHERE crop > '' ORDER BY id DESC LIMIT " +
+             std::to_string(max_crops) + ")";
+  }
+  delete_crops_of(db.get(), file, where, cutoff);
+  const std::string clear = "UPDATE decisions SET crop = '' WHERE crop > '' AND (" + where + ")";
+  sql::Statement update(db.get(), file, clear.c_str());
+  if (!cutoff.empty()) update.bind(1, cutoff);
+  update.run();
   const int64_t n = sqlite3_changes(db.get());
   t.commit();
   return n;
@@ -155,18 +235,27 @@ std::string retention_cutoff(int days) {
 }
 
 AuditRetention::AuditRetention(std::string path, int days, double period_s)
-    : path_(std::move(path)), days_(days), period_s_(period_s) {
+    : AuditRetention(std::move(path), RetentionRules{days, 0, 0}, period_s) {
   if (days < 1) throw InputError("--audit-retention-days must be at least 1");
+}
+
+AuditRetention::AuditRetention(std::string path, RetentionRules rules, double period_s)
+    : path_(std::move(path)), rules_(rules), period_s_(period_s) {
+  if (rules.audit_days < 0 || rules.crop_days < 0 || rules.max_crops < 0) {
+    throw InputError("retention: days and --max-crops must not be negative");
+  }
   thread_ = std::thread([this] { loop(); });
 }
 
-AuditRetention::~AuditRetention() {
+AuditRetention::~AuditRetention() { stop(); }
+
+void AuditRetention::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 int64_t AuditRetention::pruned() const {
@@ -174,20 +263,40 @@ int64_t AuditRetention::pruned() const {
   return pruned_;
 }
 
+int64_t AuditRetention::crops_pruned() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return crops_pruned_;
+}
+
+void AuditRetention::nudge() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    nudged_ = true;
+  }
+  wake_.notify_all();
+}
+
 void AuditRetention::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
-  while (!stop_) {
+  for (;;) {
     lock.unlock();
-    int64_t n = 0;
+    int64_t n = 0, crops = 0;
     try {
-      n = prune_audit_log(path_, retention_cutoff(days_));
+      if (rules_.audit_days > 0) n = prune_audit_log(path_, retention_cutoff(rules_.audit_days));
+      crops = prune_crops(path_, rules_.crop_days > 0 ? retention_cutoff(rules_.crop_days) : "",
+                          rules_.max_crops);
     } catch (const std::exception& e) {
       std::cerr << "siamese-access-control: audit retention: " << escape_for_display(e.what())
                 << " (retried in " << period_s_ << " s)\n";
     }
     lock.lock();
     pruned_ += n;
-    wake_.wait_for(lock, std::chrono::duration<double>(period_s_), [this] { return stop_; });
+    crops_pruned_ += crops;
+    wake_.wait_for(lock, std::chrono::duration<double>(period_s_),
+                   [this] { return stop_ || nudged_; });
+    const bool again = nudged_;  // a nudge before the stop is still served
+    nudged_ = false;
+    if (stop_ && !again) break;
   }
 }
 

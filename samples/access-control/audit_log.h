@@ -1,9 +1,10 @@
 // The access-control audit log: one SQLite table `decisions` (time, running_time, camera, track,
 // identity, distance, decision, reason, and what the decision used: the gallery's generation and
-// version, the threshold) to which every decision is appended in its own transaction, so a crash
-// loses at most the row being written. Older files get the new columns by an upgrade in one
-// transaction. Never face images. The file is created with mode 0600 (it names people).
-// AuditRetention prunes old rows on its own thread and connection. Thread-safety: one AuditLog
+// version, the threshold; the path of the face crop kept with --keep-crops) to which every
+// decision is appended in its own transaction, so a crash loses at most the row being written.
+// Older files get the new columns by an upgrade in one transaction. Never face images in the
+// table. The file is created with mode 0600 (it names people). AuditRetention prunes old rows
+// and old crops (deleting the files) on its own thread and connection. Thread-safety: one AuditLog
 // per thread; AuditRetention's methods are for the thread that made it.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "door_policy.h"
 #include "siamese/sqlite_db.h"
@@ -34,6 +36,10 @@ struct AuditContext {
 /// embeddings) FROM identities"` prints. Read-only. Throws siamese::FileError naming the file.
 std::string gallery_version_of(const std::string& gallery_path);
 
+/// The names of the identities of a gallery file, sorted, read-only (no LibTorch: the table
+/// `identities` of pipeline/src/gallery.cpp). Throws siamese::FileError naming the file.
+std::vector<std::string> gallery_identity_names(const std::string& gallery_path);
+
 class AuditLog {
  public:
   /// Opens or creates path and its table (adding the columns an older file lacks, in one
@@ -44,8 +50,9 @@ class AuditLog {
 
   /// Appends one row stamped with time (ISO 8601 UTC); camera names the faceverify element.
   /// Throws siamese::FileError on failure.
+  /// crop: the face crop kept of the track (--keep-crops), "" for none.
   void append(const std::string& time, const std::string& camera, const DoorAction& action,
-              const AuditContext& context = {});
+              const AuditContext& context = {}, const std::string& crop = "");
   /// Closes the database (also done by the destructor).
   void close();
 
@@ -58,35 +65,59 @@ class AuditLog {
 };
 
 /// Deletes the rows of the audit log at path whose time is before cutoff (ISO 8601 UTC, as the
-/// rows are stamped), in one transaction on its own connection; returns how many.
-/// Throws siamese::FileError naming the file.
+/// rows are stamped), and the crop files they name, in one transaction on its own connection;
+/// returns how many rows. Throws siamese::FileError naming the file.
 int64_t prune_audit_log(const std::string& path, const std::string& cutoff);
+
+/// Deletes the kept face crops of the audit log at path that are older than cutoff ("" : no age
+/// limit) or beyond the newest max_crops rows with a crop (0: no count limit), and clears their
+/// rows' crop column to '' (kept, then pruned; NULL: never kept), in one transaction; returns how
+/// many crops (rows) were pruned. A file is deleted before the transaction commits (a crash leaves
+/// a path to a missing file, never a face no row names). Throws siamese::FileError naming the file.
+int64_t prune_crops(const std::string& path, const std::string& cutoff, int64_t max_crops);
+
+/// What AuditRetention prunes (0: that rule is off).
+struct RetentionRules {
+  int audit_days = 0;     // --audit-retention-days: rows (and their crops)
+  int crop_days = 0;      // --crop-retention-days: crop files, rows kept
+  int64_t max_crops = 0;  // --max-crops: the newest kept, older crop files deleted
+};
 
 /// The ISO 8601 UTC time `days` days before now, in the rows' format.
 std::string retention_cutoff(int days);
 
-/// Prunes rows older than `days` days from the audit log at path: once at start, then every
-/// period_s, on a thread of its own (never the bus thread) with its own connection; a failure
-/// is reported on stderr and retried at the next period. Stops (and joins) on destruction.
+/// Prunes rows older than `days` days from the audit log at path (and crops by their rules):
+/// once at start, then every period_s or when nudged, on a thread of its own (never the bus
+/// thread) with its own connection; a failure is reported on stderr and retried at the next
+/// period. Stops (and joins) on destruction.
 class AuditRetention {
  public:
   AuditRetention(std::string path, int days, double period_s);
+  AuditRetention(std::string path, RetentionRules rules, double period_s);
   ~AuditRetention();
   AuditRetention(const AuditRetention&) = delete;
   AuditRetention& operator=(const AuditRetention&) = delete;
 
   /// Rows pruned so far.
   int64_t pruned() const;
+  /// Crops pruned so far (by their own rules; those of pruned rows are not counted).
+  int64_t crops_pruned() const;
+  /// Prunes again now (a crop was written: --max-crops holds at once, not only hourly).
+  void nudge();
+  /// Serves a pending nudge, then stops and joins the thread (also done by the destructor).
+  void stop();
 
  private:
   void loop();
   std::string path_;
-  int days_;
+  RetentionRules rules_;
   double period_s_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
+  bool nudged_ = false;
   int64_t pruned_ = 0;
+  int64_t crops_pruned_ = 0;
   std::thread thread_;
 };
 

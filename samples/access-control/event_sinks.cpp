@@ -67,6 +67,15 @@ void EventSinks::on_action(const std::string& camera, const DoorAction& action,
   }
 }
 
+void EventSinks::announce_people(const std::string& camera,
+                                 const std::vector<std::string>& people) {
+  if (!mqtt_) return;
+  const std::set<std::string> here = present(doors_[camera]);
+  for (const auto& person : people) {
+    if (here.count(person) == 0) mqtt_->publish_presence(camera, person, false);
+  }
+}
+
 void EventSinks::emit(DoorEvent event, int64_t first_frame_us, int64_t now_us) {
   event.sequence = ++sequence_;
   event.decided_at = iso8601_of_us(now_us);

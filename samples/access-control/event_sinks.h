@@ -41,6 +41,9 @@ class EventSinks {
                  int64_t now_us);
   /// A frame of camera: notes the tracks in it, publishes "track-lost" for those gone.
   void on_frame(const std::string& camera, const FrameEvent& frame, int64_t now_us);
+  /// The enrolled people of camera's gallery: each gets its presence sensor (Home Assistant
+  /// discovery) and a retained "OFF" now, not only after a first grant (those present excepted).
+  void announce_people(const std::string& camera, const std::vector<std::string>& people);
   /// The stream ended: every track still in view is lost ("end-of-stream").
   void end_of_stream(int64_t now_us);
   /// Events still queued in any sink.

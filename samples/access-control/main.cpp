@@ -19,6 +19,7 @@
 #include "action_command.h"
 #include "audit_log.h"
 #include "bus_events.h"
+#include "crop_keeper.h"
 #include "door_policy.h"
 #include "doors.h"
 #include "event_sinks.h"
@@ -123,6 +124,14 @@ class Controller {
     }
     if (doors_ != nullptr) actions = doors_->process(camera, s, std::move(actions));
     for (const auto& a : actions) act(camera, a);
+    if (events_ != nullptr && events_->enabled()) {
+      gint64 generation = 0;  // a new gallery state: announce its people (Home Assistant)
+      if (gst_structure_get_int64(s, "gallery-generation", &generation) &&
+          generation != generations_[camera]) {
+        if (generations_[camera] != 0) announce_people(GST_ELEMENT(GST_MESSAGE_SRC(msg)));
+        generations_[camera] = generation;
+      }
+    }
     if (events_ != nullptr) {
       sources_[camera] = GST_ELEMENT(GST_MESSAGE_SRC(msg));  // the pipeline keeps it alive
       if (auto f = ss::frame_event(s)) events_->on_frame(camera, *f, g_get_real_time());
@@ -131,6 +140,27 @@ class Controller {
 
   /// Where the actions are published (MQTT, webhook) besides the audit log.
   void set_events(ss::EventSinks* events) { events_ = events; }
+  /// Where denied tracks' face crops are kept (--keep-crops), and the retention told of them.
+  void set_crops(ss::CropKeeper* crops, ss::AuditRetention* retention) {
+    crops_ = crops;
+    retention_ = retention;
+  }
+
+  /// Publishes a presence sensor for each person of verifier's gallery (read-only SQLite).
+  void announce_people(GstElement* verifier) {
+    if (events_ == nullptr || !events_->enabled()) return;
+    gchar* gallery = nullptr;
+    g_object_get(verifier, "gallery", &gallery, nullptr);
+    const std::string path = gallery != nullptr ? gallery : "";
+    g_free(gallery);
+    if (path.empty()) return;
+    try {
+      events_->announce_people(GST_OBJECT_NAME(verifier), ss::gallery_identity_names(path));
+    } catch (const std::exception& e) {
+      std::cerr << kProgram << ": warning: the people of the gallery are not announced: "
+                << siamese::escape_for_display(e.what()) << "\n";
+    }
+  }
 
   void reap() {
     grant_.reap();
@@ -179,6 +209,24 @@ class Controller {
   }
 
  private:
+  // --keep-crops: the crop of a denied or tailgating track, written now (its path; "" none); a
+  // granted track's crop is dropped.
+  std::string keep_crop(const std::string& camera, const ss::DoorAction& a,
+                        const std::string& now) {
+    if (crops_ == nullptr) return "";
+    if (a.kind == ss::DoorAction::Kind::kGrant) crops_->forget(camera, a.track_id);
+    const bool denied = a.kind == ss::DoorAction::Kind::kDeny && a.decision == "deny";
+    if (!denied && a.kind != ss::DoorAction::Kind::kTailgate) return "";
+    try {
+      return crops_->write(camera, a.track_id, now, /*forget=*/denied);
+    } catch (const std::exception& e) {
+      std::cerr << kProgram
+                << ": warning: face crop not kept: " << siamese::escape_for_display(e.what())
+                << "\n";
+      return "";
+    }
+  }
+
   void act(const std::string& camera, const ss::DoorAction& a) {
     const std::string now = siamese::sql::utc_now_iso8601(/*milliseconds=*/true);
     if (events_ != nullptr && events_->enabled()) {
@@ -189,7 +237,10 @@ class Controller {
           wall_time_of(source != sources_.end() ? source->second : nullptr, a.first_seen, now_us),
           now_us);
     }
-    log_.append(now, camera, a, doors_ != nullptr ? doors_->context(camera) : ss::AuditContext{});
+    const std::string crop = keep_crop(camera, a, now);
+    log_.append(now, camera, a, doors_ != nullptr ? doors_->context(camera) : ss::AuditContext{},
+                crop);
+    if (!crop.empty() && retention_ != nullptr) retention_->nudge();  // --max-crops
     if (doors_ != nullptr) doors_->run_hooks(a, now);
     if (a.kind == ss::DoorAction::Kind::kGrant) grant_.run(a, now);
     if (a.kind == ss::DoorAction::Kind::kDeny) deny_.run(a, now);
@@ -208,6 +259,9 @@ class Controller {
   ss::EventSinks* events_ = nullptr;
   std::map<std::string, GstElement*> sources_;  // camera -> its faceverify (clock, base time)
   ss::Doors* doors_ = nullptr;
+  ss::CropKeeper* crops_ = nullptr;
+  ss::AuditRetention* retention_ = nullptr;
+  std::map<std::string, int64_t> generations_;  // camera -> gallery-generation last seen
 };
 
 std::string error_text(GstMessage* msg) {
@@ -287,20 +341,38 @@ int run(const siamese::cli::Args& flags) {
   ss::Doors doors(options.door, options.properties, built.verifiers);
   controller.set_doors(&doors);
   std::unique_ptr<ss::AuditRetention> retention;
-  if (options.door.audit_retention_days > 0) {
-    retention = std::make_unique<ss::AuditRetention>(
-        options.audit_log, options.door.audit_retention_days, ss::kAuditRetentionPeriodS);
+  const ss::RetentionRules rules{options.door.audit_retention_days, options.crop_retention_days,
+                                 options.max_crops};
+  if (rules.audit_days > 0 || rules.crop_days > 0 || rules.max_crops > 0) {
+    retention =
+        std::make_unique<ss::AuditRetention>(options.audit_log, rules, ss::kAuditRetentionPeriodS);
   }
+  std::unique_ptr<ss::CropKeeper> crops;  // its probes run until the pipeline stops
+  if (!options.keep_crops.empty()) {
+    crops = std::make_unique<ss::CropKeeper>(options.keep_crops);
+    for (GstElement* v : built.verifiers) crops->attach(v);
+  }
+  controller.set_crops(crops.get(), retention.get());
   std::vector<std::string> cameras;
   for (GstElement* v : built.verifiers) cameras.push_back(GST_OBJECT_NAME(v));
   ss::EventSinks events(options.events, cameras);
   controller.set_events(&events);
+  for (GstElement* v : built.verifiers) controller.announce_people(v);
   install_signal_handlers();
   const int status = run_pipeline(pipeline.get(), controller, options);
   controller.finish();
-  if (retention) {
+  if (retention) retention->stop();  // the counts below are final
+  if (crops) {
+    std::cout << kProgram << ": " << crops->written() << " face crops kept in "
+              << siamese::escape_for_display(crops->dir()) << std::endl;
+  }
+  if (retention && rules.audit_days > 0) {
     std::cout << kProgram << ": audit retention: " << retention->pruned() << " rows older than "
               << options.door.audit_retention_days << " days pruned" << std::endl;
+  }
+  if (retention && (rules.crop_days > 0 || rules.max_crops > 0)) {
+    std::cout << kProgram << ": crop retention: " << retention->crops_pruned()
+              << " kept crops pruned" << std::endl;
   }
   return status;
 }

@@ -142,7 +142,18 @@ MqttPublisher::~MqttPublisher() {
 void MqttPublisher::on_connect(mosquitto*, void* self, int rc) {
   auto* p = static_cast<MqttPublisher*>(self);
   std::lock_guard<std::mutex> lock(p->mutex_);
-  if (rc != 0) return;  // refused (bad credentials): the thread keeps retrying
+  if (rc != 0) {
+    // Refused (bad credentials, not authorised): said once per reason; the library retries.
+    if (rc != p->refused_) {
+      std::fprintf(stderr,
+                   "siamese-access-control: mqtt: the broker refused the connection: %s; "
+                   "retrying (check --mqtt-username and --mqtt-password-file)\n",
+                   mosquitto_connack_string(rc));
+    }
+    p->refused_ = rc;
+    return;
+  }
+  p->refused_ = 0;
   p->connected_ = true;
   for (const auto& [topic, payload] : p->retained_) p->dirty_.insert(topic);  // broker may
   p->changed_.notify_all();  // have restarted without them

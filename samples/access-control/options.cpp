@@ -36,6 +36,11 @@ door:
   --realtime             play --source-file at its frame rate (as a camera would)
   --stop-timeout S       after Ctrl-C, wait this long for the pipeline to drain (default 5)
   --verbose              print every decision change, not only grants and denials
+  --keep-crops DIR       keep the face crop of each denied or tailgating track as a PNG in
+                         DIR (0700; files 0600), its path in the audit row's `crop` column
+                         (off by default: faces are personal data; see README "Kept crops")
+  --crop-retention-days N  delete kept crops older than N days (at start, then hourly)
+  --max-crops N          keep at most the newest N crops; older files are deleted
 at the door (see README "At the door"):
   --config FILE.toml     per-camera settings ([default] and one table per faceverify element:
                          threshold, min-face-size, confirm-frames, schedule, open-time,
@@ -87,7 +92,10 @@ const cli::Program& access_program() {
                                Flag::on_off("display"),
                                Flag::on_off("realtime"),
                                Flag::on_off("verbose"),
-                               Flag::number("stop-timeout", 0, 3600)};
+                               Flag::number("stop-timeout", 0, 3600),
+                               Flag::text("keep-crops"),
+                               Flag::integer("crop-retention-days", 1, 36500),
+                               Flag::integer("max-crops", 1, 100000000)};
     for (auto& f : door_flag_declarations()) flags.push_back(std::move(f));
     for (auto& f : event_flag_declarations()) flags.push_back(std::move(f));
     // The element's properties: shared ranges where the flag layer has them; the others are
@@ -124,6 +132,12 @@ AccessOptions access_options_of(const cli::Args& flags) {
   o.on_deny = flags.text("on-deny");
   o.audit_log = flags.text("audit-log", kDefaultAuditLog);
   if (o.audit_log.empty()) throw UsageError("--audit-log needs a file name");
+  o.keep_crops = flags.text("keep-crops");
+  if (flags.has("keep-crops") && o.keep_crops.empty()) {
+    throw UsageError("--keep-crops needs a folder name");
+  }
+  o.crop_retention_days = static_cast<int>(flags.integer("crop-retention-days", 0));
+  o.max_crops = flags.integer("max-crops", 0);
   o.display = flags.has("display");
   o.realtime = flags.has("realtime");
   o.verbose = flags.has("verbose");

@@ -37,6 +37,10 @@ struct AccessOptions {
   std::string on_grant;
   std::string on_deny;
   std::string audit_log = kDefaultAuditLog;
+  std::string keep_crops;       // --keep-crops DIR: denied tracks' face crops ("" off)
+  int crop_retention_days = 0;  // --crop-retention-days N (0 off)
+  long max_crops = 0;           // --max-crops N (0 off)
+
   bool display = false;   // draw with faceverifyoverlay into autovideosink
   bool realtime = false;  // --source-file at its own frame rate instead of as fast as possible
   bool verbose = false;   // print every decision change, not only grants and denials
