@@ -1,10 +1,12 @@
 #include "gallery_watch.h"
 
+#include <algorithm>
 #include <atomic>
 #include <utility>
 
 #include "siamese/errors.h"
 #include "siamese/log.h"
+#include "siamese/postgres_gallery.h"
 
 namespace siamese::gst {
 
@@ -12,6 +14,8 @@ GalleryWatch::GalleryWatch(std::string path, const ModelInfo& model, torch::Devi
                            std::chrono::milliseconds poll, std::chrono::milliseconds error_after,
                            Reporter report)
     : path_(std::move(path)),
+      name_(gallery_display_name(path_)),
+      postgres_(is_postgres_location(path_)),
       model_(model),
       device_(device),
       error_after_(error_after),
@@ -20,7 +24,19 @@ GalleryWatch::GalleryWatch(std::string path, const ModelInfo& model, torch::Devi
     std::lock_guard<std::mutex> lock(mutex_);
     load_locked();  // throws: the element's start() fails with the reason
   }
-  if (poll.count() > 0) thread_ = std::thread([this, poll] { poll_loop(poll); });
+  if (postgres_) {
+    auto stale = std::make_shared<GalleryView>();
+    stale->default_threshold = view()->default_threshold;
+    stale->matcher =
+        std::make_shared<const Matcher>(GalleryMatrix{}, device_, stale->default_threshold.value);
+    stale->trusted = false;
+    stale->problem = "no word from the PostgreSQL server for " +
+                     std::to_string(kPostgresStaleLimit.count() / 1000.0) + " s";
+    stale_view_ = std::move(stale);
+  }
+  if (poll.count() > 0) {
+    thread_ = std::thread([this, poll] { postgres_ ? listen_loop(poll) : poll_loop(poll); });
+  }
 }
 
 GalleryWatch::~GalleryWatch() {
@@ -32,7 +48,22 @@ GalleryWatch::~GalleryWatch() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::shared_ptr<const GalleryView> GalleryWatch::view() const { return std::atomic_load(&view_); }
+namespace {
+int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+}  // namespace
+
+std::shared_ptr<const GalleryView> GalleryWatch::view() const {
+  auto current = std::atomic_load(&view_);
+  // Fail closed even when the watch's thread is stuck: a state not confirmed by the server
+  // within the bound is not served.
+  if (stale_view_ && current->trusted &&
+      steady_ns(std::chrono::steady_clock::now()) > fresh_until_ns_.load()) {
+    return stale_view_;
+  }
+  return current;
+}
 
 void GalleryWatch::report(Event event, const std::string& message) {
   if (report_) report_(event, message);
@@ -49,7 +80,7 @@ void GalleryWatch::load_locked() {
   // open_reader checked the binding; a rebind may have committed since.
   if (snap.model_fingerprint != model_.fingerprint ||
       snap.embedding_size != model_.embedding_size) {
-    throw MismatchError(path_ + ": gallery was rebuilt with model " + snap.model_fingerprint +
+    throw MismatchError(name_ + ": gallery was rebuilt with model " + snap.model_fingerprint +
                         ", the element runs model " + model_.fingerprint);
   }
   auto view = std::make_shared<GalleryView>();
@@ -60,6 +91,11 @@ void GalleryWatch::load_locked() {
   view->generation = ++generation_;
   std::atomic_store(&view_, std::shared_ptr<const GalleryView>(std::move(view)));
   gallery_.emplace(std::move(fresh));
+  if (postgres_) {
+    // Read from the server just now: current at least until the bound from now.
+    const int64_t until = steady_ns(std::chrono::steady_clock::now() + kPostgresStaleLimit);
+    if (until > fresh_until_ns_.load()) fresh_until_ns_.store(until);
+  }
   last_counter_ = counter;
   problem_.clear();
   fatal_reported_ = false;
@@ -78,7 +114,7 @@ void GalleryWatch::distrust_locked(const std::string& problem, std::string& mess
     view->problem = problem;
     view->generation = generation_;
     std::atomic_store(&view_, std::shared_ptr<const GalleryView>(std::move(view)));
-    message = "gallery " + path_ + " cannot be trusted, verifying nobody until it can: " + problem;
+    message = "gallery " + name_ + " cannot be trusted, verifying nobody until it can: " + problem;
   }
   problem_ = problem;
 }
@@ -94,26 +130,107 @@ bool GalleryWatch::reload() {
       load_locked();
       ok = true;
       const auto v = view();
-      message = path_ + ": " + (was_untrusted ? "trusted again, " : "reloaded, ") +
+      message = name_ + ": " + (was_untrusted ? "trusted again, " : "reloaded, ") +
                 std::to_string(v->matcher->names().size()) + " identities, " +
                 std::to_string(v->matcher->embedding_count()) + " embeddings, threshold " +
                 std::to_string(v->default_threshold.value) + " (" +
                 v->default_threshold.description + ")";
     } catch (const std::exception& e) {
-      gallery_.reset();
-      event = Event::kUntrusted;
-      distrust_locked(e.what(), message);
-      if (message.empty() && error_after_.count() > 0 && !fatal_reported_ &&
-          std::chrono::steady_clock::now() - untrusted_since_ >= error_after_) {
-        fatal_reported_ = true;
-        event = Event::kFatal;
-        message = "gallery " + path_ + " has not been readable for " +
-                  std::to_string(error_after_.count() / 1000.0) + " s: " + problem_;
-      }
+      fail_locked(e.what(), event, message);
     }
   }
   if (!message.empty()) report(event, message);
   return ok;
+}
+
+void GalleryWatch::fail_locked(const std::string& problem, Event& event, std::string& message) {
+  gallery_.reset();
+  event = Event::kUntrusted;
+  distrust_locked(problem, message);
+  if (message.empty() && error_after_.count() > 0 && !fatal_reported_ &&
+      std::chrono::steady_clock::now() - untrusted_since_ >= error_after_) {
+    fatal_reported_ = true;
+    event = Event::kFatal;
+    message = "gallery " + name_ + " has not been readable for " +
+              std::to_string(error_after_.count() / 1000.0) + " s: " + problem_;
+  }
+}
+
+void GalleryWatch::fail(const std::string& problem) {
+  std::string message;
+  Event event = Event::kUntrusted;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fail_locked(problem, event, message);
+  }
+  if (!message.empty()) report(event, message);
+}
+
+bool GalleryWatch::wait_stop(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> stop_lock(stop_mutex_);
+  return stop_cv_.wait_for(stop_lock, timeout, [this] { return stopping_; });
+}
+
+void GalleryWatch::listen_loop(std::chrono::milliseconds poll) {
+  using Clock = std::chrono::steady_clock;
+  const auto slice = std::min(poll, std::chrono::milliseconds(100));
+  std::unique_ptr<PostgresChangeListener> listener;
+  auto backoff = poll;
+  auto next_try = Clock::now();
+  auto next_retry = Clock::now();  // while untrusted: read again every poll
+  bool lost_reported = false;
+  for (;;) {
+    if (!listener && Clock::now() >= next_try) {
+      try {
+        listener = std::make_unique<PostgresChangeListener>(path_);
+        backoff = poll;
+        lost_reported = false;
+        reload();  // changes may have been committed while nobody listened
+      } catch (const std::exception& e) {
+        next_try = Clock::now() + backoff;
+        backoff = std::min(backoff * 2, kPostgresMaxBackoff);
+        if (!lost_reported) {
+          lost_reported = true;
+          report(Event::kStale, name_ + ": cannot reach the PostgreSQL server; serving the last " +
+                                    "good gallery for at most " +
+                                    std::to_string(kPostgresStaleLimit.count() / 1000.0) +
+                                    " s while reconnecting: " + e.what());
+        }
+      }
+    }
+    if (listener) {
+      try {
+        const int notices = listener->wait(slice, kPostgresHeartbeat);
+        const int64_t until = steady_ns(listener->last_heard() + kPostgresStaleLimit);
+        if (until > fresh_until_ns_.load()) fresh_until_ns_.store(until);
+        bool untrusted = false;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          untrusted = !problem_.empty();
+        }
+        if (notices > 0 || (untrusted && Clock::now() >= next_retry)) {
+          next_retry = Clock::now() + poll;
+          reload();
+        }
+      } catch (const std::exception& e) {
+        listener.reset();
+        next_try = Clock::now();
+        lost_reported = true;
+        report(Event::kStale, name_ + ": lost the PostgreSQL server; serving the last good " +
+                                  "gallery for at most " +
+                                  std::to_string(kPostgresStaleLimit.count() / 1000.0) +
+                                  " s while reconnecting: " + e.what());
+      }
+    } else if (wait_stop(slice)) {
+      return;
+    }
+    // Past the bound: say so and serve nobody (view() already does).
+    const auto current = std::atomic_load(&view_);
+    if (current->trusted && steady_ns(Clock::now()) > fresh_until_ns_.load()) {
+      fail(stale_view_->problem);
+    }
+    if (listener && wait_stop(std::chrono::milliseconds(0))) return;
+  }
 }
 
 bool GalleryWatch::changed_locked() {
@@ -130,10 +247,7 @@ bool GalleryWatch::changed_locked() {
 
 void GalleryWatch::poll_loop(std::chrono::milliseconds poll) {
   for (;;) {
-    {
-      std::unique_lock<std::mutex> stop_lock(stop_mutex_);
-      if (stop_cv_.wait_for(stop_lock, poll, [this] { return stopping_; })) return;
-    }
+    if (wait_stop(poll)) return;
     bool changed = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);

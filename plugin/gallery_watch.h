@@ -5,12 +5,17 @@
 // it in atomically. When the gallery cannot be read or trusted (missing, corrupt, rebuilt with
 // another model, a bad stored threshold) the watch serves an EMPTY gallery, so nobody is
 // verified, reports why, retries every poll, and reports a fatal error once it has stayed
-// untrusted for the error timeout. GStreamer-free. Thread-safety: view() and reload() from
+// untrusted for the error timeout. A PostgreSQL gallery is followed instead through LISTEN on
+// a connection of its own (reload on each NOTIFY); when that connection is lost the watch
+// retries with back-off and keeps serving the last good state for at most
+// kPostgresStaleLimit after it last heard from the server, then serves the empty gallery.
+// GStreamer-free. Thread-safety: view() and reload() from
 // any thread; the reporter is called from the polling thread or reload()'s caller.
 #pragma once
 
 #include <torch/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -27,6 +32,13 @@
 #include "siamese/threshold_policy.h"
 
 namespace siamese::gst {
+
+/// How long a PostgreSQL gallery is served after the watch last heard from its server (a
+/// heartbeat every kPostgresHeartbeat): the revocation bound while the server is unreachable.
+constexpr std::chrono::milliseconds kPostgresStaleLimit{5000};
+constexpr std::chrono::milliseconds kPostgresHeartbeat{1000};
+/// Reconnection back-off: from the poll interval, doubling up to this.
+constexpr std::chrono::milliseconds kPostgresMaxBackoff{4000};
 
 /// One loaded state of the gallery, as the streaming thread uses it for a batch.
 struct GalleryView {
@@ -45,6 +57,7 @@ class GalleryWatch {
     kLoaded,     // a new state is served (also after recovering)
     kUntrusted,  // the gallery cannot be trusted: nobody is verified until it can
     kFatal,      // untrusted for longer than the error timeout (reported once per episode)
+    kStale,      // lost the PostgreSQL server: the last good state is served, for a bound
   };
   using Reporter = std::function<void(Event event, const std::string& message)>;
 
@@ -59,7 +72,8 @@ class GalleryWatch {
   GalleryWatch(const GalleryWatch&) = delete;
   GalleryWatch& operator=(const GalleryWatch&) = delete;
 
-  /// The current state (never null); keep the pointer for one batch.
+  /// The current state (never null); keep the pointer for one batch. A PostgreSQL gallery not
+  /// heard from for kPostgresStaleLimit reads as empty and untrusted here, whatever the thread.
   std::shared_ptr<const GalleryView> view() const;
   /// Reads the gallery again now through a fresh connection; returns false (and serves an
   /// empty, untrusted gallery) when that fails.
@@ -73,9 +87,19 @@ class GalleryWatch {
   // Whether the file changed since it was loaded. Caller holds mutex_.
   bool changed_locked();
   void poll_loop(std::chrono::milliseconds poll);
+  // PostgreSQL: LISTEN, reload on NOTIFY, reconnect with back-off.
+  void listen_loop(std::chrono::milliseconds poll);
+  // Serves the empty gallery for problem and reports it, kFatal after the error timeout.
+  void fail(const std::string& problem);
+  // fail() with mutex_ held: sets what to report.
+  void fail_locked(const std::string& problem, Event& event, std::string& message);
+  // Waits up to timeout for the destructor; true when it asks the thread to stop.
+  bool wait_stop(std::chrono::milliseconds timeout);
   void report(Event event, const std::string& message);
 
   const std::string path_;
+  const std::string name_;  // how messages name it: a URI loses its password
+  const bool postgres_;
   const ModelInfo model_;
   const torch::Device device_;
   const std::chrono::milliseconds error_after_;
@@ -90,6 +114,9 @@ class GalleryWatch {
   bool fatal_reported_ = false;
 
   std::shared_ptr<const GalleryView> view_;  // atomic_load / atomic_store only
+  // PostgreSQL: the view is served until then (steady clock, ns), the empty one after.
+  std::atomic<int64_t> fresh_until_ns_{0};
+  std::shared_ptr<const GalleryView> stale_view_;  // set once in the constructor
 
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

@@ -175,6 +175,14 @@ static void report_gallery(GstFaceVerify* self, const std::string& path,
                            path.c_str()),
                           ("%s", message.c_str()));
       break;
+    case sg::GalleryWatch::Event::kStale:
+      GST_ELEMENT_WARNING(self, RESOURCE, READ,
+                          ("Gallery \"%s\" (property \"gallery\"): lost its PostgreSQL server; "
+                           "the last good gallery is served for a bounded time while "
+                           "reconnecting.",
+                           path.c_str()),
+                          ("%s", message.c_str()));
+      break;
     case sg::GalleryWatch::Event::kFatal:
       GST_ELEMENT_ERROR(self, RESOURCE, READ,
                         ("Gallery \"%s\" (property \"gallery\") stayed unreadable or untrusted "
@@ -353,9 +361,9 @@ static bool start_gallery(StartContext& c) {
   if (s.gallery.empty()) return true;
   GstFaceVerify* self = c.self;
   try {
-    const std::string path = s.gallery;
+    const std::string path = siamese::gallery_display_name(s.gallery);  // no password
     c.state.watch = std::make_unique<sg::GalleryWatch>(
-        path, c.info, c.device, std::chrono::milliseconds(sg::kGalleryPollMs),
+        s.gallery, c.info, c.device, std::chrono::milliseconds(sg::kGalleryPollMs),
         std::chrono::seconds(s.gallery_error_timeout_s),
         [self, path](sg::GalleryWatch::Event event, const std::string& message) {
           report_gallery(self, path, event, message);
@@ -375,12 +383,13 @@ static bool start_gallery(StartContext& c) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
                       ("Gallery \"%s\" (property \"gallery\") was not built with model \"%s\"; "
                        "re-enroll with this model or use siamese-enroll --rebuild.",
-                       s.gallery.c_str(), s.model.c_str()),
+                       siamese::gallery_display_name(s.gallery).c_str(), s.model.c_str()),
                       ("%s", e.what()));
     return false;
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
-                      ("Could not open gallery \"%s\" (property \"gallery\").", s.gallery.c_str()),
+                      ("Could not open gallery \"%s\" (property \"gallery\").",
+                       siamese::gallery_display_name(s.gallery).c_str()),
                       ("%s", e.what()));
     return false;
   }
@@ -445,7 +454,7 @@ static void log_start(const StartContext& c) {
       : state.watch       ? state.watch->view()->default_threshold.description.c_str()
                           : "of the model",
       c.options.decision.margin_at(c.options.decision.threshold), s.confirm_frames.c_str(),
-      s.gallery.empty() ? "(none)" : s.gallery.c_str(),
+      s.gallery.empty() ? "(none)" : siamese::gallery_display_name(s.gallery).c_str(),
       state.watch ? static_cast<long long>(state.watch->view()->matcher->embedding_count()) : 0LL,
       state.use_upstream                     ? "upstream"
       : s.detector == sg::DetectorKind::kCnn ? "cnn"

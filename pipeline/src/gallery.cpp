@@ -1015,10 +1015,6 @@ int64_t SqliteGallery::change_counter() const {
 
 // ---- Gallery: the handle, forwarding to its store ----------------------------------------
 
-bool is_postgres_location(const std::string& location) {
-  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
-}
-
 Gallery Gallery::open(const std::string& path, const ModelInfo& model, bool create) {
   if (is_postgres_location(path)) return Gallery(open_postgres_store(path, &model, create, true));
   return Gallery(SqliteGallery::open(path, model, create));

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "siamese/gallery_location.h"
 #include "siamese/matcher.h"
 #include "siamese/model_file.h"
 #include "siamese/sqlite_db.h"
@@ -99,11 +100,6 @@ struct GalleryContent {
   std::vector<StoredNegative> negatives;
   std::vector<std::vector<float>> negative_embeddings;  // one per negative
 };
-
-/// Whether location names a PostgreSQL gallery (`postgresql://...` or `postgres://...`).
-bool is_postgres_location(const std::string& location);
-/// location as errors and logs show it: a URI loses its password (user:PASSWORD@, password=).
-std::string gallery_display_name(const std::string& location);
 
 /// What every gallery store does; Gallery forwards to one. Errors name the gallery by
 /// display name (a path, or a URI without password): FileError for an unreadable store,
