@@ -760,3 +760,122 @@ TEST_CASE("siamese-access-control retries a failing webhook, then counts the fai
   for (const auto& [seq, n] : attempts) CHECK(n == 3);
   CHECK(failed + dropped == last);  // every event either failed after retries or was dropped
 }
+
+TEST_CASE("siamese-access-control announces each enrolled person's presence before any grant",
+          "[samples][gst]") {
+  SIAMESE_REQUIRE_ATT(data);
+  REQUIRE_BROKER();
+  siamese::testing::use_build_plugins();
+  const auto& w = walk(data);
+  const std::string dir = siamese::testing::temp_dir("access_events_people");
+  Broker broker(dir);
+  broker.start();
+  // No face passes this camera: nobody is granted, yet every person of the gallery has a sensor.
+  const auto r = run_program(
+      {program_path("siamese-access-control"), "--model", w.model, "--gallery", w.gallery,
+       "--pipeline-desc",
+       "videotestsrc num-buffers=5 ! videoconvert ! faceverify name=faceverify0 ! fakesink",
+       "--audit-log", dir + "/audit.db", "--device", "cpu", "--mqtt",
+       "mqtt://127.0.0.1:" + std::to_string(broker.port()) + "/site", "--ha-discovery"},
+      120);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  Subscriber late(broker.port(), "test-people", "#", false);
+  const auto config = [](const std::string& person) {
+    return "homeassistant/binary_sensor/site/faceverify0_" + person + "_presence/config";
+  };
+  REQUIRE(wait_until(
+      [&] {
+        for (const auto& person : siamese::testing::kAccessWalkPeople) {
+          if (late.on(config(person)).empty() ||
+              late.on("site/faceverify0/presence/" + person).empty()) {
+            return false;
+          }
+        }
+        return true;
+      },
+      10));
+  for (const auto& person : siamese::testing::kAccessWalkPeople) {
+    const auto m = late.on(config(person)).back();
+    CHECK(m.retained);
+    const auto j = nlohmann::json::parse(m.payload);
+    CHECK(j.at("device_class") == "presence");
+    CHECK(j.at("state_topic") == "site/faceverify0/presence/" + person);
+    CHECK(late.on("site/faceverify0/presence/" + person).back().payload == "OFF");
+  }
+  CHECK(late.on(config("s21")).empty());  // strangers are not in the gallery
+}
+
+TEST_CASE("siamese-access-control reaches a TLS broker with a password and reports a refusal",
+          "[samples][gst]") {
+  SIAMESE_REQUIRE_ATT(data);
+  REQUIRE_BROKER();
+  for (const char* tool : {"/usr/bin/openssl", "/usr/bin/mosquitto_passwd"}) {
+    if (!std::filesystem::exists(tool)) {
+      WARN("skipped: " << tool << " is missing (tests/setup.sh installs openssl, mosquitto)");
+      return;
+    }
+  }
+  siamese::testing::use_build_plugins();
+  const auto& w = walk(data);
+  const std::string dir = siamese::testing::temp_dir("access_events_tls");
+  // A throwaway CA and a server certificate for 127.0.0.1, and a password file.
+  std::string out;
+  const std::string certs =
+      "cd '" + dir +
+      "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 "
+      "-subj /CN=siamese-test-ca && openssl req -newkey rsa:2048 -nodes -keyout server.key "
+      "-out server.csr -subj /CN=127.0.0.1 && printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf "
+      "&& openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out "
+      "server.crt -days 1 -extfile ext.cnf && mosquitto_passwd -b -c passwd door right-horse "
+      "&& printf 'right-horse\\n' > right && printf 'wrong-horse\\n' > wrong";
+  INFO(out);
+  REQUIRE(siamese::testing::run_shell("(" + certs + ") 2>&1", &out) == 0);
+  // A plain listener for the test's subscriber, a TLS one with passwords for the program.
+  const int plain = free_port(), tls = free_port();
+  const passwd* user = getpwuid(getuid());
+  std::ofstream(dir + "/mosquitto.conf")
+      << "per_listener_settings true\nlistener " << plain << " 127.0.0.1\nallow_anonymous true\n"
+      << "listener " << tls << " 127.0.0.1\nallow_anonymous false\npassword_file " << dir
+      << "/passwd\ncafile " << dir << "/ca.crt\ncertfile " << dir << "/server.crt\nkeyfile " << dir
+      << "/server.key\nuser " << (user != nullptr ? user->pw_name : "mosquitto") << "\n";
+  siamese::testing::Process broker({kBroker, "-c", dir + "/mosquitto.conf"}, dir + "/broker.log");
+  REQUIRE(wait_until([&] { return port_open(plain) && port_open(tls); }, 10));
+  Subscriber sub(plain, "test-tls", "door/#", false);
+  const auto run = [&](const std::string& password_file, const std::string& source,
+                       const std::string& audit) {
+    auto argv = access_args(w, audit);
+    if (!source.empty()) {
+      argv.erase(argv.begin() + 5, argv.begin() + 7);  // --source-file VIDEO
+      argv.insert(argv.end(), {"--pipeline-desc", source, "--stop-timeout", "1"});
+    }
+    argv.insert(argv.end(), {"--mqtt", "mqtts://127.0.0.1:" + std::to_string(tls) + "/door",
+                             "--mqtt-ca-file", dir + "/ca.crt", "--mqtt-username", "door",
+                             "--mqtt-password-file", password_file});
+    return run_program(argv, 300);
+  };
+  // The wrong password: refused, said once with what to check; the run still ends.
+  const auto refused = run(dir + "/wrong",
+                           "videotestsrc num-buffers=5 ! videoconvert ! faceverify "
+                           "name=faceverify0 ! fakesink",
+                           dir + "/refused.db");
+  INFO(refused.output);
+  CHECK(refused.status == 0);
+  CHECK(refused.output.find("mqtt: the broker refused the connection") != std::string::npos);
+  CHECK(refused.output.find("check --mqtt-username and --mqtt-password-file") != std::string::npos);
+  CHECK(sub.on("door/availability").empty());
+  // The right one: every event of the walk arrives over TLS.
+  const auto r = run(dir + "/right", "", dir + "/audit.db");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("refused") == std::string::npos);
+  const long published = count_before(r.output, "mqtt", " published");
+  REQUIRE(published > 0);
+  CHECK(count_before(r.output, "mqtt", " unsent") == 0);
+  REQUIRE(wait_until(
+      [&] { return sub.on("door/faceverify0/event").size() >= static_cast<size_t>(published); },
+      20));
+  CHECK(sub.on("door/faceverify0/event").size() == static_cast<size_t>(published));
+  broker.signal(SIGTERM);
+  broker.wait(10);
+}
