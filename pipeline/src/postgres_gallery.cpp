@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "gallery_common.h"
 #include "gallery_hooks.h"
@@ -647,52 +648,78 @@ GallerySnapshot PostgresGallery::snapshot() const {
                                " is outside 1.." + std::to_string(kMaxGalleryEmbeddingSize));
   }
   const int bytes = size * static_cast<int>(sizeof(float));
+  // The identities that have embeddings, in name order (as SQLite's snapshot), with how many
+  // each has: every row's place in the matrix is known before the rows come, so they stream
+  // in table order (no server-side sort of the whole table) straight into the tensor.
   GalleryMatrix m;
-  std::vector<float> values;
-  std::vector<int64_t> owners;
-  std::map<int64_t, int64_t> number_of;  // identity id -> identity number
-  int64_t last_id = -1;
+  struct Slot {
+    int64_t number = 0;  // identity number
+    int64_t next = 0;    // next free row
+    int64_t end = 0;
+  };
+  std::unordered_map<int64_t, Slot> slot_of;  // identity id ->
+  std::map<int64_t, int64_t> number_of;       // identity id -> identity number (negatives)
+  int64_t rows = 0;
+  {
+    Result r =
+        run("SELECT i.id, i.name, i.threshold, c.n FROM siamese_identities i JOIN "
+            "(SELECT identity_id, count(*) AS n FROM siamese_embeddings GROUP BY identity_id) c "
+            "ON c.identity_id = i.id ORDER BY i.name COLLATE \"C\"",
+            {}, /*binary_results=*/true);
+    for (int row = 0; row < PQntuples(r.get()); ++row) {
+      const int64_t id = read_int8(PQgetvalue(r.get(), row, 0));
+      const int64_t count = read_int8(PQgetvalue(r.get(), row, 3));
+      const auto number = static_cast<int64_t>(m.names.size());
+      m.names.emplace_back(PQgetvalue(r.get(), row, 1), PQgetlength(r.get(), row, 1));
+      if (PQgetisnull(r.get(), row, 2)) {
+        m.thresholds.push_back(std::nullopt);
+      } else {
+        const double t = read_float8(PQgetvalue(r.get(), row, 2));
+        if (!std::isfinite(t) || t < 0.0) {
+          throw FileError(name_, "the stored threshold of '" + m.names.back() +
+                                     "' is not a finite distance >= 0");
+        }
+        m.thresholds.push_back(static_cast<float>(t));
+      }
+      slot_of[id] = Slot{number, rows, rows + count};
+      number_of[id] = number;
+      rows += count;
+    }
+  }
+  m.embeddings = torch::empty({rows, size}, torch::kFloat32);
+  m.owners = torch::empty({rows}, torch::kInt64);
+  m.sources.resize(static_cast<size_t>(rows));
+  float* values = m.embeddings.data_ptr<float>();
+  int64_t* owners = m.owners.data_ptr<int64_t>();
   run("DECLARE siamese_rows NO SCROLL CURSOR FOR "
-      "SELECT i.id, i.name, e.vector, e.source_file, i.threshold FROM siamese_embeddings e "
-      "JOIN siamese_identities i ON i.id = e.identity_id ORDER BY i.name COLLATE \"C\", e.id");
+      "SELECT identity_id, vector, source_file FROM siamese_embeddings");
   const std::string fetch = "FETCH " + std::to_string(kFetchRows) + " FROM siamese_rows";
+  int64_t seen = 0;
   for (;;) {
     Result r = run(fetch, {}, /*binary_results=*/true);
     const int n = PQntuples(r.get());
     if (n == 0) break;
-    values.reserve(values.size() + static_cast<size_t>(n) * static_cast<size_t>(size));
     for (int row = 0; row < n; ++row) {
-      const int64_t id = read_int8(PQgetvalue(r.get(), row, 0));
-      if (id != last_id) {
-        number_of[id] = static_cast<int64_t>(m.names.size());
-        m.names.emplace_back(PQgetvalue(r.get(), row, 1), PQgetlength(r.get(), row, 1));
-        if (PQgetisnull(r.get(), row, 4)) {
-          m.thresholds.push_back(std::nullopt);
-        } else {
-          const double t = read_float8(PQgetvalue(r.get(), row, 4));
-          if (!std::isfinite(t) || t < 0.0) {
-            throw FileError(name_, "the stored threshold of '" + m.names.back() +
-                                       "' is not a finite distance >= 0");
-          }
-          m.thresholds.push_back(static_cast<float>(t));
-        }
-        last_id = id;
+      const auto it = slot_of.find(read_int8(PQgetvalue(r.get(), row, 0)));
+      if (it == slot_of.end() || it->second.next >= it->second.end) {
+        throw FileError(name_, "an embedding row does not belong to a counted identity");
       }
-      m.sources.emplace_back(PQgetvalue(r.get(), row, 3), PQgetlength(r.get(), row, 3));
-      if (PQgetlength(r.get(), row, 2) != bytes) {
-        throw FileError(name_, "corrupt embedding of '" + m.names.back() +
-                                   "': " + std::to_string(PQgetlength(r.get(), row, 2)) +
+      Slot& slot = it->second;
+      if (PQgetlength(r.get(), row, 1) != bytes) {
+        throw FileError(name_, "corrupt embedding of '" + m.names[slot.number] +
+                                   "': " + std::to_string(PQgetlength(r.get(), row, 1)) +
                                    " bytes, expected " + std::to_string(bytes));
       }
-      const size_t at = values.size();
-      values.resize(at + static_cast<size_t>(size));
-      std::memcpy(values.data() + at, PQgetvalue(r.get(), row, 2), static_cast<size_t>(bytes));
-      owners.push_back(static_cast<int64_t>(m.names.size()) - 1);
+      std::memcpy(values + slot.next * size, PQgetvalue(r.get(), row, 1),
+                  static_cast<size_t>(bytes));
+      owners[slot.next] = slot.number;
+      m.sources[static_cast<size_t>(slot.next)].assign(PQgetvalue(r.get(), row, 2),
+                                                       PQgetlength(r.get(), row, 2));
+      ++slot.next;
+      ++seen;
     }
   }
-  const auto rows = static_cast<int64_t>(owners.size());
-  m.embeddings = torch::from_blob(values.data(), {rows, size}, torch::kFloat32).clone();
-  m.owners = torch::from_blob(owners.data(), {rows}, torch::kInt64).clone();
+  if (seen != rows) throw FileError(name_, "the embedding rows changed while being read");
   if (rows > 0 && !torch::isfinite(m.embeddings).all().item<bool>()) {
     throw FileError(name_, "the gallery holds an embedding with a non-finite value");
   }
