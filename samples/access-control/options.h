@@ -10,6 +10,7 @@
 #include "door_config.h"
 #include "event_sinks.h"
 #include "siamese/cli.h"
+#include "web_options.h"
 
 namespace siamese::samples {
 
@@ -46,6 +47,7 @@ struct AccessOptions {
   bool verbose = false;   // print every decision change, not only grants and denials
   double stop_timeout_s = kDefaultStopTimeoutS;
   DoorFlags door;           // --config, relay, tailgating, audit retention (door_config.h)
+  WebOptions web;           // --http ... (web_options.h)
   EventSinkOptions events;  // --mqtt ..., --ha-discovery, --webhook ... (event_options.h)
 };
 

@@ -60,7 +60,9 @@ std::string pipeline_description(const AccessOptions& o) {
   const std::string source = o.source_file.empty()
                                  ? o.source + " ! queue max-size-buffers=2 leaky=downstream"
                                  : std::string("filesrc name=") + kFileSourceName + " ! decodebin";
-  return source + " ! videoconvert ! faceverify name=faceverify0 ! " + sink_description(o);
+  const std::string sink = sink_description(o);
+  return source + " ! videoconvert ! faceverify name=faceverify0 ! " +
+         (o.web.enabled() ? with_snapshot_branch(sink, "faceverify0") : sink);
 }
 
 BuiltPipeline build_pipeline(const AccessOptions& o) {
