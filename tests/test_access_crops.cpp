@@ -136,7 +136,8 @@ TEST_CASE("siamese-access-control keeps a stranger's crop and siamese-enroll enr
                    "SELECT COUNT(*) FROM decisions WHERE decision = 'grant' AND crop IS NOT NULL")
             .at(0)
             .at(0) == "0");
-  CHECK(before.output.find(std::to_string(on_disk) + " face crops kept in") != std::string::npos);
+  CHECK(before.output.find(std::to_string(on_disk) + " tracks' face crops kept in") !=
+        std::string::npos);
 
   // Enrolled from the first stranger's track (all its crops, as image files are enrolled).
   const Denial first = denied.front();

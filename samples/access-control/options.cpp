@@ -36,11 +36,12 @@ door:
   --realtime             play --source-file at its frame rate (as a camera would)
   --stop-timeout S       after Ctrl-C, wait this long for the pipeline to drain (default 5)
   --verbose              print every decision change, not only grants and denials
-  --keep-crops DIR       keep the face crop of each denied or tailgating track as a PNG in
-                         DIR (0700; files 0600), its path in the audit row's `crop` column
-                         (off by default: faces are personal data; see README "Kept crops")
+  --keep-crops DIR       keep the face crops of each denied or tailgating track as PNG files
+                         in a folder of DIR (0700; files 0600), named in the audit row's
+                         `crop` column (off by default: faces are personal data; see README
+                         "Kept crops"); siamese-enroll add NAME --from-track AUDIT.db:TRACK
   --crop-retention-days N  delete kept crops older than N days (at start, then hourly)
-  --max-crops N          keep at most the newest N crops; older files are deleted
+  --max-crops N          keep the crops of the newest N tracks; older ones are deleted
 at the door (see README "At the door"):
   --config FILE.toml     per-camera settings ([default] and one table per faceverify element:
                          threshold, min-face-size, confirm-frames, schedule, open-time,
@@ -73,16 +74,6 @@ queued while a sink is away; at the end, queued events get --stop-timeout second
   --webhook-retries N    attempts after the first, back-off doubling from 0.25 s (default 3)
   --webhook-queue N      events waiting at most; the oldest are dropped beyond (default 1000)
 
-web console (see README "A web console"):
-  --http HOST:PORT       serve the console (Live, Decisions, People, Health) on HOST:PORT, e.g.
-                         127.0.0.1:8080 (port 0: any free port; the URL is printed)
-  --http-token-file FILE tokens, one per line "NAME TOKEN" (mode 0600; or the variable
-                         SIAMESE_HTTP_TOKEN): every change needs one (Authorization: Bearer
-                         TOKEN), and every request does when a token is set; an address other
-                         than loopback needs one. Without, the console is read-only
-  --https-cert PEM --https-key PEM  serve HTTPS with this certificate and key
-  --http-stay            keep serving after the stream ends, until Ctrl-C
-
 Exit status: 0 stopped at the end of the stream or by Ctrl-C, 1 error, 2 usage error.
 The faceverify plugin must be findable: GST_PLUGIN_PATH=build/gst-plugins or installed.
 )";
@@ -108,7 +99,6 @@ const cli::Program& access_program() {
                                Flag::integer("max-crops", 1, 100000000)};
     for (auto& f : door_flag_declarations()) flags.push_back(std::move(f));
     for (auto& f : event_flag_declarations()) flags.push_back(std::move(f));
-    for (auto& f : web_flag_declarations()) flags.push_back(std::move(f));
     // The element's properties: shared ranges where the flag layer has them; the others are
     // checked against the element's param specs when they are set (pipeline_builder.cpp).
     const std::vector<Flag> typed = {cli::flags::batch_size(), cli::flags::threads(),
@@ -155,7 +145,6 @@ AccessOptions access_options_of(const cli::Args& flags) {
   if (o.realtime && o.source_file.empty()) throw UsageError("--realtime needs --source-file");
   o.door = door_flags_of(flags);
   o.events = event_sink_options_of(flags);
-  o.web = web_options_of(flags);
   return o;
 }
 
