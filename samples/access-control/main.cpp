@@ -26,6 +26,7 @@
 #include "options.h"
 #include "pipeline_builder.h"
 #include "siamese/text_safety.h"
+#include "web_server.h"
 
 namespace ss = siamese::samples;
 
@@ -136,7 +137,13 @@ class Controller {
       sources_[camera] = GST_ELEMENT(GST_MESSAGE_SRC(msg));  // the pipeline keeps it alive
       if (auto f = ss::frame_event(s)) events_->on_frame(camera, *f, g_get_real_time());
     }
+    if (console_ != nullptr) {
+      if (auto f = ss::frame_event(s)) console_->on_frame(camera, *f, g_get_real_time());
+    }
   }
+
+  /// What the web console shows live (--http); nullptr without one.
+  void set_console(ss::ConsoleState* console) { console_ = console; }
 
   /// Where the actions are published (MQTT, webhook) besides the audit log.
   void set_events(ss::EventSinks* events) { events_ = events; }
@@ -241,6 +248,7 @@ class Controller {
     log_.append(now, camera, a, doors_ != nullptr ? doors_->context(camera) : ss::AuditContext{},
                 crop);
     if (!crop.empty() && retention_ != nullptr) retention_->nudge();  // --max-crops
+    if (console_ != nullptr) console_->on_action(camera, a, now);
     if (doors_ != nullptr) doors_->run_hooks(a, now);
     if (a.kind == ss::DoorAction::Kind::kGrant) grant_.run(a, now);
     if (a.kind == ss::DoorAction::Kind::kDeny) deny_.run(a, now);
@@ -259,6 +267,7 @@ class Controller {
   ss::EventSinks* events_ = nullptr;
   std::map<std::string, GstElement*> sources_;  // camera -> its faceverify (clock, base time)
   ss::Doors* doors_ = nullptr;
+  ss::ConsoleState* console_ = nullptr;
   ss::CropKeeper* crops_ = nullptr;
   ss::AuditRetention* retention_ = nullptr;
   std::map<std::string, int64_t> generations_;  // camera -> gallery-generation last seen
@@ -278,7 +287,8 @@ std::string error_text(GstMessage* msg) {
 }
 
 // Runs the pipeline until EOS, an error, or Ctrl-C. Returns the exit status.
-int run_pipeline(GstElement* pipeline, Controller& controller, const ss::AccessOptions& o) {
+int run_pipeline(GstElement* pipeline, Controller& controller, const ss::AccessOptions& o,
+                 ss::ConsoleState* console) {
   GstBus* bus = gst_element_get_bus(pipeline);
   int status = 0;
   if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
@@ -293,6 +303,7 @@ int run_pipeline(GstElement* pipeline, Controller& controller, const ss::AccessO
     return 1;
   }
   std::cout << kProgram << ": running (Ctrl-C to stop)" << std::endl;
+  if (console != nullptr) console->set_pipeline_state("PLAYING");
   gint64 stop_deadline = -1;
   bool done = false;
   while (!done) {
@@ -315,9 +326,12 @@ int run_pipeline(GstElement* pipeline, Controller& controller, const ss::AccessO
         controller.handle_element_message(msg);
         break;
       case GST_MESSAGE_EOS:
+        if (console != nullptr) console->set_pipeline_state("stopped: end of stream");
         done = true;
         break;
       case GST_MESSAGE_ERROR:
+        if (console != nullptr) console->add_error(error_text(msg));
+        if (console != nullptr) console->set_pipeline_state("stopped: error");
         std::cerr << kProgram << ": error: " << error_text(msg) << "\n";
         status = 1;
         done = true;
@@ -359,7 +373,20 @@ int run(const siamese::cli::Args& flags) {
   controller.set_events(&events);
   for (GstElement* v : built.verifiers) controller.announce_people(v);
   install_signal_handlers();
-  const int status = run_pipeline(pipeline.get(), controller, options);
+  // --http: the console serves from its own thread; the bus loop only feeds it (web_server.h).
+  std::unique_ptr<ss::ConsoleState> console_state;
+  std::unique_ptr<ss::WebConsole> console;
+  if (options.web.enabled()) {
+    console_state = std::make_unique<ss::ConsoleState>(cameras);
+    ss::connect_snapshots(pipeline.get(), *console_state);
+    controller.set_console(console_state.get());
+    console = std::make_unique<ss::WebConsole>(
+        options.web, *console_state,
+        std::make_unique<ss::ConsoleApi>(options.audit_log,
+                                         ss::enroll_settings_of(built.verifiers.front())));
+    std::cout << kProgram << ": web console at " << console->url() << std::endl;
+  }
+  const int status = run_pipeline(pipeline.get(), controller, options, console_state.get());
   controller.finish();
   if (retention) retention->stop();  // the counts below are final
   if (crops) {
@@ -373,6 +400,11 @@ int run(const siamese::cli::Args& flags) {
   if (retention && (rules.crop_days > 0 || rules.max_crops > 0)) {
     std::cout << kProgram << ": crop retention: " << retention->crops_pruned()
               << " kept crops pruned" << std::endl;
+  }
+  if (console != nullptr && options.web.stay && g_stop_requests.load() == 0) {
+    std::cout << kProgram << ": the web console stays at " << console->url() << " until Ctrl-C"
+              << std::endl;
+    while (g_stop_requests.load() == 0) g_usleep(100 * 1000);
   }
   return status;
 }

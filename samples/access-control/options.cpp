@@ -74,6 +74,16 @@ queued while a sink is away; at the end, queued events get --stop-timeout second
   --webhook-retries N    attempts after the first, back-off doubling from 0.25 s (default 3)
   --webhook-queue N      events waiting at most; the oldest are dropped beyond (default 1000)
 
+web console (see README "A web console"):
+  --http HOST:PORT       serve the console (Live, Decisions, People, Health) on HOST:PORT, e.g.
+                         127.0.0.1:8080 (port 0: any free port; the URL is printed)
+  --http-token-file FILE tokens, one per line "NAME TOKEN" (mode 0600; or the variable
+                         SIAMESE_HTTP_TOKEN): every change needs one (Authorization: Bearer
+                         TOKEN), and every request does when a token is set; an address other
+                         than loopback needs one. Without, the console is read-only
+  --https-cert PEM --https-key PEM  serve HTTPS with this certificate and key
+  --http-stay            keep serving after the stream ends, until Ctrl-C
+
 Exit status: 0 stopped at the end of the stream or by Ctrl-C, 1 error, 2 usage error.
 The faceverify plugin must be findable: GST_PLUGIN_PATH=build/gst-plugins or installed.
 )";
@@ -99,6 +109,7 @@ const cli::Program& access_program() {
                                Flag::integer("max-crops", 1, 100000000)};
     for (auto& f : door_flag_declarations()) flags.push_back(std::move(f));
     for (auto& f : event_flag_declarations()) flags.push_back(std::move(f));
+    for (auto& f : web_flag_declarations()) flags.push_back(std::move(f));
     // The element's properties: shared ranges where the flag layer has them; the others are
     // checked against the element's param specs when they are set (pipeline_builder.cpp).
     const std::vector<Flag> typed = {cli::flags::batch_size(), cli::flags::threads(),
@@ -145,6 +156,7 @@ AccessOptions access_options_of(const cli::Args& flags) {
   if (o.realtime && o.source_file.empty()) throw UsageError("--realtime needs --source-file");
   o.door = door_flags_of(flags);
   o.events = event_sink_options_of(flags);
+  o.web = web_options_of(flags);
   return o;
 }
 
