@@ -90,7 +90,9 @@ void GalleryWatch::load_locked() {
                                                   view->default_threshold.value);
   view->generation = ++generation_;
   std::atomic_store(&view_, std::shared_ptr<const GalleryView>(std::move(view)));
-  gallery_.emplace(std::move(fresh));
+  // A file is polled through this connection; a PostgreSQL gallery is followed by the listener,
+  // so its reader connection is not kept (one server connection per element, not two).
+  if (!postgres_) gallery_.emplace(std::move(fresh));
   if (postgres_) {
     // Read from the server just now: current at least until the bound from now.
     const int64_t until = steady_ns(std::chrono::steady_clock::now() + kPostgresStaleLimit);

@@ -106,7 +106,7 @@ class GalleryWatch {
   const Reporter report_;
 
   mutable std::mutex mutex_;        // guards everything below but view_
-  std::optional<Gallery> gallery_;  // the connection that is polled; none while untrusted
+  std::optional<Gallery> gallery_;  // the file polled; none while untrusted or for PostgreSQL
   int64_t last_counter_ = 0;
   int64_t generation_ = 0;
   std::string problem_;  // the last reported problem ("" when trusted)
