@@ -879,3 +879,41 @@ TEST_CASE("siamese-access-control reaches a TLS broker with a password and repor
   broker.signal(SIGTERM);
   broker.wait(10);
 }
+
+TEST_CASE("siamese-access-control announces a person enrolled while it plays", "[samples][gst]") {
+  SIAMESE_REQUIRE_ATT(data);
+  REQUIRE_BROKER();
+  siamese::testing::use_build_plugins();
+  const auto& w = walk(data);
+  const std::string dir = siamese::testing::temp_dir("access_events_new_person");
+  const std::string gallery = dir + "/gallery.db";
+  std::filesystem::copy_file(w.gallery, gallery);
+  Broker broker(dir);
+  broker.start();
+  Subscriber sub(broker.port(), "test-new-person", "#", false);
+  siamese::testing::Process p(
+      {program_path("siamese-access-control"), "--model", w.model, "--gallery", gallery,
+       "--pipeline-desc",
+       "videotestsrc is-live=true ! video/x-raw,framerate=10/1 ! videoconvert ! faceverify "
+       "name=faceverify0 ! fakesink",
+       "--audit-log", dir + "/audit.db", "--device", "cpu", "--mqtt",
+       "mqtt://127.0.0.1:" + std::to_string(broker.port()) + "/site", "--ha-discovery"},
+      dir + "/run.txt");
+  const std::string topic = "homeassistant/binary_sensor/site/faceverify0_newcomer_presence/config";
+  REQUIRE(wait_until([&] { return !sub.on("site/faceverify0/presence/s1").empty(); }, 60));
+  CHECK(sub.on(topic).empty());
+  // Enrolled while the camera runs: the element reloads the gallery (a new generation) and the
+  // new person's sensor is published, with no restart and no grant.
+  const auto added =
+      run_program({program_path("siamese-enroll"), "add", "--model", w.model, "--gallery", gallery,
+                   "--name", "newcomer", "--no-detect", data + "/s30"});
+  INFO(added.output);
+  REQUIRE(added.status == 0);
+  const bool announced = wait_until([&] { return !sub.on(topic).empty(); }, 60);
+  p.signal(SIGINT);
+  const int status = p.wait(60);
+  INFO(p.output());
+  CHECK(status == 0);
+  REQUIRE(announced);
+  CHECK(sub.on("site/faceverify0/presence/newcomer").back().payload == "OFF");
+}
