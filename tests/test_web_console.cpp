@@ -233,7 +233,8 @@ TEST_CASE("siamese-access-control --http serves every page and endpoint and chec
   const std::string dir = siamese::testing::temp_dir("web_console_api");
   const std::string gallery = copy_gallery(w, dir);
   const std::string audit = dir + "/audit.db";
-  Console c(w, dir, "api", gallery, {"--http-token-file", write_token_file(dir)});
+  Console c(w, dir, "api", gallery,
+            {"--http-token-file", write_token_file(dir), "--keep-crops", dir + "/crops"});
   const std::string& u = c.url;
 
   // Pages: served without a token (they hold no data), with their types.
@@ -439,6 +440,44 @@ TEST_CASE("siamese-access-control --http serves every page and endpoint and chec
   const nlohmann::json listed = http("GET", u + "api/changes", kToken).json();
   REQUIRE(listed.size() == 4);
   CHECK(listed[0].at("action") == "remove");  // newest first
+  // An unknown track's kept crops (--keep-crops): enrolled under a name, or refused.
+  const auto kept = query_rows(audit,
+                               "SELECT track FROM decisions WHERE decision = 'deny' AND crop IS "
+                               "NOT NULL AND crop != '' ORDER BY id DESC LIMIT 1");
+  REQUIRE(kept.size() == 1);
+  const std::string track = kept[0][0];
+  const nlohmann::json denied =
+      http("GET", u + "api/decisions?decision=deny&per_page=200", kToken).json();
+  CHECK(std::any_of(denied.at("rows").begin(), denied.at("rows").end(),
+                    [&](const nlohmann::json& r) { return r.at("crop") == true; }));
+  const std::string before_track = gallery_state(gallery);
+  const std::string body = R"({"camera":"faceverify0","track":)" + track + "}";
+  CHECK(http("POST", u + "api/people/dora/from-track", "", json, body).status == 401);
+  CHECK(http("POST", u + "api/people/dora/from-track", kToken, json, R"({"track":99999})").status ==
+        404);
+  CHECK(http("POST", u + "api/people/dora/from-track", kToken, json,
+             R"({"track":)" + track + R"(,"camera":"nowhere"})")
+            .status == 404);
+  CHECK(http("POST", u + "api/people/dora/from-track", kToken, json, R"({"track":"x"})").status ==
+        400);
+  CHECK(http("POST", u + "api/people/%2A/from-track", kToken, json, body).status == 400);
+  CHECK(gallery_state(gallery) == before_track);
+  const Reply from_track = http("POST", u + "api/people/dora/from-track", kToken, json, body);
+  INFO(from_track.body);
+  REQUIRE(from_track.status == 200);
+  const int crops = from_track.json().at("photos");
+  CHECK(crops >= 1);
+  CHECK(query_rows(gallery,
+                   "SELECT COUNT(*) FROM embeddings JOIN identities ON identity_id = "
+                   "identities.id WHERE name = 'dora'")
+            .at(0)
+            .at(0) == std::to_string(crops));
+  CHECK(query_rows(audit,
+                   "SELECT who, action, identity, detail FROM changes ORDER BY id DESC "
+                   "LIMIT 1")
+            .at(0) == std::vector<std::string>{
+                          kTokenName, "enroll", "dora",
+                          std::to_string(crops) + " crops of track " + track + " (faceverify0)"});
   // The token is never printed.
   CHECK(c.process->output().find(kToken) == std::string::npos);
   CHECK(c.stop() == 0);

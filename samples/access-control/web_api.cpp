@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 
+#include "audit_tracks.h"
 #include "enroll_job.h"
 #include "face_source.h"
 #include "siamese/embedder.h"
@@ -127,7 +129,7 @@ nlohmann::json ConsoleApi::decisions(const DecisionQuery& q) const {
   const int64_t total = count.step() ? count.integer(0) : 0;
   sql::Statement rows(db.get(), file,
                       (std::string("SELECT id, time, running_time, camera, track, identity, "
-                                   "distance, decision, reason, threshold") +
+                                   "distance, decision, reason, threshold, crop") +
                        kWhere + " ORDER BY id DESC LIMIT ?6 OFFSET ?7")
                           .c_str());
   bind(rows);
@@ -144,7 +146,8 @@ nlohmann::json ConsoleApi::decisions(const DecisionQuery& q) const {
                    {"distance", nullable_real(rows, 6)},
                    {"decision", rows.text(7)},
                    {"reason", rows.is_null(8) ? "" : rows.text(8)},
-                   {"threshold", nullable_real(rows, 9)}});
+                   {"threshold", nullable_real(rows, 9)},
+                   {"crop", !rows.is_null(10) && !rows.text(10).empty()}});
   }
   return {{"rows", out}, {"total", total}, {"page", q.page}, {"per_page", q.per_page}};
 }
@@ -261,6 +264,42 @@ Embedder& ConsoleApi::embedder() {
 
 nlohmann::json ConsoleApi::enroll(const std::string& who, const std::string& name,
                                   const std::vector<Upload>& photos) {
+  return enroll_photos(who, name, photos, /*all_or_nothing=*/true, "photos");
+}
+
+nlohmann::json ConsoleApi::enroll_from_track(const std::string& who, const std::string& name,
+                                             int64_t track, const std::string& camera) {
+  check_name(name, "name");
+  std::string folder;
+  try {
+    folder = enroll::kept_crop_of({audit_log_, track, camera});
+  } catch (const InputError& e) {
+    throw ApiError(404, e.what());
+  }
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".png") files.push_back(entry);
+  }
+  std::sort(files.begin(), files.end());
+  if (files.size() > kMaxUploadFiles) files.resize(kMaxUploadFiles);
+  std::vector<Upload> crops;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    crops.push_back({f.filename().string(), std::move(data)});
+  }
+  if (crops.empty()) throw ApiError(404, "track " + std::to_string(track) + ": no kept crop");
+  nlohmann::json out = enroll_photos(who, name, crops, /*all_or_nothing=*/false,
+                                     "crops of track " + std::to_string(track) +
+                                         (camera.empty() ? std::string() : " (" + camera + ")"));
+  out["track"] = track;
+  return out;
+}
+
+nlohmann::json ConsoleApi::enroll_photos(const std::string& who, const std::string& name,
+                                         const std::vector<Upload>& photos, bool all_or_nothing,
+                                         const std::string& detail) {
   check_name(name, "name");
   if (photos.empty()) throw ApiError(400, "photos: give at least one photo");
   if (photos.size() > kMaxUploadFiles) {
@@ -304,8 +343,10 @@ nlohmann::json ConsoleApi::enroll(const std::string& who, const std::string& nam
   options.progress_label = "uploaded photos";
   enroll::EmbedOutcome outcome = enroll::embed_requests(requests, source, model, options);
   // All or nothing: a photo without exactly one face or that cannot be decoded stores nothing.
+  // Kept crops are what the camera saw: those without a face are left out, as `add` skips.
   std::string problems;
   for (const auto* list : {&outcome.failed, &outcome.skipped}) {
+    if (!all_or_nothing) break;
     for (const auto& issue : *list) {
       problems += (problems.empty() ? "" : "; ") + escape_for_display(shown_name[issue.path]) +
                   ": " + escape_for_display(issue.reason);
@@ -316,8 +357,10 @@ nlohmann::json ConsoleApi::enroll(const std::string& who, const std::string& nam
   std::vector<EnrollmentSample> samples = outcome.identities.front().second;
   for (auto& s : samples) s.source_file = "web upload: " + shown_name[s.source_file];
   gallery.enroll(name, samples, /*replace=*/false);
-  record(who, "enroll", name, std::to_string(samples.size()) + " photos");
-  return {{"enrolled", name}, {"photos", samples.size()}};
+  record(who, "enroll", name, std::to_string(samples.size()) + " " + detail);
+  return {{"enrolled", name},
+          {"photos", samples.size()},
+          {"skipped", outcome.skipped.size() + outcome.failed.size()}};
 }
 
 }  // namespace siamese::samples

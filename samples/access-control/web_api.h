@@ -85,8 +85,17 @@ class ConsoleApi {
                                std::optional<float> threshold);
   nlohmann::json enroll(const std::string& who, const std::string& name,
                         const std::vector<Upload>& photos);
+  /// Enrolls name from the face crops kept of an unknown track (--keep-crops; the audit row
+  /// names the folder): crops without a single face are skipped, 422 when none has one, 404
+  /// when the track kept no crop (or it was pruned). camera "" = any.
+  nlohmann::json enroll_from_track(const std::string& who, const std::string& name, int64_t track,
+                                   const std::string& camera);
 
  private:
+  // Checks and embeds photos; all_or_nothing: any unusable photo refuses the whole set.
+  nlohmann::json enroll_photos(const std::string& who, const std::string& name,
+                               const std::vector<Upload>& photos, bool all_or_nothing,
+                               const std::string& detail);
   void record(const std::string& who, const std::string& action, const std::string& identity,
               const std::string& detail);
   Embedder& embedder();

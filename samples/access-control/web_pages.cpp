@@ -207,6 +207,18 @@ async function showDecisions() {
   const changes = el('div', {id: 'changes'});
   main.append(form, results, el('h2', {}, 'Changes made from the console'), changes);
   let pageNo = Number(params.get('page') || 1);
+  // A denied track whose face crops were kept (--keep-crops): enroll them under a name.
+  function enrollCrop(r) {
+    const name = el('input', {class: 'crop-name', placeholder: 'name'});
+    return el('span', {}, name, el('button', {class: 'enroll-crop', onclick: async () => {
+      try {
+        const out = await api('/api/people/' + encodeURIComponent(name.value) + '/from-track', {
+          method: 'POST', headers: {'Content-Type': 'application/json'},
+          body: JSON.stringify({track: r.track, camera: r.camera})});
+        say('enrolled ' + out.enrolled + ' from ' + out.photos + ' crops of track ' + r.track);
+      } catch (e) { say(e.message, true); }
+    }}, 'Enroll as'));
+  }
   async function load() {
     const q = new URLSearchParams(new FormData(form));
     for (const [k, v] of [...q.entries()]) if (!v) q.delete(k);
@@ -217,10 +229,10 @@ async function showDecisions() {
       const rows = d.rows.map(r => el('tr', {'data-decision': r.decision, 'data-identity': r.identity, 'data-track': r.track},
         el('td', {}, r.time), el('td', {}, r.camera), el('td', {}, r.track),
         el('td', {class: r.decision}, r.decision), el('td', {}, r.identity),
-        el('td', {}, reasonOf(r))));
+        el('td', {}, reasonOf(r)), el('td', {}, r.crop ? enrollCrop(r) : '')));
       const pages = Math.max(1, Math.ceil(d.total / d.per_page));
       results.replaceChildren(
-        table(['time (UTC)', 'camera', 'track', 'decision', 'identity', 'reason'], rows, 'decisions'),
+        table(['time (UTC)', 'camera', 'track', 'decision', 'identity', 'reason', 'kept crop'], rows, 'decisions'),
         el('div', {id: 'pager', 'data-total': d.total}, el('button', {id: 'prev', onclick: () => { pageNo--; load(); }}, 'newer'),
           ' page ' + d.page + ' of ' + pages + ' (' + d.total + ' rows) ',
           el('button', {id: 'next', onclick: () => { pageNo++; load(); }}, 'older')));

@@ -232,6 +232,16 @@ struct WebConsole::Impl {
       if (method == "POST" && parts.size() == 4 && parts[3] == "rename") {
         return reply_json(msg, 200, api->rename(who, parts[2], json_string(json_body(msg), "to")));
       }
+      if (method == "POST" && parts.size() == 4 && parts[3] == "from-track") {
+        const nlohmann::json j = json_body(msg);
+        const auto track = j.find("track");
+        if (track == j.end() || !track->is_number_integer()) {
+          throw ApiError(400, "track: a whole number is required");
+        }
+        const std::string camera = j.contains("camera") ? json_string(j, "camera") : "";
+        return reply_json(msg, 200,
+                          api->enroll_from_track(who, parts[2], track->get<int64_t>(), camera));
+      }
       if (method == "POST" && parts.size() == 4 && parts[3] == "threshold") {
         const nlohmann::json j = json_body(msg);
         const auto it = j.find("threshold");
