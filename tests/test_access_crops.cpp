@@ -170,6 +170,22 @@ TEST_CASE("siamese-access-control keeps a stranger's crop and siamese-enroll enr
                    "('s1', 's2', 's3', 'newcomer')")
             .at(0)
             .at(0) == "0");
+
+  // --max-crops 1: pruned as each crop is written; at the end one track's folder is left.
+  auto capped = access_args(w, gallery, dir + "/capped.db", "0.5");
+  capped.insert(capped.end(), {"--keep-crops", dir + "/capped", "--max-crops", "1"});
+  const auto third = run_program(capped, 300);
+  INFO(third.output);
+  REQUIRE(third.status == 0);
+  size_t left = 0;
+  for (const auto& e : fs::directory_iterator(dir + "/capped")) left += e.is_directory() ? 1 : 0;
+  CHECK(left == 1);
+  const auto kept =
+      query_rows(dir + "/capped.db", "SELECT SUM(crop > ''), SUM(crop = '') FROM decisions");
+  CHECK(kept.at(0).at(0) == "1");
+  CHECK(std::stoi(kept.at(0).at(1)) >= 1);
+  CHECK(third.output.find("crop retention: " + kept.at(0).at(1) + " kept crops pruned") !=
+        std::string::npos);
 }
 
 TEST_CASE("siamese-enroll add --from-track names a missing log or track or crop or a pruned file",
