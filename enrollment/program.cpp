@@ -108,15 +108,15 @@ const cli::Program& enroll_program() {
          "list --gallery DB [--model MODEL] [--json]"},
         {"remove", {gallery}, 1, 1, "remove --gallery DB NAME"},
         {"rename", {gallery}, 2, 2, "rename --gallery DB OLD NEW"},
-        {"identify",
-         face_flags() +
-             std::vector<Flag>{gallery, Flag::integer("top", 0, 100000), threshold, largest, json},
-         1, cli::kAnyNumber,
         {"migrate",
          {Flag::text("from"), Flag::text("to"), Flag::on_off("replace")},
          0,
          0,
          "migrate --from DB|postgresql://... --to DB|postgresql://... [--replace]"},
+        {"identify",
+         face_flags() +
+             std::vector<Flag>{gallery, Flag::integer("top", 0, 100000), threshold, largest, json},
+         1, cli::kAnyNumber,
          "identify --model MODEL --gallery DB [--top K] [--threshold T] [--no-detect] "
          "[--largest-face] [--json] IMAGE..."},
         {"verify", face_flags() + std::vector<Flag>{gallery, Flag::text("claim"), threshold, json},
