@@ -290,3 +290,22 @@ TEST_CASE("siamese-enroll takes a PostgreSQL URI: migrate, list, rename, remove"
   REQUIRE(siamese::testing::run_shell(enroll + " list --gallery '" + uri + "'", &out) == 0);
   CHECK_THAT(out, Catch::Contains("s9") && !Catch::Contains("s1"));
 }
+
+TEST_CASE("the people of a PostgreSQL gallery are read without LibTorch for access control",
+          "[enrollment][postgres]") {
+  SIAMESE_REQUIRE_POSTGRES(server);
+  const std::string uri = server->create_database("people");
+  Gallery g = Gallery::open(uri, kModel, true);
+  fill(g);
+  const siamese::PostgresGalleryPeople people = siamese::read_postgres_gallery_people(uri);
+  CHECK(people.names == std::vector<std::string>{"s1", "s2"});
+  CHECK(people.embeddings == 3);
+  CHECK(people.last_updated == g.identities().at(1).updated);
+  try {
+    siamese::read_postgres_gallery_people(
+        "postgresql://door:s3cret@127.0.0.1:1/people?connect_timeout=2");
+    FAIL("read a gallery on a closed port");
+  } catch (const siamese::FileError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("door@127.0.0.1:1/people") && !Catch::Contains("s3cret"));
+  }
+}

@@ -1,5 +1,12 @@
 #include "siamese/gallery_location.h"
 
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "siamese/errors.h"
+
 namespace siamese {
 
 bool is_postgres_location(const std::string& location) {
@@ -36,6 +43,43 @@ std::string gallery_display_name(const std::string& location) {
     start = end + 1;
   }
   return out + params;
+}
+
+PostgresGalleryPeople read_postgres_gallery_people(const std::string& uri) {
+  const std::string name = gallery_display_name(uri);
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"5", uri.c_str(), nullptr};
+  std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdbParams(keys, values, 1), PQfinish);
+  const auto fail = [&](const std::string& what) {
+    std::string message = conn ? PQerrorMessage(conn.get()) : "out of memory";
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+    throw FileError(name, what + ": " + message);
+  };
+  if (!conn || PQstatus(conn.get()) != CONNECTION_OK) fail("cannot connect to PostgreSQL");
+  using Result = std::unique_ptr<PGresult, void (*)(PGresult*)>;
+  const auto query = [&](const char* sql, ExecStatusType want) {
+    Result r(PQexec(conn.get(), sql), PQclear);
+    if (!r || PQresultStatus(r.get()) != want) fail("PostgreSQL: reading the people");
+    return r;
+  };
+  // One snapshot: the names and the counts agree.
+  query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK);
+  PostgresGalleryPeople people;
+  const Result names =
+      query("SELECT name FROM siamese_identities ORDER BY name COLLATE \"C\"", PGRES_TUPLES_OK);
+  for (int i = 0; i < PQntuples(names.get()); ++i) {
+    people.names.emplace_back(PQgetvalue(names.get(), i, 0));
+  }
+  const Result counts = query(
+      "SELECT COALESCE(MAX(updated), ''), (SELECT count(*) FROM siamese_embeddings) "
+      "FROM siamese_identities",
+      PGRES_TUPLES_OK);
+  people.last_updated = PQgetvalue(counts.get(), 0, 0);
+  people.embeddings = std::atoll(PQgetvalue(counts.get(), 0, 1));
+  query("COMMIT", PGRES_COMMAND_OK);
+  return people;
 }
 
 }  // namespace siamese

@@ -77,19 +77,12 @@ void delete_crops_of(sqlite3* db, const sql::FileRef& file, const std::string& w
   for (const auto& crop : crops) delete_crop(crop);
 }
 
-// A PostgreSQL gallery (the element reads it) is not read here: say so, naming it without its
-// password.
-void refuse_postgres(const std::string& gallery_path) {
-  if (siamese::is_postgres_location(gallery_path)) {
-    throw FileError(siamese::gallery_display_name(gallery_path),
-                    "siamese-access-control reads the people and version of SQLite galleries only");
-  }
-}
-
 }  // namespace
 
 std::vector<std::string> gallery_identity_names(const std::string& gallery_path) {
-  refuse_postgres(gallery_path);  // issue 16: read here as SQLite only; never print a password
+  if (siamese::is_postgres_location(gallery_path)) {  // issue 16
+    return siamese::read_postgres_gallery_people(gallery_path).names;
+  }
   const sql::FileRef file{gallery_path, "gallery", 2000};
   sql::Connection db = sql::open_connection(gallery_path, SQLITE_OPEN_READONLY, file);
   sql::Statement q(db.get(), file, "SELECT name FROM identities ORDER BY name");
@@ -99,7 +92,11 @@ std::vector<std::string> gallery_identity_names(const std::string& gallery_path)
 }
 
 std::string gallery_version_of(const std::string& gallery_path) {
-  refuse_postgres(gallery_path);  // issue 16: read here as SQLite only; never print a password
+  if (siamese::is_postgres_location(gallery_path)) {  // issue 16: the same three facts
+    const auto people = siamese::read_postgres_gallery_people(gallery_path);
+    return people.last_updated + "/" + std::to_string(people.names.size()) + "/" +
+           std::to_string(people.embeddings);
+  }
   const sql::FileRef file{gallery_path, "gallery", 2000};
   sql::Connection db = sql::open_connection(gallery_path, SQLITE_OPEN_READONLY, file);
   sql::Statement q(db.get(), file,
