@@ -1,7 +1,7 @@
 // faceverify and its GalleryWatch on a PostgreSQL gallery (a throwaway server,
 // postgres_server.h): a removal reaches four elements in two processes through NOTIFY, and a
 // server restart mid-stream warns, keeps serving the last good gallery within the bound, fails
-// closed past it, and recovers.
+// closed past it, and recovers, in the watch and in the element.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -208,7 +208,7 @@ TEST_CASE("a PostgreSQL server restart mid-stream warns, serves within the bound
                    std::chrono::seconds(20)));
 }
 
-TEST_CASE("faceverify opens a PostgreSQL gallery and names it without the password",
+TEST_CASE("faceverify on a PostgreSQL gallery rides out a server restart and hides the password",
           "[gst][postgres]") {
   SIAMESE_REQUIRE_ATT(att);
   SIAMESE_REQUIRE_POSTGRES(server);
@@ -216,6 +216,23 @@ TEST_CASE("faceverify opens a PostgreSQL gallery and names it without the passwo
   const std::string uri = server->create_database("element");
   const std::string model = make_scene(att, dir, uri);
   PgDoor door(model, uri, door_frame(att));
+  CHECK(door.await("s8") == "s8");
+
+  // The server restarts mid-stream: the element warns and meanwhile still verifies (within the
+  // bound), verifies nobody past the bound, and verifies again once the server is back.
+  server->stop();
+  const bool warned = eventually(
+      [&] {
+        for (const auto& w : door.harness().warnings()) {
+          if (w.find("lost its PostgreSQL server") != std::string::npos) return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(20));
+  CHECK(warned);
+  CHECK(door.identity_now() == "s8");
+  CHECK(door.await("") == "");
+  server->start();
   CHECK(door.await("s8") == "s8");
 
   // An unreachable server fails the start, naming the gallery without its password.
