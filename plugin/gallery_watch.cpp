@@ -137,12 +137,31 @@ bool GalleryWatch::reload() {
                 std::to_string(v->matcher->embedding_count()) + " embeddings, threshold " +
                 std::to_string(v->default_threshold.value) + " (" +
                 v->default_threshold.description + ")";
+    } catch (const PostgresConnectionError& e) {
+      // The server, not the gallery, failed: like a lost listener, the last good state is
+      // served until the bound (view() enforces it), and the listener reconnects.
+      const auto current = std::atomic_load(&view_);
+      if (current->trusted &&
+          steady_ns(std::chrono::steady_clock::now()) <= fresh_until_ns_.load()) {
+        connection_lost_ = true;
+        event = Event::kStale;
+        message = name_ + ": lost the PostgreSQL server while reading the gallery; serving the " +
+                  "last good one for at most " +
+                  std::to_string(kPostgresStaleLimit.count() / 1000.0) + " s: " + e.what();
+      } else {
+        fail_locked(e.what(), event, message);
+      }
     } catch (const std::exception& e) {
       fail_locked(e.what(), event, message);
     }
   }
   if (!message.empty()) report(event, message);
   return ok;
+}
+
+bool GalleryWatch::take_connection_lost() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::exchange(connection_lost_, false);
 }
 
 void GalleryWatch::fail_locked(const std::string& problem, Event& event, std::string& message) {
@@ -188,6 +207,12 @@ void GalleryWatch::listen_loop(std::chrono::milliseconds poll) {
         backoff = poll;
         lost_reported = false;
         reload();  // changes may have been committed while nobody listened
+        if (take_connection_lost()) {
+          listener.reset();  // and try again after the back-off
+          next_try = Clock::now() + backoff;
+          backoff = std::min(backoff * 2, kPostgresMaxBackoff);
+          lost_reported = true;
+        }
       } catch (const std::exception& e) {
         next_try = Clock::now() + backoff;
         backoff = std::min(backoff * 2, kPostgresMaxBackoff);
@@ -213,6 +238,11 @@ void GalleryWatch::listen_loop(std::chrono::milliseconds poll) {
         if (notices > 0 || (untrusted && Clock::now() >= next_retry)) {
           next_retry = Clock::now() + poll;
           reload();
+          if (take_connection_lost()) {
+            listener.reset();
+            next_try = Clock::now();
+            lost_reported = true;
+          }
         }
       } catch (const std::exception& e) {
         listener.reset();

@@ -93,6 +93,9 @@ class GalleryWatch {
   void fail(const std::string& problem);
   // fail() with mutex_ held: sets what to report.
   void fail_locked(const std::string& problem, Event& event, std::string& message);
+  // Whether a reload since the last call failed for the server's sake (and the last good
+  // state was kept); clears it.
+  bool take_connection_lost();
   // Waits up to timeout for the destructor; true when it asks the thread to stop.
   bool wait_stop(std::chrono::milliseconds timeout);
   void report(Event event, const std::string& message);
@@ -112,6 +115,7 @@ class GalleryWatch {
   std::string problem_;  // the last reported problem ("" when trusted)
   std::chrono::steady_clock::time_point untrusted_since_;
   bool fatal_reported_ = false;
+  bool connection_lost_ = false;  // PostgreSQL: a reload could not reach the server
 
   std::shared_ptr<const GalleryView> view_;  // atomic_load / atomic_store only
   // PostgreSQL: the view is served until then (steady clock, ns), the empty one after.

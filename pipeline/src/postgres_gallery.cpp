@@ -96,9 +96,10 @@ Conn connect(const std::string& uri, const std::string& name) {
   const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* values[] = {timeout.c_str(), "siamese", uri.c_str(), nullptr};
   Conn conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
-  if (!conn) throw FileError(name, "cannot connect to PostgreSQL: out of memory");
+  if (!conn) throw PostgresConnectionError(name, "cannot connect to PostgreSQL: out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
-    throw FileError(name, "cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn.get())));
+    throw PostgresConnectionError(
+        name, "cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn.get())));
   }
   // Notices (e.g. "relation already exists, skipping") are not the user's business.
   PQsetNoticeProcessor(
@@ -223,7 +224,9 @@ class PostgresGallery final : public GalleryStore {
 };
 
 void PostgresGallery::fail(const std::string& what) const {
-  throw FileError(name_, what + ": " + trimmed(PQerrorMessage(conn_.get())));
+  const std::string message = what + ": " + trimmed(PQerrorMessage(conn_.get()));
+  if (PQstatus(conn_.get()) != CONNECTION_OK) throw PostgresConnectionError(name_, message);
+  throw FileError(name_, message);
 }
 
 Result PostgresGallery::run(const std::string& sql, const std::vector<std::string>& params,
@@ -238,7 +241,9 @@ Result PostgresGallery::run(const std::string& sql, const std::vector<std::strin
     const std::string message =
         r ? trimmed(PQresultErrorMessage(r.get())) : trimmed(PQerrorMessage(conn_.get()));
     const std::string first_line = sql.substr(0, sql.find('\n'));
-    throw FileError(name_, "PostgreSQL: " + message + " (in: " + first_line.substr(0, 60) + ")");
+    const std::string what = "PostgreSQL: " + message + " (in: " + first_line.substr(0, 60) + ")";
+    if (PQstatus(conn_.get()) != CONNECTION_OK) throw PostgresConnectionError(name_, what);
+    throw FileError(name_, what);
   }
   return r;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "siamese/errors.h"
 #include "siamese/gallery.h"
 #include "siamese/model_file.h"
 
@@ -21,6 +22,13 @@ namespace siamese {
 constexpr const char* kPostgresGalleryChannel = "siamese_gallery";
 /// Seconds a connection attempt waits for the server unless the URI says connect_timeout.
 constexpr int kPostgresConnectTimeoutS = 5;
+
+/// The server could not be reached or dropped the connection (as opposed to a gallery that
+/// answered and is wrong): a reader may keep what it read last, for a bound.
+class PostgresConnectionError : public FileError {
+ public:
+  using FileError::FileError;
+};
 
 /// Opens the gallery in the database at uri. model: the binding to check (nullptr: unbound);
 /// create: make the tables when the database has none (needs model); !writable: read-only
