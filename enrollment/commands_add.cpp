@@ -99,8 +99,8 @@ int run_add_negatives(const Args& args) {
     if (std::none_of(ids.begin(), ids.end(),
                      [&](const IdentityRecord& r) { return r.name == target; })) {
       throw InputError("add: --not " + escape_for_display(target) + ": no identity named '" +
-                       escape_for_display(target) + "' in " + gallery_path + " (use '" +
-                       kAnyoneName + "' for faces that must never verify as anyone)");
+                       escape_for_display(target) + "' in " + gallery_display_name(gallery_path) +
+                       " (use '" + kAnyoneName + "' for faces that must never verify as anyone)");
     }
   }
   FaceSource source = make_face_source(args, info.input.channels);
@@ -125,7 +125,7 @@ int run_add_negatives(const Args& args) {
   const std::string who =
       target == kAnyoneName ? std::string("anyone") : "'" + escape_for_display(target) + "'";
   if (args.has("json")) {
-    nlohmann::json out = {{"gallery", gallery_path},
+    nlohmann::json out = {{"gallery", gallery_display_name(gallery_path)},
                           {"not", target},
                           {"negatives", added.embedded},
                           {"skipped", issues_json(skipped)},
@@ -133,7 +133,8 @@ int run_add_negatives(const Args& args) {
     std::cout << json_line(out) << "\n";
   } else {
     std::cout << "added " << added.embedded << " negative anchor"
-              << (added.embedded == 1 ? "" : "s") << " to " << escape_for_display(gallery_path)
+              << (added.embedded == 1 ? "" : "s") << " to "
+              << escape_for_display(gallery_display_name(gallery_path))
               << ": faces that must never verify as " << who << "\n";
     print_issues("skipped", skipped);
   }
@@ -279,10 +280,14 @@ int run_add(const Args& args) {
     for (const auto& [who, samples] : added.identities) {
       identities.push_back({{"name", who}, {"images", samples.size()}});
     }
-    nlohmann::json out = {{"gallery", gallery_path},       {"model_fingerprint", info.fingerprint},
-                          {"enrolled", added.embedded},    {"identities", identities},
-                          {"rebuilt", rebuilt.embedded},   {"skipped", issues_json(skipped)},
-                          {"failed", issues_json(failed)}, {"threshold", nullptr}};
+    nlohmann::json out = {{"gallery", gallery_display_name(gallery_path)},
+                          {"model_fingerprint", info.fingerprint},
+                          {"enrolled", added.embedded},
+                          {"identities", identities},
+                          {"rebuilt", rebuilt.embedded},
+                          {"skipped", issues_json(skipped)},
+                          {"failed", issues_json(failed)},
+                          {"threshold", nullptr}};
     if (const auto t = gallery->threshold()) out["threshold"] = *t;
     out["threshold_in_force"] = in_force.value;
     out["threshold_source"] = threshold_source_name(in_force.source);
@@ -295,7 +300,7 @@ int run_add(const Args& args) {
     std::cout << "enrolled " << added.embedded << (added.embedded == 1 ? " image" : " images")
               << " of " << added.identities.size()
               << (added.identities.size() == 1 ? " identity" : " identities") << " into "
-              << escape_for_display(gallery_path);
+              << escape_for_display(gallery_display_name(gallery_path));
     std::string sep = " (";
     for (const auto& [who, samples] : added.identities) {
       std::cout << sep << escape_for_display(who) << ": " << samples.size();

@@ -302,6 +302,8 @@ struct DoorRow {
   std::string identity, decision, reason, gallery_version;
   int64_t generation = 0;
   double threshold = -1;
+  double margin = -1;  // -1: NULL
+  int64_t votes = 0;   // 0: NULL
 };
 
 std::vector<DoorRow> read_door_rows(const std::string& path) {
@@ -309,8 +311,8 @@ std::vector<DoorRow> read_door_rows(const std::string& path) {
   for (const auto& c : siamese::testing::query_rows(
            path,
            "SELECT running_time, identity, decision, IFNULL(reason, ''), "
-           "IFNULL(gallery_version, ''), IFNULL(gallery_generation, 0), IFNULL(threshold, -1) "
-           "FROM decisions ORDER BY id")) {
+           "IFNULL(gallery_version, ''), IFNULL(gallery_generation, 0), IFNULL(threshold, -1), "
+           "IFNULL(margin, -1), IFNULL(votes, 0) FROM decisions ORDER BY id")) {
     DoorRow r;
     r.running_time = siamese::testing::number_of(c[0]);
     r.identity = c[1];
@@ -319,6 +321,8 @@ std::vector<DoorRow> read_door_rows(const std::string& path) {
     r.gallery_version = c[4];
     r.generation = std::stoll(c[5]);
     r.threshold = siamese::testing::number_of(c[6]);
+    r.margin = siamese::testing::number_of(c[7]);
+    r.votes = std::stoll(c[8]);
     rows.push_back(r);
   }
   return rows;
@@ -456,6 +460,12 @@ TEST_CASE("siamese-access-control opens the command relay on grants and prunes o
   CHECK(switched.size() / 2 <= static_cast<size_t>(grants));  // a re-grant extends, no re-open
   // The 2020 row is gone, this run's rows are there with the new columns filled.
   for (const DoorRow& row : rows) CHECK(row.generation == 1);
+  // Each grant records why: the margin to the runner-up and the confirm window's votes.
+  for (const DoorRow& row : rows) {
+    if (row.decision != "grant") continue;
+    CHECK(row.margin >= 0);
+    CHECK(row.votes >= 1);
+  }
   CHECK(r.output.find("audit retention: 1 rows older than 30 days pruned") != std::string::npos);
 }
 

@@ -322,6 +322,8 @@ TEST_CASE("siamese-access-control --http serves every page and endpoint and chec
   for (const auto& row : grants.at("rows")) {
     CHECK(row.at("decision") == "grant");
     CHECK(row.at("distance").is_number());
+    CHECK(row.at("margin").is_number());  // each row's reason: distance, margin, votes
+    CHECK(row.at("votes").get<int>() >= 1);
   }
   const nlohmann::json s2 =
       http("GET", u + "api/decisions?person=s2&camera=faceverify0", kToken).json();

@@ -32,7 +32,9 @@ constexpr const char* kSchema =
     " gallery_generation INTEGER,"  // the element's gallery-generation
     " gallery_version TEXT,"        // gallery_version_of() the gallery file
     " threshold REAL,"              // the distance threshold the element decided with
-    " crop TEXT)";                  // the face crop kept (--keep-crops); '' once pruned
+    " crop TEXT,"                   // the face crop kept (--keep-crops); '' once pruned
+    " margin REAL,"                 // runner-up minus best distance (NULL: none given)
+    " votes INTEGER)";              // votes for the identity in the confirm window
 
 // Columns added since the first version of the table, with their types: an older file gets them
 // by ALTER TABLE (their values NULL in old rows).
@@ -41,7 +43,9 @@ const std::vector<std::pair<const char*, const char*>> kAddedColumns = {
     {"gallery_generation", "INTEGER"},
     {"gallery_version", "TEXT"},
     {"threshold", "REAL"},
-    {"crop", "TEXT"}};
+    {"crop", "TEXT"},
+    {"margin", "REAL"},
+    {"votes", "INTEGER"}};
 
 constexpr const char* kTimeIndex =
     "CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions(time)";
@@ -130,8 +134,8 @@ AuditLog::AuditLog(const std::string& path) : file_{path, "siamese audit log", 5
   insert_ = std::make_unique<sql::Statement>(
       db_.get(), file_,
       "INSERT INTO decisions (time, running_time, camera, track, identity, distance, decision, "
-      "reason, gallery_generation, gallery_version, threshold, crop) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+      "reason, gallery_generation, gallery_version, threshold, crop, margin, votes) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
 }
 
 void AuditLog::append(const std::string& time, const std::string& camera, const DoorAction& a,
@@ -174,6 +178,16 @@ void AuditLog::append(const std::string& time, const std::string& camera, const 
     s.bind_null(12);
   } else {
     s.bind(12, crop);
+  }
+  if (std::isfinite(a.margin)) {
+    s.bind(13, a.margin);
+  } else {
+    s.bind_null(13);
+  }
+  if (a.votes > 0) {
+    s.bind(14, static_cast<int64_t>(a.votes));
+  } else {
+    s.bind_null(14);
   }
   s.run();
 }

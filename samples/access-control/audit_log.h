@@ -1,11 +1,11 @@
 // The access-control audit log: one SQLite table `decisions` (time, running_time, camera, track,
 // identity, distance, decision, reason, and what the decision used: the gallery's generation and
-// version, the threshold; the path of the face crop kept with --keep-crops) to which every
-// decision is appended in its own transaction, so a crash loses at most the row being written.
-// Older files get the new columns by an upgrade in one transaction. Never face images in the
-// table. The file is created with mode 0600 (it names people). AuditRetention prunes old rows
-// and old crops (deleting the files) on its own thread and connection. Thread-safety: one AuditLog
-// per thread; AuditRetention's methods are for the thread that made it.
+// version, the threshold; the path of the face crop kept with --keep-crops; the margin and votes)
+// to which every decision is appended in its own transaction, so a crash loses at most the row
+// being written. Older files get the new columns by an upgrade in one transaction. Never face
+// images in the table. The file is created with mode 0600 (it names people). AuditRetention prunes
+// old rows and old crops (deleting the files) on its own thread and connection. Thread-safety: one
+// AuditLog per thread; AuditRetention's methods are for the thread that made it.
 #pragma once
 
 #include <condition_variable>

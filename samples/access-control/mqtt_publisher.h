@@ -91,7 +91,7 @@ class MqttPublisher {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   bool connected_ = false;
-  int refused_ = 0;  // the broker's last CONNACK refusal code (reported once a code)
+  int refused_ = 0;            // the broker's last CONNACK refusal code (reported once a code)
   bool loop_started_ = false;  // connected once: libmosquitto's thread reconnects from then on
   bool finishing_ = false;
   bool stop_ = false;

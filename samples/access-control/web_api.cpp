@@ -129,7 +129,7 @@ nlohmann::json ConsoleApi::decisions(const DecisionQuery& q) const {
   const int64_t total = count.step() ? count.integer(0) : 0;
   sql::Statement rows(db.get(), file,
                       (std::string("SELECT id, time, running_time, camera, track, identity, "
-                                   "distance, decision, reason, threshold, crop") +
+                                   "distance, decision, reason, threshold, crop, margin, votes") +
                        kWhere + " ORDER BY id DESC LIMIT ?6 OFFSET ?7")
                           .c_str());
   bind(rows);
@@ -147,7 +147,9 @@ nlohmann::json ConsoleApi::decisions(const DecisionQuery& q) const {
                    {"decision", rows.text(7)},
                    {"reason", rows.is_null(8) ? "" : rows.text(8)},
                    {"threshold", nullable_real(rows, 9)},
-                   {"crop", !rows.is_null(10) && !rows.text(10).empty()}});
+                   {"crop", !rows.is_null(10) && !rows.text(10).empty()},
+                   {"margin", nullable_real(rows, 11)},
+                   {"votes", rows.is_null(12) ? 0 : rows.integer(12)}});
   }
   return {{"rows", out}, {"total", total}, {"page", q.page}, {"per_page", q.per_page}};
 }
@@ -182,13 +184,14 @@ nlohmann::json ConsoleApi::people() const {
                       {"updated", r.updated}});
   }
   const auto t = g.threshold();
-  return {{"gallery", settings_.gallery},
+  return {{"gallery", gallery_display_name(settings_.gallery)},
           {"threshold", t ? nlohmann::json(*t) : nullptr},
           {"people", people}};
 }
 
 nlohmann::json ConsoleApi::model_and_gallery() const {
-  nlohmann::json out = {{"model", settings_.model}, {"gallery", settings_.gallery}};
+  nlohmann::json out = {{"model", settings_.model},
+                        {"gallery", gallery_display_name(settings_.gallery)}};
   try {
     Gallery g = Gallery::open_unbound(settings_.gallery, false);
     int64_t embeddings = 0, people = 0;

@@ -21,7 +21,8 @@ const profile = mkdtempSync(join(tmpdir(), 'siamese-chromium-'));
 const chromeArgs = ['--headless=new', '--disable-gpu', '--no-first-run', '--no-default-browser-check',
   '--remote-debugging-port=0', '--user-data-dir=' + profile, '--window-size=1280,900', 'about:blank'];
 if (process.getuid && process.getuid() === 0) chromeArgs.unshift('--no-sandbox');  // root: no sandbox
-const chrome = spawn(args.chromium || 'chromium', chromeArgs, {stdio: 'ignore'});
+// Its own process group, so the helpers it starts (zygote, renderers) stop with it.
+const chrome = spawn(args.chromium || 'chromium', chromeArgs, {stdio: 'ignore', detached: true});
 
 let socket, nextId = 1;
 const waiting = new Map();
@@ -142,8 +143,17 @@ try {
   status = 1;
 } finally {
   if (socket) socket.close();
-  chrome.kill();
+  try {
+    process.kill(-chrome.pid, 'SIGTERM');
+  } catch (e) {
+    chrome.kill();
+  }
   await new Promise(r => chrome.exitCode !== null ? r() : chrome.once('exit', r));
-  rmSync(profile, {recursive: true, force: true});
+  try {
+    // A helper may still be writing its profile for a moment: retry, and never fail on it.
+    rmSync(profile, {recursive: true, force: true, maxRetries: 10, retryDelay: 200});
+  } catch (e) {
+    console.error('console_browser: could not remove ' + profile + ': ' + e.message);
+  }
 }
 process.exit(status);
