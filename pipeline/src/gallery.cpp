@@ -120,6 +120,18 @@ using sql::exec;
 using sql::Statement;
 using sql::Transaction;
 
+// A deferred BEGIN ... COMMIT: every read inside sees one committed state of the file.
+class ReadTransaction {
+ public:
+  ReadTransaction(sqlite3* db, const sql::FileRef& file) : db_(db) { exec(db, file, "BEGIN"); }
+  ~ReadTransaction() { sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr); }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  sqlite3* db_;
+};
+
 // Marks the file as ours ("SIAG") so a foreign SQLite database is refused by name.
 constexpr int32_t kApplicationId = 0x53494147;
 
@@ -801,11 +813,7 @@ void read_negatives(sqlite3* db, const sql::FileRef& file,
 
 GallerySnapshot SqliteGallery::snapshot() const {
   // One read transaction: the facts and the rows come from the same committed state.
-  exec(db_.get(), file_, "BEGIN");
-  struct EndRead {
-    sqlite3* db;
-    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
-  } end_read{db_.get()};
+  const ReadTransaction read(db_.get(), file_);
   check_schema_version();
   GallerySnapshot snap;
   snap.model_fingerprint = model_fingerprint();
@@ -875,11 +883,7 @@ std::vector<float> floats_of(const Statement& q, int col, int size, const std::s
 }  // namespace
 
 GalleryContent SqliteGallery::content() const {
-  exec(db_.get(), file_, "BEGIN");
-  struct EndRead {
-    sqlite3* db;
-    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
-  } end_read{db_.get()};
+  const ReadTransaction read(db_.get(), file_);
   check_schema_version();
   GalleryContent c;
   c.model.fingerprint = model_fingerprint();
