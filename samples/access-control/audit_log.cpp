@@ -10,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "audit_postgres.h"
 #include "siamese/errors.h"
 #include "siamese/gallery_location.h"
 #include "siamese/text_safety.h"
@@ -293,9 +294,15 @@ void AuditRetention::loop() {
     lock.unlock();
     int64_t n = 0, crops = 0;
     try {
-      if (rules_.audit_days > 0) n = prune_audit_log(path_, retention_cutoff(rules_.audit_days));
-      crops = prune_crops(path_, rules_.crop_days > 0 ? retention_cutoff(rules_.crop_days) : "",
-                          rules_.max_crops);
+      if (siamese::is_postgres_location(path_)) {  // issue 16: rows only, no crops kept there
+        if (rules_.audit_days > 0) {
+          n = prune_postgres_audit_log(path_, retention_cutoff(rules_.audit_days));
+        }
+      } else {
+        if (rules_.audit_days > 0) n = prune_audit_log(path_, retention_cutoff(rules_.audit_days));
+        crops = prune_crops(path_, rules_.crop_days > 0 ? retention_cutoff(rules_.crop_days) : "",
+                            rules_.max_crops);
+      }
     } catch (const std::exception& e) {
       std::cerr << "siamese-access-control: audit retention: " << escape_for_display(e.what())
                 << " (retried in " << period_s_ << " s)\n";

@@ -40,7 +40,24 @@ std::string gallery_version_of(const std::string& gallery_path);
 /// `identities` of pipeline/src/gallery.cpp). Throws siamese::FileError naming the file.
 std::vector<std::string> gallery_identity_names(const std::string& gallery_path);
 
-class AuditLog {
+/// Where decisions are appended: the SQLite AuditLog below, or PostgresAuditLog
+/// (audit_postgres.h; open_audit_log() picks by location).
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  /// Appends one row stamped with time (ISO 8601 UTC); camera names the faceverify element;
+  /// crop: the face crop kept of the track (--keep-crops), "" for none.
+  virtual void append(const std::string& time, const std::string& camera, const DoorAction& action,
+                      const AuditContext& context = {}, const std::string& crop = "") = 0;
+  /// Closes the log (also done by the destructor).
+  virtual void close() = 0;
+  /// The log as messages name it (a path, or a URI without its password).
+  virtual std::string display_name() const = 0;
+  /// Rows that could not be written (0 for SQLite, which throws instead).
+  virtual int64_t lost() const { return 0; }
+};
+
+class AuditLog : public AuditSink {
  public:
   /// Opens or creates path and its table (adding the columns an older file lacks, in one
   /// transaction); throws siamese::FileError naming the file.
@@ -52,9 +69,11 @@ class AuditLog {
   /// Throws siamese::FileError on failure.
   /// crop: the face crop kept of the track (--keep-crops), "" for none.
   void append(const std::string& time, const std::string& camera, const DoorAction& action,
-              const AuditContext& context = {}, const std::string& crop = "");
+              const AuditContext& context = {}, const std::string& crop = "") override;
   /// Closes the database (also done by the destructor).
-  void close();
+  void close() override;
+  /// The file's path.
+  std::string display_name() const override { return file_.path; }
 
   const std::string& path() const { return file_.path; }
 
@@ -86,7 +105,8 @@ struct RetentionRules {
 /// The ISO 8601 UTC time `days` days before now, in the rows' format.
 std::string retention_cutoff(int days);
 
-/// Prunes rows older than `days` days from the audit log at path (and crops by their rules):
+/// Prunes rows older than `days` days from the audit log at path, an SQLite file or a PostgreSQL
+/// URI (prune_postgres_audit_log; crops by their rules, SQLite only):
 /// once at start, then every period_s or when nudged, on a thread of its own (never the bus
 /// thread) with its own connection; a failure is reported on stderr and retried at the next
 /// period. Stops (and joins) on destruction.

@@ -1,9 +1,9 @@
 // siamese-access-control: the shape a door controller takes over the faceverify element.
 // Builds the pipeline, acts on faceverify-decision messages (grant once per verified track,
 // deny tracks that stay unknown, flag tailgating; doors.cpp), drives the relay and the user's
-// commands, publishes events (MQTT, webhook; event_sinks.cpp), keeps an SQLite audit log,
-// reloads the per-camera config file on SIGHUP, and stops cleanly on Ctrl-C (EOS, drain, close
-// the log) or at the end of a file.
+// commands, publishes events (MQTT, webhook; event_sinks.cpp), keeps an audit log (SQLite, or
+// PostgreSQL: audit_postgres.h), reloads the per-camera config file on SIGHUP, and stops
+// cleanly on Ctrl-C (EOS, drain, close the log) or at the end of a file.
 #include <gst/gst.h>
 
 #include <atomic>
@@ -18,6 +18,7 @@
 
 #include "action_command.h"
 #include "audit_log.h"
+#include "audit_postgres.h"
 #include "bus_events.h"
 #include "crop_keeper.h"
 #include "door_policy.h"
@@ -108,7 +109,7 @@ class Controller {
  public:
   Controller(const ss::AccessOptions& o, size_t cameras)
       : options_(o),
-        log_(o.audit_log),
+        log_(ss::open_audit_log(o.audit_log)),
         grant_(o.on_grant),
         deny_(o.on_deny),
         several_(cameras > 1) {}
@@ -198,7 +199,7 @@ class Controller {
     }
     grant_.wait_all();
     deny_.wait_all();
-    log_.close();
+    log_->close();
     int grants = 0, denials = 0;
     size_t tracks = 0;
     for (const auto& [camera, p] : policies_) {
@@ -208,7 +209,11 @@ class Controller {
     }
     if (doors_ != nullptr) grants -= doors_->closed();  // verified outside the schedule
     std::cout << kProgram << ": " << tracks << " tracks, " << grants << " granted, " << denials
-              << " denied; audit log " << siamese::escape_for_display(log_.path()) << std::endl;
+              << " denied; audit log " << siamese::escape_for_display(log_->display_name())
+              << std::endl;
+    if (log_->lost() > 0) {  // a PostgreSQL log's rows refused or left unwritten (stderr said why)
+      std::cerr << kProgram << ": " << log_->lost() << " audit rows were not written\n";
+    }
     if (doors_ != nullptr && (doors_->tailgates() > 0 || doors_->closed() > 0)) {
       std::cout << kProgram << ": " << doors_->tailgates() << " tailgates, " << doors_->closed()
                 << " verified outside the door's schedule" << std::endl;
@@ -245,8 +250,8 @@ class Controller {
           now_us);
     }
     const std::string crop = keep_crop(camera, a, now);
-    log_.append(now, camera, a, doors_ != nullptr ? doors_->context(camera) : ss::AuditContext{},
-                crop);
+    log_->append(now, camera, a, doors_ != nullptr ? doors_->context(camera) : ss::AuditContext{},
+                 crop);
     if (!crop.empty() && retention_ != nullptr) retention_->nudge();  // --max-crops
     if (console_ != nullptr) console_->on_action(camera, a, now);
     if (doors_ != nullptr) doors_->run_hooks(a, now);
@@ -260,7 +265,7 @@ class Controller {
   }
 
   const ss::AccessOptions& options_;
-  ss::AuditLog log_;
+  std::unique_ptr<ss::AuditSink> log_;  // SQLite or PostgreSQL (issue 16)
   ss::ActionCommand grant_, deny_;
   bool several_;
   std::map<std::string, ss::DoorPolicy> policies_;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "siamese/gallery_location.h"
+
 namespace siamese::samples {
 
 namespace {
@@ -31,7 +33,9 @@ door:
   --on-grant CMD         run `sh -c CMD` on each grant; the environment has SIAMESE_DECISION,
                          SIAMESE_IDENTITY, SIAMESE_TRACK_ID, SIAMESE_DISTANCE, SIAMESE_TIME
   --on-deny CMD          the same on each denial (an alert)
-  --audit-log FILE       SQLite audit log, table `decisions` (default access-audit.db)
+  --audit-log FILE       SQLite audit log, table `decisions` (default access-audit.db), or a
+                         PostgreSQL URI (postgresql://USER@HOST/DB: table
+                         `siamese_audit_decisions`; not with --keep-crops or --http)
   --display              show the video annotated by faceverifyoverlay
   --realtime             play --source-file at its frame rate (as a camera would)
   --stop-timeout S       after Ctrl-C, wait this long for the pipeline to drain (default 5)
@@ -150,6 +154,15 @@ AccessOptions access_options_of(const cli::Args& flags) {
   }
   o.crop_retention_days = static_cast<int>(flags.integer("crop-retention-days", 0));
   o.max_crops = flags.integer("max-crops", 0);
+  if (is_postgres_location(o.audit_log)) {  // issue 16: decisions only (audit_postgres.h)
+    for (const std::string flag : {"keep-crops", "crop-retention-days", "max-crops"}) {
+      if (flags.has(flag)) {
+        throw UsageError("--" + flag +
+                         " keeps face crops named in an SQLite audit log; not with a PostgreSQL "
+                         "--audit-log");
+      }
+    }
+  }
   o.display = flags.has("display");
   o.realtime = flags.has("realtime");
   o.verbose = flags.has("verbose");
@@ -157,6 +170,11 @@ AccessOptions access_options_of(const cli::Args& flags) {
   o.door = door_flags_of(flags);
   o.events = event_sink_options_of(flags);
   o.web = web_options_of(flags);
+  if (o.web.enabled() && is_postgres_location(o.audit_log)) {
+    throw UsageError(
+        "--http reads and writes the console's tables in an SQLite --audit-log; not with a "
+        "PostgreSQL --audit-log");
+  }
   return o;
 }
 
