@@ -17,7 +17,7 @@ packages=(
   libmosquitto-dev mosquitto libsoup-3.0-dev libgpiod-dev libtomlplusplus-dev
   libgloo-dev
   python3-torch python3-torchvision
-  npm chromium glib-networking
+  npm chromium glib-networking openssl
 )
 
 missing=()
