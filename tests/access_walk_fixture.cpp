@@ -78,6 +78,28 @@ const AccessWalk& cached_access_walk(const std::string& data, const std::string&
   return it->second;
 }
 
+std::vector<std::string> access_control_args(const AccessWalk& w, const std::string& audit,
+                                             const std::string& gallery,
+                                             const std::string& deny_after) {
+  return {program_path("siamese-access-control"),
+          "--model",
+          w.model,
+          "--gallery",
+          gallery.empty() ? w.gallery : gallery,
+          "--source-file",
+          w.video,
+          "--audit-log",
+          audit,
+          "--threshold",
+          number_text(w.threshold),
+          "--deny-after",
+          deny_after,
+          "--device",
+          "cpu",
+          "--detect-interval",
+          "1"};
+}
+
 std::string number_text(double x) {
   std::ostringstream s;
   s << x;

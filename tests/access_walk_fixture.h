@@ -44,6 +44,12 @@ std::vector<std::vector<std::string>> query_rows(const std::string& path, const 
 /// A number column of query_rows: 0 for NULL ("").
 inline double number_of(const std::string& text) { return text.empty() ? 0.0 : std::stod(text); }
 
+/// The command line of siamese-access-control over the walk: its model, video and threshold, the
+/// gallery (w.gallery when ""), the audit log, on the CPU, detecting every frame.
+std::vector<std::string> access_control_args(const AccessWalk& w, const std::string& audit,
+                                             const std::string& gallery = "",
+                                             const std::string& deny_after = "1.0");
+
 /// Saves the pooled-pixel TorchScript model (16x16 luma, mean removed, unit length) to path.
 void save_pixel_model(const std::string& path);
 

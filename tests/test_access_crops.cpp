@@ -31,28 +31,6 @@ const siamese::testing::AccessWalk& walk(const std::string& data) {
   return siamese::testing::cached_access_walk(data, "access_crops");
 }
 
-std::vector<std::string> access_args(const siamese::testing::AccessWalk& w,
-                                     const std::string& gallery, const std::string& audit,
-                                     const std::string& deny_after = "1.0") {
-  return {program_path("siamese-access-control"),
-          "--model",
-          w.model,
-          "--gallery",
-          gallery,
-          "--source-file",
-          w.video,
-          "--audit-log",
-          audit,
-          "--threshold",
-          siamese::testing::number_text(w.threshold),
-          "--deny-after",
-          deny_after,
-          "--device",
-          "cpu",
-          "--detect-interval",
-          "1"};
-}
-
 unsigned mode_of(const std::string& path) {
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
@@ -103,7 +81,7 @@ TEST_CASE("siamese-access-control keeps a stranger's crop and siamese-enroll enr
   const std::string gallery = dir + "/gallery.db", crops = dir + "/crops";
   fs::copy_file(w.gallery, gallery);
   // Denied after half a second: the crops are of the frames the element decides on.
-  auto argv = access_args(w, gallery, dir + "/before.db", "0.5");
+  auto argv = siamese::testing::access_control_args(w, dir + "/before.db", gallery, "0.5");
   argv.insert(argv.end(), {"--keep-crops", crops});
   const auto before = run_program(argv, 300);
   INFO(before.output);
@@ -158,7 +136,8 @@ TEST_CASE("siamese-access-control keeps a stranger's crop and siamese-enroll enr
   // The next run: the stranger's track is now nearest to the crops enrolled from it. (The pooled-
   // pixel test model does not generalise from a few crops to the frames it decides on, so the
   // track stays under the fixture's tight threshold's votes; a face model grants it.)
-  const auto after = run_program(access_args(w, gallery, dir + "/after.db"), 300);
+  const auto after =
+      run_program(siamese::testing::access_control_args(w, dir + "/after.db", gallery), 300);
   INFO(after.output);
   REQUIRE(after.status == 0);
   const std::vector<Denial> again = denials(dir + "/after.db");
@@ -172,7 +151,7 @@ TEST_CASE("siamese-access-control keeps a stranger's crop and siamese-enroll enr
             .at(0) == "0");
 
   // --max-crops 1: pruned as each crop is written; at the end one track's folder is left.
-  auto capped = access_args(w, gallery, dir + "/capped.db", "0.5");
+  auto capped = siamese::testing::access_control_args(w, dir + "/capped.db", gallery, "0.5");
   capped.insert(capped.end(), {"--keep-crops", dir + "/capped", "--max-crops", "1"});
   const auto third = run_program(capped, 300);
   INFO(third.output);

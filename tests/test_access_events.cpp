@@ -280,29 +280,6 @@ const siamese::testing::AccessWalk& walk(const std::string& data) {
   return siamese::testing::cached_access_walk(data, "access_events");
 }
 
-using siamese::testing::number_text;
-
-std::vector<std::string> access_args(const siamese::testing::AccessWalk& w,
-                                     const std::string& audit) {
-  return {program_path("siamese-access-control"),
-          "--model",
-          w.model,
-          "--gallery",
-          w.gallery,
-          "--source-file",
-          w.video,
-          "--audit-log",
-          audit,
-          "--threshold",
-          number_text(w.threshold),
-          "--deny-after",
-          "1.0",
-          "--device",
-          "cpu",
-          "--detect-interval",
-          "1"};
-}
-
 // Checks one event payload against the README's schema; returns it parsed.
 nlohmann::json check_schema(const std::string& payload) {
   INFO(payload);
@@ -511,7 +488,7 @@ TEST_CASE(
   HttpReceiver receiver(200);
   const std::string secret_file = dir + "/secret";
   std::ofstream(secret_file) << "s3cret\n";
-  auto argv = access_args(w, dir + "/audit.db");
+  auto argv = siamese::testing::access_control_args(w, dir + "/audit.db");
   for (const std::string& s :
        {std::string("--mqtt"), "mqtt://127.0.0.1:" + std::to_string(broker.port()) + "/site",
         std::string("--ha-discovery"), std::string("--webhook"),
@@ -626,7 +603,7 @@ TEST_CASE("siamese-access-control loses no MQTT event across a broker restart", 
   Broker broker(dir);
   broker.start();
   Subscriber sub(broker.port(), "test-restart", "site/+/event", /*persistent=*/true);
-  auto argv = access_args(w, dir + "/audit.db");
+  auto argv = siamese::testing::access_control_args(w, dir + "/audit.db");
   for (const std::string& s : {std::string("--realtime"), std::string("--mqtt"),
                                "mqtt://127.0.0.1:" + std::to_string(broker.port()) + "/site",
                                std::string("--stop-timeout"), std::string("60")}) {
@@ -690,7 +667,7 @@ TEST_CASE(
   sub.reset();    // its session and subscription stay on the broker ...
   broker.stop();  // ... and in its persistence file: the run starts with no broker
   const size_t bound = 3;
-  auto argv = access_args(w, dir + "/audit.db");
+  auto argv = siamese::testing::access_control_args(w, dir + "/audit.db");
   for (const std::string& s :
        {std::string("--mqtt"), "mqtt://127.0.0.1:" + std::to_string(broker.port()) + "/site",
         std::string("--mqtt-queue"), std::to_string(bound), std::string("--stop-timeout"),
@@ -732,7 +709,7 @@ TEST_CASE("siamese-access-control retries a failing webhook, then counts the fai
   const auto& w = walk(data);
   const std::string dir = siamese::testing::temp_dir("access_events_webhook");
   HttpReceiver receiver(503);
-  auto argv = access_args(w, dir + "/audit.db");
+  auto argv = siamese::testing::access_control_args(w, dir + "/audit.db");
   for (const std::string& s :
        {std::string("--webhook"), "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook",
         std::string("--webhook-retries"), std::string("2"), std::string("--webhook-queue"),
@@ -844,7 +821,7 @@ TEST_CASE("siamese-access-control reaches a TLS broker with a password and repor
   Subscriber sub(plain, "test-tls", "door/#", false);
   const auto run = [&](const std::string& password_file, const std::string& source,
                        const std::string& audit) {
-    auto argv = access_args(w, audit);
+    auto argv = siamese::testing::access_control_args(w, audit);
     if (!source.empty()) {
       argv.erase(argv.begin() + 5, argv.begin() + 7);  // --source-file VIDEO
       argv.insert(argv.end(), {"--pipeline-desc", source, "--stop-timeout", "1"});

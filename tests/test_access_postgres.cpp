@@ -67,27 +67,6 @@ std::string row_text(const std::vector<std::string>& c) {
   return out;
 }
 
-std::vector<std::string> access_args(const siamese::testing::AccessWalk& w,
-                                     const std::string& audit) {
-  return {program_path("siamese-access-control"),
-          "--model",
-          w.model,
-          "--gallery",
-          w.gallery,
-          "--source-file",
-          w.video,
-          "--audit-log",
-          audit,
-          "--threshold",
-          siamese::testing::number_text(w.threshold),
-          "--deny-after",
-          "1.0",
-          "--device",
-          "cpu",
-          "--detect-interval",
-          "1"};
-}
-
 ss::DoorAction action(const std::string& decision, int64_t track) {
   ss::DoorAction a;
   a.kind = decision == "grant" ? ss::DoorAction::Kind::kGrant : ss::DoorAction::Kind::kDeny;
@@ -115,11 +94,11 @@ TEST_CASE("siamese-access-control writes the SQLite log's rows to a PostgreSQL a
     old.append("2000-01-01T00:00:00.000Z", "faceverify0", action("deny", 99));
   }
 
-  auto sqlite_argv = access_args(w, sqlite_log);
+  auto sqlite_argv = siamese::testing::access_control_args(w, sqlite_log);
   const auto by_sqlite = run_program(sqlite_argv, 300);
   INFO(by_sqlite.output);
   REQUIRE(by_sqlite.status == 0);
-  auto pg_argv = access_args(w, with_password);
+  auto pg_argv = siamese::testing::access_control_args(w, with_password);
   pg_argv.insert(pg_argv.end(), {"--audit-retention-days", "30"});
   const auto by_pg = run_program(pg_argv, 300);
   INFO(by_pg.output);
@@ -215,7 +194,7 @@ TEST_CASE("siamese-access-control refuses a bad PostgreSQL audit log URI and cro
   // Nothing listens on port 1: an error naming the URI without its password, as a missing
   // gallery file is (status 1).
   const std::string bad = "postgresql://door:s3cret@127.0.0.1:1/audit";
-  const auto r = run_program(access_args(w, bad), 60);
+  const auto r = run_program(siamese::testing::access_control_args(w, bad), 60);
   INFO(r.output);
   CHECK(r.status == 1);
   CHECK(r.output.find("postgresql://door@127.0.0.1:1/audit") != std::string::npos);
@@ -229,7 +208,7 @@ TEST_CASE("siamese-access-control refuses a bad PostgreSQL audit log URI and cro
       {{"--max-crops", "5"}, "--max-crops"},
       {{"--http", "127.0.0.1:0"}, "--http"}};
   for (const auto& [more, flag] : refused) {
-    auto argv = access_args(w, bad);
+    auto argv = siamese::testing::access_control_args(w, bad);
     argv.insert(argv.end(), more.begin(), more.end());
     const auto u = run_program(argv, 60);
     INFO(u.output);
