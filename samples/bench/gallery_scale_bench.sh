@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Gallery load time and memory at 10k, 100k and 1M embeddings from SQLite and PostgreSQL, and the
-# exact matcher's time per query at the largest (build/bin/gallery_scale_bench). Starts a
-# throwaway PostgreSQL server (initdb + pg_ctl in a temporary folder, a free 127.0.0.1 port; as
-# root through `runuser -u postgres`), stopped and deleted at the end.
+# exact matcher's time per query at the largest (build/bin/gallery_scale_bench); then, on face-like
+# clustered data of each size, the FAISS IVF index (AnnIndex): build, ms per face, recall@1
+# against exact search, patched() time. Starts a throwaway PostgreSQL server (initdb + pg_ctl in
+# a temporary folder, a free 127.0.0.1 port; as root through `runuser -u postgres`), stopped and
+# deleted at the end.
 #   --sizes N,N,...     embeddings per gallery (default 10000,100000,1000000)
 #   --embedding-size E  values per embedding (default 128: the dlib ResNet's)
 #   Binaries from $SIAMESE_BUILD_DIR (default build/).
