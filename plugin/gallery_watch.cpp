@@ -88,19 +88,48 @@ void GalleryWatch::load_locked() {
       choose_threshold(std::nullopt, snap.threshold, model_, snap.matrix.size());
   view->matcher = std::make_shared<const Matcher>(std::move(snap.matrix), device_,
                                                   view->default_threshold.value);
-  view->generation = ++generation_;
-  std::atomic_store(&view_, std::shared_ptr<const GalleryView>(std::move(view)));
   // A file is polled through this connection; a PostgreSQL gallery is followed by the listener,
   // so its reader connection is not kept (one server connection per element, not two).
   if (!postgres_) gallery_.emplace(std::move(fresh));
+  last_counter_ = counter;
+  serve_locked(std::move(view), snap.version);
+}
+
+void GalleryWatch::serve_locked(std::shared_ptr<GalleryView> view, int64_t version) {
+  view->generation = ++generation_;
+  std::atomic_store(&view_, std::shared_ptr<const GalleryView>(std::move(view)));
   if (postgres_) {
     // Read from the server just now: current at least until the bound from now.
     const int64_t until = steady_ns(std::chrono::steady_clock::now() + kPostgresStaleLimit);
     if (until > fresh_until_ns_.load()) fresh_until_ns_.store(until);
+    loaded_version_ = version;
   }
-  last_counter_ = counter;
   problem_.clear();
   fatal_reported_ = false;
+}
+
+bool GalleryWatch::patch_locked(std::string& what) {
+  const auto current = std::atomic_load(&view_);
+  if (!postgres_ || loaded_version_ < 0 || !problem_.empty() || !current->trusted) return false;
+  const Gallery reader = Gallery::open_reader(path_, model_);
+  std::optional<GalleryDelta> delta = reader.changes_since(loaded_version_);
+  if (!delta) return false;
+  if (delta->model_fingerprint != model_.fingerprint ||
+      delta->embedding_size != model_.embedding_size) {
+    return false;  // rebound: the full load says why
+  }
+  auto view = std::make_shared<GalleryView>();
+  view->default_threshold =
+      choose_threshold(std::nullopt, delta->threshold, model_,
+                       current->matcher->embedding_count_after(delta->change));
+  // As load_locked's Matcher(matrix, device, value): the default is never an explicit one.
+  const ThresholdChoice given{view->default_threshold.value, ThresholdSource::kGallery, "given",
+                              true};
+  view->matcher = current->matcher->patched(delta->change, given);
+  const size_t changed = delta->change.replaced.size() + (delta->change.anyone_replaced ? 1 : 0);
+  what = std::to_string(changed) + (changed == 1 ? " identity changed" : " identities changed");
+  serve_locked(std::move(view), delta->version);
+  return true;
 }
 
 void GalleryWatch::distrust_locked(const std::string& problem, std::string& message) {
@@ -129,10 +158,25 @@ bool GalleryWatch::reload() {
     std::lock_guard<std::mutex> lock(mutex_);
     const bool was_untrusted = !problem_.empty();
     try {
-      load_locked();
+      std::string patched;
+      try {
+        if (!patch_locked(patched)) load_locked();
+      } catch (const PostgresConnectionError&) {
+        throw;
+      } catch (const std::exception& e) {
+        // A change log that does not fit what is served: read everything, which says what is
+        // wrong if anything is.
+        log(LogLevel::kDebug,
+            name_ + ": reading everything, the change log did not apply: " + e.what());
+        patched.clear();
+        load_locked();
+      }
       ok = true;
       const auto v = view();
-      message = name_ + ": " + (was_untrusted ? "trusted again, " : "reloaded, ") +
+      message = name_ + ": " +
+                (was_untrusted     ? "trusted again, "
+                 : patched.empty() ? "reloaded, "
+                                   : "updated (" + patched + "), ") +
                 std::to_string(v->matcher->names().size()) + " identities, " +
                 std::to_string(v->matcher->embedding_count()) + " embeddings, threshold " +
                 std::to_string(v->default_threshold.value) + " (" +

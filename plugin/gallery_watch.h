@@ -6,7 +6,9 @@
 // another model, a bad stored threshold) the watch serves an EMPTY gallery, so nobody is
 // verified, reports why, retries every poll, and reports a fatal error once it has stayed
 // untrusted for the error timeout. A PostgreSQL gallery is followed instead through LISTEN on
-// a connection of its own (reload on each NOTIFY); when that connection is lost the watch
+// a connection of its own; on each NOTIFY it reads only the identities changed since the
+// version it holds (the gallery's change log) and patches the served matcher, falling back to a
+// full reload when the log cannot say (Gallery::changes_since); when that connection is lost the watch
 // retries with back-off and keeps serving the last good state for at most
 // kPostgresStaleLimit after it last heard from the server, then serves the empty gallery.
 // GStreamer-free. Thread-safety: view() and reload() from
@@ -82,6 +84,11 @@ class GalleryWatch {
  private:
   // Loads through a fresh connection; throws. Caller holds mutex_.
   void load_locked();
+  // PostgreSQL: applies the changes since loaded_version_ to the served matcher; false (nothing
+  // done) when only a full load will do. Throws like load_locked. Caller holds mutex_.
+  bool patch_locked(std::string& what);
+  // Serves view, read from the server just now (version: the gallery's). Caller holds mutex_.
+  void serve_locked(std::shared_ptr<GalleryView> view, int64_t version);
   // Serves the empty gallery and reports (once per distinct problem). Caller holds mutex_.
   void distrust_locked(const std::string& problem, std::string& message);
   // Whether the file changed since it was loaded. Caller holds mutex_.
@@ -111,6 +118,7 @@ class GalleryWatch {
   mutable std::mutex mutex_;        // guards everything below but view_
   std::optional<Gallery> gallery_;  // the file polled; none while untrusted or for PostgreSQL
   int64_t last_counter_ = 0;
+  int64_t loaded_version_ = -1;  // PostgreSQL: the version served (-1: none)
   int64_t generation_ = 0;
   std::string problem_;  // the last reported problem ("" when trusted)
   std::chrono::steady_clock::time_point untrusted_since_;

@@ -99,6 +99,13 @@ struct Reports {
     }
     return false;
   }
+  /// How many reports so far say `text`.
+  int count(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex);
+    int n = 0;
+    for (const auto& report : events) n += report.second.find(text) != std::string::npos;
+    return n;
+  }
 };
 
 template <typename Pred>
@@ -206,6 +213,52 @@ TEST_CASE("a PostgreSQL server restart mid-stream warns, serves within the bound
   siamese::Gallery::open(uri, model, false).remove("a");
   CHECK(eventually([&] { return watch.view()->matcher->names().size() == 1; },
                    std::chrono::seconds(20)));
+}
+
+TEST_CASE("a PostgreSQL watch applies one person's change without reading the whole gallery",
+          "[gst][postgres]") {
+  SIAMESE_REQUIRE_POSTGRES(server);
+  const std::string uri = server->create_database("incremental");
+  const siamese::ModelInfo model = siamese::testing::model_with("0123456789abcdef");
+  {
+    siamese::Gallery g = siamese::Gallery::open(uri, model, true);
+    for (int i = 0; i < 5; ++i) {
+      const std::string name = "p" + std::to_string(i);
+      g.enroll(name, {siamese::testing::sample(name, static_cast<float>(i))}, false);
+    }
+  }
+  Reports reports;
+  siamese::gst::GalleryWatch watch(
+      uri, model, torch::kCPU, std::chrono::milliseconds(500), std::chrono::seconds(0),
+      [&](siamese::gst::GalleryWatch::Event e, const std::string& message) {
+        std::lock_guard<std::mutex> lock(reports.mutex);
+        reports.events.emplace_back(e, message);
+      });
+  const auto probe = [](float base) {
+    return torch::tensor(siamese::testing::sample("probe", base).embedding).unsqueeze(0);
+  };
+  REQUIRE(watch.view()->matcher->match(probe(2))[0].name == "p2");
+
+  // A removal and an enrollment: applied as changes ("updated"), never a full reload, and the
+  // state served is the one a full read gives.
+  siamese::Gallery::open(uri, model, false).remove("p2");
+  CHECK(eventually([&] { return watch.view()->matcher->names().size() == 4; },
+                   std::chrono::seconds(20)));
+  CHECK(watch.view()->matcher->match(probe(2))[0].name != "p2");
+  siamese::Gallery::open(uri, model, false).enroll("q", {siamese::testing::sample("q", 7)}, false);
+  CHECK(eventually([&] { return watch.view()->matcher->names().size() == 5; },
+                   std::chrono::seconds(20)));
+  CHECK(watch.view()->matcher->match(probe(7))[0].name == "q");
+  CHECK(reports.count("updated (1 identity changed)") >= 2);
+  CHECK(reports.count("reloaded") == 0);
+  const siamese::GallerySnapshot full = siamese::Gallery::open_reader(uri, model).snapshot();
+  CHECK(watch.view()->matcher->names() == full.matrix.names);
+  CHECK(watch.view()->matcher->embedding_count() == full.matrix.size());
+
+  // A change to the whole gallery is read in full.
+  siamese::Gallery::open(uri, model, false).set_threshold(0.25f);
+  CHECK(eventually([&] { return reports.count("reloaded") == 1; }, std::chrono::seconds(20)));
+  CHECK(watch.view()->default_threshold.value == Approx(0.25f));
 }
 
 TEST_CASE("faceverify on a PostgreSQL gallery rides out a server restart and hides the password",

@@ -67,6 +67,21 @@ CREATE TABLE siamese_negatives (
 );
 CREATE INDEX siamese_negatives_by_identity ON siamese_negatives(identity_id);
 )sql";
+// The change log: which identities each version changed (NULL: the whole gallery), so that a
+// follower reads only those (changes_since). Galleries made before it get it on their first
+// writable open; readers of one without it reload everything.
+constexpr const char* kChangeLogSchema = R"sql(
+CREATE TABLE IF NOT EXISTS siamese_changes (
+  version  bigint NOT NULL,
+  identity text
+);
+CREATE INDEX IF NOT EXISTS siamese_changes_by_version ON siamese_changes(version);
+)sql";
+// Versions the change log keeps; a follower further behind reloads everything.
+constexpr int64_t kChangeLogVersions = 1000;
+// A change to more identities than this is logged as a change to the whole gallery: reading
+// everything again is as cheap as reading that many.
+constexpr size_t kChangeLogMaxIdentities = 1000;
 // Rows read per FETCH while loading: bounds the memory of one result.
 constexpr int kFetchRows = 20000;
 
@@ -196,6 +211,7 @@ class PostgresGallery final : public GalleryStore {
   const std::string& location() const override { return name_; }
   const FileIdentity& file_identity() const override { return no_file_; }
   int64_t change_counter() const override;
+  std::optional<GalleryDelta> changes_since(int64_t version) const override;
 
  private:
   // Runs sql with text parameters; throws FileError naming the gallery and quoting the server.
@@ -203,8 +219,19 @@ class PostgresGallery final : public GalleryStore {
              bool binary_results = false) const;
   // Begins a write transaction: takes the version row (writers queue here) and bumps it.
   void begin_write();
-  // Announces the new version and commits.
+  // Logs the identities noted as changed (touched), announces the new version and commits.
   void commit_write();
+  // Notes that the open write transaction changes identity `name` (kAnyoneName: the reserved
+  // negative anchors), or everything.
+  void touched(const std::string& name) { touched_.insert(name); }
+  void touched_everything() { whole_gallery_changed_ = true; }
+  // The identities with embeddings whose name passes sql_filter ("" = all; a condition on
+  // siamese_identities i), their rows, and their negative anchors (with the reserved set's when
+  // with_anyone), into one matrix. Caller holds a read transaction.
+  GalleryMatrix read_matrix(const std::string& sql_filter, bool with_anyone,
+                            int embedding_size) const;
+  // Creates the change log when a writable connection opens a gallery without one.
+  void ensure_change_log(bool writable);
   // COPY rows (COPY text format lines) into table(columns).
   void copy_in(const std::string& table_and_columns, const std::string& rows);
   void put_fact(const std::string& key, const std::string& value);
@@ -219,7 +246,10 @@ class PostgresGallery final : public GalleryStore {
 
   std::string name_;  // the URI without its password
   Conn conn_;
-  std::string version_;  // the version the open write transaction writes
+  std::string version_;                 // the version the open write transaction writes
+  std::set<std::string> touched_;       // identities the open write transaction changes
+  bool whole_gallery_changed_ = false;  // ... or all of it
+  bool has_change_log_ = false;
   const FileIdentity no_file_{};
 };
 
@@ -278,8 +308,8 @@ void PostgresGallery::open(const ModelInfo* model, bool create, bool writable) {
     } unlock{conn_.get()};
     run("BEGIN");
     Tx tx(conn_.get());
-    if (!has_tables()) {                       // another process may have created it meanwhile
-      Result r(PQexec(conn_.get(), kSchema));  // several statements: not PQexecParams
+    if (!has_tables()) {  // another process may have created it meanwhile
+      Result r(PQexec(conn_.get(), (std::string(kSchema) + kChangeLogSchema).c_str()));
       if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail("PostgreSQL: creating tables");
       const std::string now = sql::utc_now_iso8601();
       run("INSERT INTO siamese_facts(key, value) VALUES ('schema_version', $1), ('created', $2), "
@@ -291,10 +321,28 @@ void PostgresGallery::open(const ModelInfo* model, bool create, bool writable) {
     tx.done();
   }
   check_schema_version();
+  ensure_change_log(writable);
   if (model) {
     check_binding(name_, fact("model_fingerprint"), std::atoi(fact("embedding_size").c_str()),
                   fact("metric"), *model);
   }
+}
+
+void PostgresGallery::ensure_change_log(bool writable) {
+  const auto has_log = [this] {
+    return std::string(PQgetvalue(run("SELECT to_regclass('siamese_changes') IS NOT NULL").get(), 0,
+                                  0)) == "t";
+  };
+  has_change_log_ = has_log();
+  if (has_change_log_ || !writable) return;
+  run(kCreateLock);
+  struct Unlock {
+    PGconn* conn;
+    ~Unlock() { PQclear(PQexec(conn, kCreateUnlock)); }
+  } unlock{conn_.get()};
+  Result r(PQexec(conn_.get(), kChangeLogSchema));  // several statements: not PQexecParams
+  if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail("PostgreSQL: creating change log");
+  has_change_log_ = true;
 }
 
 std::string PostgresGallery::fact(const std::string& key) const {
@@ -312,10 +360,28 @@ void PostgresGallery::begin_write() {
           "RETURNING value");
   if (PQntuples(r.get()) != 1) throw FileError(name_, "the gallery has no version row");
   version_ = PQgetvalue(r.get(), 0, 0);
+  touched_.clear();
+  whole_gallery_changed_ = false;
   tx.done();
 }
 
 void PostgresGallery::commit_write() {
+  if (has_change_log_) {
+    std::string rows;
+    if (whole_gallery_changed_ || touched_.empty() || touched_.size() > kChangeLogMaxIdentities) {
+      rows = version_ + "\t\\N\n";  // NULL: everything
+    } else {
+      for (const auto& name : touched_) {
+        rows += version_ + '\t';
+        append_copy_text(rows, name);
+        rows += '\n';
+      }
+    }
+    copy_in("siamese_changes(version, identity)", rows);
+    run("DELETE FROM siamese_changes WHERE version <= $1::bigint - " +
+            std::to_string(kChangeLogVersions),
+        {version_});
+  }
   run("SELECT pg_notify($1, $2)", {kPostgresGalleryChannel, version_});
   run("COMMIT");
 }
@@ -401,6 +467,7 @@ void PostgresGallery::enroll_batch(const std::vector<IdentitySamples>& identitie
   int64_t written = 0;
   for (const auto& [name, samples] : identities) {
     const int64_t id = upsert_identity(name, now);
+    touched(name);
     if (replace && replaced.insert(name).second) {
       run("DELETE FROM siamese_embeddings WHERE identity_id = $1", {std::to_string(id)});
     }
@@ -417,6 +484,7 @@ void PostgresGallery::remove(const std::string& name) {
   const auto id = identity_id(name);
   if (!id) throw InputError("gallery " + name_ + ": no identity named '" + name + "'");
   run("DELETE FROM siamese_identities WHERE id = $1", {std::to_string(*id)});  // cascades
+  touched(name);
   commit_write();
   tx.done();
 }
@@ -433,6 +501,8 @@ void PostgresGallery::rename(const std::string& old_name, const std::string& new
   }
   run("UPDATE siamese_identities SET name = $1, updated = $2 WHERE name = $3",
       {new_name, sql::utc_now_iso8601(), old_name});
+  touched(old_name);
+  touched(new_name);
   commit_write();
   tx.done();
 }
@@ -449,6 +519,7 @@ void PostgresGallery::rebind(const ModelInfo& model,
   const std::string now = sql::utc_now_iso8601();
   begin_write();
   Tx tx(conn_.get());
+  touched_everything();
   run("DELETE FROM siamese_embeddings");
   run("DELETE FROM siamese_negatives");
   run("UPDATE siamese_identities SET threshold = NULL");
@@ -484,6 +555,7 @@ void PostgresGallery::set_threshold(std::optional<float> threshold) {
   }
   begin_write();
   Tx tx(conn_.get());
+  touched_everything();  // the default threshold of every identity
   if (threshold) {
     put_fact("threshold", float_text(*threshold));
   } else {
@@ -503,6 +575,7 @@ void PostgresGallery::add_negatives(const std::string& name,
   begin_write();
   Tx tx(conn_.get());
   std::string owner = "\\N";  // NULL: kAnyoneName's
+  touched(name);
   if (name != kAnyoneName) {
     const auto id = identity_id(name);
     if (!id) {
@@ -540,6 +613,7 @@ void PostgresGallery::set_identity_threshold(const std::string& name,
   if (std::string(PQcmdTuples(r.get())) == "0") {
     throw InputError("gallery " + name_ + ": no identity named '" + name + "'");
   }
+  touched(name);
   commit_write();
   tx.done();
 }
@@ -560,6 +634,7 @@ void PostgresGallery::set_identity_thresholds(
     if (std::string(PQcmdTuples(r.get())) == "0") {
       throw InputError("gallery " + name_ + ": no identity named '" + name + "'");
     }
+    touched(name);
   }
   commit_write();
   tx.done();
@@ -647,12 +722,78 @@ GallerySnapshot PostgresGallery::snapshot() const {
   snap.embedding_size = std::atoi(facts["embedding_size"].c_str());
   snap.metric = facts["metric"];
   snap.threshold = parse_threshold(name_, facts["threshold"]);
+  snap.version = std::atoll(facts["version"].c_str());
   const int size = snap.embedding_size;
   if (size <= 0 || size > kMaxGalleryEmbeddingSize) {
     throw FileError(name_, "the gallery's embedding size " + std::to_string(size) +
                                " is outside 1.." + std::to_string(kMaxGalleryEmbeddingSize));
   }
+  snap.matrix = read_matrix("", /*with_anyone=*/true, size);
+  run("COMMIT");
+  tx.done();
+  return snap;
+}
+
+std::optional<GalleryDelta> PostgresGallery::changes_since(int64_t version) const {
+  if (!has_change_log_) return std::nullopt;
+  run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  Tx tx(conn_.get());
+  check_schema_version();
+  std::map<std::string, std::string> facts;
+  {
+    Result r = run("SELECT key, value FROM siamese_facts");
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      facts[PQgetvalue(r.get(), i, 0)] = PQgetvalue(r.get(), i, 1);
+    }
+  }
+  GalleryDelta delta;
+  delta.version = std::atoll(facts["version"].c_str());
+  delta.model_fingerprint = facts["model_fingerprint"];
+  delta.embedding_size = std::atoi(facts["embedding_size"].c_str());
+  delta.threshold = parse_threshold(name_, facts["threshold"]);
+  if (delta.version < version) return std::nullopt;  // another gallery now: read it all
+  const std::string since = "version > " + std::to_string(version);
+  {
+    // Every version since must be in the log (pruned or written by an older build: it is not)
+    // and none may have changed the whole gallery.
+    Result r =
+        run("SELECT count(DISTINCT version), count(*) FILTER (WHERE identity IS NULL) "
+            "FROM siamese_changes WHERE " +
+            since);
+    const int64_t versions = std::atoll(PQgetvalue(r.get(), 0, 0));
+    const int64_t wholes = std::atoll(PQgetvalue(r.get(), 0, 1));
+    if (versions != delta.version - version || wholes > 0) return std::nullopt;
+  }
+  {
+    Result r = run("SELECT DISTINCT identity FROM siamese_changes WHERE " + since);
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      std::string name(PQgetvalue(r.get(), i, 0), PQgetlength(r.get(), i, 0));
+      if (name == kAnyoneName) {
+        delta.change.anyone_replaced = true;
+      } else {
+        delta.change.replaced.push_back(std::move(name));
+      }
+    }
+  }
+  if (delta.embedding_size > 0 && delta.embedding_size <= kMaxGalleryEmbeddingSize &&
+      (!delta.change.replaced.empty() || delta.change.anyone_replaced)) {
+    delta.change.rows =
+        read_matrix("i.name IN (SELECT identity FROM siamese_changes WHERE " + since + ")",
+                    delta.change.anyone_replaced, delta.embedding_size);
+  }
+  run("COMMIT");
+  tx.done();
+  return delta;
+}
+
+GalleryMatrix PostgresGallery::read_matrix(const std::string& sql_filter, bool with_anyone,
+                                           int size) const {
   const int bytes = size * static_cast<int>(sizeof(float));
+  // Rows of the identities that pass the filter (a condition on their identity_id).
+  const std::string of_filtered =
+      sql_filter.empty()
+          ? std::string()
+          : "identity_id IN (SELECT i.id FROM siamese_identities i WHERE " + sql_filter + ")";
   // The identities that have embeddings, in name order (as SQLite's snapshot), with how many
   // each has: every row's place in the matrix is known before the rows come, so they stream
   // in table order (no server-side sort of the whole table) straight into the tensor.
@@ -668,8 +809,9 @@ GallerySnapshot PostgresGallery::snapshot() const {
   {
     Result r =
         run("SELECT i.id, i.name, i.threshold, c.n FROM siamese_identities i JOIN "
-            "(SELECT identity_id, count(*) AS n FROM siamese_embeddings GROUP BY identity_id) c "
-            "ON c.identity_id = i.id ORDER BY i.name COLLATE \"C\"",
+            "(SELECT identity_id, count(*) AS n FROM siamese_embeddings" +
+                (of_filtered.empty() ? std::string() : " WHERE " + of_filtered) +
+                " GROUP BY identity_id) c ON c.identity_id = i.id ORDER BY i.name COLLATE \"C\"",
             {}, /*binary_results=*/true);
     for (int row = 0; row < PQntuples(r.get()); ++row) {
       const int64_t id = read_int8(PQgetvalue(r.get(), row, 0));
@@ -697,7 +839,8 @@ GallerySnapshot PostgresGallery::snapshot() const {
   float* values = m.embeddings.data_ptr<float>();
   int64_t* owners = m.owners.data_ptr<int64_t>();
   run("DECLARE siamese_rows NO SCROLL CURSOR FOR "
-      "SELECT identity_id, vector, source_file FROM siamese_embeddings");
+      "SELECT identity_id, vector, source_file FROM siamese_embeddings" +
+      (of_filtered.empty() ? std::string() : " WHERE " + of_filtered));
   const std::string fetch = "FETCH " + std::to_string(kFetchRows) + " FROM siamese_rows";
   int64_t seen = 0;
   for (;;) {
@@ -729,7 +872,14 @@ GallerySnapshot PostgresGallery::snapshot() const {
     throw FileError(name_, "the gallery holds an embedding with a non-finite value");
   }
   {
-    Result r = run("SELECT identity_id, vector FROM siamese_negatives ORDER BY id", {}, true);
+    std::string where;
+    if (!of_filtered.empty()) {
+      where = " WHERE " + of_filtered + (with_anyone ? " OR identity_id IS NULL" : "");
+    } else if (!with_anyone) {
+      where = " WHERE identity_id IS NOT NULL";
+    }
+    Result r =
+        run("SELECT identity_id, vector FROM siamese_negatives" + where + " ORDER BY id", {}, true);
     std::vector<float> neg;
     std::vector<int64_t> neg_owners;
     for (int row = 0; row < PQntuples(r.get()); ++row) {
@@ -758,10 +908,8 @@ GallerySnapshot PostgresGallery::snapshot() const {
       }
     }
   }
-  run("COMMIT");
-  tx.done();
-  snap.matrix = std::move(m);
-  return snap;
+  run("CLOSE siamese_rows");
+  return m;
 }
 
 GalleryContent PostgresGallery::content() const {
@@ -814,6 +962,7 @@ void PostgresGallery::write_content(const GalleryContent& c, bool replace) {
   check_model(c.model);
   begin_write();
   Tx tx(conn_.get());
+  touched_everything();
   {
     Result r = run("SELECT count(*) FROM siamese_identities");
     const std::string count = PQgetvalue(r.get(), 0, 0);

@@ -72,6 +72,17 @@ struct GallerySnapshot {
   int embedding_size = 0;
   std::string metric;
   std::optional<float> threshold;  // set by `siamese-enroll add --threshold`, validated
+  int64_t version = 0;             // PostgreSQL: the version row read with it (SQLite: 0)
+};
+
+/// What changed in a gallery since a version a reader loaded (PostgreSQL's change log), read in
+/// one transaction with the binding and threshold of the new version.
+struct GalleryDelta {
+  int64_t version = 0;  // the version it brings the reader to
+  std::string model_fingerprint;
+  int embedding_size = 0;
+  std::optional<float> threshold;
+  MatcherChange change;  // the identities changed since, with their rows now
 };
 
 /// A negative anchor as stored: whose it is (kAnyoneName for the reserved set) and its source.
@@ -149,6 +160,12 @@ class GalleryStore {
   virtual const FileIdentity& file_identity() const = 0;
   /// Changes whenever any connection commits a change; cheap to poll.
   virtual int64_t change_counter() const = 0;
+  /// The changes committed after `version` (a snapshot's), when the store can tell them apart;
+  /// nullopt when the reader must read everything again (no change log, a change to the whole
+  /// gallery, a log pruned past `version`, a gallery recreated).
+  virtual std::optional<GalleryDelta> changes_since(int64_t /*version*/) const {
+    return std::nullopt;
+  }
 };
 
 class Gallery {
@@ -235,6 +252,10 @@ class Gallery {
   /// connections), a local count (our own commits), and the stat of the file and its -wal
   /// (inode, size, mtime: a file replaced by another one). PostgreSQL: the version row.
   int64_t change_counter() const { return store_->change_counter(); }
+  /// See GalleryStore::changes_since (PostgreSQL keeps a change log; SQLite: always nullopt).
+  std::optional<GalleryDelta> changes_since(int64_t version) const {
+    return store_->changes_since(version);
+  }
   /// Whether this is a PostgreSQL gallery.
   bool is_postgres() const { return is_postgres_location(store_->location()); }
 

@@ -8,6 +8,7 @@
 
 #include <torch/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,15 @@ struct GalleryMatrix {
   std::vector<std::optional<float>> thresholds;  // per identity its own threshold (or empty)
   int64_t size() const { return embeddings.defined() ? embeddings.size(0) : 0; }
   int64_t negative_count() const { return negatives.defined() ? negatives.size(0) : 0; }
+};
+
+/// A gallery change as the matcher applies it: every identity named in `replaced` loses its
+/// rows, negative anchors and threshold and takes those it has in `rows` (absent there: removed);
+/// with anyone_replaced the reserved set (kAnyoneOwner) is replaced by the one in `rows`.
+struct MatcherChange {
+  std::vector<std::string> replaced;
+  bool anyone_replaced = false;
+  GalleryMatrix rows;  // names: the replaced identities that have embeddings now
 };
 
 struct Candidate {
@@ -60,6 +70,16 @@ class Matcher {
   /// As above with the threshold's source: an explicit one overrides identities' own
   /// (identity_threshold()). Throws InputError for a NaN threshold or inconsistent shapes.
   Matcher(GalleryMatrix gallery, torch::Device device, const ThresholdChoice& threshold);
+
+  /// The matcher of the gallery after `change` (pipeline/src/matcher_patch.cpp): this one's
+  /// rows minus the replaced identities' plus change.rows, without re-reading or re-centring
+  /// the rest; identities stay in name order. This matcher is not touched (readers may be
+  /// using it). Throws InputError when change.rows is inconsistent or names an identity not
+  /// in change.replaced.
+  std::shared_ptr<const Matcher> patched(const MatcherChange& change,
+                                         const ThresholdChoice& threshold) const;
+  /// How many embeddings patched(change, ...) will hold.
+  int64_t embedding_count_after(const MatcherChange& change) const;
 
   /// queries [N, E] (any device) -> one Match per row. Throws InputError on a size mismatch.
   std::vector<Match> match(const torch::Tensor& queries, int top_k = 1) const;
