@@ -309,8 +309,16 @@ TEST_CASE("ANN index refuses bad shapes, settings and ids", "[enrollment][ann]")
   REQUIRE_THROWS_WITH(index->patched(map, torch::Tensor(), 50), Contains("row 3 twice"));
   map[7] = -2;
   REQUIRE_THROWS_WITH(index->patched(map, torch::Tensor(), 50), Contains("outside"));
-  map[7] = -1;
-  REQUIRE_THROWS_WITH(index->patched(map, torch::zeros({2, kDim - 1}), 50), Contains("added rows"));
+  map[7] = -1;  // a gap: row 7 of the new numbering is nobody's
+  REQUIRE_THROWS_WITH(index->patched(map, torch::Tensor(), 50),
+                      Contains("keeps 49 rows") && Contains("first_added is 50"));
+  for (size_t r = 8; r < map.size(); ++r) map[r] = static_cast<int64_t>(r) - 1;
+  REQUIRE_THROWS_WITH(index->patched(map, torch::zeros({2, kDim - 1}), 49), Contains("added rows"));
   REQUIRE_THROWS_WITH(index->patched(map, torch::Tensor(), -1), Contains("first_added"));
-  CHECK(index->patched(map, torch::Tensor(), 50)->size() == 49);
+  const auto removed = index->patched(map, torch::Tensor(), 49);
+  CHECK(removed->size() == 49);
+  const auto [d, id] = removed->search(c.rows.slice(0, 7, 9), 1, removed->lists());
+  CHECK(d[0][0].item<float>() > 0.1f);   // old row 7 is gone: its own vector is far from all
+  CHECK(id[1][0].item<int64_t>() == 7);  // old row 8 is row 7 now
+  CHECK(d[1][0].item<float>() == Approx(0.0f).margin(1e-3));
 }

@@ -192,7 +192,10 @@ std::unique_ptr<AnnIndex> AnnIndex::patched(const std::vector<int64_t>& new_row_
                      " entries, the index " + std::to_string(old_count) + " rows");
   if (first_added < 0)
     throw InputError("AnnIndex: first_added must be >= 0, got " + std::to_string(first_added));
+  // Ids stay dense (0..size()-1), so the next patched() can index new_row_of_old by id: the
+  // kept rows must fill 0..first_added-1 exactly.
   std::vector<bool> taken(static_cast<size_t>(first_added), false);
+  int64_t kept_rows = 0;
   for (size_t r = 0; r < new_row_of_old.size(); ++r) {
     const int64_t to = new_row_of_old[r];
     if (to < -1 || to >= first_added)
@@ -203,16 +206,22 @@ std::unique_ptr<AnnIndex> AnnIndex::patched(const std::vector<int64_t>& new_row_
       if (taken[static_cast<size_t>(to)])
         throw InputError("AnnIndex: new_row_of_old gives row " + std::to_string(to) + " twice");
       taken[static_cast<size_t>(to)] = true;
+      ++kept_rows;
     }
   }
+  if (kept_rows != first_added)
+    throw InputError("AnnIndex: new_row_of_old keeps " + std::to_string(kept_rows) +
+                     " rows but first_added is " + std::to_string(first_added) +
+                     " (kept rows must be renumbered 0..first_added-1)");
   torch::Tensor extra;
   if (added.defined() && added.numel() > 0) extra = checked_matrix(added, "added rows", index_->d);
 
-  auto index = empty_ivf(*dynamic_cast<const faiss::IndexFlatL2*>(index_->quantizer), lists());
+  const auto* quantizer = dynamic_cast<const faiss::IndexFlatL2*>(index_->quantizer);
   const auto* from = dynamic_cast<const faiss::ArrayInvertedLists*>(index_->invlists);
+  if (!quantizer || !from) throw InputError("AnnIndex: unexpected FAISS index layout");
+  auto index = empty_ivf(*quantizer, lists());
   auto* to = dynamic_cast<faiss::ArrayInvertedLists*>(index->invlists);
-  if (!from || !to || !dynamic_cast<const faiss::IndexFlatL2*>(index_->quantizer))
-    throw InputError("AnnIndex: unexpected FAISS index layout");
+  if (!to) throw InputError("AnnIndex: unexpected FAISS index layout");
   const size_t code_size = from->code_size;
   int64_t total = 0;
   for (size_t list = 0; list < from->nlist; ++list) {
