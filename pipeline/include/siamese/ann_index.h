@@ -50,8 +50,9 @@ class AnnIndex {
                                                  int probes = 0) const;
 
   /// A new index equal to this one after a gallery change, same quantizer, no re-training,
-  /// this one untouched: old row r becomes new_row_of_old[r] (-1 = removed), `added` [A, E]
-  /// become rows first_added.. Throws InputError for bad sizes, ids or shapes.
+  /// this one untouched: old row r becomes new_row_of_old[r] (-1 = removed; the kept rows fill
+  /// 0..first_added-1), `added` [A, E] become rows first_added.. (about a copy of the index's
+  /// memory). Throws InputError for bad sizes, ids or shapes.
   std::unique_ptr<AnnIndex> patched(const std::vector<int64_t>& new_row_of_old,
                                     const torch::Tensor& added, int64_t first_added) const;
 
