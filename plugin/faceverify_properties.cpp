@@ -33,6 +33,8 @@ enum {
   PROP_GALLERY_ERROR_TIMEOUT,
   PROP_DETECTOR_THRESHOLD,
   PROP_DETECTOR_INPUT_SIZE,
+  PROP_SEARCH,
+  PROP_SEARCH_PROBES,
 };
 
 void set_string(std::string& field, const GValue* value) {
@@ -84,6 +86,22 @@ GType gst_face_verify_precision_get_type(void) {
       {0, nullptr, nullptr}};
   if (g_once_init_enter(&type)) {
     g_once_init_leave(&type, g_enum_register_static("GstFaceVerifyPrecision", values));
+  }
+  return type;
+}
+
+GType gst_face_verify_search_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(sg::SearchKind::kExact), "Compare each face with every gallery row",
+       "exact"},
+      {static_cast<gint>(sg::SearchKind::kIvf),
+       "FAISS IVF index: compare with the rows of the nearest search-probes lists only "
+       "(approximate; for galleries of about a million embeddings)",
+       "ivf"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) {
+    g_once_init_leave(&type, g_enum_register_static("GstFaceVerifySearch", values));
   }
   return type;
 }
@@ -252,6 +270,19 @@ void install_properties(GObjectClass* gobject_class) {
                         "verified meanwhile, with a warning) before the element posts an "
                         "error; 0 = never post an error, keep verifying nobody",
                         0, kMaxGalleryErrorTimeoutS, kDefaultGalleryErrorTimeoutS, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_SEARCH,
+      g_param_spec_enum("search", "Search",
+                        "How each face is compared with the gallery: every row (exact), or an "
+                        "IVF index (ivf: approximate, needs a build with FAISS; for galleries "
+                        "of about a million embeddings)",
+                        GST_TYPE_FACE_VERIFY_SEARCH, static_cast<gint>(kDefaultSearch), ready));
+  g_object_class_install_property(
+      gobject_class, PROP_SEARCH_PROBES,
+      g_param_spec_int("search-probes", "Search probes",
+                       "search=ivf: inverted lists searched per face (more: closer to exact, "
+                       "slower)",
+                       1, kMaxSearchProbes, kDefaultSearchProbes, ready));
 }
 
 bool set_setting(Settings& s, guint prop_id, const GValue* value, std::string* refused) {
@@ -340,6 +371,12 @@ bool set_setting(Settings& s, guint prop_id, const GValue* value, std::string* r
     case PROP_GALLERY_ERROR_TIMEOUT:
       s.gallery_error_timeout_s = static_cast<int>(g_value_get_uint(value));
       break;
+    case PROP_SEARCH:
+      s.search = static_cast<sg::SearchKind>(g_value_get_enum(value));
+      break;
+    case PROP_SEARCH_PROBES:
+      s.search_probes = g_value_get_int(value);
+      break;
     default:
       return false;
   }
@@ -417,6 +454,12 @@ bool get_setting(const Settings& s, guint prop_id, GValue* value) {
       break;
     case PROP_GALLERY_ERROR_TIMEOUT:
       g_value_set_uint(value, static_cast<guint>(s.gallery_error_timeout_s));
+      break;
+    case PROP_SEARCH:
+      g_value_set_enum(value, static_cast<gint>(s.search));
+      break;
+    case PROP_SEARCH_PROBES:
+      g_value_set_int(value, s.search_probes);
       break;
     default:
       return false;

@@ -9,6 +9,7 @@
 #include "siamese/decision.h"
 #include "siamese/detector.h"
 #include "siamese/embedder.h"
+#include "siamese/matcher.h"
 #include "siamese/stream_verifier.h"
 #include "siamese/tracker.h"
 
@@ -16,6 +17,7 @@ namespace siamese::gst {
 
 enum class MessageMode { kNone = 0, kEveryFrame = 1, kOnChange = 2 };
 enum class DetectorKind { kHaar = 0, kLbp = 1, kUpstream = 2, kCnn = 3 };
+enum class SearchKind { kExact = 0, kIvf = 1 };
 
 constexpr float kUseModelThreshold = -1.0f;  // threshold property: the gallery's, else the model's
 constexpr float kDefaultThresholdProperty = kUseModelThreshold;
@@ -50,6 +52,10 @@ constexpr int kGalleryPollMs = 500;  // how often the gallery file is checked fo
 // posts an error, since a door that silently denies everyone needs someone to look at it.
 constexpr int kDefaultGalleryErrorTimeoutS = 10;
 constexpr int kMaxGalleryErrorTimeoutS = 86400;
+// search: exact by default (every row compared); ivf for galleries near a million embeddings.
+constexpr SearchKind kDefaultSearch = SearchKind::kExact;
+constexpr int kDefaultSearchProbes = siamese::kDefaultAnnProbes;
+constexpr int kMaxSearchProbes = 65536;
 
 struct Settings {
   std::string model;
@@ -75,7 +81,17 @@ struct Settings {
   siamese::Precision precision = kDefaultPrecision;
   std::string model_instance_id = kDefaultModelInstanceId;
   int gallery_error_timeout_s = kDefaultGalleryErrorTimeoutS;
+  SearchKind search = kDefaultSearch;
+  int search_probes = kDefaultSearchProbes;
 };
+
+/// How the matcher searches the gallery under these settings.
+inline siamese::SearchSettings search_settings_of(const Settings& s) {
+  siamese::SearchSettings out;
+  out.approximate = s.search == SearchKind::kIvf;
+  out.index.probes = s.search_probes;
+  return out;
+}
 
 /// The stream options these settings give when the threshold property is unset means
 /// default_threshold (the gallery's stored one, else the default for its size, see

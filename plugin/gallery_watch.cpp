@@ -12,14 +12,15 @@ namespace siamese::gst {
 
 GalleryWatch::GalleryWatch(std::string path, const ModelInfo& model, torch::Device device,
                            std::chrono::milliseconds poll, std::chrono::milliseconds error_after,
-                           Reporter report)
+                           Reporter report, const SearchSettings& search)
     : path_(std::move(path)),
       name_(gallery_display_name(path_)),
       postgres_(is_postgres_location(path_)),
       model_(model),
       device_(device),
       error_after_(error_after),
-      report_(std::move(report)) {
+      report_(std::move(report)),
+      search_(search) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     load_locked();  // throws: the element's start() fails with the reason
@@ -49,6 +50,13 @@ GalleryWatch::~GalleryWatch() {
 }
 
 namespace {
+// The threshold a served matcher gets: the default's value, which identities' own thresholds
+// override (the default is never an explicit one).
+ThresholdChoice matcher_threshold(const ThresholdChoice& default_threshold) {
+  return ThresholdChoice{default_threshold.value, ThresholdSource::kGallery, "gallery default",
+                         default_threshold.calibrated};
+}
+
 int64_t steady_ns(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
@@ -86,8 +94,8 @@ void GalleryWatch::load_locked() {
   auto view = std::make_shared<GalleryView>();
   view->default_threshold =
       choose_threshold(std::nullopt, snap.threshold, model_, snap.matrix.size());
-  view->matcher = std::make_shared<const Matcher>(std::move(snap.matrix), device_,
-                                                  view->default_threshold.value);
+  view->matcher = std::make_shared<const Matcher>(
+      std::move(snap.matrix), device_, matcher_threshold(view->default_threshold), search_);
   // A file is polled through this connection; a PostgreSQL gallery is followed by the listener,
   // so its reader connection is not kept (one server connection per element, not two).
   if (!postgres_) gallery_.emplace(std::move(fresh));
@@ -122,10 +130,8 @@ bool GalleryWatch::patch_locked(std::string& what) {
   view->default_threshold =
       choose_threshold(std::nullopt, delta->threshold, model_,
                        current->matcher->embedding_count_after(delta->change));
-  // As load_locked's Matcher(matrix, device, value): the default is never an explicit one.
-  const ThresholdChoice given{view->default_threshold.value, ThresholdSource::kGallery, "given",
-                              true};
-  view->matcher = current->matcher->patched(delta->change, given);
+  view->matcher =
+      current->matcher->patched(delta->change, matcher_threshold(view->default_threshold));
   const size_t changed = delta->change.replaced.size() + (delta->change.anyone_replaced ? 1 : 0);
   what = std::to_string(changed) + (changed == 1 ? " identity changed" : " identities changed");
   serve_locked(std::move(view), delta->version);

@@ -8,11 +8,11 @@
 // untrusted for the error timeout. A PostgreSQL gallery is followed instead through LISTEN on
 // a connection of its own; on each NOTIFY it reads only the identities changed since the
 // version it holds (the gallery's change log) and patches the served matcher, falling back to a
-// full reload when the log cannot say (Gallery::changes_since); when that connection is lost the watch
-// retries with back-off and keeps serving the last good state for at most
-// kPostgresStaleLimit after it last heard from the server, then serves the empty gallery.
-// GStreamer-free. Thread-safety: view() and reload() from
-// any thread; the reporter is called from the polling thread or reload()'s caller.
+// full reload when the log cannot say (Gallery::changes_since); when that connection is lost the
+// watch retries with back-off and keeps serving the last good state for at most kPostgresStaleLimit
+// after it last heard from the server, then serves the empty gallery. GStreamer-free.
+// Thread-safety: view() and reload() from any thread; the reporter is called from the polling
+// thread or reload()'s caller.
 #pragma once
 
 #include <torch/types.h>
@@ -68,7 +68,7 @@ class GalleryWatch {
   /// only); error_after <= 0 never reports kFatal.
   GalleryWatch(std::string path, const ModelInfo& model, torch::Device device,
                std::chrono::milliseconds poll, std::chrono::milliseconds error_after,
-               Reporter report);
+               Reporter report, const SearchSettings& search = {});
   /// Stops the polling thread.
   ~GalleryWatch();
   GalleryWatch(const GalleryWatch&) = delete;
@@ -114,6 +114,7 @@ class GalleryWatch {
   const torch::Device device_;
   const std::chrono::milliseconds error_after_;
   const Reporter report_;
+  const SearchSettings search_;
 
   mutable std::mutex mutex_;        // guards everything below but view_
   std::optional<Gallery> gallery_;  // the file polled; none while untrusted or for PostgreSQL

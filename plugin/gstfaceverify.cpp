@@ -367,7 +367,8 @@ static bool start_gallery(StartContext& c) {
         std::chrono::seconds(s.gallery_error_timeout_s),
         [self, path](sg::GalleryWatch::Event event, const std::string& message) {
           report_gallery(self, path, event, message);
-        });
+        },
+        sg::search_settings_of(s));
     const auto view = c.state.watch->view();
     // Without the threshold property: the gallery's stored threshold, else the default for its
     // size (threshold_policy.h), recomputed whenever the gallery is reloaded.
@@ -810,6 +811,7 @@ static void gst_face_verify_class_init(GstFaceVerifyClass* klass) {
   gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_DETECTOR, static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_MESSAGE_MODE, static_cast<GstPluginAPIFlags>(0));
   gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_PRECISION, static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(GST_TYPE_FACE_VERIFY_SEARCH, static_cast<GstPluginAPIFlags>(0));
   GST_DEBUG_CATEGORY_INIT(gst_face_verify_debug, "faceverify", 0,
                           "faceverify: face detection, embedding and matching");
 }

@@ -18,6 +18,8 @@ GType gst_face_verify_detector_get_type(void);
 GType gst_face_verify_message_mode_get_type(void);
 #define GST_TYPE_FACE_VERIFY_PRECISION (gst_face_verify_precision_get_type())
 GType gst_face_verify_precision_get_type(void);
+#define GST_TYPE_FACE_VERIFY_SEARCH (gst_face_verify_search_get_type())
+GType gst_face_verify_search_get_type(void);
 
 GST_ELEMENT_REGISTER_DECLARE(faceverify);
 

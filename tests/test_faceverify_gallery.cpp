@@ -18,6 +18,7 @@
 
 #include "faceverify_harness.h"
 #include "gst_test_support.h"
+#include "siamese/ann_index.h"
 #include "siamese/gallery.h"
 #include "siamese/image_io.h"
 #include "test_support.h"
@@ -234,4 +235,22 @@ TEST_CASE("the reload-gallery action reads the file afresh", "[gst][gallery]") {
   CHECK_FALSE(ok);  // and nobody is verified until it is back
   CHECK(any_contains(door.harness().warnings(), "cannot be read or trusted"));  // same thread
   CHECK(door.identity_now().empty());
+}
+
+TEST_CASE("search=ivf verifies through the gallery's index and follows a removal",
+          "[gst][gallery]") {
+  SIAMESE_REQUIRE_ATT(att);
+  if (!siamese::ann_available()) {
+    WARN("skipped: this build has no FAISS (apt-get install libfaiss-dev: tests/setup.sh)");
+    return;
+  }
+  Door door(att, siamese::testing::temp_dir("faceverify-ivf"));
+  door.make_gallery(door.gallery(), {"s8", "s9"});
+  door.play({{"search", "ivf"}, {"search-probes", "1"}, {"threshold", "0.001"}});
+  gint probes = 0;
+  g_object_get(door.harness().element(), "search-probes", &probes, nullptr);
+  CHECK(probes == 1);
+  CHECK(door.identity_now() == "s8");
+  siamese::Gallery::open_unbound(door.gallery(), true).remove("s8");
+  CHECK(door.await("") == "");
 }

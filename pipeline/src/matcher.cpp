@@ -44,9 +44,21 @@ Matcher::Matcher(GalleryMatrix gallery, torch::Device device, float threshold)
     : Matcher(std::move(gallery), device,
               ThresholdChoice{threshold, ThresholdSource::kGallery, "given", true}) {}
 
-Matcher::Matcher(GalleryMatrix gallery, torch::Device device, const ThresholdChoice& threshold)
-    : names_(std::move(gallery.names)), device_(device), threshold_(threshold.value) {
+Matcher::Matcher(GalleryMatrix gallery, torch::Device device, const ThresholdChoice& threshold,
+                 const SearchSettings& search)
+    : names_(std::move(gallery.names)),
+      device_(device),
+      threshold_(threshold.value),
+      search_(search) {
   if (std::isnan(threshold_)) throw InputError("matcher: threshold is NaN");
+  if (search_.approximate && !ann_available()) {
+    throw InputError(
+        "matcher: an approximate search needs FAISS, and this build has none "
+        "(apt-get install libfaiss-dev and rebuild)");
+  }
+  if (search_.candidates < 1) {
+    throw InputError("matcher: candidates must be >= 1, got " + std::to_string(search_.candidates));
+  }
   const auto identities = static_cast<int64_t>(names_.size());
   if (!gallery.thresholds.empty() && gallery.thresholds.size() != names_.size()) {
     throw InputError("matcher: " + std::to_string(gallery.thresholds.size()) +
@@ -79,6 +91,7 @@ Matcher::Matcher(GalleryMatrix gallery, torch::Device device, const ThresholdCho
   embeddings_ = (rows - center_).contiguous();
   sq_norms_ = embeddings_.pow(2).sum(1);
   owners_ = owners.to(device_).contiguous();
+  if (search_.approximate) build_index();
   if (gallery.negative_count() == 0) return;
   const auto& neg = gallery.negatives;
   const auto& neg_own = gallery.negative_owners;
@@ -110,20 +123,23 @@ float Matcher::threshold_of(int identity) const {
   return thresholds_[static_cast<size_t>(identity)];
 }
 
-torch::Tensor Matcher::identity_distances(const torch::Tensor& queries) const {
+void Matcher::check_queries(const torch::Tensor& queries) const {
   if (!queries.defined() || queries.dim() != 2) {
     throw InputError("matcher: queries must be [N, E], got " +
                      (queries.defined() ? shape_of(queries) : std::string("(none)")));
   }
+  if (embedding_count() > 0 && queries.size(1) != embeddings_.size(1)) {
+    throw InputError("matcher: query embeddings " + shape_of(queries) + " but the gallery's are " +
+                     shape_of(embeddings_));
+  }
+}
+
+torch::Tensor Matcher::identity_distances(const torch::Tensor& queries) const {
+  check_queries(queries);
   const int64_t n = queries.size(0);
   const auto identities = static_cast<int64_t>(names_.size());
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
   if (embedding_count() == 0) return torch::full({n, identities}, kInf, options);
-  const int64_t e = embeddings_.size(1);
-  if (queries.size(1) != e) {
-    throw InputError("matcher: query embeddings " + shape_of(queries) + " but the gallery's are [" +
-                     std::to_string(embeddings_.size(0)) + ", " + std::to_string(e) + "]");
-  }
   const auto q = queries.to(device_, torch::kFloat32) - center_;
   // ||q - g||^2 = ||q||^2 + ||g||^2 - 2 q.g: one GEMM for the whole batch.
   auto d2 = torch::addmm(sq_norms_.unsqueeze(0), q, embeddings_.t(), /*beta=*/1, /*alpha=*/-2);
@@ -185,8 +201,28 @@ Match Matcher::match_identity(const torch::Tensor& query, int identity) const {
   return m;
 }
 
+void Matcher::fill_match(Match& m, const std::vector<std::pair<int, float>>& ranked, int top_k,
+                         const float* negative_row) const {
+  for (size_t j = 0; j < ranked.size(); ++j) {
+    const auto [id, d] = ranked[j];
+    if (!std::isfinite(d)) break;  // identities without embeddings: nothing to match
+    if (j == 0) {
+      m.identity = id;
+      m.name = names_[static_cast<size_t>(id)];
+      m.distance = d;
+      m.threshold = threshold_of(id);
+      m.verified = d <= m.threshold;
+    } else if (j == 1) {
+      m.second_distance = d;
+    }
+    if (static_cast<int>(j) < top_k) m.top.push_back({id, names_[static_cast<size_t>(id)], d});
+  }
+  if (negative_row != nullptr) veto(m, negative_row);
+}
+
 std::vector<Match> Matcher::match(const torch::Tensor& queries, int top_k) const {
   if (top_k < 0) throw InputError("matcher: top_k must be >= 0, got " + std::to_string(top_k));
+  if (index_) return match_approximate(queries, top_k);
   c10::InferenceMode guard;
   const auto distances = identity_distances(queries);
   const int64_t n = distances.size(0);
@@ -203,24 +239,12 @@ std::vector<Match> Matcher::match(const torch::Tensor& queries, int top_k) const
   const auto indices = std::get<1>(top).to(torch::kCPU).contiguous();
   const auto v = values.accessor<float, 2>();
   const auto ix = indices.accessor<int64_t, 2>();
+  std::vector<std::pair<int, float>> ranked;
   for (int64_t r = 0; r < n; ++r) {
-    Match& m = out[static_cast<size_t>(r)];
-    for (int64_t j = 0; j < k; ++j) {
-      const float d = v[r][j];
-      if (!std::isfinite(d)) break;  // identities without embeddings: nothing to match
-      const int id = static_cast<int>(ix[r][j]);
-      if (j == 0) {
-        m.identity = id;
-        m.name = names_[static_cast<size_t>(id)];
-        m.distance = d;
-        m.threshold = threshold_of(id);
-        m.verified = d <= m.threshold;
-      } else if (j == 1) {
-        m.second_distance = d;
-      }
-      if (j < top_k) m.top.push_back({id, names_[static_cast<size_t>(id)], d});
-    }
-    if (negative_d.defined()) veto(m, negative_d[r].data_ptr<float>());
+    ranked.clear();
+    for (int64_t j = 0; j < k; ++j) ranked.emplace_back(static_cast<int>(ix[r][j]), v[r][j]);
+    fill_match(out[static_cast<size_t>(r)], ranked, top_k,
+               negative_d.defined() ? negative_d[r].data_ptr<float>() : nullptr);
   }
   return out;
 }

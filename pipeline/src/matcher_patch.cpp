@@ -53,6 +53,30 @@ void check_change(const MatcherChange& change, int64_t base_width) {
 
 }  // namespace
 
+void Matcher::patch_index_from(const Matcher& base, const torch::Tensor& keep,
+                               const torch::Tensor& added) {
+  const int64_t rows = embedding_count();
+  // A quantizer trained on a gallery 4 times smaller or larger no longer splits it evenly.
+  const int64_t trained = base.index_trained_rows_;
+  if (!base.index_ || rows > 4 * trained || 4 * rows < trained) {
+    build_index();
+    return;
+  }
+  std::vector<int64_t> new_row_of_old;
+  int64_t kept = 0;
+  if (keep.defined()) {
+    const auto keep_cpu = keep.to(torch::kCPU).contiguous();
+    const bool* k = keep_cpu.data_ptr<bool>();
+    new_row_of_old.resize(static_cast<size_t>(keep_cpu.size(0)));
+    for (size_t r = 0; r < new_row_of_old.size(); ++r) new_row_of_old[r] = k[r] ? kept++ : -1;
+  }
+  const auto none = torch::empty({0, embeddings_.size(1)});
+  index_ =
+      base.index_->patched(new_row_of_old, added.defined() ? added.to(torch::kCPU) : none, kept);
+  index_trained_rows_ = trained;
+  owners_cpu_ = owners_.to(torch::kCPU).contiguous();
+}
+
 int64_t Matcher::embedding_count_after(const MatcherChange& change) const {
   const std::set<std::string> replaced(change.replaced.begin(), change.replaced.end());
   int64_t count = change.rows.size();
@@ -109,7 +133,7 @@ std::shared_ptr<const Matcher> Matcher::patched(const MatcherChange& change,
   const std::vector<int64_t> change_to_new = numbers_of(rows.names);
 
   // Thresholds per identity, resolved as the constructor does; no rows yet.
-  auto out = std::make_shared<Matcher>(std::move(shape), device_, threshold);
+  auto out = std::make_shared<Matcher>(std::move(shape), device_, threshold, search_);
   torch::NoGradGuard no_grad;
   const auto index_options = torch::TensorOptions().dtype(torch::kInt64);
   const auto map_owners = [&](const std::vector<int64_t>& to, const torch::Tensor& owners) {
@@ -120,15 +144,16 @@ std::shared_ptr<const Matcher> Matcher::patched(const MatcherChange& change,
                  : rows.size() > 0 ? rows.embeddings.to(device_, torch::kFloat32).mean(0)
                                    : torch::Tensor();
   std::vector<torch::Tensor> embeddings, norms, owners;
+  torch::Tensor keep, added;
   if (embedding_count() > 0) {
     const auto new_owners = map_owners(old_to_new, owners_);
-    const auto keep = new_owners.ge(0);
+    keep = new_owners.ge(0);
     embeddings.push_back(embeddings_.index({keep}));
     norms.push_back(sq_norms_.index({keep}));
     owners.push_back(new_owners.index({keep}));
   }
   if (rows.size() > 0) {
-    const auto added = rows.embeddings.to(device_, torch::kFloat32) - out->center_;
+    added = rows.embeddings.to(device_, torch::kFloat32) - out->center_;
     embeddings.push_back(added);
     norms.push_back(added.pow(2).sum(1));
     owners.push_back(map_owners(change_to_new, rows.owners.to(device_)));
@@ -143,6 +168,7 @@ std::shared_ptr<const Matcher> Matcher::patched(const MatcherChange& change,
   out->embeddings_ = torch::cat(embeddings).contiguous();
   out->sq_norms_ = torch::cat(norms).contiguous();
   out->owners_ = torch::cat(owners).contiguous();
+  if (search_.approximate) out->patch_index_from(*this, keep, added);
 
   // Negative anchors: the kept identities' (renumbered) and the reserved set unless replaced,
   // then the change's.

@@ -3,7 +3,9 @@
 // identity's distance is the MINIMUM over its enrolled embeddings (nearest sample: robust when
 // a person is enrolled under several poses or lightings). Thread-safety: match() is const and
 // may run concurrently on one Matcher. Negative anchors (faces that must never verify as an
-// identity, or as anyone) veto a match that is closer to them than to the identity.
+// identity, or as anyone) veto a match that is closer to them than to the identity. For very
+// large galleries match() can search an IVF index instead (SearchSettings, ann_index.h): only
+// the candidates it returns compete, which is approximate.
 #pragma once
 
 #include <torch/types.h>
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "siamese/ann_index.h"
 #include "siamese/threshold_policy.h"
 
 namespace siamese {
@@ -44,6 +47,16 @@ struct MatcherChange {
   GalleryMatrix rows;  // names: the replaced identities that have embeddings now
 };
 
+/// How match() finds each face's nearest identities.
+struct SearchSettings {
+  /// false: exact (one matrix product per batch); true: the gallery's IVF index (FAISS), which
+  /// may miss a face's nearest row (see the recall figures in the README).
+  bool approximate = false;
+  AnnSettings index;  // lists and probes of the IVF index
+  /// Rows the index returns per face: the identities among them compete (best, runner-up).
+  int candidates = 64;
+};
+
 struct Candidate {
   int identity = -1;  // index into GalleryMatrix::names
   std::string name;
@@ -68,14 +81,18 @@ class Matcher {
   /// face is verified; an identity's own stored threshold replaces it for that identity.
   Matcher(GalleryMatrix gallery, torch::Device device, float threshold);
   /// As above with the threshold's source: an explicit one overrides identities' own
-  /// (identity_threshold()). Throws InputError for a NaN threshold or inconsistent shapes.
-  Matcher(GalleryMatrix gallery, torch::Device device, const ThresholdChoice& threshold);
+  /// (identity_threshold()), and how to search (an approximate search builds the IVF index
+  /// here). Throws InputError for a NaN threshold, inconsistent shapes, or an approximate search
+  /// in a build without FAISS.
+  Matcher(GalleryMatrix gallery, torch::Device device, const ThresholdChoice& threshold,
+          const SearchSettings& search = {});
 
   /// The matcher of the gallery after `change` (pipeline/src/matcher_patch.cpp): this one's
   /// rows minus the replaced identities' plus change.rows, without re-reading or re-centring
-  /// the rest; identities stay in name order. This matcher is not touched (readers may be
-  /// using it). Throws InputError when change.rows is inconsistent or names an identity not
-  /// in change.replaced.
+  /// the rest; identities stay in name order; the same search, its index patched (or rebuilt
+  /// once the gallery has grown or shrunk 4-fold since it was trained). This matcher is not
+  /// touched (readers may be using it). Throws InputError when change.rows is inconsistent or names
+  /// an identity not in change.replaced.
   std::shared_ptr<const Matcher> patched(const MatcherChange& change,
                                          const ThresholdChoice& threshold) const;
   /// How many embeddings patched(change, ...) will hold.
@@ -99,8 +116,24 @@ class Matcher {
   std::optional<float> own_threshold(int identity) const;
   int64_t embedding_count() const { return embeddings_.defined() ? embeddings_.size(0) : 0; }
   int64_t negative_count() const { return negatives_.defined() ? negatives_.size(0) : 0; }
+  const SearchSettings& search() const { return search_; }
+  /// The IVF index searched (nullptr for an exact search or an empty gallery).
+  const AnnIndex* index() const { return index_.get(); }
 
  private:
+  // match() through the IVF index (pipeline/src/matcher_search.cpp).
+  std::vector<Match> match_approximate(const torch::Tensor& queries, int top_k) const;
+  // Builds index_ over embeddings_ (and the owners' CPU copy it needs).
+  void build_index();
+  // patched(): base's index with base's rows where keep (in order) and then `added` (centred),
+  // or a new one when the gallery has outgrown the quantizer.
+  void patch_index_from(const Matcher& base, const torch::Tensor& keep, const torch::Tensor& added);
+  // Fills m from identities ranked nearest first (identity number, distance): best, runner-up,
+  // the top_k, and the negative anchors' veto (negative_row: this face's distances to them).
+  void fill_match(Match& m, const std::vector<std::pair<int, float>>& ranked, int top_k,
+                  const float* negative_row) const;
+  // Throws InputError unless queries is [N, E] for this gallery's E.
+  void check_queries(const torch::Tensor& queries) const;
   torch::Tensor negative_distances(const torch::Tensor& queries) const;  // [N, K] CPU
   void veto(Match& m, const float* negative_row) const;
   std::vector<std::string> names_;
@@ -115,6 +148,10 @@ class Matcher {
   std::vector<std::optional<float>> own_thresholds_;  // per identity, as stored
   torch::Device device_;
   float threshold_;
+  SearchSettings search_;
+  std::shared_ptr<const AnnIndex> index_;  // over embeddings_ (centred), when approximate
+  int64_t index_trained_rows_ = 0;         // rows the index's quantizer was trained on
+  torch::Tensor owners_cpu_;               // owners_ on the CPU, for the index's row ids
 };
 
 }  // namespace siamese
