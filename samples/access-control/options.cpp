@@ -27,7 +27,7 @@ faceverify (same names and meaning as the element's properties; see gst-inspect-
   --model FILE  --gallery FILE  --device auto|cpu|cuda[:N]  --threshold T  --margin M
   --confirm-frames N/M  --min-face-size PX  --detect-interval N  --reverify-interval N
   --detector haar|lbp|upstream  --detector-file XML  --batch-size N  --threads N
-  --claimed-identity NAME
+  --claimed-identity NAME  --search exact|ivf  --search-probes N
 door:
   --deny-after S         deny a track still unverified S seconds after it appeared (default 3)
   --on-grant CMD         run `sh -c CMD` on each grant; the environment has SIAMESE_DECISION,
@@ -118,7 +118,8 @@ const cli::Program& access_program() {
     // checked against the element's param specs when they are set (pipeline_builder.cpp).
     const std::vector<Flag> typed = {cli::flags::batch_size(), cli::flags::threads(),
                                      cli::flags::min_face_size(),
-                                     Flag::choice("detector", {"haar", "lbp", "upstream", "cnn"})};
+                                     Flag::choice("detector", {"haar", "lbp", "upstream", "cnn"}),
+                                     Flag::choice("search", {"exact", "ivf"})};
     for (const auto& name : element_property_flags()) {
       const auto it =
           std::find_if(typed.begin(), typed.end(), [&](const Flag& f) { return f.name == name; });

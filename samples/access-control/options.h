@@ -23,9 +23,10 @@ constexpr const char* kDefaultAuditLog = "access-audit.db";
 /// faceverify properties that have a flag of the same name.
 inline const std::vector<std::string>& element_property_flags() {
   static const std::vector<std::string> names = {
-      "model",          "gallery",       "device",        "threshold",       "batch-size",
-      "detector",       "detector-file", "min-face-size", "detect-interval", "reverify-interval",
-      "confirm-frames", "margin",        "threads",       "claimed-identity"};
+      "model",           "gallery",           "device",         "threshold",
+      "batch-size",      "detector",          "detector-file",  "min-face-size",
+      "detect-interval", "reverify-interval", "confirm-frames", "margin",
+      "threads",         "claimed-identity",  "search",         "search-probes"};
   return names;
 }
 
