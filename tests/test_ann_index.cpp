@@ -175,6 +175,13 @@ TEST_CASE("ANN searches from several threads at once agree", "[enrollment][ann]"
     CHECK(torch::equal(id, want_id));
     CHECK(torch::equal(d, want_d));
   }
+  // A small batch runs on the calling thread alone, and leaves the caller's OpenMP setting
+  // (LibTorch's thread count is OpenMP's) as it found it.
+  const int threads_before = torch::get_num_threads();
+  torch::set_num_threads(3);
+  (void)index->search(c.probes.slice(0, 0, 2), 1);
+  CHECK(torch::get_num_threads() == 3);
+  torch::set_num_threads(threads_before);
 }
 
 TEST_CASE("ANN patched index renumbers, removes and adds rows", "[enrollment][ann]") {
