@@ -37,7 +37,9 @@ std::string shape_of(const torch::Tensor& t) {
 }
 
 // [N, E] float32, contiguous, on the CPU, every value finite; `what` names it in errors.
-torch::Tensor checked_matrix(const torch::Tensor& t, const std::string& what, int64_t dimension) {
+// (Unused in a build without FAISS.)
+[[maybe_unused]] torch::Tensor checked_matrix(const torch::Tensor& t, const std::string& what,
+                                              int64_t dimension) {
   if (!t.defined() || t.dim() != 2)
     throw InputError("AnnIndex: " + what + " must be a matrix [N, E], got " +
                      (t.defined() ? shape_of(t) : std::string("an undefined tensor")));
