@@ -73,13 +73,14 @@ int automatic_ann_lists(int64_t rows) {
 
 namespace {
 
-// FAISS parallelises an IVF search over queries with OpenMP: one query never uses more than
-// one thread, and each calling thread (every GStreamer streaming thread) gets an OpenMP team of
+// FAISS parallelises an IVF search over queries with OpenMP, so a frame's few faces gain
+// little, while each calling thread (every GStreamer streaming thread) gets an OpenMP team of
 // its own, as large as the machine, whose threads spin after each region: with several streams
-// that oversubscribes the cores for a few faces' worth of work (measured here at 100k rows,
-// 16 probes, 2 cores: a batch of 8 took 2.6 ms on 2 threads, 3.0 ms on one, i.e. a second core
-// for 15%). So a small batch runs on the calling thread alone (its OpenMP setting restored
-// afterwards); a large one (an offline evaluation) uses the caller's OpenMP threads.
+// that oversubscribes the cores for a few faces' worth of work. Measured on 2 cores, 100k rows,
+// 16 probes: a batch of 8 took 2.6 ms on 2 threads and 3.0 ms on one (a second core for 15%);
+// gallery_scale_bench's batch of 64 was no faster on 2 threads. So a small batch runs on the
+// calling thread alone (its OpenMP setting restored afterwards); a large one (an offline
+// evaluation) uses the caller's OpenMP threads.
 constexpr int64_t kSerialQueries = 16;
 
 using FaissId = faiss::Index::idx_t;  // int64_t
