@@ -6,7 +6,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <numeric>
 #include <set>
 #include <unordered_map>
 
@@ -98,20 +97,20 @@ std::shared_ptr<const Matcher> Matcher::patched(const MatcherChange& change,
 
   // The new identities in name order (as a fresh snapshot lists them), with their own
   // thresholds, and where each old and each changed identity number goes.
-  std::vector<std::pair<std::string, std::optional<float>>> kept;
+  std::vector<std::pair<std::string, std::optional<float>>> identities;
   for (size_t i = 0; i < names_.size(); ++i) {
-    if (replaced.count(names_[i]) == 0) kept.emplace_back(names_[i], own_thresholds_[i]);
+    if (replaced.count(names_[i]) == 0) identities.emplace_back(names_[i], own_thresholds_[i]);
   }
   const GalleryMatrix& rows = change.rows;
   for (size_t i = 0; i < rows.names.size(); ++i) {
-    kept.emplace_back(rows.names[i],
-                      i < rows.thresholds.size() ? rows.thresholds[i] : std::nullopt);
+    identities.emplace_back(rows.names[i],
+                            i < rows.thresholds.size() ? rows.thresholds[i] : std::nullopt);
   }
-  std::sort(kept.begin(), kept.end(),
+  std::sort(identities.begin(), identities.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   GalleryMatrix shape;
   std::unordered_map<std::string, int64_t> number_of;
-  for (const auto& [name, own] : kept) {
+  for (const auto& [name, own] : identities) {
     if (!number_of.emplace(name, static_cast<int64_t>(shape.names.size())).second) {
       throw InputError("matcher change: identity '" + name + "' twice");
     }
@@ -143,43 +142,57 @@ std::shared_ptr<const Matcher> Matcher::patched(const MatcherChange& change,
   out->center_ = center_.defined() ? center_
                  : rows.size() > 0 ? rows.embeddings.to(device_, torch::kFloat32).mean(0)
                                    : torch::Tensor();
-  std::vector<torch::Tensor> embeddings, norms, owners;
-  torch::Tensor keep, added;
+  // The kept rows, then the added ones, each copied once straight into the new matrix (at a
+  // million rows the copies are most of the cost).
+  torch::Tensor keep, kept_rows, new_owners, added;
   if (embedding_count() > 0) {
-    const auto new_owners = map_owners(old_to_new, owners_);
+    new_owners = map_owners(old_to_new, owners_);
     keep = new_owners.ge(0);
-    embeddings.push_back(embeddings_.index({keep}));
-    norms.push_back(sq_norms_.index({keep}));
-    owners.push_back(new_owners.index({keep}));
+    kept_rows = keep.nonzero().squeeze(1);
   }
-  if (rows.size() > 0) {
-    added = rows.embeddings.to(device_, torch::kFloat32) - out->center_;
-    embeddings.push_back(added);
-    norms.push_back(added.pow(2).sum(1));
-    owners.push_back(map_owners(change_to_new, rows.owners.to(device_)));
-  }
-  const int64_t total =
-      std::accumulate(embeddings.begin(), embeddings.end(), int64_t{0},
-                      [](int64_t n, const torch::Tensor& t) { return n + t.size(0); });
+  if (rows.size() > 0) added = rows.embeddings.to(device_, torch::kFloat32) - out->center_;
+  const int64_t kept = kept_rows.defined() ? kept_rows.size(0) : 0;
+  const int64_t total = kept + (added.defined() ? added.size(0) : 0);
   if (total == 0) {
     out->center_ = torch::Tensor();
     return out;
   }
-  out->embeddings_ = torch::cat(embeddings).contiguous();
-  out->sq_norms_ = torch::cat(norms).contiguous();
-  out->owners_ = torch::cat(owners).contiguous();
+  const int64_t columns = kept > 0 ? embeddings_.size(1) : added.size(1);
+  const auto float_options = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+  out->embeddings_ = torch::empty({total, columns}, float_options);
+  out->sq_norms_ = torch::empty({total}, float_options);
+  out->owners_ = torch::empty({total}, index_options.device(device_));
+  if (kept > 0) {
+    auto embeddings = out->embeddings_.narrow(0, 0, kept);
+    auto norms = out->sq_norms_.narrow(0, 0, kept);
+    auto owners = out->owners_.narrow(0, 0, kept);
+    torch::index_select_out(embeddings, embeddings_, 0, kept_rows);
+    torch::index_select_out(norms, sq_norms_, 0, kept_rows);
+    torch::index_select_out(owners, new_owners, 0, kept_rows);
+  }
+  if (added.defined()) {
+    const int64_t n = added.size(0);
+    out->embeddings_.narrow(0, kept, n).copy_(added);
+    out->sq_norms_.narrow(0, kept, n).copy_(added.pow(2).sum(1));
+    out->owners_.narrow(0, kept, n).copy_(map_owners(change_to_new, rows.owners.to(device_)));
+  }
   if (search_.approximate) out->patch_index_from(*this, keep, added);
 
   // Negative anchors: the kept identities' (renumbered) and the reserved set unless replaced,
   // then the change's.
   std::vector<torch::Tensor> negatives;
+  std::vector<int64_t> kept_negatives;
   for (size_t a = 0; a < negative_owners_.size(); ++a) {
     const int64_t o = negative_owners_[a];
-    const int64_t to = o == kAnyoneOwner ? (change.anyone_replaced ? -2 : kAnyoneOwner)
-                                         : old_to_new[static_cast<size_t>(o)];
-    if (to == -2 || (o != kAnyoneOwner && to < 0)) continue;
-    negatives.push_back(negatives_[static_cast<int64_t>(a)].unsqueeze(0));
-    out->negative_owners_.push_back(to);
+    const bool keep_it =
+        o == kAnyoneOwner ? !change.anyone_replaced : old_to_new[static_cast<size_t>(o)] >= 0;
+    if (!keep_it) continue;
+    kept_negatives.push_back(static_cast<int64_t>(a));
+    out->negative_owners_.push_back(o == kAnyoneOwner ? o : old_to_new[static_cast<size_t>(o)]);
+  }
+  if (!kept_negatives.empty()) {
+    negatives.push_back(negatives_.index_select(
+        0, torch::tensor(kept_negatives, index_options).to(negatives_.device())));
   }
   if (rows.negative_count() > 0) {
     negatives.push_back(rows.negatives.to(device_, torch::kFloat32) - out->center_);

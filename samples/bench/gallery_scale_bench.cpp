@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -146,6 +147,56 @@ std::pair<double, double> load_in_child(const std::string& location, int size) {
   rusage usage{};
   ::wait4(pid, &status, 0, &usage);
   return {seconds, static_cast<double>(usage.ru_maxrss) / 1024.0};
+}
+
+// What a PostgreSQL follower does for one change (one person removed, one enrolled: two commits),
+// in a child process: read the change log's delta and patch the exact matcher it serves, against
+// reading everything again and building the matcher afresh (what a reload costs). Prints a line.
+void change_pickup_in_child(const std::string& location, int size) {
+  const pid_t pid = ::fork();
+  if (pid != 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return;
+  }
+  const siamese::ModelInfo model = bench_model(size);
+  siamese::GallerySnapshot snap = siamese::Gallery::open_reader(location, model).snapshot();
+  const int64_t version = snap.version;
+  const siamese::Matcher served(std::move(snap.matrix), torch::kCPU, 0.5f);
+  {
+    siamese::Gallery writer = siamese::Gallery::open(location, model, false);
+    writer.remove("p0000000");
+    std::vector<siamese::EnrollmentSample> samples(10);
+    const torch::Tensor v = torch::randn({10, size});
+    for (int i = 0; i < 10; ++i) {
+      samples[i].source_file = "newcomer/" + std::to_string(i);
+      samples[i].embedding.assign(v[i].data_ptr<float>(), v[i].data_ptr<float>() + size);
+    }
+    writer.enroll("newcomer", samples, false);
+  }
+  auto t0 = Clock::now();
+  const std::optional<siamese::GalleryDelta> delta =
+      siamese::Gallery::open_reader(location, model).changes_since(version);
+  const double read_s = seconds_since(t0);
+  t0 = Clock::now();
+  if (!delta) {
+    std::printf("one change picked up: the change log did not say (a full reload)\n");
+    ::_exit(1);
+  }
+  const auto patched = served.patched(
+      delta->change, siamese::ThresholdChoice{0.5f, siamese::ThresholdSource::kGallery, "", true});
+  const double patch_s = seconds_since(t0);
+  t0 = Clock::now();
+  siamese::GallerySnapshot again = siamese::Gallery::open_reader(location, model).snapshot();
+  const siamese::Matcher fresh(std::move(again.matrix), torch::kCPU, 0.5f);
+  const double full_s = seconds_since(t0);
+  std::printf(
+      "one change picked up (1 person removed, 1 enrolled), %lld embeddings: read the change "
+      "%.3f s + patch the exact matcher %.3f s = %.3f s; a full reload (read + matcher) %.3f s%s\n",
+      static_cast<long long>(served.embedding_count()), read_s, patch_s, read_s + patch_s, full_s,
+      patched->names() == fresh.names() ? "" : " (MISMATCH: patched != fresh)");
+  std::fflush(stdout);
+  ::_exit(0);
 }
 
 // Face-like data: identity centres are random unit vectors (about 1.41 apart in 128-D), each
@@ -337,6 +388,11 @@ int main(int argc, char** argv) {
                     static_cast<long long>(n), fill_s, load_s, rss - baseline_mib);
         std::fflush(stdout);
         largest = location;
+      }
+    }
+    if (!o.postgres.empty()) {
+      for (const int64_t n : o.sizes) {
+        change_pickup_in_child(o.postgres + "_" + std::to_string(n), o.embedding_size);
       }
     }
     // The exact matcher at the largest size: one distance matrix per query batch.
