@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <array>
 #include <cstdio>
@@ -325,6 +326,31 @@ TEST_CASE("crop calibration on AT&T maps the detector box onto the whole image",
   REQUIRE(ious.size() >= 12);
   CHECK(ious[ious.size() / 2] > 0.8f);  // median
   CHECK(ious[1] > 0.6f);                // all but the worst
+}
+
+TEST_CASE("a photo's face is its largest, or for LFW the one at its centre", "[training]") {
+  SIAMESE_REQUIRE_ATT(att);
+  // A large face at the left edge and a smaller one at the centre of a grey photo.
+  cv::Mat photo(300, 620, CV_8UC1, cv::Scalar(128));
+  cv::Mat large, central;
+  cv::resize(read_image(att + "/s5/1.pgm", 1), large, cv::Size(), 2.0, 2.0);
+  cv::resize(read_image(att + "/s9/1.pgm", 1), central, cv::Size(), 1.5, 1.5);
+  large.copyTo(photo(cv::Rect(0, 40, large.cols, large.rows)));
+  const cv::Rect middle((photo.cols - central.cols) / 2, (photo.rows - central.rows) / 2,
+                        central.cols, central.rows);
+  central.copyTo(photo(middle));
+  const auto centre_x = [](const Box& b, const cv::Point& at) {
+    return b.x - at.x + b.width / 2.0;
+  };
+  cv::Mat frame;
+  cv::Point at;
+  const auto largest = PlacedFaceDetector().detect(photo, frame, at);
+  REQUIRE(largest);
+  CHECK(centre_x(*largest, at) < 200);  // the one at the edge
+  const auto centred = PlacedFaceDetector({}, FacePick::kCentral).detect(photo, frame, at);
+  REQUIRE(centred);
+  CHECK(std::abs(centre_x(*centred, at) - photo.cols / 2.0) < 40);
+  CHECK(centred->width < largest->width);
 }
 
 TEST_CASE("plots and the history CSV are written", "[training]") {

@@ -1,6 +1,7 @@
 #include "crop_calibration.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "siamese/errors.h"
 #include "siamese/log.h"
@@ -29,10 +30,18 @@ std::optional<Box> PlacedFaceDetector::detect(const cv::Mat& image, cv::Mat& fra
     options.set_min_face_size(cnn ? 1 : min_size);
     detector = std::make_unique<FaceDetector>(options);
   }
-  for (const Box& b : detect_placed(*detector, image, frame, &offset)) {
-    if (b.width >= min_size) return b;  // largest first
+  const std::vector<Box> boxes = detect_placed(*detector, image, frame, &offset);  // largest first
+  const double cx = offset.x + image.cols / 2.0, cy = offset.y + image.rows / 2.0;
+  const auto off_centre = [&](const Box& b) {
+    return std::hypot(b.x + b.width / 2.0 - cx, b.y + b.height / 2.0 - cy);
+  };
+  std::optional<Box> chosen;
+  for (const Box& b : boxes) {
+    if (b.width < min_size) continue;
+    if (pick_ == FacePick::kLargest) return b;
+    if (!chosen || off_centre(b) < off_centre(*chosen)) chosen = b;
   }
-  return std::nullopt;
+  return chosen;
 }
 
 CropPolicy fallback_crop_policy() {

@@ -20,16 +20,23 @@ namespace siamese::training {
 /// Runs the detector (Haar unless options say otherwise) on images placed on the background, with
 /// a minimum face size of a third of the image's smaller side (cascades are cached per minimum
 /// size; the CNN searches the image as it is first, see detect_placed).
+/// Which of several faces an image's is: the largest (a folder of someone's photos), or the one
+/// nearest the image's centre (photos cropped around their subject, as LFW's).
+enum class FacePick { kLargest, kCentral };
+
 class PlacedFaceDetector {
  public:
-  explicit PlacedFaceDetector(DetectorOptions options = {}) : options_(std::move(options)) {}
+  explicit PlacedFaceDetector(DetectorOptions options = {}, FacePick pick = FacePick::kLargest)
+      : options_(std::move(options)), pick_(pick) {}
 
-  /// The largest face whose centre lies on the image, in pixels of frame (the placed image);
-  /// nullopt when none is found. frame and offset receive the placed image and its corner.
+  /// The face (of at least a third of the image's smaller side) that pick chooses, in pixels of
+  /// frame (the placed image); nullopt when none is found. frame and offset receive the placed
+  /// image and its corner.
   std::optional<Box> detect(const cv::Mat& image, cv::Mat& frame, cv::Point& offset);
 
  private:
   DetectorOptions options_;
+  FacePick pick_;
   std::map<int, std::unique_ptr<FaceDetector>> detectors_;
 };
 

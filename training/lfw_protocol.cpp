@@ -58,7 +58,8 @@ LfwEvaluation evaluate_lfw(Embedder& embedder, const LfwPairs& pairs, const std:
 
   LfwEvaluation out;
   out.images = static_cast<int64_t>(paths.size());
-  PlacedFaceDetector detector(options.detector);
+  // A pair names the person each photo is centred on; another face may be larger.
+  PlacedFaceDetector detector(options.detector, FacePick::kCentral);
   std::vector<torch::Tensor> parts;
   std::vector<double> box_sides;
   const int64_t n = out.images;
