@@ -99,6 +99,13 @@ struct Reports {
     }
     return false;
   }
+  /// A GalleryWatch reporter that records here.
+  siamese::gst::GalleryWatch::Reporter recorder() {
+    return [this](siamese::gst::GalleryWatch::Event e, const std::string& message) {
+      std::lock_guard<std::mutex> lock(mutex);
+      events.emplace_back(e, message);
+    };
+  }
   /// How many reports so far say `text`.
   int count(const std::string& text) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -179,12 +186,8 @@ TEST_CASE("a PostgreSQL server restart mid-stream warns, serves within the bound
   const siamese::ModelInfo model = siamese::testing::model_with("0123456789abcdef");
   siamese::Gallery::open(uri, model, true).enroll("a", {siamese::testing::sample("a", 0)}, false);
   Reports reports;
-  siamese::gst::GalleryWatch watch(
-      uri, model, torch::kCPU, std::chrono::milliseconds(500), std::chrono::seconds(0),
-      [&](siamese::gst::GalleryWatch::Event e, const std::string& message) {
-        std::lock_guard<std::mutex> lock(reports.mutex);
-        reports.events.emplace_back(e, message);
-      });
+  siamese::gst::GalleryWatch watch(uri, model, torch::kCPU, std::chrono::milliseconds(500),
+                                   std::chrono::seconds(0), reports.recorder());
   REQUIRE(watch.view()->matcher->names() == std::vector<std::string>{"a"});
 
   // A change reaches the watch through NOTIFY.
@@ -228,12 +231,8 @@ TEST_CASE("a PostgreSQL watch applies one person's change without reading the wh
     }
   }
   Reports reports;
-  siamese::gst::GalleryWatch watch(
-      uri, model, torch::kCPU, std::chrono::milliseconds(500), std::chrono::seconds(0),
-      [&](siamese::gst::GalleryWatch::Event e, const std::string& message) {
-        std::lock_guard<std::mutex> lock(reports.mutex);
-        reports.events.emplace_back(e, message);
-      });
+  siamese::gst::GalleryWatch watch(uri, model, torch::kCPU, std::chrono::milliseconds(500),
+                                   std::chrono::seconds(0), reports.recorder());
   const auto probe = [](float base) {
     return torch::tensor(siamese::testing::sample("probe", base).embedding).unsqueeze(0);
   };

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "gallery_test_data.h"
+#include "matcher_test_support.h"
 #include "postgres_server.h"
 #include "siamese/errors.h"
 #include "siamese/gallery.h"
@@ -97,19 +98,8 @@ void check_same_answers(const Matcher& patched, const Matcher& fresh, std::mt199
     for (auto& x : f) x += jitter(rng);
   }
   for (int i = 0; i < 20; ++i) faces.push_back(random_row(rng));
-  const auto a = patched.match(matrix_of(faces), 3);
-  const auto b = fresh.match(matrix_of(faces), 3);
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("face " << i);
-    CHECK(a[i].name == b[i].name);
-    CHECK(a[i].distance == Approx(b[i].distance).margin(1e-4));
-    CHECK(a[i].second_distance == Approx(b[i].second_distance).margin(1e-4));
-    CHECK(a[i].verified == b[i].verified);
-    CHECK(a[i].rejection == b[i].rejection);
-    REQUIRE(a[i].top.size() == b[i].top.size());
-    for (size_t k = 0; k < a[i].top.size(); ++k) CHECK(a[i].top[k].name == b[i].top[k].name);
-  }
+  siamese::testing::check_same_matches(patched.match(matrix_of(faces), 3),
+                                       fresh.match(matrix_of(faces), 3), 1e-4, true);
 }
 
 // Everyone's rows, for probes near enrolled faces.

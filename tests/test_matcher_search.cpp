@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include "matcher_test_support.h"
 #include "siamese/ann_index.h"
 #include "siamese/errors.h"
 #include "siamese/matcher.h"
@@ -50,16 +51,8 @@ TEST_CASE("an IVF search probing every list answers as the exact search", "[enro
   CHECK(exact.index() == nullptr);
   const auto faces = gallery.embeddings.index({torch::indexing::Slice(0, 1200, 7)}) +
                      0.05 * torch::randn({172, 32});
-  const auto a = approximate.match(faces, 3);
-  const auto b = exact.match(faces, 3);
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("face " << i);
-    CHECK(a[i].name == b[i].name);
-    CHECK(a[i].distance == Approx(b[i].distance).margin(1e-3));
-    CHECK(a[i].second_distance == Approx(b[i].second_distance).margin(1e-3));
-    CHECK(a[i].verified == b[i].verified);
-  }
+  siamese::testing::check_same_matches(approximate.match(faces, 3), exact.match(faces, 3), 1e-3,
+                                       false);
 }
 
 TEST_CASE("a patched IVF matcher patches its index and finds the changed people", "[enrollment]") {
