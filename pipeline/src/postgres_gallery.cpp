@@ -206,6 +206,8 @@ class PostgresGallery final : public GalleryStore {
   int schema_version() const override { return std::atoi(fact("schema_version").c_str()); }
   GallerySnapshot snapshot() const override;
   std::string fact(const std::string& key) const override;
+  // Every fact by key, in the caller's transaction.
+  std::map<std::string, std::string> all_facts() const;
   GalleryContent content() const override;
   void write_content(const GalleryContent& content, bool replace) override;
   const std::string& location() const override { return name_; }
@@ -343,6 +345,15 @@ void PostgresGallery::ensure_change_log(bool writable) {
   Result r(PQexec(conn_.get(), kChangeLogSchema));  // several statements: not PQexecParams
   if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail("PostgreSQL: creating change log");
   has_change_log_ = true;
+}
+
+std::map<std::string, std::string> PostgresGallery::all_facts() const {
+  std::map<std::string, std::string> facts;
+  Result r = run("SELECT key, value FROM siamese_facts");
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    facts[PQgetvalue(r.get(), i, 0)] = PQgetvalue(r.get(), i, 1);
+  }
+  return facts;
 }
 
 std::string PostgresGallery::fact(const std::string& key) const {
@@ -711,13 +722,7 @@ GallerySnapshot PostgresGallery::snapshot() const {
   Tx tx(conn_.get());
   check_schema_version();
   GallerySnapshot snap;
-  std::map<std::string, std::string> facts;
-  {
-    Result r = run("SELECT key, value FROM siamese_facts");
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      facts[PQgetvalue(r.get(), i, 0)] = PQgetvalue(r.get(), i, 1);
-    }
-  }
+  std::map<std::string, std::string> facts = all_facts();
   snap.model_fingerprint = facts["model_fingerprint"];
   snap.embedding_size = std::atoi(facts["embedding_size"].c_str());
   snap.metric = facts["metric"];
@@ -739,13 +744,7 @@ std::optional<GalleryDelta> PostgresGallery::changes_since(int64_t version) cons
   run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   Tx tx(conn_.get());
   check_schema_version();
-  std::map<std::string, std::string> facts;
-  {
-    Result r = run("SELECT key, value FROM siamese_facts");
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      facts[PQgetvalue(r.get(), i, 0)] = PQgetvalue(r.get(), i, 1);
-    }
-  }
+  std::map<std::string, std::string> facts = all_facts();
   GalleryDelta delta;
   delta.version = std::atoll(facts["version"].c_str());
   delta.model_fingerprint = facts["model_fingerprint"];
