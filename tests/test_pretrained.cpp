@@ -560,13 +560,19 @@ TEST_CASE("siamese-import writes a model file and refuses altered weights", "[co
   INFO(output());
   // Aligned on the 68 landmarks by default (it measured better on LFW), framed with --align none.
   CHECK(contains(output(),
-                 "arch dlib-resnet, input 3x150x150, crop 1,1,0.1, align landmarks68, 128-D, "
-                 "5614592 parameters"));
+                 "arch dlib-resnet, input 3x150x150, crop 1,1,0.1, align landmarks68, "
+                 "flip-average on, 128-D, 5614592 parameters"));
   CHECK(siamese::load_model(tmp + "/dlib.pt").info.arch.arch == "dlib-resnet");
+  // Each face and its mirror by default (it measured better on LFW), one view with the flag.
+  CHECK(siamese::load_model(tmp + "/dlib.pt").info.flip_average);
+  REQUIRE(run("face-api '" + dir + "' --no-flip-average --out " + tmp + "/one-view.pt") == 0);
+  CHECK(contains(output(), "flip-average off"));
+  CHECK_FALSE(siamese::load_model(tmp + "/one-view.pt").info.flip_average);
+  CHECK(run("face-api '" + dir + "' --flip-average --no-flip-average --out " + tmp + "/x.pt") == 2);
   CHECK(siamese::load_model(tmp + "/dlib.pt").info.input.crop.align ==
         siamese::Align::kLandmarks68);
   REQUIRE(run("face-api '" + dir + "' --align none --out " + tmp + "/plain.pt") == 0);
-  CHECK(contains(output(), "crop 1,1,0.1, align none, 128-D"));
+  CHECK(contains(output(), "crop 1,1,0.1, align none, flip-average on, 128-D"));
   CHECK(siamese::load_model(tmp + "/plain.pt").info.input.crop.align == siamese::Align::kNone);
   REQUIRE(run("face-api '" + dir + "' --crop 1.2,1.3,-0.05 --out " + tmp + "/framed.pt") == 0);
   siamese::CropPolicy framed{1.2f, 1.3f, -0.05f};

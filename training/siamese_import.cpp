@@ -51,6 +51,10 @@ origin and licence recorded in it).
                    template, padding 0.25) and needs the landmark network's files; none frames
                    the detector's box as --crop says. Aligned measured better: LFW View 2 on
                    CNN boxes 98.18% against 95.42% (README)
+  --flip-average, --no-flip-average
+                   embed each face and its mirror image and keep the mean, wherever the model
+                   is used (default: on; it doubles the network's work per face). On measured
+                   better: LFW View 2, aligned Haar boxes, 98.60% off against 98.77% on (README)
 low false-accept calibration (the package has none; without it the default threshold of a
 gallery falls back to the pair threshold 0.6 and says so):
   --calibrate DIR  identity folders (e.g. LFW) whose faces are embedded as the element sees them
@@ -73,7 +77,8 @@ const cli::Program kProgramSpec{
     {{"",
       {cli::Flag::text("out"), cli::Flag::text("crop"), cli::Flag::text("align"),
        cli::Flag::text("calibrate"), cli::Flag::text("calibrate-identities"),
-       cli::Flag::text("exclude-pairs")},
+       cli::Flag::text("exclude-pairs"), cli::Flag::on_off("flip-average"),
+       cli::Flag::on_off("no-flip-average")},
       0,
       cli::kAnyNumber,
       ""}}};
@@ -171,6 +176,8 @@ int run(const cli::Args& args) {
       throw cli::UsageError(e.what());
     }
   }
+  args.exclusive("flip-average", "no-flip-average");
+  info.flip_average = !args.has("no-flip-average");
   if (!args.has("calibrate") && (args.has("calibrate-identities") || args.has("exclude-pairs"))) {
     throw cli::UsageError("--calibrate-identities and --exclude-pairs need --calibrate DIR");
   }
@@ -212,10 +219,10 @@ int run(const cli::Args& args) {
             << loaded.info.input.channels << "x" << loaded.info.input.height << "x"
             << loaded.info.input.width << ", crop " << loaded.info.input.crop.scale_width << ","
             << loaded.info.input.crop.scale_height << "," << loaded.info.input.crop.shift_y
-            << ", align " << siamese::align_name(loaded.info.input.crop.align) << ", "
-            << loaded.info.embedding_size << "-D, " << siamese::count_parameters(loaded.network)
-            << " parameters, threshold " << loaded.info.threshold << ", fingerprint "
-            << loaded.info.fingerprint << "\n"
+            << ", align " << siamese::align_name(loaded.info.input.crop.align) << ", flip-average "
+            << (loaded.info.flip_average ? "on" : "off") << ", " << loaded.info.embedding_size
+            << "-D, " << siamese::count_parameters(loaded.network) << " parameters, threshold "
+            << loaded.info.threshold << ", fingerprint " << loaded.info.fingerprint << "\n"
             << "licence: " << loaded.info.licence << "\n";
   return 0;
 }

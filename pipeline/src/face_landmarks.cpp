@@ -3,6 +3,7 @@
 #include <opencv2/core.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -231,6 +232,41 @@ void landmark_input_into(const ImageView& view, const Box& box, float* out) {
   }
 }
 
+namespace {
+
+// The point each of the 68 becomes in the mirror image (iBUG numbering): the jaw, brows, nose
+// wings, eyes and lips swap sides; the nose bridge and the lips' middle stay.
+constexpr std::array<int, kLandmarkCount> kMirrorPoint = {
+    16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,   // jaw
+    26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                              // brows
+    27, 28, 29, 30, 35, 34, 33, 32, 31,                                  // nose
+    45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,                      // eyes
+    54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60,  // lips
+    67, 66, 65};
+
+// The relative points of a mirrored input mapped back onto the face as it is: x -> 1 - x, each
+// point from its mirror partner.
+std::array<float, 2 * kLandmarkCount> unmirrored(const float* mirrored) {
+  std::array<float, 2 * kLandmarkCount> out{};
+  for (int i = 0; i < kLandmarkCount; ++i) {
+    const int m = kMirrorPoint[i];
+    out[2 * i] = 1.0f - mirrored[2 * m];
+    out[2 * i + 1] = mirrored[2 * m + 1];
+  }
+  return out;
+}
+
+}  // namespace
+
+Landmarks68 mirror_landmarks(const Landmarks68& points, int frame_width) {
+  Landmarks68 out;
+  for (int i = 0; i < kLandmarkCount; ++i) {
+    const Point2f& p = points[kMirrorPoint[i]];
+    out[i] = Point2f{static_cast<float>(frame_width) - p.x, p.y};
+  }
+  return out;
+}
+
 Landmarks68 landmarks_from_output(const float* values, const Box& box, const ImageView& view) {
   const cv::Rect crop = clipped_crop(view, box);
   // face-api's postProcess: the crop scaled to fit 112, its padding taken as |w - h| / 2.
@@ -303,20 +339,30 @@ torch::Tensor FaceLandmarker::forward(const torch::Tensor& inputs) {
   return torch::cat(parts).contiguous();
 }
 
-std::vector<Landmarks68> FaceLandmarker::run(const ImageView& view, const std::vector<Box>& boxes) {
-  const int64_t count = static_cast<int64_t>(boxes.size());
+std::vector<Landmarks68> FaceLandmarker::run(const ImageView& view, const std::vector<Box>& direct,
+                                             const std::vector<Box>& mirrored) {
+  const int64_t count = static_cast<int64_t>(direct.size());
+  const int64_t total = count + static_cast<int64_t>(mirrored.size());
   std::vector<Landmarks68> out;
-  if (count == 0) return out;
+  if (total == 0) return out;
   torch::Tensor batch =
-      torch::empty({count, 3, kLandmarkInputSize, kLandmarkInputSize}, torch::kFloat32);
+      torch::empty({total, 3, kLandmarkInputSize, kLandmarkInputSize}, torch::kFloat32);
   const int64_t face_floats = 3LL * kLandmarkInputSize * kLandmarkInputSize;
-  for (int64_t i = 0; i < count; ++i) {
-    landmark_input_into(view, boxes[i], batch.data_ptr<float>() + i * face_floats);
+  const auto box_at = [&](int64_t i) -> const Box& {
+    return i < count ? direct[i] : mirrored[i - count];
+  };
+  for (int64_t i = 0; i < total; ++i) {
+    landmark_input_into(view, box_at(i), batch.data_ptr<float>() + i * face_floats);
+  }
+  if (total > count) {
+    batch.narrow(0, count, total - count).copy_(batch.narrow(0, count, total - count).flip({3}));
   }
   const torch::Tensor values = forward(batch);
-  out.reserve(boxes.size());
-  for (int64_t i = 0; i < count; ++i) {
-    out.push_back(landmarks_from_output(values[i].data_ptr<float>(), boxes[i], view));
+  out.reserve(total);
+  for (int64_t i = 0; i < total; ++i) {
+    const float* v = values[i].data_ptr<float>();
+    out.push_back(i < count ? landmarks_from_output(v, box_at(i), view)
+                            : landmarks_from_output(unmirrored(v).data(), box_at(i), view));
   }
   return out;
 }
@@ -333,18 +379,35 @@ std::vector<Landmarks68> FaceLandmarker::detect(const ImageView& view,
     framed.push_back(Box{static_cast<int>(std::lround(cx - w / 2.0)),
                          static_cast<int>(std::lround(cy - h / 2.0)), w, h});
   }
-  std::vector<Landmarks68> points = run(view, framed);
-  if (!options_.refine) return points;
-  std::vector<Box> refit;
-  refit.reserve(points.size());
-  for (size_t i = 0; i < points.size(); ++i) {
-    Box b = landmark_box(points[i]);
-    // A refit box that leaves the frame entirely (a hopeless first pass) keeps the first box.
-    const cv::Rect inside =
-        cv::Rect(b.x, b.y, b.width, b.height) & cv::Rect(0, 0, view.width, view.height);
-    refit.push_back(inside.empty() ? framed[i] : b);
+  // Two chains of passes, batched together: the faces as they are and, with mirror, mirrored.
+  // Each chain refits its own boxes, so the two estimates err independently.
+  const size_t n = boxes.size();
+  std::vector<Box> chain_boxes = framed;
+  if (options_.mirror) chain_boxes.insert(chain_boxes.end(), framed.begin(), framed.end());
+  const auto pass = [&] {
+    return run(view, std::vector<Box>(chain_boxes.begin(), chain_boxes.begin() + n),
+               std::vector<Box>(chain_boxes.begin() + n, chain_boxes.end()));
+  };
+  std::vector<Landmarks68> points = pass();
+  if (options_.refine) {
+    for (size_t i = 0; i < points.size(); ++i) {
+      const Box b = landmark_box(points[i]);
+      // A refit box that leaves the frame entirely (a hopeless first pass) keeps the first box.
+      const cv::Rect inside =
+          cv::Rect(b.x, b.y, b.width, b.height) & cv::Rect(0, 0, view.width, view.height);
+      chain_boxes[i] = inside.empty() ? framed[i % n] : b;
+    }
+    points = pass();
   }
-  return run(view, refit);
+  if (!options_.mirror) return points;
+  std::vector<Landmarks68> mean(n);
+  for (size_t i = 0; i < n; ++i) {
+    for (int k = 0; k < kLandmarkCount; ++k) {
+      mean[i][k] = Point2f{(points[i][k].x + points[n + i][k].x) / 2.0f,
+                           (points[i][k].y + points[n + i][k].y) / 2.0f};
+    }
+  }
+  return mean;
 }
 
 }  // namespace siamese

@@ -88,6 +88,10 @@ FaceLandmarkNet import_face_api_landmarks(const std::string& dir, bool tiny = fa
 /// for a box that misses the frame.
 void landmark_input_into(const ImageView& view, const Box& box, float* out);
 
+/// The points of the left-right mirror image of a frame frame_width pixels wide (x -> width - x,
+/// each point renumbered as its mirror partner: the left eye's corners become the right eye's).
+Landmarks68 mirror_landmarks(const Landmarks68& points, int frame_width);
+
 /// Maps the network's 136 relative values for a face in box back to frame pixels, as face-api's
 /// postProcess and shift do.
 Landmarks68 landmarks_from_output(const float* values, const Box& box, const ImageView& view);
@@ -106,6 +110,10 @@ struct LandmarkerOptions {
   /// A second pass on the box fitted to the first pass's points (as face-api's detectors frame
   /// faces): the points depend less on how the detector framed the face.
   bool refine = true;
+  /// Also runs the passes on each face mirrored left-right and keeps the mean of both views'
+  /// points: the network's errors on a face and on its mirror image partly cancel (LFW View 2
+  /// with the aligned dlib network, README).
+  bool mirror = true;
 };
 
 class FaceLandmarker {
@@ -128,7 +136,10 @@ class FaceLandmarker {
   torch::Device device() const { return device_; }
 
  private:
-  std::vector<Landmarks68> run(const ImageView& view, const std::vector<Box>& boxes);
+  /// One forward pass: the points of the faces in direct, then of those in mirrored (each seen
+  /// mirrored left-right, its points mapped back onto the frame).
+  std::vector<Landmarks68> run(const ImageView& view, const std::vector<Box>& direct,
+                               const std::vector<Box>& mirrored);
 
   void check_options() const;
 
