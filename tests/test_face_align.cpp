@@ -197,12 +197,17 @@ TEST_CASE("the model file keeps the crop policy's alignment, older files read as
   info.input.crop.align = Align::kLandmarks68;
   info.input.crop.align_padding = 0.4f;
   info.input.crop.align_shift_y = -0.05f;
+  info.input.crop.align_mirror = false;
   const std::string path = dir + "/aligned.pt";
   siamese::save_model(path, net, info);
   const siamese::LoadedModel loaded = siamese::load_model(path);
   CHECK(loaded.info.input.crop.align == Align::kLandmarks68);
   CHECK(loaded.info.input.crop.align_padding == Approx(0.4f));
   CHECK(loaded.info.input.crop.align_shift_y == Approx(-0.05f));
+  CHECK_FALSE(loaded.info.input.crop.align_mirror);
+  info.input.crop.align_mirror = true;
+  siamese::save_model(path, net, info);
+  CHECK(siamese::load_model(path).info.input.crop.align_mirror);
 
   // Facts without the align keys (as every file before issue 13) and with a bad value.
   const auto save_with = [&](const std::string& name,
@@ -217,8 +222,14 @@ TEST_CASE("the model file keeps the crop policy's alignment, older files read as
     crop.erase("align");
     crop.erase("align_padding");
     crop.erase("align_shift_y");
+    crop.erase("align_mirror");
   });
   CHECK(siamese::load_model(old).info.input.crop.align == Align::kNone);
+  // An aligned file from before the mirrored landmark chain keeps its single chain.
+  const std::string before_mirror = save_with(
+      "before-mirror", [](nlohmann::json& j) { j["input"]["crop"].erase("align_mirror"); });
+  CHECK(siamese::load_model(before_mirror).info.input.crop.align == Align::kLandmarks68);
+  CHECK_FALSE(siamese::load_model(before_mirror).info.input.crop.align_mirror);
   const std::string bad =
       save_with("bad", [](nlohmann::json& j) { j["input"]["crop"]["align"] = "eyes"; });
   try {

@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "siamese/errors.h"
+#include "siamese/face_align.h"
 #include "siamese/face_landmarks.h"
 #include "siamese/image_io.h"
 #include "siamese/pretrained.h"
@@ -174,6 +175,31 @@ TEST_CASE("mirrored landmarks: a face and its mirror image get mirrored points",
   CHECK(once[36].y == Approx(90));
   const Landmarks68 twice = siamese::mirror_landmarks(once, 100);
   for (int i = 0; i < 68; ++i) CHECK(twice[i].x == Approx(points[i].x));
+}
+
+TEST_CASE("the model's crop policy decides the mirrored landmark chain", "[landmarks][align]") {
+  SIAMESE_REQUIRE_FACE_API_FILES(weights, siamese::kLandmarkManifest);
+  const cv::Mat face = siamese::testing::drawn_reference_face(1);
+  const std::vector<Box> box{{20, 25, 110, 110}};
+  for (const bool mirror : {false, true}) {
+    siamese::CropPolicy crop;
+    crop.align = siamese::Align::kLandmarks68;
+    crop.align_mirror = mirror;
+    siamese::LandmarkerOptions asked;
+    asked.mirror = !mirror;  // the caller's options do not override the model's fact
+    siamese::FaceAligner aligner(crop, torch::kCPU, siamese::face_api_cache_dir(), asked);
+    REQUIRE(aligner.landmarker() != nullptr);
+    CHECK(aligner.landmarker()->options().mirror == mirror);
+    siamese::LandmarkerOptions expected_options;
+    expected_options.mirror = mirror;
+    siamese::FaceLandmarker expected(siamese::face_api_cache_dir(), torch::kCPU, expected_options);
+    const Landmarks68 got = aligner.landmarks(rgb_view(face), box).at(0);
+    const Landmarks68 want = expected.detect(rgb_view(face), box).at(0);
+    for (int i = 0; i < 68; ++i) {
+      CHECK(got[i].x == Approx(want[i].x).margin(1e-4));
+      CHECK(got[i].y == Approx(want[i].y).margin(1e-4));
+    }
+  }
 }
 
 TEST_CASE("landmarks are batched: a batch gives each face's single result", "[landmarks]") {

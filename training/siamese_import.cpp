@@ -51,6 +51,12 @@ origin and licence recorded in it).
                    template, padding 0.25) and needs the landmark network's files; none frames
                    the detector's box as --crop says. Aligned measured better: LFW View 2 on
                    CNN boxes 98.18% against 95.42% (README)
+  --align-mirror, --no-align-mirror
+                   with landmarks68: the landmark passes also run on each face mirrored
+                   left-right and the two views' points are averaged (default: on, recorded in
+                   the model file as input.crop.align_mirror; it doubles the landmark network's
+                   work). On measured better: LFW View 2 on Haar boxes 98.77% off against 98.83%
+                   on, within the noise (README)
   --flip-average, --no-flip-average
                    embed each face and its mirror image and keep the mean, wherever the model
                    is used (default: on; it doubles the network's work per face). On measured
@@ -78,7 +84,8 @@ const cli::Program kProgramSpec{
       {cli::Flag::text("out"), cli::Flag::text("crop"), cli::Flag::text("align"),
        cli::Flag::text("calibrate"), cli::Flag::text("calibrate-identities"),
        cli::Flag::text("exclude-pairs"), cli::Flag::on_off("flip-average"),
-       cli::Flag::on_off("no-flip-average")},
+       cli::Flag::on_off("no-flip-average"), cli::Flag::on_off("align-mirror"),
+       cli::Flag::on_off("no-align-mirror")},
       0,
       cli::kAnyNumber,
       ""}}};
@@ -176,6 +183,8 @@ int run(const cli::Args& args) {
       throw cli::UsageError(e.what());
     }
   }
+  args.exclusive("align-mirror", "no-align-mirror");
+  info.input.crop.align_mirror = !args.has("no-align-mirror");
   args.exclusive("flip-average", "no-flip-average");
   info.flip_average = !args.has("no-flip-average");
   if (!args.has("calibrate") && (args.has("calibrate-identities") || args.has("exclude-pairs"))) {
@@ -219,10 +228,14 @@ int run(const cli::Args& args) {
             << loaded.info.input.channels << "x" << loaded.info.input.height << "x"
             << loaded.info.input.width << ", crop " << loaded.info.input.crop.scale_width << ","
             << loaded.info.input.crop.scale_height << "," << loaded.info.input.crop.shift_y
-            << ", align " << siamese::align_name(loaded.info.input.crop.align) << ", flip-average "
-            << (loaded.info.flip_average ? "on" : "off") << ", " << loaded.info.embedding_size
-            << "-D, " << siamese::count_parameters(loaded.network) << " parameters, threshold "
-            << loaded.info.threshold << ", fingerprint " << loaded.info.fingerprint << "\n"
+            << ", align " << siamese::align_name(loaded.info.input.crop.align)
+            << (loaded.info.input.crop.align == siamese::Align::kNone ? ""
+                : loaded.info.input.crop.align_mirror                 ? ", align-mirror on"
+                                                                      : ", align-mirror off")
+            << ", flip-average " << (loaded.info.flip_average ? "on" : "off") << ", "
+            << loaded.info.embedding_size << "-D, " << siamese::count_parameters(loaded.network)
+            << " parameters, threshold " << loaded.info.threshold << ", fingerprint "
+            << loaded.info.fingerprint << "\n"
             << "licence: " << loaded.info.licence << "\n";
   return 0;
 }

@@ -123,6 +123,7 @@ Similarity input_to_frame(const FivePoints& face, const InputSpec& spec) {
 FaceAligner::FaceAligner(const CropPolicy& crop, torch::Device device, const std::string& dir,
                          LandmarkerOptions options) {
   if (crop.align == Align::kNone) return;
+  options.mirror = crop.align_mirror;  // the model's fact, not the caller's default
   landmarker_ = std::make_unique<FaceLandmarker>(dir, device, options);
 }
 

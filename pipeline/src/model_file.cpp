@@ -65,7 +65,8 @@ json to_json(const ModelInfo& info) {
           {"shift_y", in.crop.shift_y},
           {"align", align_name(in.crop.align)},
           {"align_padding", in.crop.align_padding},
-          {"align_shift_y", in.crop.align_shift_y}}}}},
+          {"align_shift_y", in.crop.align_shift_y},
+          {"align_mirror", in.crop.align_mirror}}}}},
       {"resize", "bilinear, antialiased (PIL-compatible)"},
       {"embedding_size", info.embedding_size},
       {"normalized", info.normalized},
@@ -187,6 +188,8 @@ ModelInfo from_json(const json& j, const std::string& path) {
       parse_align(value_or<std::string>(crop, "align", "none"), "model fact input.crop.align");
   info.input.crop.align_padding = value_or<float>(crop, "align_padding", 0.25f);
   info.input.crop.align_shift_y = value_or<float>(crop, "align_shift_y", 0.0f);
+  // Files from before the mirrored landmark chain were measured without it: read as off.
+  info.input.crop.align_mirror = value_or<bool>(crop, "align_mirror", false);
   info.embedding_size = value_or<int>(j, "embedding_size", 0);
   info.normalized = value_or<bool>(j, "normalized", false);
   info.flip_average = value_or<bool>(j, "flip_average", false);

@@ -55,8 +55,9 @@ Similarity input_to_frame(const FivePoints& face, const InputSpec& spec);
 /// Runs face-api's 68-point network for a model whose crop policy aligns; nothing otherwise.
 class FaceAligner {
  public:
-  /// Loads the landmark network (from dir) only when crop.align is on. Throws FileError naming
-  /// the weights file and tests/fetch_weights.sh when they are missing.
+  /// Loads the landmark network (from dir) only when crop.align is on; its mirrored chain
+  /// follows crop.align_mirror, whatever options says. Throws FileError naming the weights file
+  /// and tests/fetch_weights.sh when they are missing.
   FaceAligner(const CropPolicy& crop, torch::Device device,
               const std::string& dir = face_api_cache_dir(), LandmarkerOptions options = {});
 

@@ -112,7 +112,8 @@ struct LandmarkerOptions {
   bool refine = true;
   /// Also runs the passes on each face mirrored left-right and keeps the mean of both views'
   /// points: the network's errors on a face and on its mirror image partly cancel (LFW View 2
-  /// with the aligned dlib network, README).
+  /// with the aligned dlib network, README). FaceAligner sets it from the model's crop policy
+  /// (align_mirror).
   bool mirror = true;
 };
 

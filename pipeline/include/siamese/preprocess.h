@@ -28,7 +28,8 @@ Align parse_align(const std::string& name, const std::string& what);
 /// With align on, the face is cut out along its landmarks instead: the template is dlib's mean
 /// face (eye centres, nose tip, mouth corners) with align_padding of margin on each side (dlib's
 /// get_face_chip_details padding: 0.25 for its 150x150 chips), moved down by align_shift_y of
-/// the crop's height.
+/// the crop's height. align_mirror: the landmarks are the mean of the face's and its mirror
+/// image's (FaceLandmarker's mirrored chain).
 struct CropPolicy {
   float scale_width = 1.0f;
   float scale_height = 1.0f;
@@ -36,9 +37,11 @@ struct CropPolicy {
   Align align = Align::kNone;
   float align_padding = 0.25f;
   float align_shift_y = 0.0f;
+  bool align_mirror = true;
   bool operator==(const CropPolicy& o) const {
     return scale_width == o.scale_width && scale_height == o.scale_height && shift_y == o.shift_y &&
-           align == o.align && align_padding == o.align_padding && align_shift_y == o.align_shift_y;
+           align == o.align && align_padding == o.align_padding &&
+           align_shift_y == o.align_shift_y && align_mirror == o.align_mirror;
   }
 };
 
