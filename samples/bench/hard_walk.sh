@@ -21,7 +21,9 @@
 #   --out DIR     keeps the models (imported and calibrated once: minutes; reused when there),
 #                 galleries, walks and summaries (default: a temporary folder)
 #   --conditions  default plain,rotate,blur,lowlight,sidelight,noise,jpeg,small,occlusion
-# Environment: SIAMESE_BUILD_DIR (default build/), SIAMESE_LFW, SIAMESE_DATA (AT&T).
+# Environment: SIAMESE_BUILD_DIR (default build/), SIAMESE_LFW, SIAMESE_DATA (AT&T),
+#   SIAMESE_IMPORT_ARGS (more siamese-import flags, e.g. "--no-flip-average --no-align-mirror"
+#   for the import as it was before those defaults).
 set -euo pipefail
 bench_name=hard_walk
 # shellcheck source=bench_common.sh
@@ -57,12 +59,13 @@ echo "lfw: people ${lfw_people//,/, } (enrolled from photos 1-5, walking with 6-
 echo "att: people s1-s4 (enrolled from 1-5, walking with 6-10); strangers s21-s22"
 
 # Models: imported once and calibrated on LFW less View 2's people, as samples/demo.sh does.
+read -ra import_args <<<"${SIAMESE_IMPORT_ARGS:-}"
 for align in none landmarks68; do
   model="$out/dlib.pt"
   [ "$align" = none ] || model="$out/dlib-aligned.pt"
   [ -f "$model" ] && continue
   t=$SECONDS
-  "$build/bin/siamese-import" face-api --align "$align" --out "$model" --calibrate "$lfw" \
+  "$build/bin/siamese-import" face-api --align "$align" "${import_args[@]}" --out "$model" --calibrate "$lfw" \
     --exclude-pairs "$lfw/pairs.txt" >"$out/import-$align.txt" 2>&1 ||
     die "siamese-import failed: $(tail -3 "$out/import-$align.txt")"
   echo "imported and calibrated $model in $((SECONDS - t)) s"

@@ -9,7 +9,9 @@
 # Usage: samples/bench/lfw_walks.sh [--model MODEL] [--out DIR] [SEEDS...]   (seeds 7-12)
 #   --model MODEL  default: dlib's ResNet imported here and calibrated as samples/demo.sh does
 #   --out DIR      where the model, gallery and enrollment links go (default: a temporary folder)
-# Environment: SIAMESE_LFW (default ../shared/data/lfw), SIAMESE_BUILD_DIR (default build/).
+# Environment: SIAMESE_LFW (default ../shared/data/lfw), SIAMESE_BUILD_DIR (default build/),
+#   SIAMESE_IMPORT_ARGS (more siamese-import flags for the default model, e.g.
+#   "--no-flip-average --no-align-mirror" for the import as it was before those defaults).
 set -euo pipefail
 bench_name=lfw_walks
 # shellcheck source=bench_common.sh
@@ -51,7 +53,8 @@ echo "strangers (photos 6-10): ${strangers//,/, }"
 
 if [ -z "$model" ]; then
   model="$out/dlib.pt"
-  "$build/bin/siamese-import" face-api --out "$model" --calibrate "$lfw" \
+  read -ra import_args <<<"${SIAMESE_IMPORT_ARGS:-}"
+  "$build/bin/siamese-import" face-api "${import_args[@]}" --out "$model" --calibrate "$lfw" \
     --exclude-pairs "$lfw/pairs.txt" >"$out/import.txt" || die "siamese-import failed: $(tail -3 "$out/import.txt")"
   grep '^calibration:' "$out/import.txt" || true
 fi
