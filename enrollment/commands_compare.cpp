@@ -88,9 +88,9 @@ int run_compare(const Args& args) {
   torch::Tensor batch = make_batch_tensor(2, spec);
   const ImageView view_a = view_of(a.image), view_b = view_of(b.image);
   preprocess_into(view_a, {box_a}, spec, a.framing, batch, 0,
-                  embedder.face_points(view_a, {box_a}, a.framing));
+                  embedder.face_landmarks(view_a, {box_a}, a.framing));
   preprocess_into(view_b, {box_b}, spec, b.framing, batch, 1,
-                  embedder.face_points(view_b, {box_b}, b.framing));
+                  embedder.face_landmarks(view_b, {box_b}, b.framing));
   const torch::Tensor emb = embedder.embed(batch);
   const float distance = (emb[0] - emb[1]).norm().item<float>();
   if (!std::isfinite(distance)) {

@@ -46,7 +46,7 @@ torch::Tensor embed_boxes(Embedder& embedder, const ImageFaces& faces,
                           const std::vector<Box>& boxes) {
   const ImageView view = view_of(faces.image);
   const torch::Tensor batch = preprocess_batch(view, boxes, embedder.input_spec(), faces.framing,
-                                               embedder.face_points(view, boxes, faces.framing));
+                                               embedder.face_landmarks(view, boxes, faces.framing));
   return embedder.embed_on_device(batch);
 }
 

@@ -95,7 +95,7 @@ EmbedOutcome embed_requests(const std::vector<EmbedRequest>& requests, FaceSourc
         const auto slot = static_cast<int64_t>(pending.size());
         const ImageView view = view_of(faces.image);
         preprocess_into(view, {*box}, spec, faces.framing, batch, slot,
-                        embedder.face_points(view, {*box}, faces.framing));
+                        embedder.face_landmarks(view, {*box}, faces.framing));
         if (!options.keep_crops_dir.empty()) {
           write_crop(options.keep_crops_dir, request, batch[slot], spec);
         }

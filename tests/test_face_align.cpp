@@ -1,6 +1,7 @@
-// Alignment: the least-squares similarity, dlib's template, the aligned crop of the one
-// preprocessing function (a face rotated, scaled and shifted in a frame comes back onto the
-// template within 1 px), and the crop policy's align fact in the model file.
+// Alignment: the least-squares similarity, dlib's template and the point sets fitted onto it,
+// the aligned crop of the one preprocessing function (a face rotated, scaled and shifted in a
+// frame comes back onto the template within 1 px), and the crop policy's align facts in the
+// model file.
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "test_support.h"
 
 using siamese::Align;
+using siamese::AlignPoints;
 using siamese::Box;
 using siamese::FivePoints;
 using siamese::ImageView;
@@ -43,7 +45,7 @@ siamese::InputSpec dlib_like_spec() {
   return spec;
 }
 
-// A 150x150 "face": dark gray with a bright disc at each template point (distinct colours).
+// A 150x150 "face": dark gray with a bright disc at each of the five points (distinct colours).
 cv::Mat template_chip(const FivePoints& tmpl) {
   cv::Mat chip(150, 150, CV_8UC3, cv::Scalar(40, 40, 40));
   const cv::Scalar colours[5] = {
@@ -103,49 +105,111 @@ TEST_CASE("fit_similarity recovers a rotation, scale and shift exactly", "[align
 }
 
 TEST_CASE("the template is dlib's mean face framed as its 150x150 chips", "[align]") {
-  const siamese::InputSpec spec = dlib_like_spec();
-  const FivePoints t = siamese::align_template(spec);
+  siamese::InputSpec spec = dlib_like_spec();
+  spec.crop.align_points = AlignPoints::kFive;
+  const std::vector<Point2f> t = siamese::align_template(spec);
+  REQUIRE(t.size() == 5);
   // Eyes level and left of right; the nose tip between them; mouth corners below, level.
-  CHECK(t.points[0].x < t.points[1].x);
-  CHECK(t.points[0].y == Approx(t.points[1].y).margin(0.5));
-  CHECK(t.points[2].x == Approx(75.0).margin(1.5));
-  CHECK(t.points[3].y == Approx(t.points[4].y).margin(0.5));
-  CHECK(t.points[3].y > t.points[2].y);
+  CHECK(t[0].x < t[1].x);
+  CHECK(t[0].y == Approx(t[1].y).margin(0.5));
+  CHECK(t[2].x == Approx(75.0).margin(1.5));
+  CHECK(t[3].y == Approx(t[4].y).margin(0.5));
+  CHECK(t[3].y > t[2].y);
   // Inner eye corner 39 of the mean face is at x 0.334606: padding 0.25 puts it at
   // (0.25 + 0.334606) / 1.5 * 150 = 58.46; the left eye centre lies left of it.
-  CHECK(t.points[0].x < 58.46f);
-  CHECK(t.points[0].x > (0.25f + 0.121737f) / 1.5f * 150.0f);  // right of outer corner 36
+  CHECK(t[0].x < 58.46f);
+  CHECK(t[0].x > (0.25f + 0.121737f) / 1.5f * 150.0f);  // right of outer corner 36
+  // dlib33: nose 27-35, eyes 36-47, upper lip 48-54 and 60-64, in that order.
+  spec.crop.align_points = AlignPoints::kDlib33;
+  const std::vector<Point2f> d = siamese::align_template(spec);
+  REQUIRE(d.size() == 33);
+  const siamese::Landmarks68 face = siamese::template_face(spec);
+  CHECK(d[0].x == face[27].x);
+  CHECK(d[12].x == Approx(58.46f).margin(0.01));  // point 39
+  CHECK(d[27].y == face[54].y);
+  CHECK(d[28].x == face[60].x);
+  CHECK(d[32].x == face[64].x);
+}
+
+TEST_CASE("dlib33 fits the points that stay with the skull: jaw, brows and lower lip move nothing",
+          "[align]") {
+  siamese::InputSpec spec = dlib_like_spec();
+  spec.crop.align_points = AlignPoints::kDlib33;
+  // A face in a frame: the template turned 10 degrees, scaled 1.5, shifted.
+  Similarity t;
+  t.a = 1.5 * std::cos(10 * M_PI / 180);
+  t.b = 1.5 * std::sin(10 * M_PI / 180);
+  t.tx = 40;
+  t.ty = 25;
+  siamese::Landmarks68 face = siamese::template_face(spec);
+  for (Point2f& p : face) p = t.apply(p);
+  const Similarity fit = siamese::input_to_frame(face, spec);
+  CHECK(fit.a == Approx(t.a).margin(1e-4));
+  CHECK(fit.b == Approx(t.b).margin(1e-4));
+  CHECK(fit.tx == Approx(t.tx).margin(1e-2));
+  CHECK(fit.ty == Approx(t.ty).margin(1e-2));
+  // An open mouth, raised brows and a wide jaw: the same fit.
+  siamese::Landmarks68 moved = face;
+  for (int i = 0; i <= 26; ++i) moved[i].y -= 9.0f;
+  for (int i : {55, 56, 57, 58, 59, 65, 66, 67}) moved[i].y += 12.0f;
+  const Similarity same = siamese::input_to_frame(moved, spec);
+  CHECK(same.a == Approx(fit.a).margin(1e-6));
+  CHECK(same.ty == Approx(fit.ty).margin(1e-4));
+  // Not a number where it is not fitted: still fine; where it is: refused.
+  moved[0].x = NAN;
+  CHECK_NOTHROW(siamese::input_to_frame(moved, spec));
+  moved[30].x = NAN;
+  CHECK_THROWS_AS(siamese::input_to_frame(moved, spec), siamese::InputError);
+  // One landmark off by 6 px moves the crop much less with 33 points than with five.
+  siamese::Landmarks68 noisy = face;
+  noisy[30].x += 6.0f;  // the nose tip, a point of both sets
+  const Point2f centre{75, 75};
+  const auto shift = [&](AlignPoints which) {
+    spec.crop.align_points = which;
+    const Point2f a = siamese::input_to_frame(face, spec).apply(centre);
+    const Point2f b = siamese::input_to_frame(noisy, spec).apply(centre);
+    return std::hypot(a.x - b.x, a.y - b.y);
+  };
+  CHECK(shift(AlignPoints::kDlib33) < 0.5 * shift(AlignPoints::kFive));
+  CHECK(siamese::parse_align_points("dlib33", "--align-points") == AlignPoints::kDlib33);
+  CHECK(siamese::parse_align_points("five", "--align-points") == AlignPoints::kFive);
+  CHECK_THROWS_WITH(siamese::parse_align_points("68", "--align-points"),
+                    Catch::Contains("--align-points"));
 }
 
 TEST_CASE("a face rotated, scaled and shifted in a frame maps back onto the template within 1 px",
           "[align]") {
-  const siamese::InputSpec spec = dlib_like_spec();
-  const FivePoints tmpl = siamese::align_template(spec);
-  const cv::Mat chip = template_chip(tmpl);
-  for (const double degrees : {-25.0, 0.0, 18.0}) {
-    for (const double scale : {0.8, 1.6, 3.1}) {
-      Similarity t;  // chip -> frame
-      t.a = scale * std::cos(degrees * M_PI / 180.0);
-      t.b = scale * std::sin(degrees * M_PI / 180.0);
-      t.tx = 137.0;
-      t.ty = 61.0;
-      const cv::Matx23d m(t.a, -t.b, t.tx, t.b, t.a, t.ty);
-      cv::Mat frame;
-      cv::warpAffine(chip, frame, m, cv::Size(700, 600), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
-                     cv::Scalar(40, 40, 40));
-      FivePoints in_frame;
-      for (int i = 0; i < 5; ++i) in_frame.points[i] = t.apply(tmpl.points[i]);
-      torch::Tensor out = siamese::make_batch_tensor(1, spec);
-      siamese::preprocess_into(rgb_view(frame), {Box{100, 50, 200, 200}}, spec,
-                               siamese::Framing::kDetectorBox, out, 0, {in_frame});
-      // Back to an 8-bit HWC image to find the discs.
-      const torch::Tensor hwc =
-          out[0].permute({1, 2, 0}).round().clamp(0, 255).to(torch::kUInt8).contiguous();
-      const cv::Mat back(150, 150, CV_8UC3, hwc.data_ptr<uint8_t>());
-      for (int i = 0; i < 5; ++i) {
-        const Point2f c = centroid(back, i), want = centroid(chip, i);
-        INFO("angle " << degrees << " scale " << scale << " point " << i);
-        CHECK(std::hypot(c.x - want.x, c.y - want.y) < 1.0);
+  siamese::InputSpec spec = dlib_like_spec();
+  const siamese::Landmarks68 tmpl = siamese::template_face(spec);
+  const cv::Mat chip = template_chip(siamese::five_points(tmpl));
+  for (const AlignPoints which : {AlignPoints::kFive, AlignPoints::kDlib33}) {
+    spec.crop.align_points = which;
+    for (const double degrees : {-25.0, 0.0, 18.0}) {
+      for (const double scale : {0.8, 1.6, 3.1}) {
+        Similarity t;  // chip -> frame
+        t.a = scale * std::cos(degrees * M_PI / 180.0);
+        t.b = scale * std::sin(degrees * M_PI / 180.0);
+        t.tx = 137.0;
+        t.ty = 61.0;
+        const cv::Matx23d m(t.a, -t.b, t.tx, t.b, t.a, t.ty);
+        cv::Mat frame;
+        cv::warpAffine(chip, frame, m, cv::Size(700, 600), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                       cv::Scalar(40, 40, 40));
+        siamese::Landmarks68 in_frame;
+        for (int i = 0; i < siamese::kLandmarkCount; ++i) in_frame[i] = t.apply(tmpl[i]);
+        torch::Tensor out = siamese::make_batch_tensor(1, spec);
+        siamese::preprocess_into(rgb_view(frame), {Box{100, 50, 200, 200}}, spec,
+                                 siamese::Framing::kDetectorBox, out, 0, {in_frame});
+        // Back to an 8-bit HWC image to find the discs.
+        const torch::Tensor hwc =
+            out[0].permute({1, 2, 0}).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+        const cv::Mat back(150, 150, CV_8UC3, hwc.data_ptr<uint8_t>());
+        for (int i = 0; i < 5; ++i) {
+          const Point2f c = centroid(back, i), want = centroid(chip, i);
+          INFO(siamese::align_points_name(which)
+               << " angle " << degrees << " scale " << scale << " point " << i);
+          CHECK(std::hypot(c.x - want.x, c.y - want.y) < 1.0);
+        }
       }
     }
   }
@@ -173,8 +237,8 @@ TEST_CASE("a model that aligns needs landmarks, one that does not ignores the al
   // A pre-cropped image (exact framing) is used as it is.
   CHECK_NOTHROW(siamese::preprocess_into(rgb_view(frame), {Box{0, 0, 200, 200}}, spec,
                                          siamese::Framing::kExact, out, 0));
-  FivePoints nan_points;
-  nan_points.points[0].x = NAN;
+  siamese::Landmarks68 nan_points = siamese::template_face(spec);
+  nan_points[36].x = NAN;
   CHECK_THROWS_AS(siamese::preprocess_into(rgb_view(frame), {Box{50, 50, 100, 100}}, spec,
                                            siamese::Framing::kDetectorBox, out, 0, {nan_points}),
                   siamese::InputError);
@@ -198,6 +262,7 @@ TEST_CASE("the model file keeps the crop policy's alignment, older files read as
   info.input.crop.align_padding = 0.4f;
   info.input.crop.align_shift_y = -0.05f;
   info.input.crop.align_mirror = false;
+  info.input.crop.align_points = AlignPoints::kFive;
   const std::string path = dir + "/aligned.pt";
   siamese::save_model(path, net, info);
   const siamese::LoadedModel loaded = siamese::load_model(path);
@@ -205,9 +270,12 @@ TEST_CASE("the model file keeps the crop policy's alignment, older files read as
   CHECK(loaded.info.input.crop.align_padding == Approx(0.4f));
   CHECK(loaded.info.input.crop.align_shift_y == Approx(-0.05f));
   CHECK_FALSE(loaded.info.input.crop.align_mirror);
+  CHECK(loaded.info.input.crop.align_points == AlignPoints::kFive);
   info.input.crop.align_mirror = true;
+  info.input.crop.align_points = AlignPoints::kDlib33;
   siamese::save_model(path, net, info);
   CHECK(siamese::load_model(path).info.input.crop.align_mirror);
+  CHECK(siamese::load_model(path).info.input.crop.align_points == AlignPoints::kDlib33);
 
   // Facts without the align keys (as every file before issue 13) and with a bad value.
   const auto save_with = [&](const std::string& name,
@@ -223,6 +291,7 @@ TEST_CASE("the model file keeps the crop policy's alignment, older files read as
     crop.erase("align_padding");
     crop.erase("align_shift_y");
     crop.erase("align_mirror");
+    crop.erase("align_points");
   });
   CHECK(siamese::load_model(old).info.input.crop.align == Align::kNone);
   // An aligned file from before the mirrored landmark chain keeps its single chain.
@@ -230,6 +299,13 @@ TEST_CASE("the model file keeps the crop policy's alignment, older files read as
       "before-mirror", [](nlohmann::json& j) { j["input"]["crop"].erase("align_mirror"); });
   CHECK(siamese::load_model(before_mirror).info.input.crop.align == Align::kLandmarks68);
   CHECK_FALSE(siamese::load_model(before_mirror).info.input.crop.align_mirror);
+  // One from before the dlib33 fit keeps the five points it was measured with.
+  const std::string before_dlib33 = save_with(
+      "before-dlib33", [](nlohmann::json& j) { j["input"]["crop"].erase("align_points"); });
+  CHECK(siamese::load_model(before_dlib33).info.input.crop.align_points == AlignPoints::kFive);
+  const std::string bad_points =
+      save_with("bad-points", [](nlohmann::json& j) { j["input"]["crop"]["align_points"] = 5; });
+  CHECK_THROWS_WITH(siamese::load_model(bad_points), Catch::Contains("align_points"));
   const std::string bad =
       save_with("bad", [](nlohmann::json& j) { j["input"]["crop"]["align"] = "eyes"; });
   try {

@@ -561,7 +561,8 @@ TEST_CASE("siamese-import writes a model file and refuses altered weights", "[co
   // Aligned on the 68 landmarks by default (it measured better on LFW), framed with --align none.
   CHECK(contains(output(),
                  "arch dlib-resnet, input 3x150x150, crop 1,1,0.1, align landmarks68, "
-                 "align-mirror on, flip-average on, 128-D, 5614592 parameters"));
+                 "align-points dlib33, align-mirror on, flip-average on, 128-D, "
+                 "5614592 parameters"));
   CHECK(siamese::load_model(tmp + "/dlib.pt").info.arch.arch == "dlib-resnet");
   // Each face and its mirror by default (it measured better on LFW), one view with the flag.
   CHECK(siamese::load_model(tmp + "/dlib.pt").info.flip_average);
@@ -571,8 +572,17 @@ TEST_CASE("siamese-import writes a model file and refuses altered weights", "[co
   // The mirrored landmark chain likewise, recorded in the crop policy.
   CHECK(siamese::load_model(tmp + "/dlib.pt").info.input.crop.align_mirror);
   REQUIRE(run("face-api '" + dir + "' --no-align-mirror --out " + tmp + "/direct.pt") == 0);
-  CHECK(contains(output(), "align landmarks68, align-mirror off, flip-average on"));
+  CHECK(contains(output(), "align landmarks68, align-points dlib33, align-mirror off"));
   CHECK_FALSE(siamese::load_model(tmp + "/direct.pt").info.input.crop.align_mirror);
+  // Fitted on dlib's 33 chip points by default, on the five with the flag.
+  CHECK(siamese::load_model(tmp + "/dlib.pt").info.input.crop.align_points ==
+        siamese::AlignPoints::kDlib33);
+  REQUIRE(run("face-api '" + dir + "' --align-points five --out " + tmp + "/five.pt") == 0);
+  CHECK(contains(output(), "align-points five"));
+  CHECK(siamese::load_model(tmp + "/five.pt").info.input.crop.align_points ==
+        siamese::AlignPoints::kFive);
+  CHECK(run("face-api '" + dir + "' --align-points 68 --out " + tmp + "/x.pt") == 2);
+  CHECK(contains(output(), "--align-points: '68' is not a set of alignment points"));
   CHECK(run("face-api '" + dir + "' --flip-average --no-flip-average --out " + tmp + "/x.pt") == 2);
   CHECK(siamese::load_model(tmp + "/dlib.pt").info.input.crop.align ==
         siamese::Align::kLandmarks68);

@@ -43,7 +43,7 @@ FaceDataset load_dataset(const ImageFolder& folder, const DatasetOptions& option
         }
         const ImageView frame_view = view_of(frame);
         face = preprocess_batch(frame_view, {*box}, spec, Framing::kDetectorBox,
-                                aligner.points(frame_view, {*box}))[0];
+                                aligner.landmarks(frame_view, {*box}))[0];
       } else {
         const ImageView view = view_of(image);
         face = preprocess(view, view.full_box(), spec, Framing::kExact);

@@ -91,7 +91,7 @@ LfwEvaluation evaluate_lfw(Embedder& embedder, const LfwPairs& pairs, const std:
         }
         const ImageView frame_view = view_of(frame);
         preprocess_into(frame_view, {*box}, spec, Framing::kDetectorBox, batch, j,
-                        embedder.face_points(frame_view, {*box}));
+                        embedder.face_landmarks(frame_view, {*box}));
       } else {
         const ImageView view = view_of(image);
         preprocess_into(view, {view.full_box()}, spec, Framing::kExact, batch, j);

@@ -159,14 +159,9 @@ torch::Tensor Embedder::embed_faces(const ImageView& view, const std::vector<Box
                                     Framing framing) {
   torch::Tensor batch =
       make_batch_tensor(static_cast<int64_t>(boxes.size()), input_spec(), device_.is_cuda());
-  preprocess_into(view, boxes, input_spec(), framing, batch, 0, face_points(view, boxes, framing));
+  preprocess_into(view, boxes, input_spec(), framing, batch, 0,
+                  face_landmarks(view, boxes, framing));
   return embed(batch);
-}
-
-std::vector<FivePoints> Embedder::face_points(const ImageView& view, const std::vector<Box>& boxes,
-                                              Framing framing) {
-  if (!aligner_ || framing == Framing::kExact) return {};
-  return aligner_->points(view, boxes);
 }
 
 std::vector<Landmarks68> Embedder::face_landmarks(const ImageView& view,

@@ -93,31 +93,50 @@ FivePoints five_points(const Landmarks68& p) {
   return FivePoints{{mean_of(p, 36, 41), mean_of(p, 42, 47), p[30], p[48], p[54]}};
 }
 
-FivePoints dlib_mean_face_five() {
-  Landmarks68 mean;  // points 0..16 (the jaw) are not in dlib's table and not used here
+std::vector<Point2f> alignment_points(const Landmarks68& landmarks, AlignPoints which) {
+  if (which == AlignPoints::kFive) {
+    const FivePoints five = five_points(landmarks);
+    return std::vector<Point2f>(five.points.begin(), five.points.end());
+  }
+  // get_face_chip_details fits 17-67 but skips the brows (17-26) and the lower lip (55-59,
+  // 65-67): they move with expression, the rest stays with the skull.
+  std::vector<Point2f> out(landmarks.begin() + 27, landmarks.begin() + 55);
+  out.insert(out.end(), landmarks.begin() + 60, landmarks.begin() + 65);
+  return out;
+}
+
+Landmarks68 dlib_mean_face() {
+  Landmarks68 mean{};
   for (int i = 17; i < kLandmarkCount; ++i) {
     mean[i] =
         Point2f{static_cast<float>(kMeanFaceX[i - 17]), static_cast<float>(kMeanFaceY[i - 17])};
   }
-  return five_points(mean);
+  return mean;
 }
 
-FivePoints align_template(const InputSpec& spec) {
-  const FivePoints mean = dlib_mean_face_five();
+Landmarks68 template_face(const InputSpec& spec) {
   const double pad = spec.crop.align_padding;
-  FivePoints out;
-  for (size_t i = 0; i < out.points.size(); ++i) {
-    out.points[i].x = static_cast<float>((pad + mean.points[i].x) / (1.0 + 2.0 * pad) * spec.width);
-    out.points[i].y = static_cast<float>(
-        ((pad + mean.points[i].y) / (1.0 + 2.0 * pad) + spec.crop.align_shift_y) * spec.height);
+  Landmarks68 out = dlib_mean_face();
+  for (Point2f& p : out) {
+    p.x = static_cast<float>((pad + p.x) / (1.0 + 2.0 * pad) * spec.width);
+    p.y = static_cast<float>(((pad + p.y) / (1.0 + 2.0 * pad) + spec.crop.align_shift_y) *
+                             spec.height);
   }
   return out;
 }
 
-Similarity input_to_frame(const FivePoints& face, const InputSpec& spec) {
-  const FivePoints tmpl = align_template(spec);
-  return fit_similarity(std::vector<Point2f>(tmpl.points.begin(), tmpl.points.end()),
-                        std::vector<Point2f>(face.points.begin(), face.points.end()));
+std::vector<Point2f> align_template(const InputSpec& spec) {
+  return alignment_points(template_face(spec), spec.crop.align_points);
+}
+
+Similarity input_to_frame(const Landmarks68& face, const InputSpec& spec) {
+  const std::vector<Point2f> points = alignment_points(face, spec.crop.align_points);
+  for (const Point2f& p : points) {
+    if (!std::isfinite(p.x) || !std::isfinite(p.y)) {
+      throw InputError("face landmarks are not finite numbers");
+    }
+  }
+  return fit_similarity(align_template(spec), points);
 }
 
 FaceAligner::FaceAligner(const CropPolicy& crop, torch::Device device, const std::string& dir,
@@ -131,13 +150,6 @@ std::vector<Landmarks68> FaceAligner::landmarks(const ImageView& view,
                                                 const std::vector<Box>& boxes) {
   if (!landmarker_) return {};
   return landmarker_->detect(view, boxes);
-}
-
-std::vector<FivePoints> FaceAligner::points(const ImageView& view, const std::vector<Box>& boxes) {
-  std::vector<FivePoints> out;
-  if (!landmarker_) return out;
-  for (const Landmarks68& l : landmarker_->detect(view, boxes)) out.push_back(five_points(l));
-  return out;
 }
 
 }  // namespace siamese

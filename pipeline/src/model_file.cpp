@@ -66,7 +66,8 @@ json to_json(const ModelInfo& info) {
           {"align", align_name(in.crop.align)},
           {"align_padding", in.crop.align_padding},
           {"align_shift_y", in.crop.align_shift_y},
-          {"align_mirror", in.crop.align_mirror}}}}},
+          {"align_mirror", in.crop.align_mirror},
+          {"align_points", align_points_name(in.crop.align_points)}}}}},
       {"resize", "bilinear, antialiased (PIL-compatible)"},
       {"embedding_size", info.embedding_size},
       {"normalized", info.normalized},
@@ -190,6 +191,9 @@ ModelInfo from_json(const json& j, const std::string& path) {
   info.input.crop.align_shift_y = value_or<float>(crop, "align_shift_y", 0.0f);
   // Files from before the mirrored landmark chain were measured without it: read as off.
   info.input.crop.align_mirror = value_or<bool>(crop, "align_mirror", false);
+  // Files from before the dlib33 fit aligned on the five points: read as five.
+  info.input.crop.align_points = parse_align_points(
+      value_or<std::string>(crop, "align_points", "five"), "model fact input.crop.align_points");
   info.embedding_size = value_or<int>(j, "embedding_size", 0);
   info.normalized = value_or<bool>(j, "normalized", false);
   info.flip_average = value_or<bool>(j, "flip_average", false);

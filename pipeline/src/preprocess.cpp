@@ -133,16 +133,11 @@ cv::Mat framed_face(const ImageView& view, const Box& box, const InputSpec& spec
   return resized;
 }
 
-// The face of points warped onto spec's template (input_to_frame), as dlib's extract_image_chip
+// The face of landmarks warped onto spec's template (input_to_frame), as dlib's extract_image_chip
 // cuts its chips: bilinear, from a copy shrunk first when the face is over 1.5 times the input's
 // scale (no aliasing); outside the frame the border pixels are repeated.
-cv::Mat aligned_face(const ImageView& view, const FivePoints& points, const InputSpec& spec) {
-  for (const Point2f& p : points.points) {
-    if (!std::isfinite(p.x) || !std::isfinite(p.y)) {
-      throw InputError("face landmarks are not finite numbers");
-    }
-  }
-  Similarity to_frame = input_to_frame(points, spec);
+cv::Mat aligned_face(const ImageView& view, const Landmarks68& landmarks, const InputSpec& spec) {
+  Similarity to_frame = input_to_frame(landmarks, spec);
   const double scale = to_frame.scale();
   if (!(scale > 0) || scale * std::max(spec.width, spec.height) >
                           kMaxBoxToFrame * static_cast<double>(std::max(view.width, view.height))) {
@@ -189,9 +184,9 @@ cv::Mat aligned_face(const ImageView& view, const FivePoints& points, const Inpu
   return out;
 }
 
-// One face into dst (channels x height x width floats); points: its five landmarks, or null.
+// One face into dst (channels x height x width floats); landmarks: its 68 points, or null.
 void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec, Framing framing,
-                    const FivePoints* points, float* dst) {
+                    const Landmarks68* landmarks, float* dst) {
   if (box.width <= 0 || box.height <= 0) {
     throw InputError("face box " + std::to_string(box.width) + "x" + std::to_string(box.height) +
                      " is empty");
@@ -206,11 +201,11 @@ void preprocess_one(const ImageView& view, const Box& box, const InputSpec& spec
   }
   cv::Mat resized;
   if (framing == Framing::kDetectorBox && spec.crop.align != Align::kNone) {
-    if (!points) {
+    if (!landmarks) {
       throw InputError(std::string("the model's crop policy aligns faces (align = ") +
                        align_name(spec.crop.align) + "): each face box needs its landmarks");
     }
-    resized = aligned_face(view, *points, spec);
+    resized = aligned_face(view, *landmarks, spec);
   } else {
     resized = framed_face(view, box, spec, framing);
   }
@@ -270,6 +265,10 @@ void check_input_spec(const InputSpec& spec) {
   }
   bounded("input.crop.align_padding", spec.crop.align_padding, 0.0, kMaxAlignPadding);
   bounded("input.crop.align_shift_y", spec.crop.align_shift_y, -kMaxCropShift, kMaxCropShift);
+  if (spec.crop.align_points != AlignPoints::kFive &&
+      spec.crop.align_points != AlignPoints::kDlib33) {
+    refuse("input.crop.align_points", static_cast<int>(spec.crop.align_points), "five or dlib33");
+  }
 }
 
 const char* align_name(Align align) {
@@ -280,6 +279,16 @@ Align parse_align(const std::string& name, const std::string& what) {
   if (name == "none") return Align::kNone;
   if (name == "landmarks68") return Align::kLandmarks68;
   throw InputError(what + ": '" + name + "' is not an alignment (none or landmarks68)");
+}
+
+const char* align_points_name(AlignPoints points) {
+  return points == AlignPoints::kDlib33 ? "dlib33" : "five";
+}
+
+AlignPoints parse_align_points(const std::string& name, const std::string& what) {
+  if (name == "five") return AlignPoints::kFive;
+  if (name == "dlib33") return AlignPoints::kDlib33;
+  throw InputError(what + ": '" + name + "' is not a set of alignment points (five or dlib33)");
 }
 
 Box framed_region(const Box& box, const CropPolicy& crop, Framing framing) {
@@ -304,10 +313,10 @@ void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const
 
 void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
                      Framing framing, torch::Tensor& out, int64_t first,
-                     const std::vector<FivePoints>& points) {
+                     const std::vector<Landmarks68>& landmarks) {
   check_input_spec(spec);
-  if (!points.empty() && points.size() != boxes.size()) {
-    throw InputError("preprocess_into: " + std::to_string(points.size()) +
+  if (!landmarks.empty() && landmarks.size() != boxes.size()) {
+    throw InputError("preprocess_into: " + std::to_string(landmarks.size()) +
                      " sets of landmarks for " + std::to_string(boxes.size()) + " face boxes");
   }
   view.validate();
@@ -323,7 +332,7 @@ void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const
   const int64_t face_floats = static_cast<int64_t>(spec.channels) * spec.height * spec.width;
   float* base = out.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
-    preprocess_one(view, boxes[i], spec, framing, points.empty() ? nullptr : &points[i],
+    preprocess_one(view, boxes[i], spec, framing, landmarks.empty() ? nullptr : &landmarks[i],
                    base + (first + i) * face_floats);
   }
 }
@@ -335,9 +344,9 @@ torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& bo
 
 torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
                                const InputSpec& spec, Framing framing,
-                               const std::vector<FivePoints>& points) {
+                               const std::vector<Landmarks68>& landmarks) {
   torch::Tensor out = make_batch_tensor(static_cast<int64_t>(boxes.size()), spec);
-  preprocess_into(view, boxes, spec, framing, out, 0, points);
+  preprocess_into(view, boxes, spec, framing, out, 0, landmarks);
   return out;
 }
 

@@ -189,16 +189,15 @@ std::vector<FrameResult> StreamVerifier::process(const std::vector<StreamFrame>&
             !embedder_->aligns() ? std::vector<Landmarks68>()
             : landmarker_        ? landmarker_->detect(frames[f].view, boxes)
                                  : embedder_->face_landmarks(frames[f].view, boxes);
-        std::vector<FivePoints> points;
-        points.reserve(landmarks.size());
-        for (const Landmarks68& l : landmarks) points.push_back(five_points(l));
-        preprocess_into(frames[f].view, boxes, spec, Framing::kDetectorBox, batch, first, points);
-        // Tracks keep the landmarks measured here and move them with their boxes.
-        for (size_t i = 0; i < points.size(); ++i) {
+        preprocess_into(frames[f].view, boxes, spec, Framing::kDetectorBox, batch, first,
+                        landmarks);
+        // Tracks keep the five points measured here and move them with their boxes.
+        for (size_t i = 0; i < landmarks.size(); ++i) {
           const size_t slot = static_cast<size_t>(first) + i;
           FaceResult& face = results[f].faces[to_embed[slot].second];
-          tracker_.set_points(face.track_id, points[i], face.box);
-          face.points = points[i];
+          const FivePoints points = five_points(landmarks[i]);
+          tracker_.set_points(face.track_id, points, face.box);
+          face.points = points;
           face.has_points = true;
           face.landmarks.assign(landmarks[i].begin(), landmarks[i].end());
         }

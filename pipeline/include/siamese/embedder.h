@@ -40,14 +40,11 @@ class Embedder {
   /// inputs [N,C,H,W] -> embeddings [N,E] left on the embedder's device (for the matcher).
   torch::Tensor embed_on_device(const torch::Tensor& inputs);
   /// Preprocesses the boxes of one frame into one batch and embeds it: [boxes.size(), E] CPU.
-  /// A model that aligns gets each face's landmarks first (face_points).
+  /// A model that aligns gets each face's landmarks first (face_landmarks).
   torch::Tensor embed_faces(const ImageView& view, const std::vector<Box>& boxes, Framing framing);
-  /// The five points preprocess_into needs for these boxes when the model's crop policy aligns
-  /// (face-api's landmark network, on the embedder's device); empty when it does not align or
-  /// for exact framing (a pre-cropped image is used as it is).
-  std::vector<FivePoints> face_points(const ImageView& view, const std::vector<Box>& boxes,
-                                      Framing framing = Framing::kDetectorBox);
-  /// The 68 points face_points reduces to five, one per box (empty as for face_points).
+  /// The landmarks preprocess_into needs for these boxes when the model's crop policy aligns
+  /// (face-api's 68-point network, on the embedder's device), one per box; empty when it does
+  /// not align or for exact framing (a pre-cropped image is used as it is).
   std::vector<Landmarks68> face_landmarks(const ImageView& view, const std::vector<Box>& boxes,
                                           Framing framing = Framing::kDetectorBox);
   /// The landmark network of a model that aligns (null otherwise): to share it between streams.

@@ -1,6 +1,7 @@
-// Face alignment: from a face's eye centres, nose tip and mouth corners, the least-squares
-// similarity (Umeyama) onto a model's canonical template, dlib's mean face framed as its
-// get_face_chip_details frames it (150x150, padding 0.25, for the imported dlib network).
+// Face alignment: from a face's landmarks (dlib's 33 chip points, or eye centres, nose tip and
+// mouth corners), the least-squares similarity (Umeyama) onto a model's canonical template,
+// dlib's mean face framed as its get_face_chip_details frames it (150x150, padding 0.25, for the
+// imported dlib network).
 // preprocess() warps faces with it when the model's crop policy aligns; FaceAligner runs the
 // landmark network for those models. Thread-safety: free functions are pure; one FaceAligner
 // per thread.
@@ -40,17 +41,25 @@ Similarity fit_similarity(const std::vector<Point2f>& from, const std::vector<Po
 /// Eye centres (means of points 36-41 and 42-47), nose tip (30), mouth corners (48, 54).
 FivePoints five_points(const Landmarks68& points);
 
-/// dlib's published mean face (get_face_chip_details: points 17-67 in [0,1] of the chip without
-/// padding) reduced to the five points.
-FivePoints dlib_mean_face_five();
+/// The points of landmarks that alignment fits, in a fixed order: the five points, or dlib's 33
+/// (27-54 and 60-64: nose, eyes, upper lip).
+std::vector<Point2f> alignment_points(const Landmarks68& landmarks, AlignPoints which);
 
-/// The five points' template in model-input pixels for spec's crop policy:
+/// dlib's published mean face (get_face_chip_details: points 17-67 in [0,1] of the chip without
+/// padding). Its table has no jaw: points 0-16 are (0, 0) and no point set uses them.
+Landmarks68 dlib_mean_face();
+
+/// dlib's mean face in model-input pixels for spec's crop policy:
 /// x = (align_padding + mean_x) / (1 + 2 align_padding) * width, y likewise plus
 /// align_shift_y * height.
-FivePoints align_template(const InputSpec& spec);
+Landmarks68 template_face(const InputSpec& spec);
 
-/// The map from model-input pixels to frame pixels that puts face's points on the template.
-Similarity input_to_frame(const FivePoints& face, const InputSpec& spec);
+/// The template: alignment_points(template_face(spec), spec.crop.align_points).
+std::vector<Point2f> align_template(const InputSpec& spec);
+
+/// The map from model-input pixels to frame pixels that puts face's alignment points on the
+/// template. Throws InputError when one of those points is not a finite number.
+Similarity input_to_frame(const Landmarks68& face, const InputSpec& spec);
 
 /// Runs face-api's 68-point network for a model whose crop policy aligns; nothing otherwise.
 class FaceAligner {
@@ -62,9 +71,7 @@ class FaceAligner {
               const std::string& dir = face_api_cache_dir(), LandmarkerOptions options = {});
 
   bool enabled() const { return landmarker_ != nullptr; }
-  /// Five points per box (in order), or an empty vector when alignment is off.
-  std::vector<FivePoints> points(const ImageView& view, const std::vector<Box>& boxes);
-  /// The 68 points per box (empty when off): for callers that keep them (tracks, overlays).
+  /// The 68 points per box (in order), or an empty vector when alignment is off.
   std::vector<Landmarks68> landmarks(const ImageView& view, const std::vector<Box>& boxes);
   /// The landmark network (null when alignment is off): to share it between streams.
   FaceLandmarker* landmarker() const { return landmarker_.get(); }

@@ -19,14 +19,9 @@
 namespace siamese {
 
 constexpr int kLandmarkInputSize = 112;  // face-api's landmark input side, pixels
-constexpr int kLandmarkCount = 68;
 constexpr const char* kLandmarkManifest = "model/face_landmark_68_model-weights_manifest.json";
 constexpr const char* kLandmarkTinyManifest =
     "model/face_landmark_68_tiny_model-weights_manifest.json";
-
-/// The 68 points of the iBUG 300-W mark-up (0-16 jaw, 17-26 brows, 27-35 nose, 36-41 and 42-47
-/// the eyes on the image's left and right, 48-67 mouth), in frame pixels.
-using Landmarks68 = std::array<Point2f, kLandmarkCount>;
 
 /// A depthwise-separable convolution as tfjs's separableConv2d with 'same' padding: 3x3
 /// depthwise (stride 1 or 2), 1x1 pointwise, + bias. Registration names (as face-api's tensors):

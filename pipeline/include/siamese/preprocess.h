@@ -23,10 +23,21 @@ const char* align_name(Align align);
 /// Parses "none" / "landmarks68"; throws InputError naming what (e.g. "--align") otherwise.
 Align parse_align(const std::string& name, const std::string& what);
 
+/// Which landmarks the alignment fits onto the template: five (eye centres, nose tip, mouth
+/// corners) or dlib33 (the 33 points dlib's get_face_chip_details fits: nose, eyes and upper
+/// lip, leaving out the jaw, brows and lower lip that move with expression; more points average
+/// out the landmark network's noise).
+enum class AlignPoints { kFive, kDlib33 };
+
+/// "five" or "dlib33".
+const char* align_points_name(AlignPoints points);
+/// Parses "five" / "dlib33"; throws InputError naming what (e.g. "--align-points") otherwise.
+AlignPoints parse_align_points(const std::string& name, const std::string& what);
+
 /// How a detector box (OpenCV's brows-to-chin square) is grown to the framing the model was
 /// trained on. The centre moves by shift_y * box height (negative = up); the size is multiplied.
 /// With align on, the face is cut out along its landmarks instead: the template is dlib's mean
-/// face (eye centres, nose tip, mouth corners) with align_padding of margin on each side (dlib's
+/// face (its align_points) with align_padding of margin on each side (dlib's
 /// get_face_chip_details padding: 0.25 for its 150x150 chips), moved down by align_shift_y of
 /// the crop's height. align_mirror: the landmarks are the mean of the face's and its mirror
 /// image's (FaceLandmarker's mirrored chain).
@@ -38,10 +49,12 @@ struct CropPolicy {
   float align_padding = 0.25f;
   float align_shift_y = 0.0f;
   bool align_mirror = true;
+  AlignPoints align_points = AlignPoints::kDlib33;
   bool operator==(const CropPolicy& o) const {
     return scale_width == o.scale_width && scale_height == o.scale_height && shift_y == o.shift_y &&
            align == o.align && align_padding == o.align_padding &&
-           align_shift_y == o.align_shift_y && align_mirror == o.align_mirror;
+           align_shift_y == o.align_shift_y && align_mirror == o.align_mirror &&
+           align_points == o.align_points;
   }
 };
 
@@ -98,20 +111,20 @@ torch::Tensor preprocess(const ImageView& view, const Box& box, const InputSpec&
 void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
                      Framing framing, torch::Tensor& out, int64_t first = 0);
 
-/// The same with each face's five points (points.size() == boxes.size(), or empty for a model
-/// that does not align): with spec.crop.align on and kDetectorBox framing, face i is the
-/// similarity warp of its points onto the template (face_align.h); otherwise as above.
+/// The same with each face's 68 landmarks (landmarks.size() == boxes.size(), or empty for a
+/// model that does not align): with spec.crop.align on and kDetectorBox framing, face i is the
+/// similarity warp of its crop.align_points onto the template (face_align.h); otherwise as above.
 void preprocess_into(const ImageView& view, const std::vector<Box>& boxes, const InputSpec& spec,
                      Framing framing, torch::Tensor& out, int64_t first,
-                     const std::vector<FivePoints>& points);
+                     const std::vector<Landmarks68>& landmarks);
 
 /// Batch form returning a new tensor [boxes.size(), channels, height, width].
 torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
                                const InputSpec& spec, Framing framing);
-/// The same with each face's five points (see preprocess_into with points).
+/// The same with each face's landmarks (see preprocess_into with landmarks).
 torch::Tensor preprocess_batch(const ImageView& view, const std::vector<Box>& boxes,
                                const InputSpec& spec, Framing framing,
-                               const std::vector<FivePoints>& points);
+                               const std::vector<Landmarks68>& landmarks);
 
 /// An uninitialised float CPU tensor for n faces of this spec (pinned when pin is true).
 torch::Tensor make_batch_tensor(int64_t n, const InputSpec& spec, bool pin = false);
