@@ -54,8 +54,9 @@ data:
   --val-identities-list L   validation identities of DIR (or of --val-data), e.g. "s31-s40"
   --detect                  train on face-detector crops (each image placed on a larger
                             background) instead of whole pre-cropped images
-  --align none|landmarks68  with --detect: cut each face out along face-api's 68 landmarks (eye
-                            centres, nose tip, mouth corners onto the template) instead of
+  --align none|landmarks68  with --detect: cut each face out along face-api's 68 landmarks (the
+                            33 dlib fits, with the mirrored landmark chain, or the --init
+                            model's choice) instead of
                             framing the detector's box; recorded in the model's crop policy, so
                             enrollment, eval and the element align alike (default: the --init
                             model's, else none)
