@@ -22,8 +22,8 @@
 #                 galleries, walks and summaries (default: a temporary folder)
 #   --conditions  default plain,rotate,blur,lowlight,sidelight,noise,jpeg,small,occlusion
 # Environment: SIAMESE_BUILD_DIR (default build/), SIAMESE_LFW, SIAMESE_DATA (AT&T),
-#   SIAMESE_IMPORT_ARGS (more siamese-import flags, e.g. "--no-flip-average --no-align-mirror"
-#   for the import as it was before those defaults).
+#   SIAMESE_IMPORT_ARGS (more siamese-import flags, e.g. "--align-points five --no-flip-average
+#   --no-align-mirror" for the import as it was before those defaults).
 set -euo pipefail
 bench_name=hard_walk
 # shellcheck source=bench_common.sh

@@ -11,7 +11,8 @@
 #   --out DIR      where the model, gallery and enrollment links go (default: a temporary folder)
 # Environment: SIAMESE_LFW (default ../shared/data/lfw), SIAMESE_BUILD_DIR (default build/),
 #   SIAMESE_IMPORT_ARGS (more siamese-import flags for the default model, e.g.
-#   "--no-flip-average --no-align-mirror" for the import as it was before those defaults).
+#   "--align-points five --no-flip-average --no-align-mirror" for the import as it was before
+#   those defaults).
 set -euo pipefail
 bench_name=lfw_walks
 # shellcheck source=bench_common.sh
