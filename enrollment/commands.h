@@ -36,6 +36,9 @@ int run_command(const Args& args);
 
 int run_add(const Args& args);
 int run_list(const Args& args);
+/// bind --model M --gallery G: records M's preprocessing facts in a gallery written before
+/// galleries recorded them (the operator's word that M embedded its rows).
+int run_bind(const Args& args);
 int run_remove(const Args& args);
 int run_rename(const Args& args);
 /// migrate --from A --to B [--replace]: copies a gallery between SQLite and PostgreSQL.

@@ -23,6 +23,7 @@ int run_command(const Args& args) {
   const std::string& c = args.command();
   if (c == "add") return run_add(args);
   if (c == "list") return run_list(args);
+  if (c == "bind") return run_bind(args);
   if (c == "remove") return run_remove(args);
   if (c == "rename") return run_rename(args);
   if (c == "migrate") return run_migrate(args);

@@ -1,4 +1,5 @@
-// siamese-enroll list / remove / rename: gallery bookkeeping that needs no model.
+// siamese-enroll list / bind / remove / rename / migrate: gallery bookkeeping that embeds no
+// face.
 #include <nlohmann/json.hpp>
 
 #include <iomanip>
@@ -13,6 +14,15 @@
 #include "siamese/threshold_policy.h"
 
 namespace siamese::enroll {
+namespace {
+
+// The recorded preprocessing facts as JSON (null when none are recorded or they cannot be read).
+nlohmann::json preprocessing_json(const std::string& stored) {
+  nlohmann::json j = nlohmann::json::parse(stored, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() ? j : nlohmann::json();
+}
+
+}  // namespace
 
 int run_list(const Args& args) {
   const std::string path = args.required("gallery");
@@ -29,6 +39,10 @@ int run_list(const Args& args) {
       throw MismatchError("gallery " + path + " was built with model " +
                           gallery.model_fingerprint() + ", not " + *model_path + " (" +
                           model.fingerprint + ")");
+    }
+    if (const std::string why = preprocessing_mismatch(gallery.preprocessing(), model);
+        !why.empty()) {
+      throw MismatchError("gallery " + path + " " + why + " (--model " + *model_path + ")");
     }
     in_force = choose_threshold(std::nullopt, threshold, model, total_embeddings);
   }
@@ -52,6 +66,7 @@ int run_list(const Args& args) {
                           {"model_fingerprint", gallery.model_fingerprint()},
                           {"embedding_size", gallery.embedding_size()},
                           {"metric", gallery.metric()},
+                          {"preprocessing", preprocessing_json(gallery.preprocessing())},
                           {"created", gallery.created()},
                           {"threshold", nullptr},
                           {"anyone_negatives", anyone_negatives},
@@ -97,6 +112,23 @@ int run_list(const Args& args) {
               << "')";
   }
   std::cout << "\n";
+  return 0;
+}
+
+int run_bind(const Args& args) {
+  const std::string path = args.required("gallery");
+  const std::string model_path = args.required("model");
+  const ModelInfo model = load_model(model_path).info;
+  Gallery gallery = Gallery::open_unbound(path, true);
+  const bool recorded = !gallery.preprocessing().empty();
+  try {
+    gallery.bind_preprocessing(model);
+  } catch (const MismatchError& e) {
+    throw MismatchError(std::string(e.what()) + " (--model " + model_path + ")");
+  }
+  std::cout << (recorded ? "already records" : "recorded") << " the preprocessing of "
+            << escape_for_display(model_path) << " in " << escape_for_display(gallery.path())
+            << "\n";
   return 0;
 }
 

@@ -1,6 +1,6 @@
-// siamese-enroll's command line: the subcommands (add, list, remove, rename, identify, verify,
-// compare, threshold, calibrate), the flags each accepts, declared once with their ranges, and the
-// --help text.
+// siamese-enroll's command line: the subcommands (add, list, bind, remove, rename, identify,
+// verify, compare, threshold, calibrate), the flags each accepts, declared once with their ranges,
+// and the --help text.
 #include "commands.h"
 
 namespace siamese::enroll {
@@ -48,6 +48,10 @@ std::string usage_text(const std::vector<cli::Command>& commands) {
       "                       list --model MODEL shows the threshold in force\n"
       "  --replace            add: an identity's old embeddings are replaced (atomically)\n"
       "  --rebuild            add: re-embed the recorded source files with --model\n"
+      "  bind                 record --model's preprocessing (crop, alignment, flip-average)\n"
+      "                       in a gallery written before galleries recorded it, which is\n"
+      "                       refused until then; only when --model enrolled it (else use\n"
+      "                       add --rebuild)\n"
       "  --keep-crops DIR     add: write the enrolled crops (what the model saw) for audit\n"
       "  --from-track AUDIT.db:TRACK  add NAME: enroll the face crop siamese-access-control\n"
       "                       kept (--keep-crops) of a denied track, read from its audit log;\n"
@@ -106,6 +110,7 @@ const cli::Program& enroll_program() {
          0,
          0,
          "list --gallery DB [--model MODEL] [--json]"},
+        {"bind", {gallery, cli::flags::model()}, 0, 0, "bind --model MODEL --gallery DB"},
         {"remove", {gallery}, 1, 1, "remove --gallery DB NAME"},
         {"rename", {gallery}, 2, 2, "rename --gallery DB OLD NEW"},
         {"migrate",

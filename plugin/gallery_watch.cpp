@@ -91,6 +91,9 @@ void GalleryWatch::load_locked() {
     throw MismatchError(name_ + ": gallery was rebuilt with model " + snap.model_fingerprint +
                         ", the element runs model " + model_.fingerprint);
   }
+  if (const std::string why = preprocessing_mismatch(snap.preprocessing, model_); !why.empty()) {
+    throw MismatchError(name_ + ": gallery was rebuilt and " + why);
+  }
   auto view = std::make_shared<GalleryView>();
   view->default_threshold =
       choose_threshold(std::nullopt, snap.threshold, model_, snap.matrix.size());
@@ -123,7 +126,8 @@ bool GalleryWatch::patch_locked(std::string& what) {
   std::optional<GalleryDelta> delta = reader.changes_since(loaded_version_);
   if (!delta) return false;
   if (delta->model_fingerprint != model_.fingerprint ||
-      delta->embedding_size != model_.embedding_size) {
+      delta->embedding_size != model_.embedding_size ||
+      !preprocessing_mismatch(delta->preprocessing, model_).empty()) {
     return false;  // rebound: the full load says why
   }
   auto view = std::make_shared<GalleryView>();

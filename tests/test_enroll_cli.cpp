@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -312,6 +313,47 @@ TEST_CASE("a gallery of another model is refused, and --rebuild re-embeds it",
                    "--device", "cpu", faces + "/s8/2.pgm"});
   REQUIRE(id.status == 0);
   CHECK(parse_line(id.out)["top"][0]["identity"] == "s8");
+}
+
+TEST_CASE("bind vouches for a gallery written before galleries recorded preprocessing",
+          "[enrollment][cli]") {
+  SIAMESE_REQUIRE_ATT(att);
+  const std::string dir = siamese::testing::temp_dir("enroll-bind");
+  const std::string model = make_model(dir, 3, "m.pt");
+  const std::string other = make_model(dir, 4, "o.pt");
+  const std::string faces = copy_att(att, dir + "/faces", {"s8"}, 1, 2);
+  const std::string db = dir + "/gallery.db";
+  REQUIRE(run({"add", "--model", model, "--gallery", db, "--no-detect", "--device", "cpu", faces})
+              .status == 0);
+  CHECK(
+      parse_line(run({"list", "--gallery", db, "--json"}).out)["preprocessing"]["input"]["width"] ==
+      siamese::load_model(model).info.input.width);
+  {
+    sqlite3* handle = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &handle) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(handle, "DELETE FROM facts WHERE key = 'preprocessing'", nullptr, nullptr,
+                         nullptr) == SQLITE_OK);
+    sqlite3_close(handle);
+  }
+  const std::vector<std::string> identify = {"identify",  "--model", model,
+                                             "--gallery", db,        "--no-detect",
+                                             "--device",  "cpu",     faces + "/s8/1.pgm"};
+  Result refused = run(identify);
+  CHECK(refused.status == 1);
+  CHECK_THAT(refused.err,
+             Catch::Contains("records no preprocessing") && Catch::Contains("siamese-enroll bind"));
+  CHECK(parse_line(run({"list", "--gallery", db, "--json"}).out)["preprocessing"].is_null());
+
+  CHECK(run({"bind", "--gallery", db}).status == 2);  // --model is required
+  Result wrong = run({"bind", "--model", other, "--gallery", db});
+  CHECK(wrong.status == 1);
+  CHECK_THAT(wrong.err, Catch::Contains(other));
+  Result bound = run({"bind", "--model", model, "--gallery", db});
+  REQUIRE(bound.status == 0);
+  CHECK_THAT(bound.out, Catch::StartsWith("recorded"));
+  CHECK(run(identify).status == 0);
+  CHECK_THAT(run({"bind", "--model", model, "--gallery", db}).out,
+             Catch::StartsWith("already records"));
 }
 
 TEST_CASE("the detector path finds, skips and frames faces on larger pictures",

@@ -173,6 +173,23 @@ TEST_CASE(
     siamese::Gallery::open_unbound(door.gallery(), true)
         .rebind(siamese::load_model(other_model).info, {});
   }
+  SECTION("its rows relabelled as embedded with other preprocessing of the same weights") {
+    siamese::ModelInfo other = siamese::load_model(door.model()).info;
+    other.flip_average = !other.flip_average;
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(door.gallery().c_str(), &db) == SQLITE_OK);
+    const std::string sql = "UPDATE facts SET value = '" + siamese::preprocessing_facts(other) +
+                            "' WHERE key = 'preprocessing'";
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  SECTION("its preprocessing record removed, as an older build wrote it") {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(door.gallery().c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DELETE FROM facts WHERE key = 'preprocessing'", nullptr, nullptr,
+                         nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
   SECTION("deleted") { fs::remove(door.gallery()); }
   SECTION("a stored threshold a door must not trust") {
     sqlite3* db = nullptr;

@@ -242,6 +242,16 @@ TEST_CASE(
   CHECK_THAT(out, Catch::Contains("the layers are conv32_down, conv32_1"));
   CHECK(siamese::testing::run_shell(
             train + " --init " + init + " --freeze 17 --out " + dir + "/x.pt", &out) == 2);
+  // The alignment flags siamese-import takes, read by the same code.
+  CHECK(siamese::testing::run_shell(
+            train + " --init " + init + " --align-points six --out " + dir + "/x.pt", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("--align-points: 'six' is not a set of alignment points"));
+  CHECK(siamese::testing::run_shell(
+            train + " --init " + init + " --no-align-mirror --out " + dir + "/x.pt", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("--align needs --detect"));
+  CHECK(siamese::testing::run_shell(
+            train + " --init " + init + " --align-mirror --no-align-mirror --out " + dir + "/x.pt",
+            &out) == 2);
 }
 
 TEST_CASE(

@@ -257,6 +257,11 @@ TEST_CASE("a version-1 gallery is read as having no negatives and upgraded on fi
           "[enrollment][gallery][schema]") {
   const std::string path = siamese::testing::temp_dir("gallery-v1") + "/old.db";
   write_version1_gallery(path, model2d());
+  // Written before galleries recorded preprocessing: refused until the operator vouches for it
+  // (`siamese-enroll bind`), which upgrades nothing else.
+  CHECK_THROWS_WITH(Gallery::open_reader(path, model2d()),
+                    Catch::Contains("records no preprocessing"));
+  Gallery::open_unbound(path, true).bind_preprocessing(model2d());
   {
     const Gallery reader = Gallery::open_reader(path, model2d());
     CHECK(reader.schema_version() == 1);

@@ -3,6 +3,8 @@
 // processes, the password kept out of every message, and migration SQLite <-> PostgreSQL.
 #include <catch2/catch.hpp>
 
+#include <libpq-fe.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -153,6 +155,21 @@ TEST_CASE("a PostgreSQL gallery from another model is refused naming both",
   CHECK_THROWS_AS(Gallery::open(uri, model_with("0123456789abcdef", 8), true),
                   siamese::MismatchError);
   CHECK(Gallery::open_unbound(uri, false).identities().size() == 1);
+
+  // The same weights with other preprocessing: refused, naming the fact.
+  siamese::ModelInfo flipped = kModel;
+  flipped.flip_average = !kModel.flip_average;
+  CHECK_THROWS_WITH(Gallery::open_reader(uri, flipped), Catch::Contains("flip_average"));
+  // As an older build wrote it (no preprocessing recorded): refused until bound.
+  PGconn* conn = PQconnectdb(uri.c_str());
+  REQUIRE(PQstatus(conn) == CONNECTION_OK);
+  PQclear(PQexec(conn, "DELETE FROM siamese_facts WHERE key = 'preprocessing'"));
+  PQfinish(conn);
+  CHECK_THROWS_WITH(Gallery::open_reader(uri, kModel), Catch::Contains("records no preprocessing"));
+  Gallery::open_unbound(uri, true).bind_preprocessing(kModel);
+  CHECK(Gallery::open_reader(uri, kModel).snapshot().preprocessing ==
+        siamese::preprocessing_facts(kModel));
+  CHECK_THROWS_AS(Gallery::open_reader(uri, flipped), siamese::MismatchError);
 }
 
 TEST_CASE("a PostgreSQL change that fails half-way leaves the gallery as it was",

@@ -13,6 +13,7 @@
 #include "identity_split.h"
 #include "lfw_pairs.h"
 #include "siamese/cli.h"
+#include "siamese/cli_core_flags.h"
 #include "siamese/errors.h"
 #include "siamese/face_align.h"
 #include "siamese/model_file.h"
@@ -87,14 +88,12 @@ const cli::Program kProgramSpec{
     kProgram,
     kUsage,
     {{"",
-      {cli::Flag::text("out"), cli::Flag::text("crop"), cli::Flag::text("align"),
-       cli::Flag::text("align-points"), cli::Flag::text("calibrate"),
-       cli::Flag::text("calibrate-identities"), cli::Flag::text("exclude-pairs"),
-       cli::Flag::on_off("flip-average"), cli::Flag::on_off("no-flip-average"),
-       cli::Flag::on_off("align-mirror"), cli::Flag::on_off("no-align-mirror")},
-      0,
-      cli::kAnyNumber,
-      ""}}};
+      std::vector<cli::Flag>{cli::Flag::text("out"), cli::Flag::text("crop"),
+                             cli::Flag::text("calibrate"), cli::Flag::text("calibrate-identities"),
+                             cli::Flag::text("exclude-pairs"), cli::Flag::on_off("flip-average"),
+                             cli::Flag::on_off("no-flip-average")} +
+          cli::flags::alignment(),
+      0, cli::kAnyNumber, ""}}};
 
 using cli::fixed;
 
@@ -182,23 +181,7 @@ int run(const cli::Args& args) {
     }
   }
   info.input.crop.align = kDefaultAlign;
-  if (args.has("align")) {
-    try {
-      info.input.crop.align = siamese::parse_align(args.text("align"), "--align");
-    } catch (const siamese::InputError& e) {
-      throw cli::UsageError(e.what());
-    }
-  }
-  if (args.has("align-points")) {
-    try {
-      info.input.crop.align_points =
-          siamese::parse_align_points(args.text("align-points"), "--align-points");
-    } catch (const siamese::InputError& e) {
-      throw cli::UsageError(e.what());
-    }
-  }
-  args.exclusive("align-mirror", "no-align-mirror");
-  info.input.crop.align_mirror = !args.has("no-align-mirror");
+  cli::apply_alignment_flags(args, info.input.crop);
   args.exclusive("flip-average", "no-flip-average");
   info.flip_average = !args.has("no-flip-average");
   if (!args.has("calibrate") && (args.has("calibrate-identities") || args.has("exclude-pairs"))) {

@@ -54,12 +54,16 @@ data:
   --val-identities-list L   validation identities of DIR (or of --val-data), e.g. "s31-s40"
   --detect                  train on face-detector crops (each image placed on a larger
                             background) instead of whole pre-cropped images
-  --align none|landmarks68  with --detect: cut each face out along face-api's 68 landmarks (the
-                            33 dlib fits, with the mirrored landmark chain, or the --init
-                            model's choice) instead of
-                            framing the detector's box; recorded in the model's crop policy, so
-                            enrollment, eval and the element align alike (default: the --init
-                            model's, else none)
+  --align none|landmarks68  with --detect: cut each face out along face-api's 68 landmarks
+                            instead of framing the detector's box; recorded in the model's crop
+                            policy, so enrollment, eval and the element align alike (default:
+                            the --init model's, else none)
+  --align-points dlib33|five  with landmarks68: fit the 33 points dlib's chips fit, or the eye
+                            centres, nose tip and mouth corners (default: the --init model's,
+                            else dlib33)
+  --align-mirror, --no-align-mirror  with landmarks68: run the landmark chain on the mirrored
+                            face too and average the points (default: the --init model's, else
+                            on)
   --align-padding P         the template's margin on each side, in face widths of dlib's mean
                             face (default 0.25, dlib's 150x150 chip, for dlib-resnet; 0.35 for
                             seed and default, about their detector crops' framing)
@@ -174,9 +178,8 @@ const cli::Program kProgramSpec{
                              cli::flags::device(),
                              cli::flags::threads(),
                              cli::Flag::text("plots"),
-                             cli::Flag::text("align"),
                              cli::Flag::number("align-padding", 0.0, siamese::kMaxAlignPadding)} +
-          cli::flags::face_detector(),
+          cli::flags::face_detector() + cli::flags::alignment(),
       0, 0, ""}}};
 
 using cli::fixed;
@@ -342,14 +345,11 @@ int run(const cli::Args& args) {
               << (c.fallback ? " (too few faces found: using the AT&T head-crop policy)" : "")
               << "\n";
   }
-  if (args.has("align") || args.has("align-padding")) {
+  if (cli::apply_alignment_flags(args, o.spec.crop) || args.has("align-padding")) {
     if (!detect) {
       throw cli::UsageError("--align needs --detect: faces are aligned in detector crops");
     }
     try {
-      if (args.has("align")) {
-        o.spec.crop.align = siamese::parse_align(args.text("align"), "--align");
-      }
       const double padding =
           o.arch.arch == "dlib-resnet" ? siamese::kDlibAlignPadding : siamese::kNativeAlignPadding;
       o.spec.crop.align_padding = static_cast<float>(args.number("align-padding", padding));
@@ -357,8 +357,12 @@ int run(const cli::Args& args) {
     } catch (const siamese::InputError& e) {
       throw cli::UsageError(e.what());
     }
-    std::cout << "alignment: " << siamese::align_name(o.spec.crop.align) << ", template padding "
-              << o.spec.crop.align_padding << "\n";
+    std::cout << "alignment: " << siamese::align_name(o.spec.crop.align);
+    if (o.spec.crop.align != siamese::Align::kNone) {
+      std::cout << " (" << siamese::align_points_name(o.spec.crop.align_points)
+                << (o.spec.crop.align_mirror ? ", mirrored landmark chain" : "") << ")";
+    }
+    std::cout << ", template padding " << o.spec.crop.align_padding << "\n";
   }
   st::DatasetOptions data_options;
   data_options.spec = o.spec;

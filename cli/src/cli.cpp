@@ -373,6 +373,10 @@ std::vector<Flag> embedder() { return {model(), device(), threads(), batch_size(
 std::vector<Flag> face_detector() {
   return {detector(), detector_threshold(), detector_input_size()};
 }
+std::vector<Flag> alignment() {
+  return {Flag::text("align"), Flag::text("align-points"), Flag::on_off("align-mirror"),
+          Flag::on_off("no-align-mirror")};
+}
 }  // namespace flags
 
 std::vector<Flag> operator+(std::vector<Flag> a, const std::vector<Flag>& b) {

@@ -19,6 +19,22 @@ void apply_threads(const Args& args) {
   set_cpu_threads(static_cast<int>(args.integer("threads", 0)));
 }
 
+bool apply_alignment_flags(const Args& args, CropPolicy& crop) {
+  args.exclusive("align-mirror", "no-align-mirror");
+  try {
+    if (args.has("align")) crop.align = parse_align(args.text("align"), "--align");
+    if (args.has("align-points")) {
+      crop.align_points = parse_align_points(args.text("align-points"), "--align-points");
+    }
+  } catch (const InputError& e) {
+    throw UsageError(e.what());
+  }
+  if (args.has("align-mirror")) crop.align_mirror = true;
+  if (args.has("no-align-mirror")) crop.align_mirror = false;
+  return args.has("align") || args.has("align-points") || args.has("align-mirror") ||
+         args.has("no-align-mirror");
+}
+
 DetectorOptions detector_options_of(const Args& args, torch::Device device) {
   DetectorOptions options;
   options.set_kind(args.text("detector", "haar"))

@@ -76,22 +76,6 @@ void check_samples(const std::string& path, const std::string& name,
   }
 }
 
-// Throws MismatchError unless the gallery's binding is this model's.
-void check_binding(const std::string& path, const std::string& stored, int stored_size,
-                   const std::string& stored_metric, const ModelInfo& model) {
-  if (stored == model.fingerprint && stored_size == model.embedding_size &&
-      stored_metric == model.metric) {
-    return;
-  }
-  throw MismatchError("gallery " + path + " was built with model fingerprint " + stored +
-                      " (embedding size " + std::to_string(stored_size) + ", " + stored_metric +
-                      "), but the model in use has fingerprint " + model.fingerprint +
-                      " (embedding size " + std::to_string(model.embedding_size) + ", " +
-                      model.metric +
-                      "); use the model that built it, a new gallery, or re-embed with "
-                      "`siamese-enroll add --rebuild`");
-}
-
 // A stored threshold as a distance; a value a door must not trust throws.
 std::optional<float> parse_threshold(const std::string& path, const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -254,10 +238,19 @@ void put_fact(sqlite3* db, const sql::FileRef& file, const std::string& key,
   q.bind(1, key).bind(2, value).run();
 }
 
-void write_binding(sqlite3* db, const sql::FileRef& file, const ModelInfo& model) {
+// The binding: model (fingerprint, size, metric) and the preprocessing its rows were embedded
+// with ("" only when copying a gallery written before it was recorded).
+void write_binding(sqlite3* db, const sql::FileRef& file, const ModelInfo& model,
+                   const std::string& preprocessing) {
   put_fact(db, file, "model_fingerprint", model.fingerprint);
   put_fact(db, file, "embedding_size", std::to_string(model.embedding_size));
   put_fact(db, file, "metric", model.metric);
+  if (preprocessing.empty()) {
+    Statement del(db, file, "DELETE FROM facts WHERE key = 'preprocessing'");
+    del.run();
+  } else {
+    put_fact(db, file, "preprocessing", preprocessing);
+  }
 }
 
 // A stored per-identity threshold; a value a door must not trust throws.
@@ -352,6 +345,7 @@ class SqliteGallery final : public GalleryStore {
   void enroll_batch(const std::vector<IdentitySamples>& identities, bool replace) override;
   void remove(const std::string& name) override;
   void rename(const std::string& old_name, const std::string& new_name) override;
+  void bind_preprocessing(const ModelInfo& model) override;
   void rebind(const ModelInfo& model, const std::vector<IdentitySamples>& identities) override;
   void set_threshold(std::optional<float> threshold) override;
   void add_negatives(const std::string& name,
@@ -375,6 +369,9 @@ class SqliteGallery final : public GalleryStore {
   std::string model_fingerprint() const { return fact("model_fingerprint"); }
   int embedding_size() const { return std::atoi(fact("embedding_size").c_str()); }
   std::string metric() const { return fact("metric"); }
+  internal::StoredBinding binding() const {
+    return {model_fingerprint(), embedding_size(), metric(), fact("preprocessing")};
+  }
   std::optional<float> threshold() const { return parse_threshold(file_.path, fact("threshold")); }
   void check_schema_version() const;
   void upgrade_schema();  // inside a write transaction: version 1 -> current
@@ -451,14 +448,14 @@ std::unique_ptr<SqliteGallery> SqliteGallery::open(const std::string& path, cons
       exec(db, file, ("PRAGMA user_version = " + std::to_string(kGallerySchemaVersion)).c_str());
       put_fact(db, file, "schema_version", std::to_string(kGallerySchemaVersion));
       put_fact(db, file, "created", sql::utc_now_iso8601());
-      write_binding(db, file, model);
+      write_binding(db, file, model, preprocessing_facts(model));
     }
     tx.commit();
     g->after_commit();
   }
   if (!has_schema(db, file)) throw FileError(path, "not a siamese gallery (no facts table)");
   g->check_schema_version();
-  check_binding(path, g->model_fingerprint(), g->embedding_size(), g->metric(), model);
+  check_binding(path, g->binding(), model);
   return g;
 }
 
@@ -490,7 +487,7 @@ std::unique_ptr<SqliteGallery> SqliteGallery::open_reader(const std::string& pat
   const bool can_write = ::access(path.c_str(), W_OK) == 0 && ::access(folder.c_str(), W_OK) == 0;
   auto g = open_unbound(path, can_write);
   if (can_write) exec(g->db_.get(), g->file_, "PRAGMA query_only = 1");
-  check_binding(path, g->model_fingerprint(), g->embedding_size(), g->metric(), model);
+  check_binding(path, g->binding(), model);
   return g;
 }
 
@@ -592,6 +589,18 @@ void SqliteGallery::rename(const std::string& old_name, const std::string& new_n
   after_commit();
 }
 
+void SqliteGallery::bind_preprocessing(const ModelInfo& model) {
+  check_model(model);
+  Transaction tx(db_.get(), file_);
+  internal::StoredBinding stored = binding();
+  const std::string facts = preprocessing_facts(model);
+  if (stored.preprocessing.empty()) stored.preprocessing = facts;  // what this call records
+  check_binding(file_.path, stored, model);  // another model, or other facts already recorded
+  put_fact(db_.get(), file_, "preprocessing", facts);
+  tx.commit();
+  after_commit();
+}
+
 void SqliteGallery::rebind(
     const ModelInfo& model,
     const std::vector<std::pair<std::string, std::vector<EnrollmentSample>>>& identities) {
@@ -622,7 +631,7 @@ void SqliteGallery::rebind(
       del.bind(1, name).run();
     }
   }
-  write_binding(db, file_, model);
+  write_binding(db, file_, model, preprocessing_facts(model));
   Statement clear(db, file_, "DELETE FROM facts WHERE key = 'threshold'");
   clear.run();
   int64_t rows = 0;
@@ -817,6 +826,7 @@ GallerySnapshot SqliteGallery::snapshot() const {
   check_schema_version();
   GallerySnapshot snap;
   snap.model_fingerprint = model_fingerprint();
+  snap.preprocessing = fact("preprocessing");
   snap.embedding_size = embedding_size();
   snap.metric = metric();
   snap.threshold = threshold();
@@ -887,6 +897,7 @@ GalleryContent SqliteGallery::content() const {
   check_schema_version();
   GalleryContent c;
   c.model.fingerprint = model_fingerprint();
+  c.preprocessing = fact("preprocessing");
   c.model.embedding_size = embedding_size();
   c.model.metric = metric();
   c.created = fact("created");
@@ -931,7 +942,7 @@ void SqliteGallery::write_content(const GalleryContent& c, bool replace) {
   exec(db, file_, "DELETE FROM negatives");
   exec(db, file_, "DELETE FROM identities");
   exec(db, file_, "DELETE FROM facts WHERE key = 'threshold'");
-  write_binding(db, file_, c.model);
+  write_binding(db, file_, c.model, c.preprocessing);
   if (!c.created.empty()) put_fact(db, file_, "created", c.created);
   if (c.threshold) put_fact(db, file_, "threshold", float_text(*c.threshold));
   std::map<std::string, int64_t> id_of;
@@ -1049,6 +1060,7 @@ void Gallery::rename(const std::string& old_name, const std::string& new_name) {
 void Gallery::rebind(const ModelInfo& model, const std::vector<IdentitySamples>& identities) {
   store_->rebind(model, identities);
 }
+void Gallery::bind_preprocessing(const ModelInfo& model) { store_->bind_preprocessing(model); }
 void Gallery::set_threshold(std::optional<float> threshold) { store_->set_threshold(threshold); }
 void Gallery::add_negatives(const std::string& name, const std::vector<EnrollmentSample>& samples) {
   store_->add_negatives(name, samples);
@@ -1067,6 +1079,7 @@ int Gallery::schema_version() const { return store_->schema_version(); }
 GalleryMatrix Gallery::load_matrix() const { return store_->snapshot().matrix; }
 GallerySnapshot Gallery::snapshot() const { return store_->snapshot(); }
 std::string Gallery::model_fingerprint() const { return store_->fact("model_fingerprint"); }
+std::string Gallery::preprocessing() const { return store_->fact("preprocessing"); }
 int Gallery::embedding_size() const { return std::atoi(store_->fact("embedding_size").c_str()); }
 std::string Gallery::metric() const { return store_->fact("metric"); }
 std::string Gallery::created() const { return store_->fact("created"); }

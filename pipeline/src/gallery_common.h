@@ -22,9 +22,16 @@ void check_name(const std::string& name);
 /// Throws InputError naming the gallery `path` for a wrong-sized or non-finite embedding.
 void check_samples(const std::string& path, const std::string& name,
                    const std::vector<EnrollmentSample>& samples, int embedding_size);
-/// Throws MismatchError naming both models unless the stored binding is this model's.
-void check_binding(const std::string& path, const std::string& stored, int stored_size,
-                   const std::string& stored_metric, const ModelInfo& model);
+/// A gallery's binding as stored: what its rows were embedded with.
+struct StoredBinding {
+  std::string fingerprint;
+  int embedding_size = 0;
+  std::string metric;
+  std::string preprocessing;  // "" in a gallery written before it was recorded
+};
+/// Throws MismatchError naming both models (or the preprocessing facts that differ) unless the
+/// stored binding is this model's (gallery_binding.cpp).
+void check_binding(const std::string& path, const StoredBinding& stored, const ModelInfo& model);
 /// A sample of source with embedding v (for check_samples).
 inline EnrollmentSample sample_of(const std::string& source, const std::vector<float>& v) {
   EnrollmentSample s;

@@ -44,30 +44,33 @@ json validation_json(const ValidationFigures& v) {
 
 namespace {
 
+// The input facts as the model file writes them.
+json input_json(const InputSpec& in) {
+  return json{{"channels", in.channels},
+              {"height", in.height},
+              {"width", in.width},
+              {"scale", in.scale},
+              {"mean", in.mean},
+              {"std", in.std},
+              {"crop",
+               {{"scale_width", in.crop.scale_width},
+                {"scale_height", in.crop.scale_height},
+                {"shift_y", in.crop.shift_y},
+                {"align", align_name(in.crop.align)},
+                {"align_padding", in.crop.align_padding},
+                {"align_shift_y", in.crop.align_shift_y},
+                {"align_mirror", in.crop.align_mirror},
+                {"align_points", align_points_name(in.crop.align_points)}}}};
+}
+
 json to_json(const ModelInfo& info) {
-  const InputSpec& in = info.input;
   return json{
       {"format_version", info.format_version},
       {"arch",
        {{"name", info.arch.arch},
         {"embedding_size", info.arch.embedding_size},
         {"base_channels", info.arch.base_channels}}},
-      {"input",
-       {{"channels", in.channels},
-        {"height", in.height},
-        {"width", in.width},
-        {"scale", in.scale},
-        {"mean", in.mean},
-        {"std", in.std},
-        {"crop",
-         {{"scale_width", in.crop.scale_width},
-          {"scale_height", in.crop.scale_height},
-          {"shift_y", in.crop.shift_y},
-          {"align", align_name(in.crop.align)},
-          {"align_padding", in.crop.align_padding},
-          {"align_shift_y", in.crop.align_shift_y},
-          {"align_mirror", in.crop.align_mirror},
-          {"align_points", align_points_name(in.crop.align_points)}}}}},
+      {"input", input_json(info.input)},
       {"resize", "bilinear, antialiased (PIL-compatible)"},
       {"embedding_size", info.embedding_size},
       {"normalized", info.normalized},
@@ -384,6 +387,19 @@ ModelInfo fresh_model_info(const ArchOptions& arch) {
   info.embedding_size = arch.embedding_size;
   info.normalized = arch.arch == "default";
   return info;
+}
+
+std::string preprocessing_facts(const ModelInfo& info) {
+  json input = input_json(info.input);
+  if (info.input.crop.align == Align::kNone) {
+    // Without alignment its details change nothing: they must not tell two equal crops apart.
+    for (const char* key : {"align_padding", "align_shift_y", "align_mirror", "align_points"}) {
+      input["crop"].erase(key);
+    }
+  }
+  return json{
+      {"input", input}, {"flip_average", info.flip_average}, {"normalized", info.normalized}}
+      .dump();
 }
 
 std::string fingerprint_of(const Network& network) {

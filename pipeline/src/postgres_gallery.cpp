@@ -193,6 +193,7 @@ class PostgresGallery final : public GalleryStore {
   void enroll_batch(const std::vector<IdentitySamples>& identities, bool replace) override;
   void remove(const std::string& name) override;
   void rename(const std::string& old_name, const std::string& new_name) override;
+  void bind_preprocessing(const ModelInfo& model) override;
   void rebind(const ModelInfo& model, const std::vector<IdentitySamples>& identities) override;
   void set_threshold(std::optional<float> threshold) override;
   void add_negatives(const std::string& name,
@@ -237,6 +238,13 @@ class PostgresGallery final : public GalleryStore {
   // COPY rows (COPY text format lines) into table(columns).
   void copy_in(const std::string& table_and_columns, const std::string& rows);
   void put_fact(const std::string& key, const std::string& value);
+  // The model (fingerprint, size, metric) and the preprocessing its rows were embedded with
+  // ("" only when copying a gallery written before it was recorded).
+  void write_binding(const ModelInfo& model, const std::string& preprocessing);
+  internal::StoredBinding binding() const {
+    return {fact("model_fingerprint"), std::atoi(fact("embedding_size").c_str()), fact("metric"),
+            fact("preprocessing")};
+  }
   int64_t upsert_identity(const std::string& name, const std::string& now);
   std::optional<int64_t> identity_id(const std::string& name) const;
   void append_samples(std::string& rows, int64_t identity_id,
@@ -315,19 +323,17 @@ void PostgresGallery::open(const ModelInfo* model, bool create, bool writable) {
       if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) fail("PostgreSQL: creating tables");
       const std::string now = sql::utc_now_iso8601();
       run("INSERT INTO siamese_facts(key, value) VALUES ('schema_version', $1), ('created', $2), "
-          "('version', '0'), ('model_fingerprint', $3), ('embedding_size', $4), ('metric', $5)",
+          "('version', '0'), ('model_fingerprint', $3), ('embedding_size', $4), ('metric', $5), "
+          "('preprocessing', $6)",
           {std::to_string(kGallerySchemaVersion), now, model->fingerprint,
-           std::to_string(model->embedding_size), model->metric});
+           std::to_string(model->embedding_size), model->metric, preprocessing_facts(*model)});
     }
     run("COMMIT");
     tx.done();
   }
   check_schema_version();
   ensure_change_log(writable);
-  if (model) {
-    check_binding(name_, fact("model_fingerprint"), std::atoi(fact("embedding_size").c_str()),
-                  fact("metric"), *model);
-  }
+  if (model) check_binding(name_, binding(), *model);
 }
 
 void PostgresGallery::ensure_change_log(bool writable) {
@@ -542,9 +548,7 @@ void PostgresGallery::rebind(const ModelInfo& model,
   for (const auto& name : existing) {
     if (wanted.count(name) == 0) run("DELETE FROM siamese_identities WHERE name = $1", {name});
   }
-  put_fact("model_fingerprint", model.fingerprint);
-  put_fact("embedding_size", std::to_string(model.embedding_size));
-  put_fact("metric", model.metric);
+  write_binding(model, preprocessing_facts(model));
   run("DELETE FROM siamese_facts WHERE key = 'threshold'");
   std::string rows;
   int64_t written = 0;
@@ -555,6 +559,31 @@ void PostgresGallery::rebind(const ModelInfo& model,
     append_samples(rows, upsert_identity(name, now), copy, now, written);
   }
   copy_in(kEmbeddingColumns, rows);
+  commit_write();
+  tx.done();
+}
+
+void PostgresGallery::write_binding(const ModelInfo& model, const std::string& preprocessing) {
+  put_fact("model_fingerprint", model.fingerprint);
+  put_fact("embedding_size", std::to_string(model.embedding_size));
+  put_fact("metric", model.metric);
+  if (preprocessing.empty()) {
+    run("DELETE FROM siamese_facts WHERE key = 'preprocessing'");
+  } else {
+    put_fact("preprocessing", preprocessing);
+  }
+}
+
+void PostgresGallery::bind_preprocessing(const ModelInfo& model) {
+  check_model(model);
+  begin_write();
+  Tx tx(conn_.get());
+  touched_everything();  // readers that refused it read it again
+  internal::StoredBinding stored = binding();
+  const std::string facts = preprocessing_facts(model);
+  if (stored.preprocessing.empty()) stored.preprocessing = facts;  // what this call records
+  check_binding(name_, stored, model);  // another model, or other facts already recorded
+  put_fact("preprocessing", facts);
   commit_write();
   tx.done();
 }
@@ -724,6 +753,7 @@ GallerySnapshot PostgresGallery::snapshot() const {
   GallerySnapshot snap;
   std::map<std::string, std::string> facts = all_facts();
   snap.model_fingerprint = facts["model_fingerprint"];
+  snap.preprocessing = facts["preprocessing"];
   snap.embedding_size = std::atoi(facts["embedding_size"].c_str());
   snap.metric = facts["metric"];
   snap.threshold = parse_threshold(name_, facts["threshold"]);
@@ -748,6 +778,7 @@ std::optional<GalleryDelta> PostgresGallery::changes_since(int64_t version) cons
   GalleryDelta delta;
   delta.version = std::atoll(facts["version"].c_str());
   delta.model_fingerprint = facts["model_fingerprint"];
+  delta.preprocessing = facts["preprocessing"];
   delta.embedding_size = std::atoi(facts["embedding_size"].c_str());
   delta.threshold = parse_threshold(name_, facts["threshold"]);
   if (delta.version < version) return std::nullopt;  // another gallery now: read it all
@@ -923,6 +954,7 @@ GalleryContent PostgresGallery::content() const {
   check_schema_version();
   GalleryContent c;
   c.model.fingerprint = fact("model_fingerprint");
+  c.preprocessing = fact("preprocessing");
   c.model.embedding_size = std::atoi(fact("embedding_size").c_str());
   c.model.metric = fact("metric");
   c.created = fact("created");
@@ -979,9 +1011,7 @@ void PostgresGallery::write_content(const GalleryContent& c, bool replace) {
   run("DELETE FROM siamese_identities");  // cascades to embeddings and negatives
   run("DELETE FROM siamese_negatives");   // kAnyoneName's
   run("DELETE FROM siamese_facts WHERE key = 'threshold'");
-  put_fact("model_fingerprint", c.model.fingerprint);
-  put_fact("embedding_size", std::to_string(c.model.embedding_size));
-  put_fact("metric", c.model.metric);
+  write_binding(c.model, c.preprocessing);
   if (!c.created.empty()) put_fact("created", c.created);
   if (c.threshold) put_fact("threshold", float_text(*c.threshold));
   std::map<std::string, int64_t> id_of;

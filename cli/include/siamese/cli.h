@@ -158,6 +158,8 @@ Flag json();                 // --json
 std::vector<Flag> embedder();
 /// --detector --detector-threshold --detector-input-size: what choosing a detector reads.
 std::vector<Flag> face_detector();
+/// --align --align-points --align-mirror --no-align-mirror: a model's alignment facts.
+std::vector<Flag> alignment();
 }  // namespace flags
 
 /// a followed by b.

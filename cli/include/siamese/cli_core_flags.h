@@ -1,5 +1,6 @@
-// The shared flags read into the core's options: --device, --threads, and the detector flags
-// (--detector, --detector-file, --min-face-size, --detector-threshold, --detector-input-size).
+// The shared flags read into the core's options: --device, --threads, the detector flags
+// (--detector, --detector-file, --min-face-size, --detector-threshold, --detector-input-size) and
+// the alignment flags (--align, --align-points, --align-mirror, --no-align-mirror).
 // Links LibTorch (siamese_cli_core); the flag layer itself (cli.h) does not.
 // Thread-safety: plain functions; apply_threads sets LibTorch's process-wide thread count.
 #pragma once
@@ -8,6 +9,7 @@
 
 #include "siamese/cli.h"
 #include "siamese/detector.h"
+#include "siamese/preprocess.h"
 
 namespace siamese::cli {
 
@@ -21,5 +23,10 @@ void apply_threads(const Args& args);
 /// The detector the declared detector flags choose (cascades, or the CNN on device); flags the
 /// command does not declare keep the core's defaults. UsageError naming a bad value.
 DetectorOptions detector_options_of(const Args& args, torch::Device device);
+
+/// Sets the alignment facts the flags of flags::alignment() give (--align, --align-points,
+/// --align-mirror or --no-align-mirror) in crop; those not given keep crop's values. UsageError
+/// naming a bad value or both mirror flags. Returns whether any was given.
+bool apply_alignment_flags(const Args& args, CropPolicy& crop);
 
 }  // namespace siamese::cli

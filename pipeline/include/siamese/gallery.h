@@ -64,11 +64,17 @@ struct FileIdentity {
 /// The identity of the file at path now; nullopt when it does not exist (no throw).
 std::optional<FileIdentity> file_identity_of(const std::string& path);
 
+/// Why rows embedded with the `stored` preprocessing facts must not be matched with model's
+/// embeddings ("" when they may): the facts that differ, by name, or that none are recorded
+/// (a gallery written before they were: fail closed).
+std::string preprocessing_mismatch(const std::string& stored, const ModelInfo& model);
+
 /// Everything a reader matches against, read in ONE transaction so the binding, the threshold
 /// and the rows always come from the same committed state.
 struct GallerySnapshot {
   GalleryMatrix matrix;
   std::string model_fingerprint;
+  std::string preprocessing;  // preprocessing_facts of the model that embedded the rows
   int embedding_size = 0;
   std::string metric;
   std::optional<float> threshold;  // set by `siamese-enroll add --threshold`, validated
@@ -80,6 +86,7 @@ struct GallerySnapshot {
 struct GalleryDelta {
   int64_t version = 0;  // the version it brings the reader to
   std::string model_fingerprint;
+  std::string preprocessing;
   int embedding_size = 0;
   std::optional<float> threshold;
   MatcherChange change;  // the identities changed since, with their rows now
@@ -102,7 +109,8 @@ struct StoredSample {
 
 /// Everything a gallery holds, read in one transaction: what `siamese-enroll migrate` copies.
 struct GalleryContent {
-  ModelInfo model;  // fingerprint, embedding_size, metric
+  ModelInfo model;            // fingerprint, embedding_size, metric
+  std::string preprocessing;  // as stored ("" in a gallery written before it was recorded)
   std::string created;
   std::optional<float> threshold;
   std::vector<IdentityRecord> identities;  // name, created, updated, threshold
@@ -124,6 +132,8 @@ class GalleryStore {
   virtual void remove(const std::string& name) = 0;
   /// Renames; InputError when old is missing or new exists.
   virtual void rename(const std::string& old_name, const std::string& new_name) = 0;
+  /// Records preprocessing facts in a gallery that has none; see Gallery::bind_preprocessing.
+  virtual void bind_preprocessing(const ModelInfo& model) = 0;
   /// Replaces the binding and all embeddings at once; see Gallery::rebind.
   virtual void rebind(const ModelInfo& model, const std::vector<IdentitySamples>& identities) = 0;
   /// Stores (or clears) the gallery's own threshold.
@@ -198,6 +208,11 @@ class Gallery {
   /// model).
   void rebind(const ModelInfo& model,
               const std::vector<std::pair<std::string, std::vector<EnrollmentSample>>>& identities);
+  /// Records model's preprocessing facts in a gallery written before galleries recorded them
+  /// (`siamese-enroll bind`): the operator's word that its rows were embedded with this model
+  /// file. Throws MismatchError for another model's gallery or one that records other facts
+  /// (nothing is written); a no-op when it records these.
+  void bind_preprocessing(const ModelInfo& model);
   /// Stores the gallery's own threshold (Euclidean distance), or clears it with nullopt.
   void set_threshold(std::optional<float> threshold);
   /// Adds negative anchors to identity `name` (kAnyoneName: faces that must never verify as
@@ -234,6 +249,8 @@ class Gallery {
 
   /// The fingerprint of the model the gallery is bound to (16 hex digits).
   std::string model_fingerprint() const;
+  /// The preprocessing facts its rows were embedded with ("" when not recorded).
+  std::string preprocessing() const;
   /// Values per embedding.
   int embedding_size() const;
   /// The distance metric ("euclidean").

@@ -84,6 +84,12 @@ InputSpec default_input_spec(const ArchOptions& arch);
 /// origin and the rest are the caller's.
 ModelInfo fresh_model_info(const ArchOptions& arch);
 
+/// The facts besides the weights that decide the embedding an image gets (input geometry and
+/// normalisation, crop policy and alignment, flip_average, normalized), as compact JSON with
+/// sorted keys. A gallery records it beside the fingerprint: the same weights imported with
+/// another crop policy make other embeddings, and must not match its rows.
+std::string preprocessing_facts(const ModelInfo& info);
+
 /// Writes archive to path atomically (a fresh temporary file beside it, renamed over path: a
 /// planted "<path>.tmp" link is never followed). Throws FileError naming the path:
 /// "cannot write WHAT: ...".
