@@ -58,10 +58,13 @@ void sql(sqlite3* db, const char* text) {
   }
 }
 
-// A tiny native model: the default architecture at 2 base channels, 4-D embeddings.
+// The architecture of the seeds' tiny native model: 2 base channels, 4-D embeddings.
+ArchOptions tiny_arch() { return ArchOptions().set_base_channels(2).set_embedding_size(4); }
+
+// A tiny native model of tiny_arch().
 ModelInfo write_tiny_model(const std::string& path, bool flip_average) {
   torch::manual_seed(3);
-  const ArchOptions arch = ArchOptions().set_base_channels(2).set_embedding_size(4);
+  const ArchOptions arch = tiny_arch();
   Network network = Network::create(arch);
   ModelInfo info = fresh_model_info(arch);
   info.flip_average = flip_average;
@@ -131,7 +134,9 @@ Outcome feed_gallery(const Scratch& scratch, const uint8_t* data, size_t size) {
   remove_files(scratch, {"gallery.db-wal", "gallery.db-shm", "gallery.db-journal"});
   const std::string path = scratch.write("gallery.db", data, size);
   try {
-    ModelInfo bound;
+    // The seeds' model facts (the preprocessing they record), bound below to the stored
+    // fingerprint, size and metric.
+    ModelInfo bound = fresh_model_info(tiny_arch());
     {
       const Gallery g = Gallery::open_unbound(path, /*writable=*/false);
       (void)g.identities();
@@ -156,6 +161,7 @@ Outcome feed_gallery(const Scratch& scratch, const uint8_t* data, size_t size) {
                   std::to_string(m.names.size()) + " names");
         }
       }
+      (void)preprocessing_mismatch(g.preprocessing(), bound);  // stored JSON, whatever it is
       bound.embedding_size = g.embedding_size();
       bound.arch.embedding_size = bound.embedding_size;
       bound.fingerprint = g.model_fingerprint();
