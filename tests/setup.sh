@@ -15,7 +15,7 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-opencv
   catch2 libsqlite3-dev nlohmann-json3-dev clang-format postgresql libpq-dev
   libmosquitto-dev mosquitto libsoup-3.0-dev libgpiod-dev libtomlplusplus-dev
-  libgloo-dev libfaiss-dev
+  libgloo-dev libfaiss-dev libdlib-dev
   python3-torch python3-torchvision
   npm chromium glib-networking openssl
 )
