@@ -343,6 +343,10 @@ TEST_CASE("bind vouches for a gallery written before galleries recorded preproce
   CHECK_THAT(refused.err,
              Catch::Contains("records no preprocessing") && Catch::Contains("siamese-enroll bind"));
   CHECK(parse_line(run({"list", "--gallery", db, "--json"}).out)["preprocessing"].is_null());
+  // The threshold in force is the model's: shown only for a gallery its preprocessing made.
+  Result listed = run({"list", "--gallery", db, "--model", model});
+  CHECK(listed.status == 1);
+  CHECK_THAT(listed.err, Catch::Contains("records no preprocessing"));
 
   CHECK(run({"bind", "--gallery", db}).status == 2);  // --model is required
   Result wrong = run({"bind", "--model", other, "--gallery", db});
@@ -352,6 +356,7 @@ TEST_CASE("bind vouches for a gallery written before galleries recorded preproce
   REQUIRE(bound.status == 0);
   CHECK_THAT(bound.out, Catch::StartsWith("recorded"));
   CHECK(run(identify).status == 0);
+  CHECK(run({"list", "--gallery", db, "--model", model}).status == 0);
   CHECK_THAT(run({"bind", "--model", model, "--gallery", db}).out,
              Catch::StartsWith("already records"));
 }
