@@ -55,6 +55,8 @@ GType gst_face_verify_detector_get_type(void) {
       {static_cast<gint>(sg::DetectorKind::kCnn),
        "CNN (face-api's TinyFaceDetector, on the element's device; run tests/fetch_weights.sh)",
        "cnn"},
+      {static_cast<gint>(sg::DetectorKind::kHog),
+       "dlib's HOG detector (on the CPU; builds with libdlib-dev)", "hog"},
       {0, nullptr, nullptr}};
   if (g_once_init_enter(&type)) {
     g_once_init_leave(&type, g_enum_register_static("GstFaceVerifyDetector", values));

@@ -16,7 +16,7 @@
 namespace siamese::gst {
 
 enum class MessageMode { kNone = 0, kEveryFrame = 1, kOnChange = 2 };
-enum class DetectorKind { kHaar = 0, kLbp = 1, kUpstream = 2, kCnn = 3 };
+enum class DetectorKind { kHaar = 0, kLbp = 1, kUpstream = 2, kCnn = 3, kHog = 4 };
 enum class SearchKind { kExact = 0, kIvf = 1 };
 
 constexpr float kUseModelThreshold = -1.0f;  // threshold property: the gallery's, else the model's

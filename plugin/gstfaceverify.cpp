@@ -262,23 +262,42 @@ static bool start_model(StartContext& c) {
 }
 
 static void post_detector_error(StartContext& c, const std::exception& e) {
-  const bool cnn = c.detector_options.kind == "cnn";
+  const std::string& kind = c.detector_options.kind;
+  const bool cnn = kind == "cnn", hog = kind == "hog";
   GST_ELEMENT_ERROR(
       c.self, RESOURCE, OPEN_READ,
-      ("Could not load the %s face detector \"%s\" (properties \"detector\", %s).",
-       c.detector_options.kind.c_str(),
-       cnn ? "face-api's tiny_face_detector_model" : c.detector_options.cascade_file.c_str(),
-       cnn ? "\"detector-threshold\", \"detector-input-size\", \"device\", "
-             "\"model-instance-id\""
-           : "\"detector-file\""),
+      ("Could not load the %s face detector \"%s\" (properties \"detector\", %s).", kind.c_str(),
+       cnn   ? "face-api's tiny_face_detector_model"
+       : hog ? "dlib's frontal_face_detector"
+             : c.detector_options.cascade_file.c_str(),
+       cnn   ? "\"detector-threshold\", \"detector-input-size\", \"device\", "
+               "\"model-instance-id\""
+       : hog ? "\"min-face-size\""
+             : "\"detector-file\""),
       ("%s", e.what()));
+}
+
+static std::string detector_kind_name(sg::DetectorKind kind) {
+  switch (kind) {
+    case sg::DetectorKind::kLbp:
+      return "lbp";
+    case sg::DetectorKind::kUpstream:
+      return "upstream";
+    case sg::DetectorKind::kCnn:
+      return "cnn";
+    case sg::DetectorKind::kHog:
+      return "hog";
+    case sg::DetectorKind::kHaar:
+      break;
+  }
+  return "haar";
 }
 
 static bool start_detector(StartContext& c) {
   if (c.state.use_upstream) return true;
   const sg::Settings& s = c.s;
   const bool cnn = s.detector == sg::DetectorKind::kCnn;
-  const std::string kind = cnn ? "cnn" : s.detector == sg::DetectorKind::kLbp ? "lbp" : "haar";
+  const std::string kind = detector_kind_name(s.detector);
   siamese::DetectorOptions& options = c.detector_options;
   options.set_kind(kind).set_cascade_file(s.detector_file).set_min_face_size(s.min_face_size);
   options.scale_factor = s.scale_factor;
@@ -288,7 +307,7 @@ static bool start_detector(StartContext& c) {
   // Elements sharing a model-instance-id share the CNN's network too (start_shared_detector).
   if (cnn && !s.model_instance_id.empty()) return true;
   try {
-    if (options.cascade_file.empty() && !cnn) {
+    if (options.cascade_file.empty() && (kind == "haar" || kind == "lbp")) {
       options.cascade_file = siamese::default_cascade_file(kind);
     }
     c.detector = std::make_unique<siamese::FaceDetector>(options);
@@ -457,12 +476,10 @@ static void log_start(const StartContext& c) {
       c.options.decision.margin_at(c.options.decision.threshold), s.confirm_frames.c_str(),
       s.gallery.empty() ? "(none)" : siamese::gallery_display_name(s.gallery).c_str(),
       state.watch ? static_cast<long long>(state.watch->view()->matcher->embedding_count()) : 0LL,
-      state.use_upstream                     ? "upstream"
-      : s.detector == sg::DetectorKind::kCnn ? "cnn"
-                                             : "cascade",
-      s.min_face_size, s.scale_factor, s.detect_interval, s.reverify_interval, s.batch_size,
-      s.batch_frames, siamese::precision_name(s.precision), c.preprocessing.c_str(),
-      s.model_instance_id.c_str(), siamese::describe_model(c.info).c_str());
+      detector_kind_name(s.detector).c_str(), s.min_face_size, s.scale_factor, s.detect_interval,
+      s.reverify_interval, s.batch_size, s.batch_frames, siamese::precision_name(s.precision),
+      c.preprocessing.c_str(), s.model_instance_id.c_str(),
+      siamese::describe_model(c.info).c_str());
 }
 
 static gboolean gst_face_verify_start(GstBaseTransform* trans) {

@@ -49,8 +49,9 @@ const std::vector<GstVideoFormat> kAllFormats = {
     GST_VIDEO_FORMAT_BGRx,  GST_VIDEO_FORMAT_xRGB, GST_VIDEO_FORMAT_xBGR, GST_VIDEO_FORMAT_RGBA,
     GST_VIDEO_FORMAT_BGRA,  GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12};
 
-Scene make_scene(const std::string& att, int width, int height) {
+Scene make_scene(const std::string& att, int width, int height, const std::string& detector_kind) {
   Scene s;
+  s.detector = detector_kind;
   s.dir = siamese::testing::temp_dir("faceverify-scene");
   s.model = siamese::testing::save_untrained_model(s.dir, "model.pt", 7);
   s.gallery = s.dir + "/gallery.db";
@@ -64,7 +65,8 @@ Scene make_scene(const std::string& att, int width, int height) {
   for (const auto& c : corners) s.rects.push_back(Box{c.x, c.y, 92, 112});
   s.expected = {"s1", "s2", ""};
 
-  siamese::FaceDetector detector(siamese::DetectorOptions{}.set_min_face_size(kMinFace));
+  siamese::FaceDetector detector(
+      siamese::DetectorOptions{}.set_kind(detector_kind).set_min_face_size(kMinFace));
   const siamese::ImageView view = siamese::view_of(s.bgr);
   const std::vector<Box> boxes = detector.detect(view);
   REQUIRE(boxes.size() == 3);
@@ -108,6 +110,7 @@ Props scene_props(const Scene& s) {
   return {{"model", s.model},
           {"gallery", s.gallery},
           {"threshold", fmt(s.threshold)},
+          {"detector", s.detector},
           {"min-face-size", std::to_string(kMinFace)},
           {"detect-interval", "1"},  // every frame measured: embedded, so decided in two
           {"confirm-frames", "2/3"},

@@ -42,11 +42,13 @@ struct Scene {
   std::vector<Box> rects;             // where each face was pasted
   std::vector<std::string> expected;  // identity per rect, "" for the stranger
   float threshold = 0.0f;
+  std::string detector = "haar";  // the detector kind both the core and the element use
 };
 
-/// s1 and s2 enrolled from the core's own detection and embedding of this frame, s4 enrolled
-/// from elsewhere, s3 a stranger; threshold below the nearest impostor distance.
-Scene make_scene(const std::string& att, int width, int height);
+/// s1 and s2 enrolled from the core's own detection (by `detector`) and embedding of this frame,
+/// s4 enrolled from elsewhere, s3 a stranger; threshold below the nearest impostor distance.
+Scene make_scene(const std::string& att, int width, int height,
+                 const std::string& detector = "haar");
 /// The element's properties for the scene: every frame measured, decided in two of three.
 Props scene_props(const Scene& s);
 /// Checks one output frame's faces against the scene: boxes inside the pasted faces, enrolled

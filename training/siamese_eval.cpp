@@ -47,9 +47,11 @@ centre) as if the detector had found it; their number is printed.
   --detect                  place each image on a background, detect the face and crop it with
                             the model's crop policy (as the element does) instead of using the
                             whole image
-  --detector haar|lbp|cnn   with --detect: the face detector (default haar; cnn: face-api's
-                            TinyFaceDetector, which searches photos as they are and places
-                            only head crops on a background; needs tests/fetch_weights.sh)
+  --detector KIND           with --detect: the face detector, haar (default), lbp, cnn or
+                            hog. cnn: face-api's TinyFaceDetector (needs
+                            tests/fetch_weights.sh); hog: dlib's HOG detector (needs
+                            libdlib-dev at build time). Both search photos as they are and
+                            place only head crops on a background
   --detector-threshold T    cnn: the score a face needs, in [0.01, 0.99] (default 0.5)
   --detector-input-size N   cnn: its input side, a multiple of 32 (default 416; 320, 224 faster)
   --json                    print one JSON object: auc, eer, tar_at_far_1e-2 (and -1e-4, with

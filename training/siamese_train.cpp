@@ -67,9 +67,11 @@ data:
   --align-padding P         the template's margin on each side, in face widths of dlib's mean
                             face (default 0.25, dlib's 150x150 chip, for dlib-resnet; 0.35 for
                             seed and default, about their detector crops' framing)
-  --detector haar|lbp|cnn   with --detect: the face detector (default haar; cnn: face-api's
-                            TinyFaceDetector, which searches photos as they are and places
-                            only head crops on a background; needs tests/fetch_weights.sh)
+  --detector KIND           with --detect: the face detector, haar (default), lbp, cnn or
+                            hog. cnn: face-api's TinyFaceDetector (needs
+                            tests/fetch_weights.sh); hog: dlib's HOG detector (needs
+                            libdlib-dev at build time). Both search photos as they are and
+                            place only head crops on a background
   --detector-threshold T    cnn: the score a face needs, in [0.01, 0.99] (default 0.5)
   --detector-input-size N   cnn: its input side, a multiple of 32 (default 416; 320, 224 faster)
 model and loss:

@@ -358,7 +358,7 @@ Flag gallery() { return Flag::text("gallery"); }
 Flag device() { return Flag::text("device"); }
 Flag threads() { return Flag::integer("threads", 0, kMaxThreads); }
 Flag batch_size() { return Flag::integer("batch-size", 1, kMaxBatchSize); }
-Flag detector() { return Flag::choice("detector", {"haar", "lbp", "cnn"}); }
+Flag detector() { return Flag::choice("detector", {"haar", "lbp", "cnn", "hog"}); }
 Flag detector_file() { return Flag::text("detector-file"); }
 Flag detector_threshold() {
   return Flag::number("detector-threshold", kMinDetectorThreshold, kMaxDetectorThreshold);

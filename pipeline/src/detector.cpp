@@ -59,7 +59,7 @@ std::vector<Box> detect_placed(FaceDetector& detector, const cv::Mat& image, cv:
   placed = place_on_background(image, &at);
   if (offset) *offset = at;
   std::vector<Box> on_image;
-  if (detector.is_cnn()) {
+  if (detector.finds_unplaced_faces()) {
     for (const Box& b : detector.detect(view_of(image))) {
       on_image.push_back(Box{b.x + at.x, b.y + at.y, b.width, b.height});
     }
@@ -80,6 +80,9 @@ std::string default_cascade_file(const std::string& kind) {
   // On the AT&T test faces alt2's crops give ROC AUC 0.98 where _default's give 0.93.
   if (kind == "haar") return "/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml";
   if (kind == "lbp") return "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml";
+  if (kind == "cnn" || kind == "hog") {
+    throw InputError("detector '" + kind + "' is not a cascade: it reads no cascade file");
+  }
   throw InputError("detector '" + kind + "' is not one of " + kDetectorKinds);
 }
 
@@ -92,9 +95,22 @@ Box cascade_framed_box(const FaceDetection& d) {
              static_cast<int>(std::lround(cy - side / 2)), s, s};
 }
 
+Box hog_cascade_framed_box(const FaceDetection& d) {
+  const double side = kHogBoxScale * d.width;
+  const double cx = d.x + d.width / 2 + kHogBoxShiftX * d.width;
+  const double cy = d.y + d.height / 2 + kHogBoxShiftY * d.width;
+  const int s = static_cast<int>(std::lround(side));
+  return Box{static_cast<int>(std::lround(cx - side / 2)),
+             static_cast<int>(std::lround(cy - side / 2)), s, s};
+}
+
 FaceDetector::FaceDetector(DetectorOptions options) : options_(std::move(options)) {
   if (options_.min_face_size < 1) {
     throw InputError("min-face-size must be at least 1 pixel");
+  }
+  if (options_.kind == "hog") {
+    hog_ = std::make_unique<HogFaceDetector>();
+    return;
   }
   if (options_.kind == "cnn") {
     cnn_ = std::make_unique<TinyFaceDetector>(TinyFaceDetectorOptions()
@@ -137,9 +153,30 @@ FaceDetector::FaceDetector(DetectorOptions options, NetworkForward cnn_network)
 
 std::vector<Box> FaceDetector::cnn_boxes(const std::vector<FaceDetection>& found,
                                          const ImageView& view) const {
+  std::vector<Box> framed;
+  framed.reserve(found.size());
+  for (const FaceDetection& d : found) framed.push_back(cascade_framed_box(d));
+  return framed_boxes(framed, view);
+}
+
+std::vector<Box> FaceDetector::hog_boxes(const ImageView& view) {
+  // Scaled so that the smallest wanted face (cascade-framed) fills the HOG window: smaller
+  // frames are upsampled (dlib's examples upsample LFW-sized photos), larger ones shrunk, which
+  // also bounds the cost. At most kMaxHogUpsample: smaller faces are not searched for.
+  const double hog_side = options_.min_face_size / kHogBoxScale;
+  const double scale = gray_copy(view, std::min(kMaxHogUpsample, kHogWindow / hog_side));
+  std::vector<Box> framed;
+  for (const FaceDetection& d : hog_->detect(gray_)) {
+    framed.push_back(hog_cascade_framed_box(
+        FaceDetection{d.x / scale, d.y / scale, d.width / scale, d.height / scale, d.score}));
+  }
+  return framed_boxes(framed, view);
+}
+
+std::vector<Box> FaceDetector::framed_boxes(const std::vector<Box>& framed_list,
+                                            const ImageView& view) const {
   std::vector<Box> boxes;
-  for (const FaceDetection& d : found) {
-    const Box framed = cascade_framed_box(d);
+  for (const Box& framed : framed_list) {
     if (framed.width < options_.min_face_size) continue;
     // Clipped to the frame as the cascades' boxes are (ROI metas hold unsigned positions).
     const int x0 = std::max(0, framed.x), y0 = std::max(0, framed.y);
@@ -162,50 +199,62 @@ std::vector<std::vector<Box>> FaceDetector::detect(const std::vector<ImageView>&
   return out;
 }
 
+double FaceDetector::gray_copy(const ImageView& view, double scale) {
+  // A hostile or huge frame must not make the working copy unbounded.
+  const double pixels = static_cast<double>(view.width) * view.height;
+  if (pixels * scale * scale > kMaxDetectPixels) scale = std::sqrt(kMaxDetectPixels / pixels);
+  const int sw = std::max(1, static_cast<int>(std::lround(view.width * scale)));
+  const int sh = std::max(1, static_cast<int>(std::lround(view.height * scale)));
+  // Shrinking averages pixels (INTER_AREA); enlarging interpolates (INTER_LINEAR).
+  const int interpolation = scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR;
+  if (view.has_luma_plane()) {
+    cv::Mat luma(view.height, view.width, CV_8UC1, const_cast<std::uint8_t*>(view.planes[0]),
+                 static_cast<size_t>(view.strides[0]));
+    if (scale != 1.0) {
+      cv::resize(luma, gray_, cv::Size(sw, sh), 0, 0, interpolation);
+    } else {
+      luma.copyTo(gray_);
+    }
+    return scale;
+  }
+  const int type = bytes_per_pixel(view.format) == 3 ? CV_8UC3 : CV_8UC4;
+  cv::Mat frame(view.height, view.width, type, const_cast<std::uint8_t*>(view.planes[0]),
+                static_cast<size_t>(view.strides[0]));
+  int code = cv_gray_code(view.format);
+  const cv::Mat* src = &frame;
+  if (scale < 1.0) {  // shrink before converting (fewer pixels), enlarge after (one channel)
+    cv::resize(frame, small_, cv::Size(sw, sh), 0, 0, interpolation);
+    src = &small_;
+  }
+  if (code < 0) {
+    // xRGB / xBGR: drop the leading pad byte, then convert.
+    cv::Mat three;
+    const int from_to[] = {1, 0, 2, 1, 3, 2};
+    three.create(src->rows, src->cols, CV_8UC3);
+    cv::mixChannels(src, 1, &three, 1, from_to, 3);
+    code = view.format == PixelFormat::kxRGB ? cv::COLOR_RGB2GRAY : cv::COLOR_BGR2GRAY;
+    cv::cvtColor(three, gray_, code);
+  } else {
+    cv::cvtColor(*src, gray_, code);
+  }
+  if (scale > 1.0) {
+    cv::resize(gray_, small_, cv::Size(sw, sh), 0, 0, interpolation);
+    std::swap(gray_, small_);
+  }
+  return scale;
+}
+
 std::vector<Box> FaceDetector::detect(const ImageView& view) {
   if (cnn_) return cnn_boxes(cnn_->detect(view), view);
   view.validate();
+  if (hog_) return hog_boxes(view);
   // Shrink so that the smallest wanted face becomes ~detect_face_size pixels: the cascade's
   // cost grows with the pixel count, and faces far above its 24 px window gain nothing.
   double scale = 1.0;
   if (options_.detect_face_size > 0 && options_.min_face_size > options_.detect_face_size) {
     scale = static_cast<double>(options_.detect_face_size) / options_.min_face_size;
   }
-  // A hostile or huge frame must not make the working copy unbounded.
-  const double pixels = static_cast<double>(view.width) * view.height;
-  if (pixels * scale * scale > kMaxDetectPixels) scale = std::sqrt(kMaxDetectPixels / pixels);
-  const int sw = std::max(1, static_cast<int>(std::lround(view.width * scale)));
-  const int sh = std::max(1, static_cast<int>(std::lround(view.height * scale)));
-  if (view.has_luma_plane()) {
-    cv::Mat luma(view.height, view.width, CV_8UC1, const_cast<std::uint8_t*>(view.planes[0]),
-                 static_cast<size_t>(view.strides[0]));
-    if (scale < 1.0) {
-      cv::resize(luma, gray_, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
-    } else {
-      luma.copyTo(gray_);
-    }
-  } else {
-    const int type = bytes_per_pixel(view.format) == 3 ? CV_8UC3 : CV_8UC4;
-    cv::Mat frame(view.height, view.width, type, const_cast<std::uint8_t*>(view.planes[0]),
-                  static_cast<size_t>(view.strides[0]));
-    int code = cv_gray_code(view.format);
-    const cv::Mat* src = &frame;
-    if (scale < 1.0) {
-      cv::resize(frame, small_, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
-      src = &small_;
-    }
-    if (code < 0) {
-      // xRGB / xBGR: drop the leading pad byte, then convert.
-      cv::Mat three;
-      const int from_to[] = {1, 0, 2, 1, 3, 2};
-      three.create(src->rows, src->cols, CV_8UC3);
-      cv::mixChannels(src, 1, &three, 1, from_to, 3);
-      code = view.format == PixelFormat::kxRGB ? cv::COLOR_RGB2GRAY : cv::COLOR_BGR2GRAY;
-      cv::cvtColor(three, gray_, code);
-    } else {
-      cv::cvtColor(*src, gray_, code);
-    }
-  }
+  scale = gray_copy(view, scale);
   cv::equalizeHist(gray_, gray_);
   const int min_side = std::max(1, static_cast<int>(std::lround(options_.min_face_size * scale)));
   std::vector<cv::Rect> found;

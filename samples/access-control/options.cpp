@@ -26,7 +26,7 @@ source (one of):
 faceverify (same names and meaning as the element's properties; see gst-inspect-1.0 faceverify):
   --model FILE  --gallery FILE  --device auto|cpu|cuda[:N]  --threshold T  --margin M
   --confirm-frames N/M  --min-face-size PX  --detect-interval N  --reverify-interval N
-  --detector haar|lbp|upstream  --detector-file XML  --batch-size N  --threads N
+  --detector haar|lbp|upstream|cnn|hog  --detector-file XML  --batch-size N  --threads N
   --claimed-identity NAME  --search exact|ivf  --search-probes N
 door:
   --deny-after S         deny a track still unverified S seconds after it appeared (default 3)
@@ -116,10 +116,10 @@ const cli::Program& access_program() {
     for (auto& f : web_flag_declarations()) flags.push_back(std::move(f));
     // The element's properties: shared ranges where the flag layer has them; the others are
     // checked against the element's param specs when they are set (pipeline_builder.cpp).
-    const std::vector<Flag> typed = {cli::flags::batch_size(), cli::flags::threads(),
-                                     cli::flags::min_face_size(),
-                                     Flag::choice("detector", {"haar", "lbp", "upstream", "cnn"}),
-                                     Flag::choice("search", {"exact", "ivf"})};
+    const std::vector<Flag> typed = {
+        cli::flags::batch_size(), cli::flags::threads(), cli::flags::min_face_size(),
+        Flag::choice("detector", {"haar", "lbp", "upstream", "cnn", "hog"}),
+        Flag::choice("search", {"exact", "ivf"})};
     for (const auto& name : element_property_flags()) {
       const auto it =
           std::find_if(typed.begin(), typed.end(), [&](const Flag& f) { return f.name == name; });

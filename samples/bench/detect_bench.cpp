@@ -1,4 +1,4 @@
-// detect_bench: the face detectors (haar, lbp, cnn) on LFW and their speed.
+// detect_bench: the face detectors (haar, lbp, hog, cnn) on LFW and their speed.
 //   detect_bench [--lfw DIR] [--limit N] [--detectors haar,lbp,cnn,cnn320] [--threads 2]
 //                [--threshold 0.5] [--speed-seconds 3] [--no-accuracy] [--no-speed]
 //                [--no-framing] [--misses FILE] [--canvas PX]
@@ -84,7 +84,7 @@ int hit_index(const std::vector<siamese::Box>& boxes, int w, int h, double min_i
 
 siamese::DetectorOptions options_of(const std::string& name, double threshold) {
   siamese::DetectorOptions o;
-  if (name == "haar" || name == "lbp") return o.set_kind(name);
+  if (name == "haar" || name == "lbp" || name == "hog") return o.set_kind(name);
   if (name.rfind("cnn", 0) == 0) {
     const int size = name.size() > 3
                          ? static_cast<int>(siamese::cli::parse_integer(
@@ -94,7 +94,7 @@ siamese::DetectorOptions options_of(const std::string& name, double threshold) {
     return o.set_kind("cnn").set_input_size(size).set_threshold(threshold);
   }
   throw siamese::cli::UsageError("--detectors: unknown detector '" + name +
-                                 "' (haar, lbp, cnn, cnnNNN)");
+                                 "' (haar, lbp, hog, cnn, cnnNNN)");
 }
 
 std::vector<std::string> lfw_images(const std::string& dir, int limit) {
@@ -125,7 +125,8 @@ at IoU >= 0.4; other boxes per photo) and their speed on 640x480 frames.
 
   --lfw DIR            LFW photos (default $SIAMESE_LFW, else /work/shared/data/lfw)
   --limit N            at most N photos, spread over the people (default all)
-  --detectors LIST     haar, lbp, cnn and cnnNNN (the CNN at input NNN) (default haar,lbp,cnn)
+  --detectors LIST     haar, lbp, hog, cnn and cnnNNN (the CNN at input NNN) (default
+                       haar,lbp,cnn)
   --threads N          LibTorch and OpenCV threads (default 2)
   --threshold T        the CNN's score threshold (default 0.5)
   --speed-seconds S    seconds per speed figure (default 3)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # faceverify's detectors in the element: frames/s of a 640x480 walk video (1-2 faces per frame,
-# 120-190 px) for detector=haar and detector=cnn (input 416 and 320) at detect-interval 1 and 3,
-# beside GStreamer's opencv facedetect at the same minimum face size, in one interleaved run
-# (every pipeline once per round, rounds repeated; the best round of each is printed, because
-# the machine is shared). Pipelines are decode ! queue ! ELEMENT ! fakesink sync=false.
+# 120-190 px) for detector=haar, detector=hog and detector=cnn (input 416 and 320) at
+# detect-interval 1 and 3, beside GStreamer's opencv facedetect at the same minimum face size,
+# in one interleaved run (every pipeline once per round, rounds repeated; the best round of each
+# is printed, because the machine is shared). Pipelines are decode ! queue ! ELEMENT ! fakesink sync=false.
 # Usage: samples/bench/detector_element_bench.sh [--model M] [--video AVI] [--seconds S]
 #        [--rounds N] [--min-size PX] [--threads N] [--data DIR]
 #   --model MODEL  default: a one-epoch model of the default architecture trained here
@@ -12,7 +12,7 @@
 #   --min-size PX  min-face-size and facedetect's min-size (default 60)
 #   --threads N    faceverify's threads property (default 2)
 #   Binaries and plugin from $SIAMESE_BUILD_DIR (default build/). The CNN needs the weights of
-#   tests/fetch_weights.sh.
+#   tests/fetch_weights.sh; hog, a build with libdlib-dev.
 set -euo pipefail
 bench_name=detector_element_bench
 # shellcheck source=bench_common.sh
@@ -58,6 +58,7 @@ add() { labels+=("$1"); pipes[$1]="$2"; }
 add "facedetect min-size $min" "videoconvert ! facedetect display=false min-size-width=$min min-size-height=$min"
 for interval in 1 3; do
   add "faceverify haar detect-interval $interval" "${verify[*]} detector=haar detect-interval=$interval"
+  add "faceverify hog detect-interval $interval" "${verify[*]} detector=hog detect-interval=$interval"
   add "faceverify cnn 416 detect-interval $interval" "${verify[*]} detector=cnn detect-interval=$interval"
   add "faceverify cnn 320 detect-interval $interval" "${verify[*]} detector=cnn detector-input-size=320 detect-interval=$interval"
 done

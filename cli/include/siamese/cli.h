@@ -147,7 +147,7 @@ Flag gallery();              // --gallery FILE
 Flag device();               // --device auto|cpu|cuda[:N], checked by the core
 Flag threads();              // --threads N in [0, kMaxThreads]
 Flag batch_size();           // --batch-size N in [1, kMaxBatchSize]
-Flag detector();             // --detector haar|lbp|cnn
+Flag detector();             // --detector haar|lbp|cnn|hog
 Flag detector_file();        // --detector-file XML
 Flag detector_threshold();   // --detector-threshold T in [kMinDetectorThreshold, kMax...]
 Flag detector_input_size();  // --detector-input-size N in [kMinDetectorInputSize, kMax...]

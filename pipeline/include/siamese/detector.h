@@ -1,6 +1,8 @@
 // Face detection: OpenCV cascades (Haar by default, LBP optional) run on a downscaled grayscale
-// copy of the frame, or the CNN (face-api's TinyFaceDetector, tiny_face_detector.h) on the whole
-// frame; boxes come back in full-frame pixels, framed alike (see kCnnBoxScale).
+// copy of the frame, dlib's HOG detector (hog_face_detector.h) on a grayscale copy scaled so the
+// smallest wanted face fills its window, or the CNN (face-api's TinyFaceDetector,
+// tiny_face_detector.h) on the whole frame; boxes come back in full-frame pixels, framed alike
+// (see kCnnBoxScale, kHogBoxScale).
 // Thread-safety: one FaceDetector per thread (cv::CascadeClassifier is not reentrant).
 #pragma once
 
@@ -10,13 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "siamese/hog_face_detector.h"
 #include "siamese/image_view.h"
 #include "siamese/tiny_face_detector.h"
 
 namespace siamese {
 
 struct DetectorOptions {
-  std::string kind = "haar";  // "haar" | "lbp" | "cnn"
+  std::string kind = "haar";  // "haar" | "lbp" | "cnn" | "hog"
   std::string cascade_file;   // empty = the opencv-data cascade of that kind (cascades only)
   int min_face_size = kDefaultMinFaceSize;
   double scale_factor =
@@ -64,7 +67,7 @@ struct DetectorOptions {
 };
 
 /// The detector kinds DetectorOptions::kind accepts, as flags and properties spell them.
-constexpr const char* kDetectorKinds = "haar, lbp, cnn";
+constexpr const char* kDetectorKinds = "haar, lbp, cnn, hog";
 
 /// The CNN's boxes, framed as the cascades frame faces (the models' crop policies were measured on
 /// Haar boxes): a square of kCnnBoxScale times the mean of the CNN box's sides, its centre moved
@@ -75,6 +78,21 @@ constexpr double kCnnBoxScale = 0.97;
 constexpr double kCnnBoxShiftY = -0.14;
 /// A CNN detection as a cascade-framed box (see kCnnBoxScale), not clipped.
 Box cascade_framed_box(const FaceDetection& d);
+
+/// dlib's HOG boxes, framed as the cascades frame faces: a square of kHogBoxScale times the HOG
+/// box's side, its centre moved kHogBoxShiftX right and kHogBoxShiftY down (up when negative), in
+/// HOG sides: the
+/// medians over the LFW View 2 photos where Haar and HOG both found the central face
+/// (samples/bench/dlib_reference.sh). The HOG box is tighter, from the brows to the lip.
+constexpr double kHogBoxScale = 1.119;
+constexpr double kHogBoxShiftX = 0.037;
+constexpr double kHogBoxShiftY = -0.078;
+/// The HOG detector enlarges a frame at most this much to reach min_face_size: a frame upsampled
+/// further costs seconds (cost grows with the square), so faces under about
+/// kHogWindow * kHogBoxScale / kMaxHogUpsample (22) pixels are not found.
+constexpr double kMaxHogUpsample = 4.0;
+/// A HOG detection as a cascade-framed box (see kHogBoxScale), not clipped.
+Box hog_cascade_framed_box(const FaceDetection& d);
 
 /// A pre-cropped face (a head photo without margin, such as the AT&T images) leaves a cascade no
 /// room to find it; shown as a camera would show it, centred on a mid-gray background
@@ -115,27 +133,38 @@ class FaceDetector {
   FaceDetector(DetectorOptions options, NetworkForward cnn_network);
 
   /// Faces in the frame, largest first, in full-frame pixels (see drop_enclosing_boxes), at
-  /// least min_face_size wide; CNN boxes cascade-framed and clipped to the frame.
+  /// least min_face_size wide; CNN and HOG boxes cascade-framed and clipped to the frame.
   std::vector<Box> detect(const ImageView& view);
   /// detect() for each frame; the CNN runs one forward pass for all of them.
   std::vector<std::vector<Box>> detect(const std::vector<ImageView>& views);
 
   const DetectorOptions& options() const { return options_; }
   bool is_cnn() const { return cnn_ != nullptr; }
+  /// Whether faces are found without a margin around them (the CNN and HOG detectors: the
+  /// cascades need one, see kPlacementScale).
+  bool finds_unplaced_faces() const { return cnn_ != nullptr || hog_ != nullptr; }
 
  private:
+  /// Cascade-framed boxes (framed), clipped to the view, at least min_face_size wide.
+  std::vector<Box> framed_boxes(const std::vector<Box>& framed, const ImageView& view) const;
   std::vector<Box> cnn_boxes(const std::vector<FaceDetection>& found, const ImageView& view) const;
+  std::vector<Box> hog_boxes(const ImageView& view);
+  /// The view as 8-bit grayscale in gray_, resized by `scale` (bounded by kMaxDetectPixels);
+  /// returns the scale used.
+  double gray_copy(const ImageView& view, double scale);
 
   DetectorOptions options_;
   cv::CascadeClassifier cascade_;
   std::unique_ptr<TinyFaceDetector> cnn_;
+  std::unique_ptr<HogFaceDetector> hog_;
   cv::Mat small_, gray_;  // reused between frames: no per-frame allocation
 };
 
 /// The faces of a pre-cropped image searched placed on the background: placed receives that
 /// picture (offset, optional, the image's corner in it) and the boxes, in placed's pixels and
-/// largest first, are those whose centre lies on the image. The CNN searches the image as it is
-/// first (it needs no margin around a face) and places it only when it finds nothing there.
+/// largest first, are those whose centre lies on the image. The CNN and HOG detectors search the
+/// image as it is first (they need no margin around a face) and place it only when they find
+/// nothing there.
 std::vector<Box> detect_placed(FaceDetector& detector, const cv::Mat& image, cv::Mat& placed,
                                cv::Point* offset = nullptr);
 
