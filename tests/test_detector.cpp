@@ -82,7 +82,7 @@ TEST_CASE("an empty frame has no faces", "[core][detector]") {
     }                                                                                 \
   } while (0)
 
-TEST_CASE("hog without dlib is refused naming libdlib-dev; with it, a blank frame has no faces",
+TEST_CASE("hog without dlib is refused naming libdlib-dev, and with it a blank frame has no faces",
           "[core][detector][hog]") {
   if (!HogFaceDetector::available()) {
     CHECK_THROWS_WITH(FaceDetector(DetectorOptions().set_kind("hog")),

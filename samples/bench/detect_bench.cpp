@@ -1,5 +1,5 @@
 // detect_bench: the face detectors (haar, lbp, hog, cnn) on LFW and their speed.
-//   detect_bench [--lfw DIR] [--limit N] [--detectors haar,lbp,cnn,cnn320] [--threads 2]
+//   detect_bench [--lfw DIR] [--limit N] [--detectors haar,lbp,hog,cnn,cnn320] [--threads 2]
 //                [--threshold 0.5] [--speed-seconds 3] [--no-accuracy] [--no-speed]
 //                [--no-framing] [--misses FILE] [--canvas PX]
 // Accuracy, on every LFW photo as it is (250x250 deep-funneled, the face at the centre):
@@ -116,7 +116,7 @@ std::vector<std::string> lfw_images(const std::string& dir, int limit) {
 
 const siamese::cli::Program kProgramSpec{
     "detect_bench",
-    R"(usage: detect_bench [--lfw DIR] [--limit N] [--detectors haar,lbp,cnn,cnn320] [--threads 2]
+    R"(usage: detect_bench [--lfw DIR] [--limit N] [--detectors haar,lbp,hog,cnn,cnn320] [--threads 2]
                     [--threshold 0.5] [--speed-seconds 3] [--no-accuracy] [--no-speed]
                     [--no-framing] [--misses FILE] [--canvas PX]
 

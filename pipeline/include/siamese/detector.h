@@ -81,9 +81,8 @@ Box cascade_framed_box(const FaceDetection& d);
 
 /// dlib's HOG boxes, framed as the cascades frame faces: a square of kHogBoxScale times the HOG
 /// box's side, its centre moved kHogBoxShiftX right and kHogBoxShiftY down (up when negative), in
-/// HOG sides: the
-/// medians over the LFW View 2 photos where Haar and HOG both found the central face
-/// (samples/bench/dlib_reference.sh). The HOG box is tighter, from the brows to the lip.
+/// HOG sides: the medians over the LFW View 2 photos where Haar and HOG both found the central
+/// face (samples/bench/dlib_reference.sh). The HOG box is tighter, from the brows to the lip.
 constexpr double kHogBoxScale = 1.119;
 constexpr double kHogBoxShiftX = 0.037;
 constexpr double kHogBoxShiftY = -0.078;
