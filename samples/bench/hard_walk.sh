@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # hard_walk.sh: faceverify on walks under camera conditions (siamese-render-walk --condition:
 # rotate, blur, lowlight, sidelight, noise, jpeg, small, occlusion; "plain" = none), for
-# detector=haar vs cnn, each with dlib's ResNet unaligned (dlib.pt) and aligned
-# (dlib-aligned.pt, --align landmarks68). Per walk set, condition and variant it prints:
+# detector=haar vs cnn (and hog, on request: --variants), each with dlib's ResNet unaligned
+# (dlib.pt) and aligned (dlib-aligned.pt, --align landmarks68). Per walk set, condition and variant it prints:
 #   recall     frames where the element reported a walker's face / frames showing it
 #   precision  reported faces on a walker / all reported faces (a second box on the same walker
 #              counts as neither; a face matching no walker is a false one)
@@ -18,6 +18,7 @@
 # threads=2, min-face-size 60 (32 under small, whose faces are 40-60 px).
 # Usage: samples/bench/hard_walk.sh [--out DIR] [--conditions LIST] [--sets lfw,att]
 #        [--variants haar,cnn,haar-aligned,cnn-aligned] [--seed N]
+#   --variants    also hog and hog-aligned (dlib's HOG detector; a build with libdlib-dev)
 #   --out DIR     keeps the models (imported and calibrated once: minutes; reused when there),
 #                 galleries, walks and summaries (default: a temporary folder)
 #   --conditions  default plain,rotate,blur,lowlight,sidelight,noise,jpeg,small,occlusion
@@ -88,7 +89,7 @@ IFS=, read -r -a variant_list <<<"$variants"
 IFS=, read -r -a condition_list <<<"$conditions"
 IFS=, read -r -a set_list <<<"$sets"
 for v in "${variant_list[@]}"; do
-  case "$v" in haar|cnn|haar-aligned|cnn-aligned) ;; *) die "unknown variant $v" ;; esac
+  case "$v" in haar|cnn|hog|haar-aligned|cnn-aligned|hog-aligned) ;; *) die "unknown variant $v" ;; esac
 done
 model_of() {
   case "$1" in *-aligned) echo "$out/dlib-aligned.pt" ;; *) echo "$out/dlib.pt" ;; esac
