@@ -269,4 +269,15 @@ GstStateChangeReturn start_standalone(GstElement* element, std::vector<GError*>*
   return ret;
 }
 
+GstStateChangeReturn start_standalone(GstElement* element, std::vector<PostedError>* errors) {
+  std::vector<GError*> posted;
+  std::vector<std::string> debug;
+  const GstStateChangeReturn ret = start_standalone(element, &posted, &debug);
+  for (size_t i = 0; i < posted.size(); ++i) {
+    errors->push_back(PostedError{posted[i]->domain, posted[i]->message, debug[i]});
+    g_error_free(posted[i]);
+  }
+  return ret;
+}
+
 }  // namespace siamese::testing

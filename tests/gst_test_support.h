@@ -69,4 +69,13 @@ float min_impostor_distance(const torch::Tensor& embeddings, const std::vector<s
 GstStateChangeReturn start_standalone(GstElement* element, std::vector<GError*>* errors,
                                       std::vector<std::string>* debug);
 
+/// An error message an element posted, copied (nothing to free).
+struct PostedError {
+  GQuark domain = 0;
+  std::string message;
+  std::string debug;
+};
+/// start_standalone() with the errors copied out; the element is back in NULL.
+GstStateChangeReturn start_standalone(GstElement* element, std::vector<PostedError>* errors);
+
 }  // namespace siamese::testing

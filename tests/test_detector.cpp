@@ -10,6 +10,30 @@
 
 using namespace siamese;
 
+namespace {
+
+/// AT&T's sS/1.pgm enlarged 1.5 times on a 385x289 frame, its corner at (97, 61): one person
+/// as a camera shows them. truth (optional) receives where the head crop lies.
+cv::Mat att_face_on_frame(const std::string& att, int s, Box* truth = nullptr) {
+  const cv::Mat face = read_image(att + "/s" + std::to_string(s) + "/1.pgm", 1);
+  cv::Mat big;
+  cv::resize(face, big, cv::Size(), 1.5, 1.5);
+  if (truth) *truth = Box{97, 61, big.cols, big.rows};
+  return testing::place_on_background(big, 385, 289, 97, 61);
+}
+
+/// The pixel layouts the detectors are tried in: the BGR frame as it is (-1), gray and BGRA.
+constexpr int kPixelLayouts[] = {-1, cv::COLOR_BGR2GRAY, cv::COLOR_BGR2BGRA};
+
+cv::Mat in_layout(const cv::Mat& bgr, int code) {
+  if (code < 0) return bgr;
+  cv::Mat converted;
+  cv::cvtColor(bgr, converted, code);
+  return converted;
+}
+
+}  // namespace
+
 TEST_CASE("a missing or bogus cascade file is named in the error", "[core][detector]") {
   CHECK_THROWS_WITH(FaceDetector(DetectorOptions().set_cascade_file("/nonexistent/c.xml")),
                     Catch::Contains("/nonexistent/c.xml"));
@@ -28,16 +52,10 @@ TEST_CASE("Haar finds AT&T faces on a larger frame, in several formats", "[core]
   FaceDetector haar(DetectorOptions().set_min_face_size(50));
   int found = 0, total = 0;
   for (int s : {1, 2, 3, 4, 5}) {
-    const cv::Mat face = read_image(att + "/s" + std::to_string(s) + "/1.pgm", 1);
-    cv::Mat big;
-    cv::resize(face, big, cv::Size(), 1.5, 1.5);
-    const cv::Mat frame = testing::place_on_background(big, 385, 289, 97, 61);
-    const Box truth{97, 61, big.cols, big.rows};
-    for (int code :
-         {-1, static_cast<int>(cv::COLOR_BGR2GRAY), static_cast<int>(cv::COLOR_BGR2BGRA)}) {
-      cv::Mat converted = frame;
-      if (code >= 0) cv::cvtColor(frame, converted, code);
-      const auto boxes = haar.detect(view_of(converted));
+    Box truth;
+    const cv::Mat frame = att_face_on_frame(att, s, &truth);
+    for (int code : kPixelLayouts) {
+      const auto boxes = haar.detect(view_of(in_layout(frame, code)));
       ++total;
       if (boxes.empty()) continue;
       // The face box lies inside the head crop and covers a good part of it.
@@ -113,18 +131,12 @@ TEST_CASE("hog finds AT&T faces on a larger frame in every pixel layout, framed 
   FaceDetector haar(DetectorOptions().set_min_face_size(50));
   int found = 0, total = 0;
   for (int s : {1, 2, 3, 4, 5}) {
-    const cv::Mat face = read_image(att + "/s" + std::to_string(s) + "/1.pgm", 1);
-    cv::Mat big;
-    cv::resize(face, big, cv::Size(), 1.5, 1.5);
-    const cv::Mat frame = testing::place_on_background(big, 385, 289, 97, 61);
+    const cv::Mat frame = att_face_on_frame(att, s);
     const auto haar_boxes = haar.detect(view_of(frame));
     REQUIRE(haar_boxes.size() == 1);
-    for (int code :
-         {-1, static_cast<int>(cv::COLOR_BGR2GRAY), static_cast<int>(cv::COLOR_BGR2BGRA)}) {
+    for (int code : kPixelLayouts) {
       CAPTURE(s, code);
-      cv::Mat converted = frame;
-      if (code >= 0) cv::cvtColor(frame, converted, code);
-      const auto boxes = hog.detect(view_of(converted));
+      const auto boxes = hog.detect(view_of(in_layout(frame, code)));
       ++total;
       if (boxes.size() != 1) continue;
       CAPTURE(boxes[0].x, boxes[0].y, boxes[0].width, haar_boxes[0].x, haar_boxes[0].y,

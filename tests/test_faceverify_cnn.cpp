@@ -188,17 +188,13 @@ TEST_CASE("detector-input-size and detector-threshold: defaults, refusals, a mis
   gst_util_set_object_arg(G_OBJECT(element), "model", model.c_str());
   gst_util_set_object_arg(G_OBJECT(element), "detector", "cnn");
   gst_util_set_object_arg(G_OBJECT(element), "device", "cpu");
-  std::vector<GError*> errors;
-  std::vector<std::string> debug;
-  CHECK(siamese::testing::start_standalone(element, &errors, &debug) == GST_STATE_CHANGE_FAILURE);
+  std::vector<siamese::testing::PostedError> errors;
+  CHECK(siamese::testing::start_standalone(element, &errors) == GST_STATE_CHANGE_FAILURE);
   REQUIRE(errors.size() == 1);
-  CHECK(errors[0]->domain == GST_RESOURCE_ERROR);
-  CHECK_THAT(errors[0]->message, Catch::Contains("\"detector-input-size\""));
-  REQUIRE(debug.size() == 1);
-  CHECK_THAT(debug[0], Catch::Contains("tests/fetch_weights.sh"));
-  CHECK_THAT(debug[0], Catch::Contains(dir));
-  for (GError* e : errors) g_error_free(e);
-  gst_element_set_state(element, GST_STATE_NULL);
+  CHECK(errors[0].domain == GST_RESOURCE_ERROR);
+  CHECK_THAT(errors[0].message, Catch::Contains("\"detector-input-size\""));
+  CHECK_THAT(errors[0].debug, Catch::Contains("tests/fetch_weights.sh"));
+  CHECK_THAT(errors[0].debug, Catch::Contains(dir));
   gst_object_unref(element);
 }
 
@@ -293,15 +289,11 @@ TEST_CASE("two elements with one model-instance-id and detector=cnn share one de
     if (name != "gallery") gst_util_set_object_arg(G_OBJECT(third), name.c_str(), value.c_str());
   }
   gst_util_set_object_arg(G_OBJECT(third), "detector-input-size", "320");
-  std::vector<GError*> errors;
-  std::vector<std::string> debug;
-  CHECK(siamese::testing::start_standalone(third, &errors, &debug) == GST_STATE_CHANGE_FAILURE);
+  std::vector<siamese::testing::PostedError> errors;
+  CHECK(siamese::testing::start_standalone(third, &errors) == GST_STATE_CHANGE_FAILURE);
   REQUIRE(errors.size() == 1);
-  CHECK_THAT(errors[0]->message, Catch::Contains("\"model-instance-id\""));
-  REQUIRE(debug.size() == 1);
-  CHECK_THAT(debug[0], Catch::Contains("detector-input-size 416, not 320"));
-  for (GError* e : errors) g_error_free(e);
-  gst_element_set_state(third, GST_STATE_NULL);
+  CHECK_THAT(errors[0].message, Catch::Contains("\"model-instance-id\""));
+  CHECK_THAT(errors[0].debug, Catch::Contains("detector-input-size 416, not 320"));
   gst_object_unref(third);
   CHECK(network->users() == 2);  // the refused element took no share
 }

@@ -62,15 +62,11 @@ TEST_CASE("detector=hog is listed, and refused at start naming libdlib-dev where
   gst_util_set_object_arg(G_OBJECT(element), "model", model.c_str());
   gst_util_set_object_arg(G_OBJECT(element), "detector", "hog");
   gst_util_set_object_arg(G_OBJECT(element), "device", "cpu");
-  std::vector<GError*> errors;
-  std::vector<std::string> debug;
-  CHECK(siamese::testing::start_standalone(element, &errors, &debug) == GST_STATE_CHANGE_FAILURE);
+  std::vector<siamese::testing::PostedError> errors;
+  CHECK(siamese::testing::start_standalone(element, &errors) == GST_STATE_CHANGE_FAILURE);
   REQUIRE(errors.size() == 1);
-  CHECK(errors[0]->domain == GST_RESOURCE_ERROR);
-  CHECK_THAT(errors[0]->message, Catch::Contains("\"detector\""));
-  REQUIRE(debug.size() == 1);
-  CHECK_THAT(debug[0], Catch::Contains("libdlib-dev"));
-  for (GError* e : errors) g_error_free(e);
-  gst_element_set_state(element, GST_STATE_NULL);
+  CHECK(errors[0].domain == GST_RESOURCE_ERROR);
+  CHECK_THAT(errors[0].message, Catch::Contains("\"detector\""));
+  CHECK_THAT(errors[0].debug, Catch::Contains("libdlib-dev"));
   gst_object_unref(element);
 }

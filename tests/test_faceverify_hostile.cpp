@@ -82,15 +82,11 @@ TEST_CASE("device=cuda:99999999999999 fails start() naming the property and the 
   REQUIRE(e != nullptr);
   g_object_set(e, "model", siamese::testing::save_untrained_model(dir, "m.pt", 1).c_str(), "device",
                "cuda:99999999999999", nullptr);
-  std::vector<GError*> errors;
-  std::vector<std::string> debug;
-  CHECK(siamese::testing::start_standalone(e, &errors, &debug) == GST_STATE_CHANGE_FAILURE);
+  std::vector<siamese::testing::PostedError> errors;
+  CHECK(siamese::testing::start_standalone(e, &errors) == GST_STATE_CHANGE_FAILURE);
   REQUIRE(errors.size() == 1);
-  CHECK_THAT(std::string(errors[0]->message), Catch::Contains("property \"device\""));
-  REQUIRE(debug.size() == 1);
-  CHECK_THAT(debug[0], Catch::Contains("device \"cuda:99999999999999\": invalid CUDA device "
-                                       "index"));
-  for (GError* error : errors) g_error_free(error);
-  gst_element_set_state(e, GST_STATE_NULL);
+  CHECK_THAT(errors[0].message, Catch::Contains("property \"device\""));
+  CHECK_THAT(errors[0].debug, Catch::Contains("device \"cuda:99999999999999\": invalid CUDA "
+                                              "device index"));
   gst_object_unref(e);
 }
