@@ -432,7 +432,7 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
       model.info.threshold);
   // An untrained default network already ranks aligned AT&T faces well (AUC ~0.98: its 4x4
   // head keeps the pixels' layout), so training must beat the untrained network, not chance:
-  // measured AUC 0.995 vs 0.981, EER 3.3% vs 6.6%.
+  // measured AUC 0.996 vs 0.986, EER 3.9% vs 5.3% (seed 7).
   torch::manual_seed(o.seed);
   Network untrained = Network::create(o.arch);
   const Validation u =
@@ -441,8 +441,10 @@ TEST_CASE("a short training run on AT&T generalises to unseen people", "[trainin
   INFO("held-out AUC " << v.figures.auc << " (untrained " << u.figures.auc << "), EER "
                        << v.figures.eer << " (untrained " << u.figures.eer << ")");
   CHECK(v.figures.auc > 0.97);
-  CHECK(v.figures.auc > u.figures.auc);
-  CHECK(v.figures.eer < 0.75 * u.figures.eer);
+  // The AUC's shortfall from 1 weighs every pair (the EER is one point of 360 genuine pairs,
+  // which moved by a pair between CPUs): training must cut it well down, and lower the EER.
+  CHECK(1.0 - v.figures.auc < 0.7 * (1.0 - u.figures.auc));
+  CHECK(v.figures.eer < u.figures.eer);
 
   // siamese-eval on the same people agrees and prints one JSON object.
   std::string out;
