@@ -2,12 +2,14 @@
 # The sanitizer stage of tests/run.sh: builds the test executables of labels core, enrollment
 # and gst (target siamese_sanitizer_tests) with AddressSanitizer and UndefinedBehaviorSanitizer
 # into $SIAMESE_BUILD_DIR-asan (default build-asan/), and runs `ctest -L 'core|enrollment|gst'
-# -LE slow` there. Any UBSan report fails its test (halt_on_error=1); leaks are reported, less
-# those allocated by third-party libraries (lsan.supp, next to this file).
+# -LE slow` there, $SIAMESE_SANITIZER_JOBS at a time (default: the number of cores). Any UBSan
+# report fails its test (halt_on_error=1); leaks are reported, less those allocated by
+# third-party libraries (lsan.supp, next to this file).
 # Usage: tests/sanitizers/run.sh [build|test|all] [extra ctest arguments]   (after setup.sh)
 #   build: configure and build only (tests/run.sh runs it while the first stage tests);
 #   test: run the tests of a build made before; all (default): both.
-# Environment: SIAMESE_CMAKE_ARGS (as for tests/setup.sh), SIAMESE_ASAN_BUILD_DIR.
+# Environment: SIAMESE_CMAKE_ARGS (as for tests/setup.sh), SIAMESE_ASAN_BUILD_DIR,
+#   SIAMESE_SANITIZER_JOBS.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -49,13 +51,20 @@ wrappers="$build/sanitizer-bin"
 mkdir -p "$wrappers"
 for tool in gst-launch-1.0 gst-inspect-1.0; do
   real="$(command -v "$tool")" || continue
+  # shellcheck disable=SC2016  # $ASAN_OPTIONS and "$@" are the wrapper's, expanded when it runs
   printf '#!/bin/sh\nLD_PRELOAD=%s ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" exec %s "$@"\n' \
     "$runtime" "$real" >"$wrappers/$tool"
   chmod +x "$wrappers/$tool"
 done
 export PATH="$wrappers:$PATH"
+# The stage's tests run one per core: they start once the first stage is done, and one test
+# mostly keeps one core busy. Waiting OpenMP threads sleep instead of spinning, so two tests'
+# LibTorch thread pools do not spin against each other on two cores.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+jobs="${SIAMESE_SANITIZER_JOBS:-$(nproc)}"
 cd "$build"
 status=0
-ctest --output-on-failure --timeout 1800 -L 'core|enrollment|gst' -LE slow "$@" || status=$?
+ctest --output-on-failure --timeout 1800 -j "$jobs" -L 'core|enrollment|gst' -LE slow "$@" ||
+  status=$?
 echo "sanitizer stage: tests $((SECONDS - tested)) s"
 exit "$status"
