@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The sanitizer stage of tests/run.sh: builds the test executables of labels core, enrollment
 # and gst (target siamese_sanitizer_tests) with AddressSanitizer and UndefinedBehaviorSanitizer
-# into $SIAMESE_BUILD_DIR-asan (default build-asan/), and runs `ctest -L 'core|enrollment|gst'
-# -LE slow` there, $SIAMESE_SANITIZER_JOBS at a time (default: the number of cores). Any UBSan
-# report fails its test (halt_on_error=1); leaks are reported, less those allocated by
-# third-party libraries (lsan.supp, next to this file).
-# Usage: tests/sanitizers/run.sh [build|test|all] [extra ctest arguments]   (after setup.sh)
+# into $SIAMESE_BUILD_DIR-asan (default build-asan/), and runs each of them whole (all its test
+# cases in one process; the list: build-asan/tests/sanitizer_tests.txt), $SIAMESE_SANITIZER_JOBS
+# at a time (default: the number of cores). Any UBSan report fails its executable
+# (halt_on_error=1); leaks are reported, less those allocated by third-party libraries
+# (lsan.supp, next to this file). Each executable's output: build-asan/sanitizer-logs/.
+# Usage: tests/sanitizers/run.sh [build|test|all] [Catch2 test spec, e.g. "[gallery]"]
+#   (after setup.sh)
 #   build: configure and build only (tests/run.sh runs it while the first stage tests);
 #   test: run the tests of a build made before; all (default): both.
 # Environment: SIAMESE_CMAKE_ARGS (as for tests/setup.sh), SIAMESE_ASAN_BUILD_DIR,
@@ -57,14 +59,50 @@ for tool in gst-launch-1.0 gst-inspect-1.0; do
   chmod +x "$wrappers/$tool"
 done
 export PATH="$wrappers:$PATH"
-# The stage's tests run one per core: they start once the first stage is done, and one test
-# mostly keeps one core busy. Waiting OpenMP threads sleep instead of spinning, so two tests'
-# LibTorch thread pools do not spin against each other on two cores.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+# Two executables at a time, one per core: one mostly keeps one core busy. Waiting OpenMP
+# threads sleep instead of spinning, so two LibTorch thread pools do not spin against each other.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" OPENBLAS_NUM_THREADS=1
 jobs="${SIAMESE_SANITIZER_JOBS:-$(nproc)}"
-cd "$build"
+list="$build/tests/sanitizer_tests.txt"
+[ -s "$list" ] || { echo "sanitizer stage: $list is missing; configure $build again" >&2; exit 1; }
+mapfile -t executables <"$list"
+logs="$build/sanitizer-logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+
+# Runs one executable from the tests' folder, as CTest does; its status goes to NAME.status.
+run_executable() {
+  local executable="$1" name
+  shift
+  name="$(basename "$executable")"
+  local began=$SECONDS code=0 warn=(--warn NoTests)  # a whole run must find test cases
+  [ $# -eq 0 ] || warn=()  # a test spec may match none in some executables
+  (cd "$build/tests" && timeout 3600 "$executable" "${warn[@]}" "$@") >"$logs/$name.log" 2>&1 ||
+    code=$?
+  echo "$code $((SECONDS - began))" >"$logs/$name.status"
+}
+for executable in "${executables[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  run_executable "$executable" "$@" &
+done
+wait
+
 status=0
-ctest --output-on-failure --timeout 1800 -j "$jobs" -L 'core|enrollment|gst' -LE slow "$@" ||
-  status=$?
+for executable in "${executables[@]}"; do
+  name="$(basename "$executable")"
+  code=1 seconds="?"
+  [ ! -f "$logs/$name.status" ] || read -r code seconds <"$logs/$name.status"
+  # Catch2's last line says how many test cases and assertions passed, or which failed.
+  summary="$(grep -E '^(All tests passed|test cases:|No tests ran)' "$logs/$name.log" | tail -1)"
+  if [ "$code" -eq 0 ]; then
+    echo "sanitizer stage: $name passed in $seconds s: $summary"
+  else
+    echo "sanitizer stage: $name FAILED (status $code) in $seconds s: $summary"
+    echo "---- the last 300 lines of $logs/$name.log"
+    tail -300 "$logs/$name.log"
+    echo "----"
+    status=1
+  fi
+done
 echo "sanitizer stage: tests $((SECONDS - tested)) s"
 exit "$status"
