@@ -93,7 +93,9 @@ for executable in "${executables[@]}"; do
   code=1 seconds="?"
   [ ! -f "$logs/$name.status" ] || read -r code seconds <"$logs/$name.status"
   # Catch2's last line says how many test cases and assertions passed, or which failed.
-  summary="$(grep -E '^(All tests passed|test cases:|No tests ran)' "$logs/$name.log" | tail -1)"
+  # (none when it crashed).
+  summary="$(grep -E '^(All tests passed|test cases:|No tests ran)' "$logs/$name.log" | tail -1 ||
+    true)"
   if [ "$code" -eq 0 ]; then
     echo "sanitizer stage: $name passed in $seconds s: $summary"
   else
