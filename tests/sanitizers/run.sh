@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The sanitizer stage of tests/run.sh: builds the test executables of labels core, enrollment
-# and gst (target siamese_sanitizer_tests) with AddressSanitizer and UndefinedBehaviorSanitizer
+# and gst, less those marked NO_SANITIZER in tests/CMakeLists.txt (target
+# siamese_sanitizer_tests) with AddressSanitizer and UndefinedBehaviorSanitizer
 # into $SIAMESE_BUILD_DIR-asan (default build-asan/), and runs each of them whole (all its test
 # cases in one process; the list: build-asan/tests/sanitizer_tests.txt), $SIAMESE_SANITIZER_JOBS
 # at a time (default: the number of cores). Any UBSan report fails its executable
