@@ -111,14 +111,15 @@ if [ "$source_model" = dlib ]; then
     lfw|att) ;;
     *) echo "demo: SIAMESE_DEMO_CALIBRATION must be lfw or att, not '$calibrate_on'" >&2; exit 2 ;;
   esac
-  if [ "$calibrate_on" = att ]; then
-    echo "demo: calibrating on AT&T s11-s20,s31-s40 (SIAMESE_DEMO_CALIBRATION=att)"
-    calibration=(--calibrate "$data" --calibrate-identities "s11-s20,s31-s40")
-  elif [ -f "$lfw/pairs.txt" ]; then
+  if [ "$calibrate_on" = lfw ] && [ ! -f "$lfw/pairs.txt" ]; then
+    echo "demo: LFW not found (SIAMESE_LFW); calibrating on AT&T s11-s20,s31-s40 instead"
+    calibrate_on=att
+  fi
+  if [ "$calibrate_on" = lfw ]; then
     lfw="$(cd "$lfw" && pwd)"
     calibration=(--calibrate "$lfw" --exclude-pairs "$lfw/pairs.txt")
   else
-    echo "demo: LFW not found (SIAMESE_LFW); calibrating on AT&T s11-s20,s31-s40 instead"
+    echo "demo: calibrating on AT&T s11-s20,s31-s40, people the walk never shows"
     calibration=(--calibrate "$data" --calibrate-identities "s11-s20,s31-s40")
   fi
   step "3/7 import dlib's face ResNet (face-api 1.7.15) and calibrate it"

@@ -9,8 +9,9 @@
 # (lsan.supp, next to this file). Each executable's output: build-asan/sanitizer-logs/.
 # Usage: tests/sanitizers/run.sh [build|test|all] [Catch2 test spec, e.g. "[gallery]"]
 #   (after setup.sh)
-#   build: configure and build only (tests/run.sh runs it while the first stage tests);
-#   test: run the tests of a build made before; all (default): both.
+#   build: configure and build only;
+#   test: run the tests of a build made before; all (default): both (tests/run.sh runs it
+#   beside the first stage).
 # Environment: SIAMESE_CMAKE_ARGS (as for tests/setup.sh), SIAMESE_ASAN_BUILD_DIR,
 #   SIAMESE_SANITIZER_JOBS.
 set -euo pipefail
